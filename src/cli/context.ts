@@ -1,0 +1,106 @@
+/**
+ * What every command handler gets from the CLI: output streams, the environment, and the
+ * resolution of global options into a validated {@link Config}.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { type Config, type ConfigKey, loadConfig } from "../shared/config.ts";
+import { setupLogging } from "../shared/logging.ts";
+
+/** Input and output of one CLI run; tests replace it to capture output. */
+export interface CliContext {
+  /** Environment variables. */
+  env: Record<string, string | undefined>;
+  /** Writes to standard output (no newline added). */
+  stdout(text: string): void;
+  /** Writes to standard error (no newline added). */
+  stderr(text: string): void;
+  /** Reads one line from the terminal without echo (passwords); `undefined` without a TTY. */
+  readSecret(prompt: string): Promise<string | undefined>;
+  /** Resolves when the user asks the process to stop (Ctrl+C / SIGTERM). */
+  stopSignal: AbortSignal;
+}
+
+/** Global option names (commander camelCase) mapped to config keys. */
+const GLOBAL_OPTIONS: Readonly<Record<string, ConfigKey>> = {
+  store: "store",
+  db: "db",
+  host: "host",
+  logLevel: "log_level",
+  logFile: "log_file",
+  webhookUrl: "webhook_url",
+  staleAfter: "stale_after_s",
+  pingInterval: "ping_interval_s",
+};
+
+/**
+ * Resolves the configuration of a command from its global options, the environment and the
+ * config file, then sets up logging with it.
+ */
+export async function startCommand(ctx: CliContext, command: Command): Promise<Config> {
+  const options = command.optsWithGlobals<Record<string, unknown>>();
+  const flags: Partial<Record<ConfigKey, string>> = {};
+  for (const [option, key] of Object.entries(GLOBAL_OPTIONS)) {
+    const value = options[option];
+    if (typeof value === "string") flags[key] = value;
+  }
+  const config = loadConfig({
+    flags,
+    env: ctx.env,
+    configFile: typeof options.config === "string" ? options.config : undefined,
+  });
+  await setupLogging({ level: config.log_level, file: config.log_file });
+  return config;
+}
+
+/** The context of a real process: Deno's streams, environment and signals. */
+export function processContext(): CliContext {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  try {
+    Deno.addSignalListener("SIGINT", stop);
+    if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+    else Deno.addSignalListener("SIGBREAK", stop);
+  } catch {
+    // Signals are not available in every environment (e.g. some sandboxes); Ctrl+C then
+    // falls back to the default behaviour, which ends the process.
+  }
+  const encoder = new TextEncoder();
+  const write = (stream: typeof Deno.stdout, text: string) => {
+    const bytes = encoder.encode(text);
+    let written = 0;
+    while (written < bytes.length) written += stream.writeSync(bytes.subarray(written));
+  };
+  return {
+    env: Deno.env.toObject(),
+    stdout: (text) => write(Deno.stdout, text),
+    stderr: (text) => write(Deno.stderr, text),
+    readSecret: readSecretFromTerminal,
+    stopSignal: controller.signal,
+  };
+}
+
+async function readSecretFromTerminal(prompt: string): Promise<string | undefined> {
+  if (!Deno.stdin.isTerminal()) return undefined;
+  const encoder = new TextEncoder();
+  await Deno.stderr.write(encoder.encode(prompt));
+  Deno.stdin.setRaw(true);
+  const bytes: number[] = [];
+  const buffer = new Uint8Array(1);
+  try {
+    while (true) {
+      const n = await Deno.stdin.read(buffer);
+      if (n === null) break;
+      const byte = buffer[0]!;
+      if (byte === 3) throw new Deno.errors.Interrupted("cancelled");
+      if (byte === 13 || byte === 10) break;
+      if (byte === 127 || byte === 8) bytes.pop();
+      else bytes.push(byte);
+    }
+  } finally {
+    Deno.stdin.setRaw(false);
+    await Deno.stderr.write(encoder.encode("\n"));
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}

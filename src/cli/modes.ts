@@ -1,0 +1,86 @@
+/**
+ * `riskguard --mode admin` and `riskguard --mode risk --element_id <id> ...`.
+ *
+ * @module
+ */
+import { type Command, Option } from "commander";
+import { ConfigError, NotImplementedError } from "../shared/errors.ts";
+import { type CliContext, startCommand } from "./context.ts";
+
+/** Options of the risk mode, as parsed from the command line. */
+export interface RiskModeOptions {
+  /** The element (account) to guard. */
+  elementId: string;
+  /** Terminal folder, or `sim:<scenario>` for the simulator. */
+  pathway?: string | undefined;
+  /** The instance to run on. */
+  instance?: string | undefined;
+  /** Evaluate and log actions without sending commands. */
+  dryRun: boolean;
+  /** Extra rule plugin files. */
+  rules: string[];
+}
+
+/** Adds the mode options and the root action to the program. */
+export function registerModes(program: Command, ctx: CliContext): void {
+  program
+    .addOption(new Option("--mode <mode>", "run as supervisor or as one account's guard").choices([
+      "admin",
+      "risk",
+    ]))
+    .option("--element_id <id>", "risk mode: the element (account) to guard")
+    .option("--pathway <path>", "risk mode: terminal folder, or sim:<scenario> for the simulator")
+    .option("--instance <id>", "risk mode: the instance (terminal) to run on")
+    .option("--dry-run", "risk mode: evaluate rules and log actions without sending them", false)
+    .option(
+      "--rules <file>",
+      "risk mode: extra rule plugin file (repeatable)",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .addHelpText(
+      "after",
+      `
+Modes:
+  riskguard --mode admin                     supervise every account on this host
+  riskguard --mode risk --element_id <id>    guard one account (run by admin, or by hand)
+
+Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input error.`,
+    )
+    .action(async (options: Record<string, unknown>, command: Command) => {
+      const mode = options.mode as "admin" | "risk" | undefined;
+      if (mode === undefined) {
+        throw new ConfigError(
+          "Missing --mode or a command; run `riskguard --help` for the list",
+        );
+      }
+      const riskOnly = ["element_id", "pathway", "instance"].filter((name) =>
+        options[name] !== undefined
+      );
+      if (mode === "admin") {
+        if (riskOnly.length > 0) {
+          throw new ConfigError(
+            `Option --${riskOnly[0]} is only valid with --mode risk, not with --mode admin`,
+          );
+        }
+        const config = await startCommand(ctx, command);
+        void config;
+        throw new NotImplementedError("--mode admin");
+      }
+      const elementId = options.element_id;
+      if (typeof elementId !== "string" || elementId.trim() === "") {
+        throw new ConfigError("--mode risk needs --element_id <id>");
+      }
+      const risk: RiskModeOptions = {
+        elementId,
+        pathway: options.pathway as string | undefined,
+        instance: options.instance as string | undefined,
+        dryRun: options.dryRun === true,
+        rules: options.rules as string[],
+      };
+      const config = await startCommand(ctx, command);
+      void config;
+      void risk;
+      throw new NotImplementedError("--mode risk");
+    });
+}

@@ -1,0 +1,136 @@
+/**
+ * Logging setup on LogTape: a human-readable console sink on stderr, an optional rotating
+ * JSON-lines file sink, and redaction on both so that passwords, tokens and credentials in
+ * URIs never reach any output.
+ *
+ * Every record of one account carries its `element_id` (see {@link accountLogger}).
+ *
+ * @module
+ */
+import {
+  configure,
+  getLogger,
+  jsonLinesFormatter,
+  type Logger,
+  type LogRecord,
+  reset,
+  type Sink,
+} from "@logtape/logtape";
+import { getRotatingFileSink } from "@logtape/file";
+import { redactByField, redactByPattern } from "@logtape/redaction";
+import type { LogLevel } from "./config.ts";
+import { MASK, redactValue, SECRET_FIELD_PATTERNS } from "./secrets.ts";
+
+/** The root logger category of riskguard. */
+export const ROOT_CATEGORY = "riskguard";
+
+/** Options of {@link setupLogging}. */
+export interface LoggingOptions {
+  /** Lowest level logged. */
+  level: LogLevel;
+  /** Optional JSON-lines file, rotated at 10 MiB, 5 files kept. */
+  file?: string | undefined;
+  /** Where console lines go; defaults to stderr. Tests pass a collector. */
+  writeConsole?: ((line: string) => void) | undefined;
+}
+
+const URI_PATTERN = {
+  pattern: /([a-z][a-z0-9+.-]*:\/\/)([^:@/\s"]+):([^@/\s"]+)@/gi,
+  replacement: (_match: string, scheme: string, user: string) => `${scheme}${user}:${MASK}@`,
+};
+
+/** Configures LogTape for the process. Call once at start; {@link shutdownLogging} at exit. */
+export async function setupLogging(options: LoggingOptions): Promise<void> {
+  const writeConsole = options.writeConsole ?? writeStderr;
+  const fieldRedaction = {
+    fieldPatterns: [...SECRET_FIELD_PATTERNS],
+    action: () => MASK,
+  };
+  const sinks: Record<string, Sink> = {
+    console: redactByField(
+      (record: LogRecord) => writeConsole(consoleFormatter(record)),
+      fieldRedaction,
+    ),
+  };
+  if (options.file !== undefined) {
+    sinks.file = redactByField(
+      getRotatingFileSink(options.file, {
+        formatter: redactByPattern(jsonLinesFormatter, [URI_PATTERN]),
+        maxSize: 10 * 1024 * 1024,
+        maxFiles: 5,
+      }),
+      fieldRedaction,
+    );
+  }
+  await configure({
+    reset: true,
+    sinks,
+    loggers: [
+      { category: ROOT_CATEGORY, lowestLevel: options.level, sinks: Object.keys(sinks) },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+    ],
+  });
+}
+
+/** Flushes and closes every sink. */
+export async function shutdownLogging(): Promise<void> {
+  await reset();
+}
+
+/** Returns the logger of one part of riskguard, e.g. `logger("admin", "watcher")`. */
+export function logger(...category: string[]): Logger {
+  return getLogger([ROOT_CATEGORY, ...category]);
+}
+
+/** Returns a logger whose every record carries the account's `element_id`. */
+export function accountLogger(elementId: string, ...category: string[]): Logger {
+  return logger(...category).with({ element_id: elementId });
+}
+
+const LEVEL_LABELS: Record<string, string> = {
+  trace: "TRC",
+  debug: "DBG",
+  info: "INF",
+  warning: "WRN",
+  error: "ERR",
+  fatal: "FTL",
+};
+
+/** Formats one record as `time level category [element] message key=value ...`. */
+function consoleFormatter(record: LogRecord): string {
+  const time = new Date(record.timestamp).toISOString().slice(11, 23);
+  const category = record.category.slice(1).join(".") || record.category.join(".");
+  const { element_id: elementId, ...rest } = record.properties;
+  const message = record.message.map((part) => typeof part === "string" ? part : show(part))
+    .join("");
+  const extra = Object.keys(rest).filter((key) => !messageMentions(record, key)).map((key) =>
+    `${key}=${show(rest[key])}`
+  );
+  const account = elementId === undefined ? "" : ` [${String(elementId)}]`;
+  const line = `${time} ${
+    LEVEL_LABELS[record.level] ?? record.level
+  } ${category}${account} ${message}${extra.length > 0 ? " " + extra.join(" ") : ""}\n`;
+  return line.replace(URI_PATTERN.pattern, URI_PATTERN.replacement);
+}
+
+function messageMentions(record: LogRecord, key: string): boolean {
+  return typeof record.rawMessage === "string" && record.rawMessage.includes(`{${key}}`);
+}
+
+function show(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value instanceof Error) return value.message;
+  try {
+    return JSON.stringify(redactValue(value));
+  } catch {
+    return String(value);
+  }
+}
+
+const encoder = new TextEncoder();
+
+function writeStderr(line: string): void {
+  const bytes = encoder.encode(line);
+  let written = 0;
+  while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+}

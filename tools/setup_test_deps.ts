@@ -1,0 +1,68 @@
+/**
+ * Installs what the test suite needs besides Deno, idempotently:
+ *
+ * - the Node libzmq peer (`npm:zeromq`, run under Node) in `tests/interop/node/`;
+ * - mongo-java-server (Maven Central) in `.deps/mongo/`, started by the MongoStore tests.
+ *
+ * Run by `deno task test` before the tests. Outside CI a missing tool (no npm, no Maven) is
+ * reported and the tests that need it print why they skip; with `CI=true` it is an error.
+ *
+ * @module
+ */
+
+const root = new URL("..", import.meta.url).pathname;
+const inCi = Deno.env.get("CI") === "true";
+let failed = false;
+
+await step(
+  "Node libzmq peer",
+  `${root}tests/interop/node/node_modules/zeromq/package.json`,
+  `${root}tests/interop/node/package.json`,
+  ["npm", "ci", "--no-audit", "--no-fund", "--prefix", `${root}tests/interop/node`],
+);
+await step(
+  "mongo-java-server",
+  `${root}.deps/mongo/mongo-java-server-memory-backend-1.47.0.jar`,
+  `${root}tests/support/mongo/pom.xml`,
+  [
+    "mvn",
+    "-q",
+    "-B",
+    "-f",
+    `${root}tests/support/mongo/pom.xml`,
+    "dependency:copy-dependencies",
+    `-DoutputDirectory=${root}.deps/mongo`,
+  ],
+);
+if (failed && inCi) Deno.exit(1);
+
+/** Runs `command` unless `marker` exists; skips when the `recipe` file is absent. */
+async function step(name: string, marker: string, recipe: string, command: string[]) {
+  if (await exists(marker)) return;
+  if (!(await exists(recipe))) return;
+  console.error(`setup: installing ${name} ...`);
+  try {
+    const output = await new Deno.Command(command[0]!, {
+      args: command.slice(1),
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!output.success) {
+      failed = true;
+      console.error(`setup: ${name} failed (exit ${output.code}):`);
+      console.error(new TextDecoder().decode(output.stderr).slice(-2000));
+    }
+  } catch (error) {
+    failed = true;
+    console.error(`setup: ${name} not installed: ${(error as Error).message}`);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
