@@ -20,6 +20,18 @@ import { z } from "zod";
 /** Version of this protocol, carried by `hello`. A mismatch is refused. */
 export const PROTOCOL_VERSION = 1;
 
+/** PLAIN user name the EA presents; the password is the per-launch token. */
+export const PLAIN_USERNAME = "riskguard";
+
+/**
+ * Largest frame either side accepts, in bytes. A snapshot of 200 positions and 200 orders is
+ * about 120 KiB; anything over this is dropped (and counted) by the receiver.
+ */
+export const MAX_MESSAGE_SIZE = 1024 * 1024;
+
+/** Longest command id, in characters (ids are ASCII). */
+export const MAX_COMMAND_ID_LENGTH = 64;
+
 const money = z.number().finite();
 const price = z.number().finite().nonnegative();
 const volume = z.number().finite().nonnegative();
@@ -40,6 +52,12 @@ export const accountSchema = z.object({
   leverage: z.number().int().positive(),
   /** `hedging` allows several positions per symbol; `netting` keeps one. */
   margin_mode: z.enum(["hedging", "netting"]),
+  /** Margin level in percent (ACCOUNT_MARGIN_LEVEL); absent or 0 when no margin is used. */
+  margin_level: z.number().finite().nonnegative().optional(),
+  /** ACCOUNT_TRADE_MODE: demo, contest or real account. */
+  trade_mode: z.enum(["demo", "contest", "real"]).optional(),
+  /** Account holder name (ACCOUNT_NAME), for display only. */
+  name: z.string().optional(),
 });
 
 /** An open position. */
@@ -57,11 +75,19 @@ export const positionSchema = z.object({
   tp: price,
   /** Floating profit in account currency, without swap and commission. */
   profit: money,
+  /** Accumulated swap (POSITION_SWAP). */
   swap: money,
+  /**
+   * Commission charged so far for this position, negative when charged. MT5 deprecated
+   * POSITION_COMMISSION (always 0): the EA sums DEAL_COMMISSION of the position's deals.
+   */
   commission: money,
+  /** Open time in server time (POSITION_TIME_MSC, ms, server clock encoded as UTC). */
   open_time: epochMs,
   magic: z.number().int(),
   comment: z.string(),
+  /** POSITION_IDENTIFIER (equals the ticket except after a netting reversal). */
+  identifier: ticket.optional(),
 });
 
 /** A pending order. */
@@ -80,9 +106,14 @@ export const orderSchema = z.object({
   price,
   sl: price,
   tp: price,
+  /** Placement time in server time (ORDER_TIME_SETUP_MSC). */
   setup_time: epochMs,
   magic: z.number().int(),
   comment: z.string(),
+  /** Limit price of a stop-limit order (ORDER_PRICE_STOPLIMIT), 0 otherwise. */
+  stop_limit: price.optional(),
+  /** Expiration in server time (ORDER_TIME_EXPIRATION, ms), 0 for good-till-cancelled. */
+  expiration: epochMs.optional(),
 });
 
 /** Per-symbol contract data needed to turn price distances into money. */
@@ -95,6 +126,20 @@ export const symbolInfoSchema = z.object({
   volume_min: z.number().finite().positive(),
   /** Whether the symbol can be traded right now (session open, trade mode full). */
   trade_allowed: z.boolean(),
+  /** SYMBOL_TRADE_TICK_VALUE_LOSS: tick value for losing positions (use it for risk at SL). */
+  tick_value_loss: z.number().finite().positive().optional(),
+  /** SYMBOL_TRADE_TICK_VALUE_PROFIT: tick value for winning positions. */
+  tick_value_profit: z.number().finite().positive().optional(),
+  /** SYMBOL_TRADE_CONTRACT_SIZE: units of the base asset in one lot. */
+  contract_size: z.number().finite().positive().optional(),
+  /** SYMBOL_DIGITS: decimal places of the price. */
+  digits: z.number().int().nonnegative().optional(),
+  /** SYMBOL_VOLUME_MAX. */
+  volume_max: z.number().finite().positive().optional(),
+  /** Last bid (SYMBOL_BID). */
+  bid: price.optional(),
+  /** Last ask (SYMBOL_ASK). */
+  ask: price.optional(),
 });
 
 /** Profit realized today (since the server day began, 00:00 server time) by deals. */
@@ -104,6 +149,17 @@ export const realizedTodaySchema = z.object({
   commission: money,
   /** `profit + swap + commission` (and fees): what today's closed deals added to the balance. */
   total: money,
+  /** Sum of DEAL_FEE of today's deals (already included in `total`). */
+  fee: money.optional(),
+  /** Number of trade deals counted (balance/credit operations excluded). */
+  deals: z.number().int().nonnegative().optional(),
+  /** Server time (ms) at which the counted day began: 00:00 of the server's date. */
+  day_start: epochMs.optional(),
+  /**
+   * Balance operations of today (DEAL_TYPE_BALANCE/CREDIT/...: deposits, withdrawals), kept
+   * apart from `total` so that a deposit is not mistaken for profit.
+   */
+  balance_ops: money.optional(),
 });
 
 /** EA -> agent: first message after (re)connecting. */
@@ -118,6 +174,12 @@ export const helloSchema = z.object({
   locked: z.boolean(),
   server_time: epochMs,
   utc_time: epochMs,
+  /** Interval (ms) of the EA's heartbeat when nothing changes; staleness is judged from it. */
+  heartbeat_ms: z.number().int().positive().optional(),
+  /** The EA's timer period (ms): how often it looks for changes. */
+  timer_ms: z.number().int().positive().optional(),
+  /** Whether the terminal is connected to the trade server (TERMINAL_CONNECTED). */
+  connected: z.boolean().optional(),
 });
 
 /** EA -> agent: the state of the account, sent when something changed. */
@@ -137,6 +199,10 @@ export const snapshotSchema = z.object({
   trade_allowed: z.boolean(),
   /** The EA's lock mode is on. */
   locked: z.boolean(),
+  /** UTC epoch ms at which the EA's lock ends by itself, 0 for "until unlocked". */
+  locked_until: epochMs.optional(),
+  /** Whether the terminal is connected to the trade server (TERMINAL_CONNECTED). */
+  connected: z.boolean().optional(),
 });
 
 /** Per-ticket outcome inside an ack. */
@@ -145,6 +211,12 @@ export const ticketResultSchema = z.object({
   ok: z.boolean(),
   retcode: z.number().int(),
   message: z.string().optional(),
+  /** Lots closed (close) or of the order deleted (cancel). */
+  volume: volume.optional(),
+  /** Execution price of the close deal. */
+  price: price.optional(),
+  /** Trade requests sent for this ticket (1 + retries). */
+  attempts: z.number().int().nonnegative().optional(),
 });
 
 /** EA -> agent: the answer to a command. */
@@ -157,6 +229,10 @@ export const ackSchema = z.object({
   retcode: z.number().int(),
   message: z.string().optional(),
   results: z.array(ticketResultSchema).optional(),
+  /** True when this answers a command id the EA had already executed (a retry): not re-run. */
+  duplicate: z.boolean().optional(),
+  /** The EA's lock mode after the command. */
+  locked: z.boolean().optional(),
 });
 
 /** EA -> agent: sent when nothing changed for a while, so silence means trouble. */
@@ -164,6 +240,12 @@ export const heartbeatSchema = z.object({
   type: z.literal("heartbeat"),
   server_time: epochMs,
   utc_time: epochMs,
+  /** `seq` of the last snapshot sent (0 before the first): a gap means snapshots were lost. */
+  seq: z.number().int().nonnegative().optional(),
+  /** The EA's lock mode is on. */
+  locked: z.boolean().optional(),
+  /** Whether the terminal is connected to the trade server. */
+  connected: z.boolean().optional(),
 });
 
 /** Any EA -> agent message. */
@@ -174,7 +256,9 @@ export const eaMessageSchema = z.discriminatedUnion("type", [
   heartbeatSchema,
 ]);
 
-const commandBase = { id: z.string().min(1).max(64) };
+const commandBase = {
+  id: z.string().min(1).max(MAX_COMMAND_ID_LENGTH),
+};
 
 /** Agent -> EA: refuse new trades and close any position opened while locked. */
 export const lockCommandSchema = z.object({
