@@ -19,7 +19,13 @@ import {
 import { getRotatingFileSink } from "@logtape/file";
 import { redactByField, redactByPattern } from "@logtape/redaction";
 import type { LogLevel } from "./config.ts";
-import { MASK, redactValue, SECRET_FIELD_PATTERNS } from "./secrets.ts";
+import {
+  MASK,
+  maskSecretsInText,
+  redactValue,
+  SECRET_FIELD_PATTERNS,
+  SECRET_TEXT_PATTERNS,
+} from "./secrets.ts";
 
 /** The root logger category of riskguard. */
 export const ROOT_CATEGORY = "riskguard";
@@ -33,11 +39,6 @@ export interface LoggingOptions {
   /** Where console lines go; defaults to stderr. Tests pass a collector. */
   writeConsole?: ((line: string) => void) | undefined;
 }
-
-const URI_PATTERN = {
-  pattern: /([a-z][a-z0-9+.-]*:\/\/)([^:@/\s"]+):([^@/\s"]+)@/gi,
-  replacement: (_match: string, scheme: string, user: string) => `${scheme}${user}:${MASK}@`,
-};
 
 /** Configures LogTape for the process. Call once at start; {@link shutdownLogging} at exit. */
 export async function setupLogging(options: LoggingOptions): Promise<void> {
@@ -55,7 +56,7 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
   if (options.file !== undefined) {
     sinks.file = redactByField(
       getRotatingFileSink(options.file, {
-        formatter: redactByPattern(jsonLinesFormatter, [URI_PATTERN]),
+        formatter: redactByPattern(jsonLinesFormatter, [...SECRET_TEXT_PATTERNS]),
         maxSize: 10 * 1024 * 1024,
         maxFiles: 5,
       }),
@@ -110,7 +111,7 @@ function consoleFormatter(record: LogRecord): string {
   const line = `${time} ${
     LEVEL_LABELS[record.level] ?? record.level
   } ${category}${account} ${message}${extra.length > 0 ? " " + extra.join(" ") : ""}\n`;
-  return line.replace(URI_PATTERN.pattern, URI_PATTERN.replacement);
+  return maskSecretsInText(line);
 }
 
 function messageMentions(record: LogRecord, key: string): boolean {

@@ -14,11 +14,40 @@ export const SECRET_FIELD_PATTERNS: readonly RegExp[] = [
   /credential/i,
 ];
 
-/** Matches the `user:password@` part of a URI (MongoDB, webhook, ...). */
-const URI_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^:@/\s]+):([^@/\s]+)@/gi;
-
 /** The text that replaces a secret. */
 export const MASK = "****";
+
+/** A pattern that finds secrets in free text, with its replacement. */
+export interface SecretTextPattern {
+  /** Global regular expression. */
+  pattern: RegExp;
+  /** Replacement, as for `String.prototype.replace`. */
+  replacement: (match: string, ...groups: string[]) => string;
+}
+
+/**
+ * Patterns that find secrets in free text: the password of `scheme://user:password@`, and the
+ * value after a secret-looking flag (`--password x`, `--token=x`, `"--password","x"` in JSON).
+ */
+export const SECRET_TEXT_PATTERNS: readonly SecretTextPattern[] = [
+  {
+    pattern: /([a-z][a-z0-9+.-]*:\/\/)([^:@/\s"]+):([^@/\s"]+)@/gi,
+    replacement: (_match, scheme, user) => `${scheme}${user}:${MASK}@`,
+  },
+  {
+    pattern: /(--?[\w-]*(?:pass(?:word)?|token|secret)[\w-]*)(=|\s+|",\s*")([^\s"]+)/gi,
+    replacement: (_match, flag, separator) => `${flag}${separator}${MASK}`,
+  },
+];
+
+/** Masks every secret that {@link SECRET_TEXT_PATTERNS} finds in `text`. */
+export function maskSecretsInText(text: string): string {
+  let out = text;
+  for (const { pattern, replacement } of SECRET_TEXT_PATTERNS) {
+    out = out.replace(pattern, replacement as (match: string, ...rest: unknown[]) => string);
+  }
+  return out;
+}
 
 /** True when a field with this name holds a secret. */
 export function isSecretField(name: string): boolean {
@@ -27,9 +56,8 @@ export function isSecretField(name: string): boolean {
 
 /** Replaces the password of every `scheme://user:password@` in `text` with {@link MASK}. */
 export function maskUriCredentials(text: string): string {
-  return text.replace(URI_CREDENTIALS, (_match, scheme: string, user: string) => {
-    return `${scheme}${user}:${MASK}@`;
-  });
+  const { pattern, replacement } = SECRET_TEXT_PATTERNS[0]!;
+  return text.replace(pattern, replacement as (match: string, ...rest: unknown[]) => string);
 }
 
 /**
@@ -39,7 +67,16 @@ export function maskUriCredentials(text: string): string {
 export function redactValue(value: unknown, depth = 0): unknown {
   if (depth > 20) return "[too deep]";
   if (typeof value === "string") return maskUriCredentials(value);
-  if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1));
+  if (Array.isArray(value)) {
+    // In argument lists the value after a secret flag (`--password`, `-token`) is a secret.
+    return value.map((item, index) => {
+      const previous = value[index - 1];
+      if (typeof previous === "string" && /^--?[\w-]*(pass|token|secret)/i.test(previous)) {
+        return MASK;
+      }
+      return redactValue(item, depth + 1);
+    });
+  }
   if (value !== null && typeof value === "object" && isPlainObject(value)) {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { runCli } from "./mod.ts";
+import { fakeContext } from "../../tests/support/fake_cli.ts";
+
+const COMMANDS = [
+  [],
+  ["status"],
+  ["elements"],
+  ["elements", "add"],
+  ["elements", "list"],
+  ["elements", "show"],
+  ["elements", "enable"],
+  ["elements", "disable"],
+  ["elements", "remove"],
+  ["instances"],
+  ["instances", "add"],
+  ["instances", "list"],
+  ["instances", "remove"],
+  ["rules"],
+  ["rules", "check"],
+  ["sim"],
+  ["demo"],
+];
+
+for (const path of COMMANDS) {
+  Deno.test(`cli: riskguard ${[...path, "--help"].join(" ")} prints its own help`, async () => {
+    const ctx = fakeContext();
+    const code = await runCli([...path, "--help"], ctx);
+    assert.equal(code, 0);
+    const text = ctx.out.join("");
+    assert.match(text, new RegExp(`^Usage: riskguard${path.map((p) => ` ${p}`).join("")}\\b`));
+    assert.match(text, /-h, --help/);
+  });
+}
+
+Deno.test("cli: --version prints the version", async () => {
+  const ctx = fakeContext();
+  assert.equal(await runCli(["--version"], ctx), 0);
+  assert.match(ctx.out.join(""), /^\d+\.\d+\.\d+\n$/);
+});
+
+const BAD_INPUTS: Array<{ argv: string[]; message: RegExp }> = [
+  { argv: ["--bogus"], message: /unknown option '--bogus'/ },
+  {
+    argv: ["--mode", "turbo"],
+    message: /argument 'turbo' is invalid. Allowed choices are admin, risk/,
+  },
+  { argv: ["--mode", "risk"], message: /--mode risk needs --element_id <id>/ },
+  {
+    argv: ["--mode", "admin", "--pathway", "x"],
+    message: /--pathway is only valid with --mode risk/,
+  },
+  { argv: [], message: /Missing --mode or a command/ },
+  {
+    argv: ["--mode", "risk", "--element_id", "a1", "--log-level", "loud"],
+    message: /Invalid value for --log-level: "loud"; allowed: trace, debug/,
+  },
+  { argv: ["elements", "frobnicate"], message: /unknown command 'frobnicate'/ },
+  { argv: ["sim", "--port", "5"], message: /required option '--scenario <name>' not specified/ },
+];
+
+for (const { argv, message } of BAD_INPUTS) {
+  Deno.test(`cli: riskguard ${argv.join(" ") || "(nothing)"} exits 2 with a clear message`, async () => {
+    const ctx = fakeContext();
+    const code = await runCli(argv, ctx);
+    assert.equal(code, 2);
+    assert.match(ctx.err.join(""), message);
+  });
+}
+
+Deno.test("cli: an invalid environment variable exits 2 naming the variable", async () => {
+  const ctx = fakeContext({ RISKGUARD_LOG_LEVEL: "chatty" });
+  const code = await runCli(["--mode", "risk", "--element_id", "a1"], ctx);
+  assert.equal(code, 2);
+  assert.match(ctx.err.join(""), /RISKGUARD_LOG_LEVEL: "chatty"/);
+});
+
+Deno.test("cli: a store URI with a password is masked in error output", async () => {
+  const ctx = fakeContext({ MONGODB_URI: "mongodb://u:pa55word@127.0.0.1:1/x" });
+  const code = await runCli(["--mode", "risk", "--element_id", "a1", "--db", "bad name"], ctx);
+  assert.equal(code, 2);
+  assert.doesNotMatch(ctx.err.join(""), /pa55word/);
+});

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { isSecretField, maskSecretsInText, maskUriCredentials, redactValue } from "./secrets.ts";
+
+Deno.test("secrets: URI credentials are masked, the rest is kept", () => {
+  assert.equal(
+    maskUriCredentials("connect mongodb+srv://alice:s3cr%40t@cluster0.example.net/db?x=1"),
+    "connect mongodb+srv://alice:****@cluster0.example.net/db?x=1",
+  );
+  assert.equal(maskUriCredentials("mongodb://localhost:27017/db"), "mongodb://localhost:27017/db");
+});
+
+Deno.test("secrets: secret field names are recognised", () => {
+  for (
+    const name of ["password", "password_enc", "token", "secret_key", "apiKey", "Authorization"]
+  ) {
+    assert.ok(isSecretField(name), name);
+  }
+  for (const name of ["login", "server", "element_id", "equity"]) {
+    assert.ok(!isSecretField(name), name);
+  }
+});
+
+Deno.test("secrets: redactValue masks nested secrets and URIs", () => {
+  const value = {
+    login: 1234,
+    password: "pw",
+    nested: [{ token: "t", uri: "mongodb://u:p@h/db" }],
+  };
+  assert.deepEqual(redactValue(value), {
+    login: 1234,
+    password: "****",
+    nested: [{ token: "****", uri: "mongodb://u:****@h/db" }],
+  });
+});
+
+Deno.test("secrets: values after secret-looking flags are masked in text and argument lists", () => {
+  assert.equal(
+    maskSecretsInText(`spawn ["--login","5","--password","pw1"] --token=abc -secret xyz`),
+    `spawn ["--login","5","--password","****"] --token=**** -secret ****`,
+  );
+  assert.deepEqual(redactValue(["--password", "pw", "--login", "5"]), [
+    "--password",
+    "****",
+    "--login",
+    "5",
+  ]);
+});
