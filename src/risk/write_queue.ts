@@ -1,0 +1,238 @@
+/**
+ * Ordered, bounded queue of store writes for the risk process, so that enforcement never waits
+ * for the database and nothing important is lost while it is unreachable.
+ *
+ * - Writes run one at a time in submission order.
+ * - A write that fails with a transient error (store unreachable) stays at the head and is
+ *   retried with backoff; the queue is "offline" until it succeeds.
+ * - Writes with the same coalescing key (metrics, pings, state fields) replace the one still
+ *   waiting, so a long outage keeps only the latest of each.
+ * - Beyond `maxPending`, the oldest metrics are dropped first, then the oldest pings; events and
+ *   state changes are never dropped.
+ * - A fatal error (a lost lease) stops the queue and is reported once through `onFatal`.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import { describeError, RiskGuardError } from "../shared/errors.ts";
+
+/** What a write is, which decides coalescing and dropping. */
+export type WriteKind = "event" | "state" | "metrics" | "ping";
+
+/** One write waiting to reach the store. */
+export interface Write {
+  /** Events are never coalesced or dropped; metrics are dropped first when the queue is full. */
+  kind: WriteKind;
+  /** Writes of the same kind and key replace each other while waiting (ignored for events). */
+  key?: string;
+  /** Performs the write. */
+  run(): Promise<void>;
+}
+
+/** Options of {@link WriteQueue}. */
+export interface WriteQueueOptions {
+  /** Writes kept while offline before metrics and pings are dropped. */
+  maxPending?: number;
+  /** First retry delay while offline; doubles up to `maxRetryMs`. */
+  retryMs?: number;
+  /** Longest retry delay. */
+  maxRetryMs?: number;
+  /** True for errors worth retrying; default: `RiskGuardError` with code STORE_UNAVAILABLE. */
+  isTransient?: (error: unknown) => boolean;
+  /** True for errors that must stop the process; default: code LEASE_LOST. */
+  isFatal?: (error: unknown) => boolean;
+  /** Called once with the first fatal error. */
+  onFatal?: (error: unknown) => void;
+  /** Called when the queue goes offline or back online. */
+  onOnlineChange?: (online: boolean) => void;
+  /** Logger for dropped and failed writes. */
+  log?: Logger | undefined;
+}
+
+/** Counters of a {@link WriteQueue}. */
+export interface WriteQueueStats {
+  written: number;
+  coalesced: number;
+  dropped: number;
+  failed: number;
+  retries: number;
+}
+
+/** See the module documentation. */
+export class WriteQueue {
+  readonly #pending: Write[] = [];
+  readonly #options: Required<Omit<WriteQueueOptions, "log" | "onFatal" | "onOnlineChange">>;
+  readonly #onFatal: ((error: unknown) => void) | undefined;
+  readonly #onOnlineChange: ((online: boolean) => void) | undefined;
+  readonly #log: Logger | undefined;
+  readonly #stats: WriteQueueStats = {
+    written: 0,
+    coalesced: 0,
+    dropped: 0,
+    failed: 0,
+    retries: 0,
+  };
+  #inFlight: Write | undefined;
+  #worker: Promise<void> | undefined;
+  #online = true;
+  #stopped = false;
+  #wake: (() => void) | undefined;
+  readonly #idleWaiters: Array<() => void> = [];
+
+  /** Creates an empty queue. */
+  constructor(options: WriteQueueOptions = {}) {
+    this.#options = {
+      maxPending: options.maxPending ?? 1_000,
+      retryMs: options.retryMs ?? 250,
+      maxRetryMs: options.maxRetryMs ?? 10_000,
+      isTransient: options.isTransient ?? ((error) => hasCode(error, "STORE_UNAVAILABLE")),
+      isFatal: options.isFatal ?? ((error) => hasCode(error, "LEASE_LOST")),
+    };
+    this.#onFatal = options.onFatal;
+    this.#onOnlineChange = options.onOnlineChange;
+    this.#log = options.log;
+  }
+
+  /** False while the store is unreachable. */
+  get online(): boolean {
+    return this.#online;
+  }
+
+  /** Writes waiting (not counting the one in flight). */
+  get pending(): number {
+    return this.#pending.length;
+  }
+
+  /** Counters so far. */
+  get stats(): Readonly<WriteQueueStats> {
+    return { ...this.#stats };
+  }
+
+  /** Adds a write and returns at once. */
+  submit(write: Write): void {
+    if (this.#stopped) return;
+    if (write.kind !== "event") {
+      const index = this.#pending.findIndex((w) => w.kind === write.kind && w.key === write.key);
+      if (index >= 0) {
+        this.#pending[index] = write;
+        this.#stats.coalesced++;
+        this.#kick();
+        return;
+      }
+    }
+    this.#pending.push(write);
+    this.#enforceBound();
+    this.#kick();
+  }
+
+  /** Resolves true once every submitted write is done, false after `timeoutMs`. */
+  async flush(timeoutMs = 5_000): Promise<boolean> {
+    if (this.#isIdle()) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const idle = new Promise<boolean>((resolve) => this.#idleWaiters.push(() => resolve(true)));
+    const timeout = new Promise<boolean>((resolve) =>
+      timer = setTimeout(resolve, timeoutMs, false)
+    );
+    const result = await Promise.race([idle, timeout]);
+    clearTimeout(timer);
+    return result;
+  }
+
+  /** Stops the queue; writes still waiting are abandoned. */
+  async close(): Promise<void> {
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#worker;
+  }
+
+  #isIdle(): boolean {
+    return this.#pending.length === 0 && this.#inFlight === undefined;
+  }
+
+  #enforceBound(): void {
+    while (this.#pending.length > this.#options.maxPending) {
+      const index = findDroppable(this.#pending);
+      if (index < 0) return; // only events and state changes left: keep them all
+      const [dropped] = this.#pending.splice(index, 1);
+      this.#stats.dropped++;
+      this.#log?.debug("store offline: dropped a waiting {kind} write", { kind: dropped?.kind });
+    }
+  }
+
+  #kick(): void {
+    if (this.#worker !== undefined) {
+      this.#wake?.();
+      return;
+    }
+    this.#worker = this.#work().finally(() => {
+      this.#worker = undefined;
+    });
+  }
+
+  async #work(): Promise<void> {
+    let delay = this.#options.retryMs;
+    while (!this.#stopped && this.#pending.length > 0) {
+      const write = this.#pending.shift()!;
+      this.#inFlight = write;
+      try {
+        await write.run();
+        this.#stats.written++;
+        delay = this.#options.retryMs;
+        this.#setOnline(true);
+      } catch (error) {
+        if (this.#options.isFatal(error)) {
+          this.#stopped = true;
+          this.#onFatal?.(error);
+        } else if (this.#options.isTransient(error)) {
+          // Put it back at the head, unless a newer write of the same key replaced it meanwhile.
+          const replaced = write.kind !== "event" &&
+            this.#pending.some((w) => w.kind === write.kind && w.key === write.key);
+          if (!replaced) this.#pending.unshift(write);
+          this.#stats.retries++;
+          this.#setOnline(false);
+          await this.#sleep(delay);
+          delay = Math.min(delay * 2, this.#options.maxRetryMs);
+        } else {
+          this.#stats.failed++;
+          this.#log?.error("store write failed and was abandoned: {error}", {
+            kind: write.kind,
+            error: describeError(error),
+          });
+        }
+      } finally {
+        this.#inFlight = undefined;
+      }
+    }
+    if (this.#isIdle() || this.#stopped) {
+      for (const resolve of this.#idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    }).finally(() => {
+      this.#wake = undefined;
+    });
+  }
+
+  #setOnline(online: boolean): void {
+    if (this.#online === online) return;
+    this.#online = online;
+    this.#onOnlineChange?.(online);
+  }
+}
+
+function findDroppable(pending: readonly Write[]): number {
+  const metrics = pending.findIndex((w) => w.kind === "metrics");
+  return metrics >= 0 ? metrics : pending.findIndex((w) => w.kind === "ping");
+}
+
+function hasCode(error: unknown, code: string): boolean {
+  return error instanceof RiskGuardError && error.code === code;
+}
