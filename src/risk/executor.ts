@@ -1,0 +1,284 @@
+/**
+ * Turns the engine's protective decisions into bridge commands, safely and without storms.
+ *
+ * - Safe order: within one snapshot, lock is sent before cancel_orders, and cancel_orders
+ *   before any close. The EA handles commands one at a time in arrival order, so the order
+ *   holds without waiting for each ack (waiting would delay protection by a round trip).
+ * - De-duplication: one command per target (lock, cancel, close-all, close of one ticket) is in
+ *   flight at a time; snapshots arriving meanwhile do not resend it.
+ * - Confirmation: a close or cancel counts as done only when a later snapshot no longer shows
+ *   the positions or orders, not when the ack says ok.
+ * - Retries: while a target is not confirmed, it is resent with exponential backoff.
+ * - Escalation: after `escalateAfter` attempts the executor reports an escalation once (event
+ *   and critical notification) and keeps retrying at the longest backoff.
+ * - Dry run: decisions are reported as `dry_run` events and nothing is sent.
+ *
+ * @module
+ */
+import type { Ack, Command, Snapshot } from "../mt5/protocol.ts";
+import type { Clock } from "../shared/clock.ts";
+import { describeError } from "../shared/errors.ts";
+
+type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
+
+/** A command as handed to the bridge, which assigns the id. */
+export type OutgoingCommand = WithoutId<Command>;
+
+/** What the executor needs from the bridge. */
+export interface CommandSender {
+  /** Sends a command and resolves with the EA's ack (rejects on timeout or lost bridge). */
+  send(command: OutgoingCommand): Promise<Ack>;
+}
+
+/** A protective decision of the engine, as far as the executor is concerned. */
+export type ProtectiveAction =
+  | { type: "lock"; until: number; rule: string; reason: string }
+  | { type: "cancel_orders"; rule: string; reason: string }
+  | { type: "close_all"; rule: string; reason: string }
+  | { type: "close_position"; ticket: number; rule: string; reason: string };
+
+/** Something the executor did or saw, for the audit trail. */
+export type ExecutorEvent =
+  | { type: "command_sent"; command: OutgoingCommand; attempt: number; rule: string }
+  | { type: "command_acked"; command: OutgoingCommand; ack: Ack; rule: string }
+  | { type: "command_failed"; command: OutgoingCommand; error: string; rule: string }
+  | { type: "confirmed"; target: string; attempts: number; rule: string }
+  | { type: "escalation"; target: string; attempts: number; rule: string; reason: string }
+  | { type: "dry_run"; command: OutgoingCommand; rule: string };
+
+/** Options of {@link Executor}. */
+export interface ExecutorOptions {
+  /** The bridge. */
+  sender: CommandSender;
+  /** Time source for backoff. */
+  clock: Clock;
+  /** Report decisions without sending them. */
+  dryRun?: boolean;
+  /** Delay before the first resend of an unconfirmed target; doubles per attempt. */
+  retryBaseMs?: number;
+  /** Longest delay between resends. */
+  retryMaxMs?: number;
+  /** Attempts after which an escalation is reported. */
+  escalateAfter?: number;
+  /** Receives every event (record it in `events`, log it, notify). */
+  onEvent: (event: ExecutorEvent) => void;
+}
+
+interface Target {
+  key: string;
+  rule: string;
+  reason: string;
+  attempts: number;
+  inFlight: boolean;
+  nextAttemptAt: number;
+  escalated: boolean;
+  /** True once an ack arrived for the current attempt: the next snapshot decides. */
+  awaitingConfirmation: boolean;
+}
+
+/** See the module documentation. */
+export class Executor {
+  readonly #options: Required<Omit<ExecutorOptions, "dryRun">> & { dryRun: boolean };
+  readonly #targets = new Map<string, Target>();
+  #lock: { until: number; rule: string; reason: string } | undefined;
+  #flatten: { rule: string; reason: string } | undefined;
+  #pending: Promise<unknown>[] = [];
+
+  /** Creates an executor with no targets. */
+  constructor(options: ExecutorOptions) {
+    this.#options = {
+      retryBaseMs: 1_000,
+      retryMaxMs: 15_000,
+      escalateAfter: 3,
+      dryRun: false,
+      ...options,
+    };
+  }
+
+  /**
+   * Keeps the account locked and flat (no orders, no positions) until {@link release}: used
+   * while the account is LOCKED_DAY or LOCKED, so that a position opened while locked is
+   * closed again.
+   */
+  holdLocked(until: number, rule: string, reason: string): void {
+    this.#lock = { until, rule, reason };
+    this.#flatten = { rule, reason };
+  }
+
+  /** Ends {@link holdLocked}: the next snapshots are no longer flattened. */
+  release(): void {
+    this.#lock = undefined;
+    this.#flatten = undefined;
+    this.#targets.delete("lock");
+  }
+
+  /** True while a lock is being held. */
+  get holding(): boolean {
+    return this.#lock !== undefined;
+  }
+
+  /** Number of targets not yet confirmed. */
+  get openTargets(): number {
+    return this.#targets.size;
+  }
+
+  /**
+   * Handles one snapshot and the engine's actions for it: confirms finished targets, adds new
+   * ones, and sends what is due, in the safe order.
+   */
+  apply(snapshot: Snapshot, actions: readonly ProtectiveAction[]): void {
+    for (const action of actions) this.#adopt(action);
+    this.#confirm(snapshot);
+
+    const positions = snapshot.positions.length;
+    const orders = snapshot.orders.length;
+    const due: Array<[Target, OutgoingCommand]> = [];
+    const lockTarget = this.#targets.get("lock");
+    if (this.#lock !== undefined && !snapshot.locked) {
+      const target = lockTarget ?? this.#target("lock", this.#lock.rule, this.#lock.reason);
+      due.push([target, { type: "lock", reason: this.#lock.reason, until: this.#lock.until }]);
+    }
+    if (this.#flatten !== undefined && orders > 0) {
+      this.#target("cancel_orders", this.#flatten.rule, this.#flatten.reason);
+    }
+    if (this.#flatten !== undefined && positions > 0) {
+      this.#target("close_all", this.#flatten.rule, this.#flatten.reason);
+    }
+    const cancel = this.#targets.get("cancel_orders");
+    if (cancel !== undefined) due.push([cancel, { type: "cancel_orders" }]);
+    const closeAll = this.#targets.get("close_all");
+    if (closeAll !== undefined) {
+      due.push([closeAll, { type: "close_all", reason: closeAll.reason }]);
+    } else {
+      for (const target of this.#targets.values()) {
+        if (!target.key.startsWith("close:")) continue;
+        const ticket = Number(target.key.slice("close:".length));
+        due.push([target, { type: "close_position", ticket, volume: 0, reason: target.reason }]);
+      }
+    }
+    for (const [target, command] of due) this.#maybeSend(target, command);
+  }
+
+  /** Waits until every command sent so far has been answered or has failed. */
+  async settle(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const pending = this.#pending;
+      this.#pending = [];
+      await Promise.allSettled(pending);
+    }
+  }
+
+  #adopt(action: ProtectiveAction): void {
+    switch (action.type) {
+      case "lock":
+        this.holdLocked(action.until, action.rule, action.reason);
+        break;
+      case "cancel_orders":
+        this.#target("cancel_orders", action.rule, action.reason);
+        break;
+      case "close_all":
+        this.#target("close_all", action.rule, action.reason);
+        break;
+      case "close_position":
+        this.#target(`close:${action.ticket}`, action.rule, action.reason);
+        break;
+    }
+  }
+
+  #target(key: string, rule: string, reason: string): Target {
+    let target = this.#targets.get(key);
+    if (target === undefined) {
+      target = {
+        key,
+        rule,
+        reason,
+        attempts: 0,
+        inFlight: false,
+        nextAttemptAt: 0,
+        escalated: false,
+        awaitingConfirmation: false,
+      };
+      this.#targets.set(key, target);
+    }
+    return target;
+  }
+
+  /** Drops targets whose goal the snapshot shows reached. */
+  #confirm(snapshot: Snapshot): void {
+    const tickets = new Set(snapshot.positions.map((p) => p.ticket));
+    for (const target of [...this.#targets.values()]) {
+      let done: boolean;
+      if (target.key === "lock") done = snapshot.locked;
+      else if (target.key === "cancel_orders") done = snapshot.orders.length === 0;
+      else if (target.key === "close_all") done = snapshot.positions.length === 0;
+      else done = !tickets.has(Number(target.key.slice("close:".length)));
+      if (done && !target.inFlight) {
+        this.#targets.delete(target.key);
+        if (target.attempts > 0) {
+          this.#options.onEvent({
+            type: "confirmed",
+            target: target.key,
+            attempts: target.attempts,
+            rule: target.rule,
+          });
+        }
+      } else if (target.awaitingConfirmation && !target.inFlight) {
+        // Acked, but the snapshot still shows the goal unmet: resend after the backoff.
+        target.awaitingConfirmation = false;
+      }
+    }
+  }
+
+  #maybeSend(target: Target, command: OutgoingCommand): void {
+    const now = this.#options.clock.now();
+    if (target.inFlight || target.awaitingConfirmation || now < target.nextAttemptAt) return;
+    target.attempts++;
+    const delay = Math.min(
+      this.#options.retryBaseMs * 2 ** (target.attempts - 1),
+      this.#options.retryMaxMs,
+    );
+    target.nextAttemptAt = now + delay;
+    if (target.attempts > this.#options.escalateAfter && !target.escalated) {
+      target.escalated = true;
+      this.#options.onEvent({
+        type: "escalation",
+        target: target.key,
+        attempts: target.attempts - 1,
+        rule: target.rule,
+        reason: target.reason,
+      });
+    }
+    if (this.#options.dryRun) {
+      // Nothing will change: report once per target and wait for the next backoff period.
+      if (target.attempts === 1) {
+        this.#options.onEvent({ type: "dry_run", command, rule: target.rule });
+      }
+      target.nextAttemptAt = Number.POSITIVE_INFINITY;
+      return;
+    }
+    target.inFlight = true;
+    this.#options.onEvent({
+      type: "command_sent",
+      command,
+      attempt: target.attempts,
+      rule: target.rule,
+    });
+    const sent = this.#options.sender.send(command).then(
+      (ack) => {
+        target.awaitingConfirmation = true;
+        this.#options.onEvent({ type: "command_acked", command, ack, rule: target.rule });
+      },
+      (error) => {
+        this.#options.onEvent({
+          type: "command_failed",
+          command,
+          error: describeError(error),
+          rule: target.rule,
+        });
+      },
+    ).finally(() => {
+      target.inFlight = false;
+    });
+    this.#pending.push(sent);
+  }
+}

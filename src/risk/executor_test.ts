@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import type { Ack } from "../mt5/protocol.ts";
+import { ManualClock } from "../shared/clock.ts";
+import { order, position, snapshot } from "../../tests/support/snapshots.ts";
+import {
+  Executor,
+  type ExecutorEvent,
+  type OutgoingCommand,
+  type ProtectiveAction,
+} from "./executor.ts";
+
+/** A bridge stand-in that records commands and acks them (or fails) when told. */
+function fakeSender(options: { fail?: boolean } = {}) {
+  const sent: OutgoingCommand[] = [];
+  let counter = 0;
+  return {
+    sent,
+    send(command: OutgoingCommand): Promise<Ack> {
+      sent.push(command);
+      if (options.fail) return Promise.reject(new Error("ack timeout"));
+      return Promise.resolve({ type: "ack", id: `c${++counter}`, ok: true, retcode: 10009 });
+    },
+  };
+}
+
+function setup(options: { dryRun?: boolean; fail?: boolean } = {}) {
+  const clock = new ManualClock(Date.UTC(2026, 10, 24, 10));
+  const sender = fakeSender(options);
+  const events: ExecutorEvent[] = [];
+  const executor = new Executor({
+    sender,
+    clock,
+    dryRun: options.dryRun ?? false,
+    retryBaseMs: 1_000,
+    retryMaxMs: 8_000,
+    escalateAfter: 3,
+    onEvent: (event) => events.push(event),
+  });
+  return { clock, sender, events, executor };
+}
+
+const breach: ProtectiveAction[] = [
+  { type: "close_all", rule: "max_daily_loss", reason: "daily loss 510 >= 500" },
+  { type: "cancel_orders", rule: "max_daily_loss", reason: "daily loss 510 >= 500" },
+  { type: "lock", until: 0, rule: "max_daily_loss", reason: "daily loss 510 >= 500" },
+];
+
+Deno.test("executor: a breach sends lock, cancel_orders, close_all in that order", async () => {
+  const { sender, executor } = setup();
+  executor.apply(snapshot({ positions: [position()], orders: [order()] }), breach);
+  await executor.settle();
+  assert.deepEqual(sender.sent.map((c) => c.type), ["lock", "cancel_orders", "close_all"]);
+});
+
+Deno.test("executor: snapshots during a close in flight do not resend it", async () => {
+  const { sender, executor } = setup();
+  const open = snapshot({ positions: [position()] });
+  executor.apply(open, breach);
+  executor.apply(open, breach);
+  executor.apply(open, breach);
+  await executor.settle();
+  assert.deepEqual(sender.sent.map((c) => c.type), ["lock", "close_all"]);
+});
+
+Deno.test("executor: an acked close still open is resent after the backoff, then confirmed", async () => {
+  const { clock, sender, events, executor } = setup();
+  const open = snapshot({ positions: [position()], locked: true });
+  executor.apply(open, [{ type: "close_all", rule: "r", reason: "x" }]);
+  await executor.settle();
+  executor.apply(open, []); // ack came, but the position is still there
+  await executor.settle();
+  assert.equal(sender.sent.length, 1, "no resend before the backoff");
+  clock.advance(1_000);
+  executor.apply(open, []);
+  await executor.settle();
+  assert.equal(sender.sent.length, 2);
+  executor.apply(snapshot({ positions: [], locked: true }), []);
+  assert.equal(executor.openTargets, 0);
+  const confirmed = events.find((e) => e.type === "confirmed");
+  assert.deepEqual(confirmed, { type: "confirmed", target: "close_all", attempts: 2, rule: "r" });
+});
+
+Deno.test("executor: escalates once after the configured attempts and keeps retrying", async () => {
+  const { clock, sender, events, executor } = setup({ fail: true });
+  const open = snapshot({ positions: [position()], locked: true });
+  for (let i = 0; i < 8; i++) {
+    executor.apply(open, i === 0 ? [{ type: "close_all", rule: "r", reason: "x" }] : []);
+    await executor.settle();
+    clock.advance(10_000);
+  }
+  assert.equal(sender.sent.length, 8);
+  const escalations = events.filter((e) => e.type === "escalation");
+  assert.equal(escalations.length, 1);
+  assert.equal(events.filter((e) => e.type === "command_failed").length, 8);
+});
+
+Deno.test("executor: while held locked, a position opened later is closed again", async () => {
+  const { sender, executor } = setup();
+  executor.holdLocked(0, "max_drawdown", "drawdown breached");
+  executor.apply(snapshot({ locked: true }), []);
+  await executor.settle();
+  assert.equal(sender.sent.length, 0, "locked and flat: nothing to do");
+  executor.apply(snapshot({ locked: true, positions: [position({ ticket: 77 })] }), []);
+  await executor.settle();
+  assert.deepEqual(sender.sent.map((c) => c.type), ["close_all"]);
+  executor.release();
+  executor.apply(snapshot({ positions: [position({ ticket: 78 })] }), []);
+  await executor.settle();
+  assert.equal(sender.sent.length, 1, "released: new positions are allowed");
+});
+
+Deno.test("executor: closing one position sends close_position for that ticket only", async () => {
+  const { sender, executor } = setup();
+  const positions = [position({ ticket: 1 }), position({ ticket: 2 })];
+  executor.apply(snapshot({ positions }), [
+    { type: "close_position", ticket: 2, rule: "max_position_risk", reason: "risk 300 > 100" },
+  ]);
+  await executor.settle();
+  assert.deepEqual(sender.sent, [
+    { type: "close_position", ticket: 2, volume: 0, reason: "risk 300 > 100" },
+  ]);
+});
+
+Deno.test("executor: dry run reports each decision once and sends nothing", async () => {
+  const { clock, sender, events, executor } = setup({ dryRun: true });
+  const open = snapshot({ positions: [position()], orders: [order()] });
+  for (let i = 0; i < 3; i++) {
+    executor.apply(open, breach);
+    clock.advance(60_000);
+  }
+  await executor.settle();
+  assert.equal(sender.sent.length, 0);
+  assert.deepEqual(
+    events.filter((e) => e.type === "dry_run").map((e) => e.type === "dry_run" && e.command.type),
+    ["lock", "cancel_orders", "close_all"],
+  );
+});
