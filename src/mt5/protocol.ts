@@ -322,6 +322,8 @@ export type RealizedToday = z.infer<typeof realizedTodaySchema>;
 export type Hello = z.infer<typeof helloSchema>;
 /** EA -> agent `snapshot`. */
 export type Snapshot = z.infer<typeof snapshotSchema>;
+/** Per-ticket outcome inside an ack. */
+export type TicketResult = z.infer<typeof ticketResultSchema>;
 /** EA -> agent `ack`. */
 export type Ack = z.infer<typeof ackSchema>;
 /** EA -> agent `heartbeat`. */
