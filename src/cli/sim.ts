@@ -1,22 +1,130 @@
 /**
- * `riskguard sim`: runs the simulated terminal + EA by hand.
+ * `riskguard sim`: runs the simulated MT5 terminal + bridge EA against a risk process (or any
+ * bound bridge) until Ctrl+C or `--duration` seconds, then prints what happened.
  *
  * @module
  */
 import type { Command } from "commander";
-import { NotImplementedError } from "../shared/errors.ts";
+import { ConfigError } from "../shared/errors.ts";
+import { logger } from "../shared/logging.ts";
+import { SIM_TOKEN_ENV } from "../mt5/sim/launch.ts";
+import { SimEa } from "../mt5/sim/ea.ts";
+import { isScenarioName, SCENARIO_NAMES } from "../mt5/sim/scenarios.ts";
+import { SimTerminal } from "../mt5/sim/simulator.ts";
 import { type CliContext, startCommand } from "./context.ts";
+
+interface SimOptions {
+  scenario: string;
+  port: string;
+  token?: string;
+  seed?: string;
+  speed?: string;
+  execDelay?: string;
+  timer?: string;
+  heartbeat?: string;
+  login?: string;
+  duration?: string;
+}
 
 /** Adds the `sim` command. */
 export function registerSim(program: Command, ctx: CliContext): void {
   program.command("sim")
     .description("run a simulated MT5 terminal + bridge EA that connects to a risk process")
-    .requiredOption("--scenario <name>", "calm, losing_day, big_position, winning_day, gap, flaky")
-    .requiredOption("--port <number>", "bridge base port of the risk process")
-    .requiredOption("--token <token>", "PLAIN password of this launch")
-    .option("--seed <number>", "random seed (same seed, same ticks)")
+    .requiredOption("--scenario <name>", SCENARIO_NAMES.join(", "))
+    .requiredOption(
+      "--port <number>",
+      "bridge base port of the risk process (PUSH to it, PULL from +1)",
+    )
+    .option("--token <token>", `PLAIN password of this launch (env ${SIM_TOKEN_ENV})`)
+    .option("--seed <number>", "random seed: same seed, same ticks (default 1)")
+    .option("--speed <factor>", "simulated time per real time (default 1)")
+    .option("--exec-delay <ms>", "real ms one trade request takes (default 150)")
+    .option("--timer <ms>", "EA timer period (default 100)")
+    .option("--heartbeat <ms>", "heartbeat interval when nothing changes (default 1000)")
+    .option("--login <number>", "account number (default 5000001)")
+    .option("--duration <seconds>", "stop after this many real seconds (default: until Ctrl+C)")
     .action(async (_options: unknown, command: Command) => {
       await startCommand(ctx, command);
-      throw new NotImplementedError("sim");
+      const o = command.opts<SimOptions>();
+      if (!isScenarioName(o.scenario)) {
+        throw new ConfigError(
+          `Unknown --scenario "${o.scenario}"; allowed: ${SCENARIO_NAMES.join(", ")}`,
+        );
+      }
+      const token = o.token ?? ctx.env[SIM_TOKEN_ENV];
+      if (token === undefined || token === "") {
+        throw new ConfigError(`Missing --token (or env ${SIM_TOKEN_ENV})`);
+      }
+      const port = integer("--port", o.port, 1, 65534);
+      const terminal = new SimTerminal({
+        scenario: o.scenario,
+        seed: o.seed === undefined ? 1 : integer("--seed", o.seed, 0, 2 ** 32 - 1),
+        execDelayMs: o.execDelay === undefined
+          ? 150
+          : integer("--exec-delay", o.execDelay, 0, 60_000),
+        startUtc: Date.now(),
+        ...(o.login === undefined ? {} : { login: integer("--login", o.login, 1, 2 ** 52) }),
+      });
+      const ea = new SimEa({
+        terminal,
+        port,
+        token,
+        speed: o.speed === undefined ? 1 : positive("--speed", o.speed),
+        ...(o.timer === undefined ? {} : { timerMs: integer("--timer", o.timer, 1, 60_000) }),
+        ...(o.heartbeat === undefined
+          ? {}
+          : { heartbeatMs: integer("--heartbeat", o.heartbeat, 1, 600_000) }),
+      });
+      const log = logger("sim");
+      log.info("Simulator {scenario} connecting to 127.0.0.1:{port} (commands from {next})", {
+        scenario: o.scenario,
+        port,
+        next: port + 1,
+      });
+      ea.start();
+      await waitForStop(
+        ctx.stopSignal,
+        o.duration === undefined ? undefined : positive("--duration", o.duration) * 1000,
+      );
+      await ea.stop();
+      const h = terminal.history;
+      const stats = ea.stats;
+      ctx.stdout(
+        `sim ${o.scenario}: ${stats.hellos} hello, ${stats.snapshots} snapshots, ` +
+          `${stats.heartbeats} heartbeats, ${h.commands.length} commands executed ` +
+          `(${h.duplicates} duplicates), closed ${JSON.stringify(h.closedTickets)}, ` +
+          `cancelled ${JSON.stringify(h.cancelledOrders)}, opened while locked ` +
+          `${JSON.stringify(h.openedWhileLocked)}, balance ${terminal.balance.toFixed(2)}, ` +
+          `equity ${terminal.equity.toFixed(2)}\n`,
+      );
     });
+}
+
+function integer(flag: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`Invalid ${flag} "${value}": an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) {
+    throw new ConfigError(`Invalid ${flag} "${value}": a positive number`);
+  }
+  return n;
+}
+
+function waitForStop(signal: AbortSignal, ms: number | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = ms === undefined ? undefined : setTimeout(finish, ms);
+    signal.addEventListener("abort", finish, { once: true });
+    function finish() {
+      if (timer !== undefined) clearTimeout(timer);
+      signal.removeEventListener("abort", finish);
+      resolve();
+    }
+  });
 }

@@ -296,7 +296,16 @@ export const closeAllCommandSchema = z.object({
 });
 
 /** Agent -> EA: liveness check; the EA acks it at once. */
-export const pingCommandSchema = z.object({ type: z.literal("ping"), ...commandBase });
+export const pingCommandSchema = z.object({
+  type: z.literal("ping"),
+  ...commandBase,
+  /**
+   * Ask the EA to send `hello` again after the ack (a new session: `seq` restarts at 1). The
+   * agent sets it when it receives snapshots without having seen a `hello` (it was restarted
+   * while the EA kept running).
+   */
+  hello: z.boolean().optional(),
+});
 
 /** Any agent -> EA command. */
 export const commandSchema = z.discriminatedUnion("type", [

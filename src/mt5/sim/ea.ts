@@ -1,0 +1,284 @@
+/**
+ * The simulated EA's IO: connects a {@link SimTerminal} to the agent exactly as the real EA
+ * does — PUSH connects to `port` and PULL connects to `port + 1`, both PLAIN clients with user
+ * `riskguard` and the launch token — sends `hello`, then snapshots when something changed and
+ * heartbeats otherwise, executes commands one at a time in arrival order with the configured
+ * delay per trade request, and closes whatever is opened while locked.
+ *
+ * Simulated market time runs `speed` times faster than real time; the EA's timer, heartbeat and
+ * execution delays are real milliseconds.
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "../../shared/clock.ts";
+import { logger } from "../../shared/logging.ts";
+import {
+  type Command,
+  decodeCommand,
+  type EaMessage,
+  encodeMessage,
+  MAX_MESSAGE_SIZE,
+  PLAIN_USERNAME,
+  type Snapshot,
+} from "../protocol.ts";
+import { PullSocket, PushSocket } from "../zmtp/mod.ts";
+import type { SimTerminal } from "./simulator.ts";
+
+/** Options of {@link SimEa}. */
+export interface SimEaOptions {
+  /** The simulated terminal to drive. */
+  terminal: SimTerminal;
+  /** Agent base port: PUSH connects here. */
+  port: number;
+  /** Agent command port (default `port + 1`): PULL connects here. */
+  commandPort?: number;
+  /** PLAIN password. */
+  token: string;
+  /** PLAIN user name (default `riskguard`; tests pass another to fail authentication). */
+  username?: string;
+  /** Host (default `127.0.0.1`). */
+  host?: string;
+  /** Simulated ms per real ms (default 1). */
+  speed?: number;
+  /** EA timer period, real ms (default 100). */
+  timerMs?: number;
+  /** Heartbeat interval when nothing changed, real ms (default 1000). */
+  heartbeatMs?: number;
+  /** Real clock (default system clock). */
+  clock?: Clock;
+}
+
+/** Counters of the simulated EA. */
+export interface SimEaStats {
+  hellos: number;
+  snapshots: number;
+  heartbeats: number;
+  acks: number;
+  /** Commands received that failed to decode (dropped like the real EA: no ack). */
+  badCommands: number;
+  /** Simulated disconnects performed. */
+  disconnects: number;
+}
+
+const log = logger("mt5", "sim");
+
+/** The simulated EA: a terminal plus its two sockets. */
+export class SimEa {
+  #o: Required<Omit<SimEaOptions, "terminal" | "clock">>;
+  #terminal: SimTerminal;
+  #clock: Clock;
+  #push: PushSocket | undefined;
+  #pull: PullSocket | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #startReal = 0;
+  #seq = 0;
+  #lastFingerprint = "";
+  #lastSentAt = 0;
+  #chain: Promise<void> = Promise.resolve();
+  #enforcing = false;
+  #running = false;
+  #reconnecting = false;
+  #nextDisconnect = 0;
+  #loops = new Set<Promise<void>>();
+  #stats: SimEaStats = {
+    hellos: 0,
+    snapshots: 0,
+    heartbeats: 0,
+    acks: 0,
+    badCommands: 0,
+    disconnects: 0,
+  };
+
+  /** Creates the EA; {@link start} connects it. */
+  constructor(options: SimEaOptions) {
+    this.#terminal = options.terminal;
+    this.#clock = options.clock ?? systemClock;
+    this.#o = {
+      port: options.port,
+      commandPort: options.commandPort ?? options.port + 1,
+      token: options.token,
+      username: options.username ?? PLAIN_USERNAME,
+      host: options.host ?? "127.0.0.1",
+      speed: options.speed ?? 1,
+      timerMs: options.timerMs ?? 100,
+      heartbeatMs: options.heartbeatMs ?? 1000,
+    };
+  }
+
+  /** The simulated terminal. */
+  get terminal(): SimTerminal {
+    return this.#terminal;
+  }
+
+  /** A copy of the counters. */
+  get stats(): SimEaStats {
+    return { ...this.#stats };
+  }
+
+  /** Connects both sockets, sends `hello` and starts the timer. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#startReal = this.#clock.now();
+    this.#connect();
+    this.#timer = setInterval(() => this.#onTimer(), this.#o.timerMs);
+  }
+
+  /** Stops the timer, waits for the command in progress, and closes the sockets. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    await this.#chain;
+    await this.#disconnect();
+  }
+
+  #connect(): void {
+    const mechanism = {
+      type: "plain" as const,
+      role: "client" as const,
+      username: this.#o.username,
+      password: this.#o.token,
+    };
+    const options = {
+      mechanism,
+      maxMessageSize: MAX_MESSAGE_SIZE,
+      reconnectIntervalMs: 50,
+      reconnectMaxIntervalMs: 500,
+    };
+    const push = new PushSocket(options);
+    const pull = new PullSocket(options);
+    push.connect(`tcp://${this.#o.host}:${this.#o.port}`);
+    pull.connect(`tcp://${this.#o.host}:${this.#o.commandPort}`);
+    this.#push = push;
+    this.#pull = pull;
+    this.#sendHello();
+    const loop = this.#commandLoop(pull);
+    this.#loops.add(loop);
+    loop.finally(() => this.#loops.delete(loop));
+  }
+
+  async #disconnect(): Promise<void> {
+    const push = this.#push;
+    const pull = this.#pull;
+    this.#push = undefined;
+    this.#pull = undefined;
+    await Promise.all([push?.close(), pull?.close()]);
+    await Promise.all([...this.#loops]);
+  }
+
+  #sendHello(): void {
+    this.#seq = 0;
+    this.#lastFingerprint = "";
+    this.#advance();
+    this.#send(
+      this.#terminal.hello({ heartbeatMs: this.#o.heartbeatMs, timerMs: this.#o.timerMs }),
+    );
+    this.#stats.hellos++;
+    this.#maybeSnapshot();
+  }
+
+  async #commandLoop(pull: PullSocket): Promise<void> {
+    for await (const frames of pull) {
+      const frame = frames[0];
+      const decoded = frames.length === 1 && frame !== undefined && frame.length <= MAX_MESSAGE_SIZE
+        ? decodeCommand(frame)
+        : undefined;
+      if (decoded === undefined || !decoded.ok) {
+        this.#stats.badCommands++;
+        log.warn("Simulated EA dropped a malformed command");
+        continue;
+      }
+      const command = decoded.value;
+      this.#chain = this.#chain.then(() => this.#execute(command));
+    }
+  }
+
+  async #execute(command: Command): Promise<void> {
+    this.#advance();
+    const ack = await this.#terminal.execute(command, delay);
+    this.#advance();
+    this.#send(ack);
+    this.#stats.acks++;
+    if (command.type === "ping" && command.hello === true) this.#sendHello();
+    else this.#maybeSnapshot();
+  }
+
+  #onTimer(): void {
+    if (!this.#running || this.#reconnecting) return;
+    this.#advance();
+    const faults = this.#terminal.scenario.faults;
+    const next = faults?.disconnects[this.#nextDisconnect];
+    if (next !== undefined && this.#terminal.time >= next.at) {
+      this.#nextDisconnect++;
+      this.#simulateDisconnect(next.downMs);
+      return;
+    }
+    if (this.#terminal.locked && !this.#enforcing) {
+      this.#enforcing = true;
+      this.#chain = this.#chain.then(async () => {
+        const results = await this.#terminal.enforceLock(delay);
+        if (results.length > 0) this.#maybeSnapshot();
+      }).finally(() => this.#enforcing = false);
+    }
+    this.#maybeSnapshot();
+  }
+
+  #simulateDisconnect(downMs: number): void {
+    this.#reconnecting = true;
+    this.#stats.disconnects++;
+    log.info("Simulated EA disconnects for {ms} ms", { ms: downMs });
+    this.#chain = this.#chain.then(async () => {
+      await this.#disconnect();
+      await delay(downMs);
+      if (this.#running) this.#connect();
+    }).finally(() => this.#reconnecting = false);
+  }
+
+  #maybeSnapshot(): void {
+    if (this.#push === undefined) return;
+    const snapshot = this.#terminal.snapshot(this.#seq + 1);
+    const fingerprint = fingerprintOf(snapshot);
+    const now = this.#clock.now();
+    if (fingerprint !== this.#lastFingerprint) {
+      this.#lastFingerprint = fingerprint;
+      this.#seq++;
+      this.#send(snapshot);
+      this.#stats.snapshots++;
+    } else if (now - this.#lastSentAt >= this.#o.heartbeatMs) {
+      this.#send({
+        type: "heartbeat",
+        server_time: this.#terminal.serverTime,
+        utc_time: this.#terminal.utcTime,
+        seq: this.#seq,
+        locked: this.#terminal.locked,
+        connected: true,
+      });
+      this.#stats.heartbeats++;
+    }
+  }
+
+  #send(message: EaMessage): void {
+    const push = this.#push;
+    if (push === undefined) return;
+    this.#lastSentAt = this.#clock.now();
+    push.send(encodeMessage(message)).catch(() => {
+      // Closed while sending: the message is lost, as with a real disconnect.
+    });
+  }
+
+  #advance(): void {
+    const simTime = (this.#clock.now() - this.#startReal) * this.#o.speed;
+    this.#terminal.advanceTo(simTime);
+  }
+}
+
+function fingerprintOf(snapshot: Snapshot): string {
+  const { seq: _seq, server_time: _s, utc_time: _u, ...rest } = snapshot;
+  return JSON.stringify(rest);
+}
+
+function delay(ms: number): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,146 @@
+/**
+ * Starts the simulator for a `sim:<scenario>` pathway, in this process or as a child process.
+ *
+ * - `in_process` (default; tests and the demo): a {@link SimTerminal} + {@link SimEa} in this
+ *   process; the handle gives access to the terminal's history.
+ * - `child_process`: runs `riskguard sim --scenario ... --port ...` as a separate process, like
+ *   a real terminal would be: with a compiled `riskguard` executable, `Deno.execPath()` itself;
+ *   under `deno run`, `deno run -A <main.ts> sim ...`. The token is passed in the environment
+ *   variable `RISKGUARD_SIM_TOKEN`, never on the command line.
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import { SimEa } from "./ea.ts";
+import type { ScenarioName } from "./scenarios.ts";
+import { SimTerminal } from "./simulator.ts";
+
+/** Where the simulator runs. */
+export type SimLaunchMode = "in_process" | "child_process";
+
+/** Options of {@link startSimulator}. */
+export interface SimLaunchOptions {
+  scenario: ScenarioName;
+  /** Agent base port. */
+  port: number;
+  /** Agent command port (default `port + 1`); in-process only. */
+  commandPort?: number;
+  /** PLAIN token. */
+  token: string;
+  /** Seed (default 1). */
+  seed?: number;
+  /** Simulated ms per real ms (default 1). */
+  speed?: number;
+  /** Real ms per trade request (default 150). */
+  execDelayMs?: number;
+  /** EA timer (default 100 ms) and heartbeat (default 1000 ms). */
+  timerMs?: number;
+  heartbeatMs?: number;
+  /** Account number (default 5000001). */
+  login?: number;
+  /** Default `in_process`. */
+  mode?: SimLaunchMode;
+  /** `main.ts` to run for a child under `deno run` (default: the repository's main.ts). */
+  mainPath?: string;
+}
+
+/** A running simulator. */
+export interface SimHandle {
+  /** Child process id, undefined in process. */
+  readonly pid: number | undefined;
+  /** The simulated terminal (in process only): positions, history. */
+  readonly terminal: SimTerminal | undefined;
+  /** The simulated EA (in process only): counters. */
+  readonly ea: SimEa | undefined;
+  /** Stops the simulator (kills the child). */
+  stop(): Promise<void>;
+  /** Resolves when the simulator has stopped (a child exited). */
+  readonly done: Promise<void>;
+}
+
+/** The environment variable that carries the token to a child simulator. */
+export const SIM_TOKEN_ENV = "RISKGUARD_SIM_TOKEN";
+
+/** Starts a simulator. */
+export function startSimulator(options: SimLaunchOptions): Promise<SimHandle> {
+  return Promise.resolve(
+    (options.mode ?? "in_process") === "in_process" ? startInProcess(options) : startChild(options),
+  );
+}
+
+function startInProcess(options: SimLaunchOptions): SimHandle {
+  const terminal = new SimTerminal({
+    scenario: options.scenario,
+    seed: options.seed ?? 1,
+    execDelayMs: options.execDelayMs ?? 150,
+    ...(options.login === undefined ? {} : { login: options.login }),
+    startUtc: Date.now(),
+  });
+  const ea = new SimEa({
+    terminal,
+    port: options.port,
+    token: options.token,
+    ...(options.commandPort === undefined ? {} : { commandPort: options.commandPort }),
+    ...(options.speed === undefined ? {} : { speed: options.speed }),
+    ...(options.timerMs === undefined ? {} : { timerMs: options.timerMs }),
+    ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+  });
+  ea.start();
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => resolveDone = resolve);
+  return {
+    pid: undefined,
+    terminal,
+    ea,
+    stop: async () => {
+      await ea.stop();
+      resolveDone();
+    },
+    done,
+  };
+}
+
+function startChild(options: SimLaunchOptions): SimHandle {
+  const exec = Deno.execPath();
+  const underDeno = /^deno(\.exe)?$/i.test(exec.split(/[\\/]/).pop() ?? "");
+  const main = options.mainPath ?? fileURLToPath(new URL("../../../main.ts", import.meta.url));
+  const args = [
+    ...(underDeno ? ["run", "-A", main] : []),
+    "sim",
+    "--scenario",
+    options.scenario,
+    "--port",
+    String(options.port),
+    "--seed",
+    String(options.seed ?? 1),
+    "--speed",
+    String(options.speed ?? 1),
+    "--exec-delay",
+    String(options.execDelayMs ?? 150),
+    ...(options.timerMs === undefined ? [] : ["--timer", String(options.timerMs)]),
+    ...(options.heartbeatMs === undefined ? [] : ["--heartbeat", String(options.heartbeatMs)]),
+    ...(options.login === undefined ? [] : ["--login", String(options.login)]),
+  ];
+  const child = new Deno.Command(exec, {
+    args,
+    env: { [SIM_TOKEN_ENV]: options.token },
+    stdin: "null",
+    stdout: "null",
+    stderr: "inherit",
+  }).spawn();
+  const done = child.status.then(() => {});
+  return {
+    pid: child.pid,
+    terminal: undefined,
+    ea: undefined,
+    stop: async () => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already exited
+      }
+      await done;
+    },
+    done,
+  };
+}

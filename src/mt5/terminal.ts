@@ -1,0 +1,419 @@
+/**
+ * Prepares and starts a real MT5 terminal with the bridge EA, or the simulator for a
+ * `sim:<scenario>` pathway.
+ *
+ * For a real terminal (Windows only):
+ * 1. writes the startup configuration `<folder>/riskguard-startup.ini` (UTF-16LE with BOM, CRLF)
+ *    with `[Common]` login/password/server, `[Experts]` switches and `[StartUp]` Expert +
+ *    ExpertParameters;
+ * 2. writes the EA preset `<folder>/MQL5/Presets/riskguard-<port>.set` (UCS-2 LE with BOM, CRLF)
+ *    with the bridge port and the per-launch token;
+ * 3. starts `<folder>/terminal64.exe /portable /config:<ini>`;
+ * 4. once the EA has said hello ({@link TerminalHandle.helloReceived}), deletes both files:
+ *    they hold the account password and the token;
+ * 5. watches the process: when it dies unexpectedly it writes the files again and restarts it
+ *    with a growing delay (1 s, 2 s, 4 s ... 60 s).
+ *
+ * @module
+ */
+import { RiskGuardError } from "../shared/errors.ts";
+import { isScenarioName, type ScenarioName } from "./sim/scenarios.ts";
+import { type SimHandle, type SimLaunchMode, startSimulator } from "./sim/launch.ts";
+
+/** The EA's file name under `MQL5/Experts` (without `.ex5`). */
+export const DEFAULT_EXPERT = "RiskGuardBridge";
+
+/** File name of the startup configuration in the terminal folder. */
+export const STARTUP_INI_NAME = "riskguard-startup.ini";
+
+/** Error starting or watching a terminal (code `TERMINAL`). */
+export class TerminalError extends RiskGuardError {
+  /** Creates a terminal error. */
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super("TERMINAL", message, options);
+  }
+}
+
+/** What goes into the startup configuration file. */
+export interface StartupConfig {
+  /** Trading account number. */
+  login: number;
+  /** Account password (kept only until the EA says hello). */
+  password: string;
+  /** Trade server name as in the broker's list, e.g. `MetaQuotes-Demo`. */
+  server: string;
+  /** EA path relative to `MQL5/Experts`, without extension (default `RiskGuardBridge`). */
+  expert?: string;
+  /** File name of the preset in `MQL5/Presets`. */
+  presetName: string;
+  /** Chart symbol the EA is attached to (default `EURUSD`). */
+  symbol?: string;
+  /** Chart period (default `M1`). */
+  period?: string;
+}
+
+/** The EA inputs written to the preset. */
+export interface BridgeInputs {
+  /** Base port: the EA PUSHes to `port` and PULLs from `port + 1`. */
+  port: number;
+  /** PLAIN password of this launch. */
+  token: string;
+  /** EA timer period in ms (default 250). */
+  timerMs?: number;
+  /** Heartbeat interval in ms when nothing changed (default 1000). */
+  heartbeatMs?: number;
+}
+
+/**
+ * Renders the startup configuration (the text, before encoding). Lines end with CRLF. Values
+ * are written verbatim: a password containing a line break is refused.
+ */
+export function renderStartupIni(config: StartupConfig): string {
+  for (const [name, value] of [["password", config.password], ["server", config.server]]) {
+    if (/[\r\n]/.test(value!)) {
+      throw new TerminalError(`Cannot write startup ini: ${name} contains a line break`);
+    }
+  }
+  const lines = [
+    "[Common]",
+    `Login=${config.login}`,
+    `Password=${config.password}`,
+    `Server=${config.server}`,
+    "",
+    "[Experts]",
+    "AllowLiveTrading=1",
+    "AllowDllImport=1",
+    "Enabled=1",
+    "Account=0",
+    "Profile=0",
+    "",
+    "[StartUp]",
+    `Expert=${config.expert ?? DEFAULT_EXPERT}`,
+    `ExpertParameters=${config.presetName}`,
+    `Symbol=${config.symbol ?? "EURUSD"}`,
+    `Period=${config.period ?? "M1"}`,
+    "",
+  ];
+  return lines.join("\r\n");
+}
+
+/** Renders the EA preset (`name=value` per input, CRLF). */
+export function renderPreset(inputs: BridgeInputs): string {
+  if (!/^[\x21-\x7e]+$/.test(inputs.token)) {
+    throw new TerminalError("Cannot write preset: the token must be printable ASCII");
+  }
+  const lines = [
+    "; riskguard bridge inputs, written per launch and deleted after the EA connects",
+    `InpPort=${inputs.port}`,
+    `InpToken=${inputs.token}`,
+    `InpTimerMs=${inputs.timerMs ?? 250}`,
+    `InpHeartbeatMs=${inputs.heartbeatMs ?? 1000}`,
+    "",
+  ];
+  return lines.join("\r\n");
+}
+
+/** Encodes text as UTF-16 little endian, with a byte order mark (FF FE) unless told not to. */
+export function encodeUtf16le(text: string, bom = true): Uint8Array {
+  const offset = bom ? 2 : 0;
+  const bytes = new Uint8Array(offset + text.length * 2);
+  if (bom) {
+    bytes[0] = 0xff;
+    bytes[1] = 0xfe;
+  }
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    bytes[offset + 2 * i] = unit & 0xff;
+    bytes[offset + 2 * i + 1] = unit >>> 8;
+  }
+  return bytes;
+}
+
+/** The preset file name of a launch. */
+export function presetName(port: number): string {
+  return `riskguard-${port}.set`;
+}
+
+/** Paths written by {@link writeStartupFiles}. */
+export interface StartupFiles {
+  ini: string;
+  preset: string;
+}
+
+/** Writes the startup ini and the preset into a portable terminal folder. */
+export async function writeStartupFiles(
+  folder: string,
+  config: Omit<StartupConfig, "presetName">,
+  inputs: BridgeInputs,
+): Promise<StartupFiles> {
+  const name = presetName(inputs.port);
+  const ini = joinPath(folder, STARTUP_INI_NAME);
+  const presetDir = joinPath(folder, "MQL5", "Presets");
+  const preset = joinPath(presetDir, name);
+  await Deno.mkdir(presetDir, { recursive: true });
+  await Deno.writeFile(preset, encodeUtf16le(renderPreset(inputs)), { mode: 0o600 });
+  await Deno.writeFile(ini, encodeUtf16le(renderStartupIni({ ...config, presetName: name })), {
+    mode: 0o600,
+  });
+  return { ini, preset };
+}
+
+/** Deletes the files that hold the password and the token; missing files are fine. */
+export async function removeStartupFiles(files: StartupFiles): Promise<void> {
+  for (const path of [files.ini, files.preset]) {
+    try {
+      await Deno.remove(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw new TerminalError(`Cannot delete ${path}`, { cause: error });
+      }
+    }
+  }
+}
+
+/** A started process, as {@link launchTerminal} needs it (replaced in tests). */
+export interface ProcessLike {
+  readonly pid: number;
+  /** Resolves with the exit code when the process ends. */
+  readonly exited: Promise<number>;
+  /** Asks the process to end. */
+  kill(): void;
+}
+
+/** Starts a program; the default uses `Deno.Command`. */
+export type Spawner = (program: string, args: string[], cwd: string) => ProcessLike;
+
+/** Events of a running terminal. */
+export type TerminalEvent =
+  | { type: "started"; pid: number | undefined; attempt: number }
+  | { type: "exited"; code: number; restartInMs: number | null }
+  | { type: "files_removed" }
+  | { type: "error"; error: Error };
+
+/** Options of {@link launchTerminal}. */
+export interface LaunchTerminalOptions {
+  /** Portable terminal folder holding `terminal64.exe`, or `sim:<scenario>`. */
+  path: string;
+  login: number;
+  password: string;
+  server: string;
+  /** Bridge base port. */
+  port: number;
+  /** PLAIN token of this launch. */
+  token: string;
+  /** EA timer and heartbeat (ms). */
+  timerMs?: number;
+  heartbeatMs?: number;
+  /** EA path under MQL5/Experts (default `RiskGuardBridge`). */
+  expert?: string;
+  /** Restart the process when it dies (default true). */
+  restart?: boolean;
+  /** First restart delay in ms (default 1000), doubled per consecutive crash up to 60 s. */
+  restartDelayMs?: number;
+  /** For `sim:` pathways: run the simulator in this process or as a child (default in_process). */
+  simMode?: SimLaunchMode;
+  /** For `sim:` pathways: random seed and speed factor. */
+  simSeed?: number;
+  simSpeed?: number;
+  /** Receives lifecycle events. */
+  onEvent?: (event: TerminalEvent) => void;
+  /** Replaces process spawning (tests). */
+  spawn?: Spawner;
+}
+
+/** A started terminal (real or simulated). */
+export interface TerminalHandle {
+  /** `mt5` for a real terminal, `sim` for the simulator. */
+  readonly kind: "mt5" | "sim";
+  /** Process id of the terminal or simulator child; undefined for an in-process simulator. */
+  readonly pid: number | undefined;
+  /** The simulator, for `sim:` pathways started in process (history for tests). */
+  readonly sim: SimHandle | undefined;
+  /** Tell the launcher the EA said hello: files holding the password are removed. */
+  helloReceived(): Promise<void>;
+  /** Stops the terminal and the restart loop. */
+  stop(): Promise<void>;
+  /** Resolves when the handle is stopped for good. */
+  readonly done: Promise<void>;
+}
+
+/** Parses `sim:<scenario>`; returns undefined for a folder path. */
+export function parseSimPath(path: string): ScenarioName | undefined {
+  if (!path.startsWith("sim:")) return undefined;
+  const name = path.slice(4);
+  if (!isScenarioName(name)) {
+    throw new TerminalError(`Unknown simulator scenario in instance path: ${path}`);
+  }
+  return name;
+}
+
+/**
+ * Starts the terminal of an instance: the simulator for `sim:<scenario>`, otherwise
+ * `terminal64.exe /portable /config:<ini>` in the folder, restarted when it dies.
+ */
+export async function launchTerminal(options: LaunchTerminalOptions): Promise<TerminalHandle> {
+  const scenario = parseSimPath(options.path);
+  if (scenario !== undefined) return await launchSim(options, scenario);
+  const launcher = new TerminalLauncher(options);
+  await launcher.start();
+  return launcher;
+}
+
+async function launchSim(
+  options: LaunchTerminalOptions,
+  scenario: ScenarioName,
+): Promise<TerminalHandle> {
+  const sim = await startSimulator({
+    scenario,
+    port: options.port,
+    token: options.token,
+    mode: options.simMode ?? "in_process",
+    ...(options.simSeed === undefined ? {} : { seed: options.simSeed }),
+    ...(options.simSpeed === undefined ? {} : { speed: options.simSpeed }),
+    ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
+    ...(options.timerMs === undefined ? {} : { timerMs: options.timerMs }),
+  });
+  options.onEvent?.({ type: "started", pid: sim.pid, attempt: 1 });
+  return {
+    kind: "sim",
+    pid: sim.pid,
+    sim,
+    helloReceived: () => Promise.resolve(),
+    stop: () => sim.stop(),
+    done: sim.done,
+  };
+}
+
+class TerminalLauncher implements TerminalHandle {
+  readonly kind = "mt5" as const;
+  readonly sim = undefined;
+  readonly done: Promise<void>;
+  #options: LaunchTerminalOptions;
+  #spawn: Spawner;
+  #process: ProcessLike | undefined;
+  #files: StartupFiles | undefined;
+  #stopped = false;
+  #attempt = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #resolveDone!: () => void;
+
+  constructor(options: LaunchTerminalOptions) {
+    this.#options = options;
+    this.#spawn = options.spawn ?? spawnProcess;
+    this.done = new Promise((resolve) => this.#resolveDone = resolve);
+  }
+
+  get pid(): number | undefined {
+    return this.#process?.pid;
+  }
+
+  async start(): Promise<void> {
+    const o = this.#options;
+    const executable = joinPath(o.path, "terminal64.exe");
+    if (o.spawn === undefined) {
+      try {
+        await Deno.stat(executable);
+      } catch (error) {
+        throw new TerminalError(`Cannot start terminal: ${executable} not found`, { cause: error });
+      }
+    }
+    this.#files = await writeStartupFiles(
+      o.path,
+      {
+        login: o.login,
+        password: o.password,
+        server: o.server,
+        ...(o.expert === undefined ? {} : { expert: o.expert }),
+      },
+      {
+        port: o.port,
+        token: o.token,
+        ...(o.timerMs === undefined ? {} : { timerMs: o.timerMs }),
+        ...(o.heartbeatMs === undefined ? {} : { heartbeatMs: o.heartbeatMs }),
+      },
+    );
+    this.#attempt++;
+    const process = this.#spawn(executable, ["/portable", `/config:${this.#files.ini}`], o.path);
+    this.#process = process;
+    o.onEvent?.({ type: "started", pid: process.pid, attempt: this.#attempt });
+    process.exited.then((code) => this.#onExit(process, code), (error) => {
+      o.onEvent?.({ type: "error", error: error as Error });
+      this.#onExit(process, -1);
+    });
+  }
+
+  async helloReceived(): Promise<void> {
+    this.#attempt = 0;
+    if (this.#files === undefined) return;
+    const files = this.#files;
+    this.#files = undefined;
+    await removeStartupFiles(files);
+    this.#options.onEvent?.({ type: "files_removed" });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const process = this.#process;
+    if (process !== undefined) {
+      try {
+        process.kill();
+      } catch {
+        // already gone
+      }
+      await process.exited.catch(() => {});
+    }
+    if (this.#files !== undefined) await removeStartupFiles(this.#files).catch(() => {});
+    this.#resolveDone();
+  }
+
+  #onExit(process: ProcessLike, code: number): void {
+    if (process !== this.#process) return;
+    this.#process = undefined;
+    this.#scheduleRestart(code);
+  }
+
+  #scheduleRestart(code: number): void {
+    const o = this.#options;
+    const restart = !this.#stopped && (o.restart ?? true);
+    const base = o.restartDelayMs ?? 1000;
+    const delay = restart ? Math.min(60_000, base * 2 ** Math.max(0, this.#attempt - 1)) : null;
+    o.onEvent?.({ type: "exited", code, restartInMs: delay });
+    if (delay === null) {
+      if (!this.#stopped) {
+        this.#stopped = true;
+        this.#resolveDone();
+      }
+      return;
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#stopped) return;
+      this.start().catch((error) => {
+        o.onEvent?.({ type: "error", error: error as Error });
+        this.#scheduleRestart(-1);
+      });
+    }, delay);
+  }
+}
+
+function spawnProcess(program: string, args: string[], cwd: string): ProcessLike {
+  const child = new Deno.Command(program, {
+    args,
+    cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  return {
+    pid: child.pid,
+    exited: child.status.then((status) => status.code),
+    kill: () => child.kill(),
+  };
+}
+
+function joinPath(...parts: string[]): string {
+  const sep = Deno.build.os === "windows" ? "\\" : "/";
+  return parts.map((part, i) => (i === 0 ? part.replace(/[\\/]+$/, "") : part)).join(sep);
+}
