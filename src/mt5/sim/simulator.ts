@@ -291,10 +291,15 @@ export class SimTerminal {
    * losses, take profits and pending orders, accrues swap, and lets the trader act.
    */
   advanceTo(time: number): void {
-    for (const tick of this.#market.advanceTo(time)) {
-      if (tick.symbol === "EURUSD") this.#onClock(tick.at);
-      this.#checkStops(tick.symbol, tick.at);
-      this.#checkPending(tick.symbol, tick.at);
+    const market = this.#market;
+    while (market.time + market.tickMs <= time) {
+      // One tick at a time, so that stops, fills and the trader see every intermediate price.
+      const ticks = market.advanceTo(market.time + market.tickMs);
+      this.#onClock(market.time);
+      for (const tick of ticks) {
+        this.#checkStops(tick.symbol, tick.at);
+        this.#checkPending(tick.symbol, tick.at);
+      }
     }
     if (time > this.#time) this.#onClock(time);
   }
