@@ -1,0 +1,266 @@
+/**
+ * The element change feed shared by both adapters (folder-private). An adapter provides a
+ * {@link FeedSource} (open a stream at a position, wait for raw changes, scan, look up, persist
+ * the position); this class adds the reconcile scans, de-duplication, token saving and recovery.
+ *
+ * The stream is only a hint: every change is answered with the document as read from the
+ * database, and a change is delivered only when the element's fingerprint (the document without
+ * `last_ping`, `metrics`, `updated_at`) differs from what this feed last delivered for it.
+ *
+ * @module
+ */
+import type { ElementChange, ElementFeed } from "./mod.ts";
+import { parseElement } from "./schemas.ts";
+import { backoffMs, fingerprint, sleep } from "./_common.ts";
+import { StoreError, StoreUnavailableError } from "./errors.ts";
+
+/** One change as seen by an adapter's stream. */
+export interface RawChange {
+  /** The stream position just after this change. */
+  token: unknown;
+  /** `reconcile` when the change cannot be attributed to one element (scan everything). */
+  op: "change" | "delete" | "reconcile";
+  /** The element id, when known. */
+  id?: string;
+}
+
+/** Raised by a source when its saved position is no longer available. */
+export class HistoryLostError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = "HistoryLostError";
+  }
+}
+
+/** What an adapter provides to the feed. */
+export interface FeedSource {
+  /** Starts the stream just after `token`, or at the current end when `null`. */
+  open(token: unknown): Promise<void>;
+  /** The next raw change; `null` when the stream was closed by {@link FeedSource.stop}. */
+  next(): Promise<RawChange | null>;
+  /** Stops the stream (makes a pending `next` return `null`). */
+  stop(): Promise<void>;
+  /** Every element document (or the one with `elementId`), normalized. */
+  scan(elementId: string | undefined): Promise<Record<string, unknown>[]>;
+  /** The current document of one element, or `null`. */
+  lookup(id: string): Promise<Record<string, unknown> | null>;
+  /** The saved position of `key`, or `null`. */
+  loadToken(key: string): Promise<unknown>;
+  /** Saves (`null`: forgets) the position of `key`. */
+  saveToken(key: string, token: unknown): Promise<void>;
+}
+
+/** Options of {@link Feed}. */
+export interface FeedOptions {
+  resumeKey?: string | undefined;
+  elementId?: string | undefined;
+  maxRetries?: number | undefined;
+  /** Called on recoverable stream errors (for logs). */
+  onWarning?: ((message: string) => void) | undefined;
+}
+
+const SKIP_SAVE_INTERVAL_MS = 1_000;
+
+/** The change feed. */
+export class Feed implements ElementFeed {
+  #source: FeedSource;
+  #options: FeedOptions;
+  #known = new Map<string, string>();
+  #queue: { change: ElementChange; token: unknown; hasToken: boolean }[] = [];
+  #started = false;
+  #closed = false;
+  #abort = new AbortController();
+  #handledToken: unknown = undefined;
+  #savedToken: unknown = undefined;
+  #lastSaveAt = 0;
+  #busy: Promise<unknown> = Promise.resolve();
+  #onClose: () => void;
+
+  /** Creates a feed over `source`; `onClose` runs once when it closes. */
+  constructor(source: FeedSource, options: FeedOptions, onClose: () => void = () => {}) {
+    this.#source = source;
+    this.#options = options;
+    this.#onClose = onClose;
+  }
+
+  /** The next change. Calls are serialized. */
+  next(): Promise<IteratorResult<ElementChange, undefined>> {
+    const run = this.#busy.then(() => this.#next());
+    this.#busy = run.catch(() => {});
+    return run;
+  }
+
+  /** Ends iteration (a `break` in `for await`): saves the handled position and closes. */
+  async return(): Promise<IteratorResult<ElementChange, undefined>> {
+    await this.close();
+    return { done: true, value: undefined };
+  }
+
+  /** Returns this feed. */
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Saves the handled position and stops the stream. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort();
+    await this.#source.stop().catch(() => {});
+    await this.#busy;
+    await this.#save(true).catch(() => {});
+    this.#onClose();
+  }
+
+  async #next(): Promise<IteratorResult<ElementChange, undefined>> {
+    if (this.#closed) return { done: true, value: undefined };
+    await this.#save(true);
+    let failures = 0;
+    while (!this.#closed) {
+      const queued = this.#queue.shift();
+      if (queued !== undefined) {
+        if (queued.hasToken) this.#handledToken = queued.token;
+        return { done: false, value: queued.change };
+      }
+      try {
+        if (!this.#started) {
+          await this.#start();
+          continue;
+        }
+        const raw = await this.#source.next();
+        if (raw === null) break;
+        await this.#handle(raw);
+        failures = 0;
+      } catch (error) {
+        if (this.#closed) break;
+        failures++;
+        const max = this.#options.maxRetries ?? 8;
+        if (error instanceof StoreError && error.code !== "STORE_UNAVAILABLE") throw error;
+        if (failures > max) {
+          throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(
+            `Element change feed failed ${failures} times in a row: ${describe(error)}`,
+            { cause: error },
+          );
+        }
+        this.#options.onWarning?.(`element feed error, reopening: ${describe(error)}`);
+        if (error instanceof HistoryLostError) {
+          this.#handledToken = null;
+          this.#savedToken = undefined;
+        }
+        await this.#source.stop().catch(() => {});
+        this.#started = false;
+        await sleep(backoffMs(failures - 1), this.#abort.signal);
+      }
+    }
+    return { done: true, value: undefined };
+  }
+
+  /** Opens the stream (resuming when possible), then reconciles. */
+  async #start(): Promise<void> {
+    let token: unknown = null;
+    if (this.#handledToken !== undefined) token = this.#handledToken;
+    else if (this.#options.resumeKey !== undefined) {
+      token = await this.#source.loadToken(this.#options.resumeKey);
+    }
+    try {
+      await this.#source.open(token);
+    } catch (error) {
+      if (!(error instanceof HistoryLostError)) throw error;
+      this.#options.onWarning?.(`resume position lost, starting from now: ${error.message}`);
+      this.#handledToken = null;
+      await this.#source.open(null);
+    }
+    this.#started = true;
+    await this.#reconcile();
+  }
+
+  async #reconcile(): Promise<void> {
+    const docs = await this.#source.scan(this.#options.elementId);
+    const seen = new Set<string>();
+    for (const doc of docs) {
+      const id = String(doc._id);
+      seen.add(id);
+      this.#offer(id, doc, "reconcile", undefined, false);
+    }
+    for (const id of [...this.#known.keys()]) {
+      if (seen.has(id)) continue;
+      this.#known.delete(id);
+      this.#queue.push({
+        change: { op: "delete", id, source: "reconcile" },
+        token: undefined,
+        hasToken: false,
+      });
+    }
+    this.#queue.push({ change: { op: "synced" }, token: undefined, hasToken: false });
+  }
+
+  async #handle(raw: RawChange): Promise<void> {
+    const wanted = this.#options.elementId;
+    if (raw.op === "reconcile" || raw.id === undefined) {
+      await this.#reconcile();
+      this.#markSkipped(raw.token);
+      return;
+    }
+    if (wanted !== undefined && raw.id !== wanted) {
+      this.#markSkipped(raw.token);
+      return;
+    }
+    const doc = await this.#source.lookup(raw.id);
+    if (doc === null) {
+      if (this.#known.delete(raw.id)) {
+        this.#queue.push({
+          change: { op: "delete", id: raw.id, source: "change" },
+          token: raw.token,
+          hasToken: true,
+        });
+      } else this.#markSkipped(raw.token);
+      return;
+    }
+    if (!this.#offer(raw.id, doc, "change", raw.token, true)) this.#markSkipped(raw.token);
+  }
+
+  /** Queues an upsert unless its fingerprint was already delivered; true when queued. */
+  #offer(
+    id: string,
+    doc: Record<string, unknown>,
+    source: "reconcile" | "change",
+    token: unknown,
+    hasToken: boolean,
+  ): boolean {
+    const print = fingerprint(doc);
+    if (this.#known.get(id) === print) return false;
+    this.#known.set(id, print);
+    this.#queue.push({
+      change: { op: "upsert", id, element: parseElement(doc), source },
+      token,
+      hasToken,
+    });
+    return true;
+  }
+
+  /** A change that needs no handling: its position counts as handled once nothing is queued. */
+  #markSkipped(token: unknown): void {
+    if (this.#queue.length === 0) {
+      this.#handledToken = token;
+      if (Date.now() - this.#lastSaveAt >= SKIP_SAVE_INTERVAL_MS) {
+        void this.#save(false).catch(() => {});
+      }
+    }
+  }
+
+  async #save(force: boolean): Promise<void> {
+    const key = this.#options.resumeKey;
+    if (key === undefined || this.#handledToken === undefined) return;
+    if (this.#handledToken === this.#savedToken) return;
+    if (!force && Date.now() - this.#lastSaveAt < SKIP_SAVE_INTERVAL_MS) return;
+    const token = this.#handledToken;
+    this.#lastSaveAt = Date.now();
+    await this.#source.saveToken(key, token);
+    this.#savedToken = token;
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

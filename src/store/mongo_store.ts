@@ -1,0 +1,932 @@
+/**
+ * `MongoStore`: the production adapter of the {@link Store} port on `npm:mongodb` 7.5.
+ *
+ * It uses single-document atomic operations only (no transactions, TTL indexes or pipeline
+ * updates), so it also runs on mongo-java-server. Claims take the instance first
+ * (`findOneAndUpdate` on a FREE one) and then compare-and-set the element on its `lease`; the
+ * loser of a race gives the instance back. Element writes use `updateOne`/`insertOne`/`deleteOne`
+ * so that they show up in change streams.
+ *
+ * The change feed opens a change stream (`fullDocument: "updateLookup"`), resumes after the
+ * token saved in `agent_state`, reconciles by a scan on start and after any stream error, and
+ * reopens from scratch on `ChangeStreamHistoryLost` or an invalidate event.
+ *
+ * @module
+ */
+import {
+  type ChangeStream,
+  type ChangeStreamDocument,
+  type Collection,
+  type Document,
+  type Filter,
+  MongoClient,
+  ObjectId,
+} from "mongodb";
+import type {
+  ElementFeed,
+  ElementFilter,
+  InsertResult,
+  InstanceFilter,
+  Lease,
+  LeaseRef,
+  ManagedPatch,
+  NewInstance,
+  ReapOptions,
+  ReapResult,
+  ReleaseOptions,
+  Store,
+  TakeLeaseOptions,
+  WatchOptions,
+} from "./mod.ts";
+import {
+  type ElementError,
+  type ElementStatus,
+  type EventRecord,
+  eventSchema,
+  type Instance,
+  instanceSchema,
+  type NewEvent,
+  type ParsedElement,
+  parseElement,
+} from "./schemas.ts";
+import {
+  allocatePort,
+  backoffMs,
+  checkManagedPatch,
+  checkNewEvent,
+  checkNewInstance,
+  DEFAULT_STALE_MS,
+  isSimPath,
+  newId,
+  portsOverlap,
+  prepareElement,
+  sleep,
+} from "./_common.ts";
+import { Feed, type FeedSource, HistoryLostError, type RawChange } from "./_feed.ts";
+import { LeaseLostError, StoreError, StoreUnavailableError } from "./errors.ts";
+import { maskUriCredentials } from "../shared/secrets.ts";
+
+/** Options of {@link MongoStore.open}. */
+export interface MongoStoreOptions {
+  /** `mongodb://...` or `mongodb+srv://...`. */
+  uri: string;
+  /** Database name (default `riskguard`). */
+  db?: string;
+  /** Connection attempts before giving up with `STORE_UNAVAILABLE` (default 4). */
+  connectAttempts?: number;
+  /** How long one attempt looks for a usable server, ms (default 5 000). */
+  serverSelectionTimeoutMs?: number;
+}
+
+type Doc = Record<string, unknown>;
+
+/** A stored document: ids are ObjectIds (24 hex digits) or strings. */
+interface MDoc extends Document {
+  _id: ObjectId | string;
+}
+
+const HEX_ID = /^[0-9a-f]{24}$/i;
+
+/** The MongoDB adapter of the store port. */
+export class MongoStore implements Store {
+  /** Always `mongodb`. */
+  readonly kind = "mongodb" as const;
+  /** The URI (password masked) and database. */
+  readonly description: string;
+  #client: MongoClient;
+  #elements: Collection<MDoc>;
+  #instances: Collection<MDoc>;
+  #events: Collection<MDoc>;
+  #agentState: Collection<MDoc>;
+  #feeds = new Set<Feed>();
+  #closed = false;
+
+  private constructor(client: MongoClient, dbName: string, uri: string) {
+    this.#client = client;
+    const db = client.db(dbName);
+    this.#elements = db.collection("elements");
+    this.#instances = db.collection("instances");
+    this.#events = db.collection("events");
+    this.#agentState = db.collection("agent_state");
+    this.description = `${maskUriCredentials(uri)} (database ${dbName})`;
+  }
+
+  /**
+   * Connects (retrying with backoff) and ensures the indexes.
+   *
+   * @throws {StoreUnavailableError} when no attempt reaches the server; the message names the
+   * URI with its password masked.
+   * @throws {StoreError} `INPUT_INVALID` for a malformed URI.
+   */
+  static async open(options: MongoStoreOptions): Promise<MongoStore> {
+    const masked = maskUriCredentials(options.uri);
+    let client: MongoClient;
+    try {
+      client = new MongoClient(options.uri, {
+        serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5_000,
+        connectTimeoutMS: options.serverSelectionTimeoutMs ?? 5_000,
+        appName: "riskguard",
+      });
+    } catch (error) {
+      throw new StoreError("INPUT_INVALID", `Invalid MongoDB URI ${masked}: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+    const attempts = Math.max(1, options.connectAttempts ?? 4);
+    for (let attempt = 0;; attempt++) {
+      try {
+        await client.connect();
+        break;
+      } catch (error) {
+        if (attempt + 1 >= attempts) {
+          await client.close().catch(() => {});
+          throw new StoreUnavailableError(
+            `Cannot reach MongoDB at ${masked} after ${attempts} attempt${
+              attempts === 1 ? "" : "s"
+            }: ${describe(error)}`,
+            { cause: error },
+          );
+        }
+        await sleep(backoffMs(attempt + 2));
+      }
+    }
+    const store = new MongoStore(client, options.db ?? "riskguard", options.uri);
+    try {
+      await store.ensureIndexes();
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw error;
+    }
+    return store;
+  }
+
+  /** Creates the indexes; idempotent. */
+  ensureIndexes(): Promise<void> {
+    return this.#run(async () => {
+      await this.#elements.createIndex({ host: 1 });
+      await this.#elements.createIndex({ instance_id: 1 });
+      await this.#instances.createIndex({ host: 1, port: 1 }, { unique: true });
+      await this.#instances.createIndex({ status: 1, last_ping: 1 });
+      await this.#events.createIndex({ element_id: 1, at: -1 });
+    });
+  }
+
+  /** Closes open feeds, then the client. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await Promise.all([...this.#feeds].map((feed) => feed.close()));
+    this.#closed = true;
+    await this.#client.close();
+  }
+
+  /** Validates and inserts an element; never throws for bad input. */
+  insertElement(doc: Record<string, unknown>, now = Date.now()): Promise<InsertResult> {
+    return this.#run(async () => {
+      const prepared = prepareElement(doc, now);
+      if (!prepared.ok) return prepared;
+      const id = String(prepared.doc._id);
+      try {
+        await this.#elements.insertOne({ ...prepared.doc, _id: toMongoId(id) });
+      } catch (error) {
+        if (isDuplicateKey(error)) {
+          return { ok: false, field: "_id", reason: `already exists: ${id}`, issues: [] };
+        }
+        throw error;
+      }
+      const parsed = parseElement(prepared.doc);
+      if (!parsed.valid) throw new Error("unreachable: element validated before insert");
+      return { ok: true, element: parsed };
+    });
+  }
+
+  /** One element, parsed. */
+  getElement(id: string): Promise<ParsedElement | null> {
+    return this.#run(async () => {
+      const doc = await this.#rawElement(id);
+      return doc === null ? null : parseElement(doc);
+    });
+  }
+
+  /** Elements, parsed, sorted by id. */
+  listElements(filter: ElementFilter = {}): Promise<ParsedElement[]> {
+    return this.#run(async () => {
+      const query: Filter<MDoc> = {};
+      if (filter.host !== undefined) query.host = filter.host;
+      const docs = (await this.#elements.find(query).toArray()).map(normalize);
+      const statuses = filter.status;
+      return docs.filter((doc) =>
+        statuses === undefined || statuses.includes((doc.status ?? "PENDING") as ElementStatus)
+      ).sort(byId).map(parseElement);
+    });
+  }
+
+  /** Sets an element's status without a lease. */
+  setElementStatus(
+    id: string,
+    status: ElementStatus,
+    options: { error?: ElementError | null; now?: number } = {},
+  ): Promise<ParsedElement> {
+    return this.#run(async () => {
+      const set: Doc = { status, updated_at: options.now ?? Date.now() };
+      if (options.error !== undefined) set.error = options.error;
+      const result = await this.#elements.updateOne(idFilter(id), { $set: set });
+      if (result.matchedCount === 0) throw notFound("element", id);
+      const doc = await this.#rawElement(id);
+      if (doc === null) throw notFound("element", id);
+      return parseElement(doc);
+    });
+  }
+
+  /** Deletes an element (refused while held unless forced). */
+  removeElement(id: string, options: { force?: boolean } = {}): Promise<boolean> {
+    return this.#run(async () => {
+      const doc = await this.#rawElement(id);
+      if (doc === null) return false;
+      const instanceId = typeof doc.instance_id === "string" ? doc.instance_id : null;
+      if (options.force !== true) {
+        if (instanceId !== null) throw held(id, doc);
+        const result = await this.#elements.deleteOne({ ...idFilter(id), instance_id: null });
+        if (result.deletedCount === 1) return true;
+        const again = await this.#rawElement(id);
+        if (again === null) return false;
+        throw held(id, again);
+      }
+      const result = await this.#elements.deleteOne(idFilter(id));
+      if (instanceId !== null) await this.#freeInstance(instanceId, id);
+      return result.deletedCount === 1;
+    });
+  }
+
+  /** A change feed of the elements collection. */
+  watchElements(options: WatchOptions = {}): ElementFeed {
+    if (this.#closed) throw new StoreError("CLOSED", `Store ${this.description} is closed`);
+    const source = new MongoFeedSource(this.#elements, this.#agentState);
+    const feed: Feed = new Feed(source, {
+      resumeKey: options.resumeKey,
+      elementId: options.elementId,
+      maxRetries: options.maxRetries,
+    }, () => this.#feeds.delete(feed));
+    this.#feeds.add(feed);
+    return feed;
+  }
+
+  /** Registers an instance; allocates its port when absent. */
+  addInstance(input: NewInstance, now = Date.now()): Promise<Instance> {
+    return this.#run(async () => {
+      checkNewInstance(input.path, input.host, input.port);
+      for (let attempt = 0;; attempt++) {
+        const existing = (await this.#instances.find({ host: input.host }).toArray()).map(
+          normalize,
+        );
+        if (!isSimPath(input.path)) {
+          const same = existing.find((doc) => doc.path === input.path);
+          if (same !== undefined) {
+            throw new StoreError(
+              "STORE_CONFLICT",
+              `Terminal folder ${input.path} is already instance ${
+                String(same._id)
+              } on host ${input.host}`,
+            );
+          }
+        }
+        const ports = existing.map((doc) => Number(doc.port));
+        let port = input.port;
+        if (port === undefined) port = allocatePort(ports);
+        else {
+          const clash = ports.find((used) => portsOverlap(used, port!));
+          if (clash !== undefined) {
+            throw new StoreError(
+              "STORE_CONFLICT",
+              `Port ${port} overlaps ports ${clash}-${
+                clash + 1
+              } already used on host ${input.host}`,
+            );
+          }
+        }
+        const doc = instanceSchema.parse({
+          _id: newId(now),
+          path: input.path,
+          host: input.host,
+          port,
+          status: "FREE",
+          created_at: now,
+        });
+        try {
+          await this.#instances.insertOne({ ...doc, _id: toMongoId(doc._id) });
+          return doc;
+        } catch (error) {
+          if (!isDuplicateKey(error)) throw error;
+          if (input.port !== undefined || attempt >= 5) {
+            throw new StoreError(
+              "STORE_CONFLICT",
+              `Port ${port} is already used on host ${input.host}`,
+              { cause: error },
+            );
+          }
+        }
+      }
+    });
+  }
+
+  /** One instance. */
+  getInstance(id: string): Promise<Instance | null> {
+    return this.#run(async () => {
+      const doc = await this.#instances.findOne(idFilter(id));
+      return doc === null ? null : instanceSchema.parse(normalize(doc));
+    });
+  }
+
+  /** Instances sorted by host then port. */
+  listInstances(filter: InstanceFilter = {}): Promise<Instance[]> {
+    return this.#run(async () => {
+      const query: Filter<MDoc> = {};
+      if (filter.host !== undefined) query.host = filter.host;
+      if (filter.status !== undefined) query.status = filter.status;
+      const docs = await this.#instances.find(query).toArray();
+      return docs.map((doc) => instanceSchema.parse(normalize(doc))).sort((a, b) =>
+        a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port
+      );
+    });
+  }
+
+  /** Deletes an instance (refused while OCCUPIED unless forced). */
+  removeInstance(id: string, options: { force?: boolean } = {}): Promise<boolean> {
+    return this.#run(async () => {
+      const filter: Filter<MDoc> = idFilter(id);
+      if (options.force !== true) filter.status = { $ne: "OCCUPIED" };
+      const result = await this.#instances.deleteOne(filter);
+      if (result.deletedCount === 1) return true;
+      const doc = await this.#instances.findOne(idFilter(id));
+      if (doc === null) return false;
+      throw new StoreError(
+        "STORE_CONFLICT",
+        `Instance ${id} is OCCUPIED by element ${String(doc.element_id)}; use --force`,
+      );
+    });
+  }
+
+  /** Admin claim: a FREE instance on `host` for an unheld element. */
+  claimFreeInstance(elementId: string, host: string, now: number): Promise<Lease> {
+    return this.#run(async () => {
+      const doc = await this.#claimableElement(elementId);
+      if (typeof doc.instance_id === "string") throw held(elementId, doc);
+      const lease = leaseOfDoc(doc) + 1;
+      const taken = await this.#instances.findOneAndUpdate(
+        { host, status: "FREE" },
+        { $set: { status: "OCCUPIED", element_id: elementId, lease, last_ping: now, pid: null } },
+        { sort: { port: 1 }, returnDocument: "after" },
+      );
+      if (taken === null) {
+        throw new StoreError(
+          "CLAIM_FAILED",
+          `Cannot claim instance: no FREE instance on host ${host}`,
+        );
+      }
+      const instance = normalize(taken);
+      const won = await this.#elements.updateOne(
+        {
+          ...idFilter(elementId),
+          ...leaseIs(lease - 1),
+          instance_id: null,
+          status: { $ne: "DISABLED" },
+        },
+        {
+          $set: {
+            instance_id: instance._id,
+            host,
+            lease,
+            leased_at: now,
+            last_ping: null,
+            status: "ACTIVE",
+            updated_at: now,
+          },
+        },
+      );
+      if (won.matchedCount === 0) {
+        await this.#giveBack(taken._id, elementId, lease);
+        const again = await this.#rawElement(elementId);
+        if (again === null) throw notFound("element", elementId);
+        throw held(elementId, again);
+      }
+      return {
+        element_id: elementId,
+        instance_id: String(instance._id),
+        lease,
+        host,
+        instance: instanceSchema.parse(instance),
+      };
+    });
+  }
+
+  /** Risk process: take the lease on a given instance. */
+  takeLease(elementId: string, instanceId: string, options: TakeLeaseOptions): Promise<Lease> {
+    return this.#run(async () => {
+      const { now, host } = options;
+      const cutoff = now - options.staleAfterMs;
+      const doc = await this.#claimableElement(elementId);
+      const instanceRaw = await this.#instances.findOne(idFilter(instanceId));
+      if (instanceRaw === null) throw notFound("instance", instanceId);
+      const instance = normalize(instanceRaw);
+      const current = typeof doc.instance_id === "string" ? doc.instance_id : null;
+      const held0 = leaseOfDoc(doc);
+      if (current === instance._id && doc.last_ping === null && instance.element_id === elementId) {
+        const adopted = await this.#elements.updateOne(
+          { ...idFilter(elementId), ...leaseIs(held0), instance_id: current, last_ping: null },
+          { $set: { last_ping: now, updated_at: now } },
+        );
+        if (adopted.matchedCount === 0) throw held(elementId, doc);
+        await this.#instances.updateOne(
+          { _id: instanceRaw._id, element_id: elementId },
+          { $set: { last_ping: now } },
+        );
+        return {
+          element_id: elementId,
+          instance_id: String(instance._id),
+          lease: held0,
+          host: String(doc.host),
+          instance: instanceSchema.parse({ ...instance, last_ping: now }),
+        };
+      }
+      if (current !== null && !isStale(doc, cutoff)) throw held(elementId, doc);
+      const lease = held0 + 1;
+      const taken = await this.#instances.findOneAndUpdate(
+        {
+          _id: instanceRaw._id,
+          $or: [
+            { status: { $ne: "OCCUPIED" } },
+            { element_id: elementId },
+            { last_ping: { $lt: cutoff } },
+            { last_ping: null },
+          ],
+        },
+        { $set: { status: "OCCUPIED", element_id: elementId, lease, last_ping: now, pid: null } },
+        { returnDocument: "after" },
+      );
+      if (taken === null) {
+        throw new StoreError(
+          "CLAIM_FAILED",
+          `Cannot take instance ${instanceId}: OCCUPIED by element ${String(instance.element_id)}`,
+        );
+      }
+      const won = await this.#elements.updateOne(
+        {
+          ...idFilter(elementId),
+          ...leaseIs(held0),
+          instance_id: current,
+          status: { $ne: "DISABLED" },
+        },
+        {
+          $set: {
+            instance_id: instance._id,
+            host,
+            lease,
+            leased_at: now,
+            last_ping: now,
+            status: "ACTIVE",
+            updated_at: now,
+          },
+        },
+      );
+      if (won.matchedCount === 0) {
+        await this.#giveBack(instanceRaw._id, elementId, lease);
+        throw held(elementId, (await this.#rawElement(elementId)) ?? doc);
+      }
+      if (current !== null && current !== instance._id) {
+        await this.#freeInstance(current, elementId);
+      }
+      return {
+        element_id: elementId,
+        instance_id: String(instance._id),
+        lease,
+        host,
+        instance: instanceSchema.parse(normalize(taken)),
+      };
+    });
+  }
+
+  /** Pings the element and the instance of a lease. */
+  ping(lease: LeaseRef, now: number, options: { pid?: number } = {}): Promise<void> {
+    return this.#run(async () => {
+      const result = await this.#elements.updateOne(
+        { ...idFilter(lease.element_id), ...leaseIs(lease.lease) },
+        { $set: { last_ping: now, updated_at: now } },
+      );
+      if (result.matchedCount === 0) throw await this.#leaseLost(lease);
+      const set: Doc = { last_ping: now };
+      if (options.pid !== undefined) set.pid = options.pid;
+      await this.#instances.updateOne(
+        { ...idFilter(lease.instance_id), element_id: lease.element_id },
+        { $set: set },
+      );
+    });
+  }
+
+  /** Lease-guarded write of managed fields. */
+  updateElement(lease: LeaseRef, patch: ManagedPatch, now: number): Promise<void> {
+    return this.#run(async () => {
+      const fields = checkManagedPatch(patch);
+      const filter: Filter<MDoc> = { ...idFilter(lease.element_id), ...leaseIs(lease.lease) };
+      if (fields.status !== undefined) filter.status = { $ne: "DISABLED" };
+      const result = await this.#elements.updateOne(filter, {
+        $set: { ...fields, updated_at: now },
+      });
+      if (result.matchedCount === 1) return;
+      const doc = await this.#rawElement(lease.element_id);
+      if (doc !== null && leaseOfDoc(doc) === lease.lease && doc.status === "DISABLED") {
+        throw new StoreError(
+          "STORE_CONFLICT",
+          `Element ${lease.element_id} is DISABLED; its status is not changed to ${
+            String(fields.status)
+          }`,
+        );
+      }
+      throw await this.#leaseLost(lease);
+    });
+  }
+
+  /** Gives the element and its instance back. */
+  release(lease: LeaseRef, options: ReleaseOptions = {}): Promise<void> {
+    return this.#run(async () => {
+      const now = options.now ?? Date.now();
+      const set: Doc = { instance_id: null, host: null, leased_at: null, updated_at: now };
+      if (options.error !== undefined) set.error = options.error;
+      const base = { ...idFilter(lease.element_id), ...leaseIs(lease.lease) };
+      let result = await this.#elements.updateOne(
+        { ...base, status: { $ne: "DISABLED" } },
+        { $set: { ...set, status: options.status ?? "INACTIVE" }, $inc: { lease: 1 } },
+      );
+      if (result.matchedCount === 0) {
+        result = await this.#elements.updateOne(base, { $set: set, $inc: { lease: 1 } });
+      }
+      if (result.matchedCount === 0) throw await this.#leaseLost(lease);
+      await this.#freeInstance(lease.instance_id, lease.element_id);
+    });
+  }
+
+  /** Frees stale instances and releases stale elements. */
+  reap(options: ReapOptions): Promise<ReapResult> {
+    return this.#run(async () => {
+      const instanceCutoff = options.now - (options.instanceStaleMs ?? DEFAULT_STALE_MS);
+      const elementCutoff = options.now - (options.elementStaleMs ?? DEFAULT_STALE_MS);
+      const hostFilter: Filter<MDoc> = options.host === undefined ? {} : { host: options.host };
+      const freed = await this.#instances.updateMany(
+        {
+          ...hostFilter,
+          status: "OCCUPIED",
+          $or: [{ last_ping: { $lt: instanceCutoff } }, { last_ping: null }],
+        },
+        { $set: { status: "FREE", element_id: null, lease: null, pid: null } },
+      );
+      const stale: Filter<MDoc> = {
+        $or: [
+          { last_ping: { $lt: elementCutoff } },
+          { last_ping: null, leased_at: { $lt: elementCutoff } },
+          { last_ping: null, leased_at: null },
+        ],
+      };
+      const candidates = await this.#elements.find({
+        ...hostFilter,
+        instance_id: { $ne: null },
+        ...stale,
+      }).toArray();
+      const elements: string[] = [];
+      for (const raw of candidates) {
+        const doc = normalize(raw);
+        const set: Doc = {
+          instance_id: null,
+          host: null,
+          leased_at: null,
+          updated_at: options.now,
+        };
+        const filter: Filter<MDoc> = {
+          _id: raw._id,
+          ...leaseIs(leaseOfDoc(doc)),
+          instance_id: doc.instance_id,
+          ...stale,
+        };
+        if (doc.status === "ACTIVE") {
+          filter.status = "ACTIVE";
+          set.status = "INACTIVE";
+        }
+        const result = await this.#elements.updateOne(filter, { $set: set, $inc: { lease: 1 } });
+        if (result.modifiedCount === 1) elements.push(String(doc._id));
+      }
+      return { instances: freed.modifiedCount, elements: elements.sort() };
+    });
+  }
+
+  /** Appends an audit event. */
+  appendEvent(event: NewEvent): Promise<EventRecord> {
+    return this.#run(async () => {
+      const now = Date.now();
+      const record = checkNewEvent(event, newId(now), now);
+      await this.#events.insertOne({ ...record, _id: toMongoId(record._id) });
+      return record;
+    });
+  }
+
+  /** Events of one element, oldest first. */
+  listEvents(
+    elementId: string,
+    options: { limit?: number; since?: number } = {},
+  ): Promise<EventRecord[]> {
+    return this.#run(async () => {
+      const docs = await this.#events.find({
+        element_id: elementId,
+        at: { $gte: options.since ?? 0 },
+      }).sort({ at: -1, _id: -1 }).limit(Math.max(1, Math.floor(options.limit ?? 100))).toArray();
+      return docs.reverse().map((doc) => eventSchema.parse(normalize(doc)));
+    });
+  }
+
+  // ---- helpers ----
+
+  /** Runs `body`, mapping driver failures to store errors with masked messages. */
+  async #run<T>(body: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StoreError("CLOSED", `Store ${this.description} is closed`);
+    try {
+      return await body();
+    } catch (error) {
+      throw mapError(error, this.description);
+    }
+  }
+
+  async #rawElement(id: string): Promise<Doc | null> {
+    const doc = await this.#elements.findOne(idFilter(id));
+    return doc === null ? null : normalize(doc);
+  }
+
+  async #claimableElement(elementId: string): Promise<Doc> {
+    const doc = await this.#rawElement(elementId);
+    if (doc === null) throw notFound("element", elementId);
+    if (doc.status === "DISABLED") {
+      throw new StoreError("CLAIM_FAILED", `Cannot claim element ${elementId}: it is DISABLED`);
+    }
+    const parsed = parseElement(doc);
+    if (!parsed.valid) {
+      throw new StoreError(
+        "ELEMENT_INVALID",
+        `Cannot claim element ${elementId}: ${parsed.field} ${parsed.reason}`,
+      );
+    }
+    return doc;
+  }
+
+  async #leaseLost(lease: LeaseRef): Promise<LeaseLostError> {
+    const doc = await this.#rawElement(lease.element_id);
+    if (doc === null) return new LeaseLostError(lease.element_id, lease.lease, "element deleted");
+    return new LeaseLostError(lease.element_id, lease.lease, `current lease is ${leaseOfDoc(doc)}`);
+  }
+
+  /** Undoes an instance take after losing the element race. */
+  async #giveBack(instanceKey: ObjectId | string, elementId: string, lease: number): Promise<void> {
+    await this.#instances.updateOne(
+      { _id: instanceKey, element_id: elementId, lease },
+      { $set: { status: "FREE", element_id: null, lease: null, pid: null } },
+    );
+  }
+
+  async #freeInstance(instanceId: string, elementId: string): Promise<void> {
+    await this.#instances.updateOne(
+      { ...idFilter(instanceId), element_id: elementId },
+      { $set: { status: "FREE", element_id: null, lease: null, pid: null } },
+    );
+  }
+}
+
+/** Change stream source of the feed. */
+class MongoFeedSource implements FeedSource {
+  #elements: Collection<MDoc>;
+  #agentState: Collection<MDoc>;
+  #stream: ChangeStream<MDoc> | null = null;
+  #pending: RawChange | null = null;
+  #invalidated = false;
+
+  constructor(elements: Collection<MDoc>, agentState: Collection<MDoc>) {
+    this.#elements = elements;
+    this.#agentState = agentState;
+  }
+
+  async open(token: unknown): Promise<void> {
+    await this.stop();
+    this.#invalidated = false;
+    const stream = this.#elements.watch<MDoc>([], {
+      fullDocument: "updateLookup",
+      ...(token === null || token === undefined ? {} : { resumeAfter: token as Document }),
+    });
+    this.#stream = stream;
+    try {
+      // Starts the server-side cursor now, so that nothing written between this point and the
+      // reconcile scan that follows is missed.
+      const first = await stream.tryNext();
+      if (first !== null) this.#pending = this.#toRaw(first);
+    } catch (error) {
+      await this.stop();
+      // A saved token the server refuses (too old, unknown, malformed) will never work again.
+      const refused = token !== null && token !== undefined &&
+        (error as { name?: unknown } | null)?.name === "MongoServerError";
+      if (refused || isHistoryLost(error)) {
+        throw new HistoryLostError(`change stream cannot resume: ${describe(error)}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async next(): Promise<RawChange | null> {
+    if (this.#pending !== null) {
+      const pending = this.#pending;
+      this.#pending = null;
+      return pending;
+    }
+    if (this.#invalidated) throw new HistoryLostError("change stream was invalidated");
+    const stream = this.#stream;
+    if (stream === null || stream.closed) return null;
+    try {
+      const change = await stream.next();
+      return this.#toRaw(change);
+    } catch (error) {
+      if (stream.closed || this.#stream !== stream) return null;
+      if (isHistoryLost(error)) {
+        throw new HistoryLostError(`change stream history lost: ${describe(error)}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const stream = this.#stream;
+    this.#stream = null;
+    this.#pending = null;
+    if (stream !== null && !stream.closed) await stream.close().catch(() => {});
+  }
+
+  async scan(elementId: string | undefined): Promise<Doc[]> {
+    const docs = await this.#elements.find(elementId === undefined ? {} : idFilter(elementId))
+      .toArray();
+    return docs.map(normalize).sort(byId);
+  }
+
+  async lookup(id: string): Promise<Doc | null> {
+    const doc = await this.#elements.findOne(idFilter(id));
+    return doc === null ? null : normalize(doc);
+  }
+
+  async loadToken(key: string): Promise<unknown> {
+    const doc = await this.#agentState.findOne({ _id: key });
+    return doc?.resume_token ?? null;
+  }
+
+  async saveToken(key: string, token: unknown): Promise<void> {
+    const filter = { _id: key };
+    if (token === null) {
+      await this.#agentState.deleteOne(filter);
+      return;
+    }
+    await this.#agentState.updateOne(
+      filter,
+      { $set: { resume_token: token, updated_at: Date.now() } },
+      { upsert: true },
+    );
+  }
+
+  #toRaw(change: ChangeStreamDocument<MDoc>): RawChange {
+    const token: unknown = change._id;
+    switch (change.operationType) {
+      case "insert":
+      case "update":
+      case "replace": {
+        // mongo-java-server puts the update description into documentKey and may omit the id
+        // from fullDocument on resumed streams: without an id the change triggers a rescan.
+        const key = idText((change.documentKey as Doc | undefined)?._id) ??
+          idText((change.fullDocument as Doc | undefined | null)?._id);
+        return key === undefined ? { token, op: "reconcile" } : { token, op: "change", id: key };
+      }
+      case "delete": {
+        const key = idText((change.documentKey as Doc | undefined)?._id);
+        return key === undefined ? { token, op: "reconcile" } : { token, op: "delete", id: key };
+      }
+      case "invalidate":
+        this.#invalidated = true;
+        return { token, op: "reconcile" };
+      default:
+        return { token, op: "reconcile" };
+    }
+  }
+}
+
+/** A filter that finds a document by its string id, stored as ObjectId or as string. */
+function idFilter(id: string): Filter<MDoc> {
+  if (HEX_ID.test(id)) return { _id: { $in: [new ObjectId(id), id] } };
+  return { _id: id };
+}
+
+/** The `_id` to store for a string id: ObjectId for 24 hex digits, the string otherwise. */
+function toMongoId(id: string): ObjectId | string {
+  return HEX_ID.test(id) ? new ObjectId(id) : id;
+}
+
+/** Matches `lease == n`, treating a missing lease as 0. */
+function leaseIs(n: number): Filter<MDoc> {
+  return n === 0 ? { lease: { $in: [0, null] } } : { lease: n };
+}
+
+function idText(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (value instanceof ObjectId) return value.toHexString();
+  if (typeof value === "string" || typeof value === "number") return String(value);
+  return undefined;
+}
+
+/** Converts BSON values to plain JSON-like ones: ObjectId -> hex string, Date -> epoch ms. */
+function normalize(doc: Document): Doc {
+  return normalizeValue(doc, 0) as Doc;
+}
+
+function normalizeValue(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== "object" || depth > 30) return value;
+  if (value instanceof ObjectId) return value.toHexString();
+  if (value instanceof Date) return value.getTime();
+  const bsonType = (value as { _bsontype?: string })._bsontype;
+  if (
+    bsonType === "Long" || bsonType === "Double" || bsonType === "Int32" ||
+    bsonType === "Decimal128"
+  ) {
+    return Number(String(value));
+  }
+  if (bsonType !== undefined) return String(value);
+  if (Array.isArray(value)) return value.map((item) => normalizeValue(item, depth + 1));
+  const out: Doc = {};
+  for (const [key, item] of Object.entries(value)) out[key] = normalizeValue(item, depth + 1);
+  return out;
+}
+
+function byId(a: Doc, b: Doc): number {
+  const x = String(a._id);
+  const y = String(b._id);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function leaseOfDoc(doc: Doc): number {
+  return typeof doc.lease === "number" ? doc.lease : 0;
+}
+
+function isStale(doc: Doc, cutoff: number): boolean {
+  const seen = typeof doc.last_ping === "number"
+    ? doc.last_ping
+    : typeof doc.leased_at === "number"
+    ? doc.leased_at
+    : 0;
+  return seen < cutoff;
+}
+
+function isDuplicateKey(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 11000;
+}
+
+function isHistoryLost(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  const name = (error as { codeName?: unknown } | null)?.codeName;
+  return code === 286 || code === 280 || code === 260 || name === "ChangeStreamHistoryLost" ||
+    (error instanceof Error && /resume (token|point)|history lost/i.test(error.message));
+}
+
+const UNAVAILABLE_ERRORS = new Set([
+  "MongoServerSelectionError",
+  "MongoNetworkError",
+  "MongoNetworkTimeoutError",
+  "MongoTopologyClosedError",
+  "MongoNotConnectedError",
+  "PoolClosedError",
+]);
+
+function mapError(error: unknown, description: string): unknown {
+  if (error instanceof StoreError) return error;
+  if (error instanceof Error && UNAVAILABLE_ERRORS.has(error.name)) {
+    return new StoreUnavailableError(`MongoDB ${description} is unreachable: ${describe(error)}`, {
+      cause: error,
+    });
+  }
+  if (isDuplicateKey(error)) {
+    return new StoreError("STORE_CONFLICT", `Duplicate key: ${describe(error)}`, { cause: error });
+  }
+  return error;
+}
+
+function notFound(what: string, id: string): StoreError {
+  return new StoreError("NOT_FOUND", `No ${what} with id ${id}`);
+}
+
+function held(id: string, doc: Doc): StoreError {
+  return new StoreError(
+    "ELEMENT_HELD",
+    `Element ${id} is held by host ${String(doc.host)} on instance ${String(doc.instance_id)}`,
+  );
+}
+
+function describe(error: unknown): string {
+  return maskUriCredentials(error instanceof Error ? error.message : String(error));
+}

@@ -1,0 +1,556 @@
+/**
+ * The contract suite of the Store port: the same cases run against every adapter
+ * (`sqlite_contract_test.ts`, `mongo_contract_test.ts`). Each case gets a fresh database.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type {
+  ElementChange,
+  ElementFeed,
+  LeaseRef,
+  ParsedElement,
+  Store,
+} from "../../src/store/mod.ts";
+import type { Adapter, Fixture } from "./_harness.ts";
+
+const MIN = 60_000;
+const T0 = 1_700_000_000_000;
+
+/** A valid element document with the given overrides. */
+export function account(login: number, extra: Record<string, unknown> = {}) {
+  return { server: "Demo-Server", login, password: `pw-${login}`, ...extra };
+}
+
+/** Inserts a valid element and returns its id. */
+export async function addElement(store: Store, login: number, extra: Record<string, unknown> = {}) {
+  const result = await store.insertElement(account(login, extra), T0);
+  if (!result.ok) throw new Error(`fixture element invalid: ${result.field} ${result.reason}`);
+  return result.element.id;
+}
+
+/** Asserts that `promise` rejects with a RiskGuardError of `code`; returns the error. */
+export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof Error, `expected an Error, got ${String(error)}`);
+    assert.equal((error as Error & { code?: string }).code, code, `${error.message}`);
+    return error;
+  }
+  assert.fail(`expected a rejection with code ${code}`);
+}
+
+function valid(parsed: ParsedElement | null) {
+  assert.ok(parsed !== null, "element missing");
+  assert.ok(parsed.valid, parsed.valid ? "" : `invalid: ${parsed.field} ${parsed.reason}`);
+  return parsed.element;
+}
+
+/** Reads changes from a feed until `until` says stop; fails after `max` changes. */
+export async function collect(
+  feed: ElementFeed,
+  until: (change: ElementChange, all: ElementChange[]) => boolean,
+  max = 10_000,
+): Promise<ElementChange[]> {
+  const all: ElementChange[] = [];
+  while (all.length < max) {
+    const next = await feed.next();
+    if (next.done) break;
+    all.push(next.value);
+    if (until(next.value, all)) return all;
+  }
+  throw new Error(`feed ended or exceeded ${max} changes: ${JSON.stringify(all.slice(-5))}`);
+}
+
+function upsertIds(changes: ElementChange[]): string[] {
+  return changes.flatMap((c) => c.op === "upsert" ? [c.id] : []);
+}
+
+type Case = (fx: Fixture) => Promise<void>;
+
+/** Every case of the contract, by name. */
+export const CASES: Record<string, Case> = {
+  async "insert, get and list parse limits and fill defaults"(fx) {
+    const { store } = fx;
+    const result = await store.insertElement(
+      account(1001, {
+        max_daily_loss: "5%",
+        max_position_risk: 250,
+        max_drawdown: { limit: "10%", mode: "trailing_equity" },
+        daily: { reset: "22:00", timezone: "Europe/London" },
+        rules: [{ module: "./rules/x.ts", options: { a: 1 } }],
+      }),
+      T0,
+    );
+    assert.ok(result.ok);
+    const element = valid(await store.getElement(result.element.id));
+    assert.deepEqual(element.max_daily_loss, { kind: "percent", value: 5 });
+    assert.deepEqual(element.max_position_risk, { kind: "money", value: 250 });
+    assert.deepEqual(element.max_drawdown?.limit, { kind: "percent", value: 10 });
+    assert.equal(element.status, "PENDING");
+    assert.equal(element.trading, "ALLOWED");
+    assert.equal(element.lease, 0);
+    assert.equal(element.warn_at, 0.8);
+    assert.deepEqual(element.daily, {
+      reset: "22:00",
+      timezone: "Europe/London",
+      baseline: "balance",
+    });
+    const raw = await fx.readRaw("elements", result.element.id);
+    assert.equal(raw?.max_daily_loss, "5%", "the raw limit is kept in the document");
+    await addElement(store, 1002);
+    const listed = await store.listElements();
+    assert.equal(listed.length, 2);
+    assert.deepEqual(listed.map((p) => p.id), [...listed.map((p) => p.id)].sort());
+    assert.equal(await store.getElement("000000000000000000000000"), null);
+    assert.equal(await store.getElement("no-such-id"), null);
+  },
+
+  async "bad element input returns a typed invalid result and writes nothing"(fx) {
+    const { store } = fx;
+    const cases: [Record<string, unknown>, string][] = [
+      [{ server: "S", password: "p" }, "login"],
+      [account(1, { max_daily_loss: -5 }), "max_daily_loss"],
+      [account(1, { max_profit: "abc%" }), "max_profit"],
+      [account(1, { max_position_risk: "100" }), "max_position_risk"],
+      [{ server: "S", login: "12345", password: "p" }, "login"],
+      [account(1, { status: "SLEEPING" }), "status"],
+      [account(1, { daily: { timezone: "Mars/Olympus" } }), "daily.timezone"],
+      [account(1, { max_drawdown: { limit: "5%", mode: "sideways" } }), "max_drawdown.mode"],
+      [account(1, { warn_at: 1.5 }), "warn_at"],
+      [account(1, { trading_hours: { start: "9:00", end: "17:00" } }), "trading_hours.start"],
+    ];
+    for (const [doc, field] of cases) {
+      const result = await store.insertElement(doc);
+      assert.equal(result.ok, false, `accepted ${JSON.stringify(doc)}`);
+      if (!result.ok) {
+        assert.equal(result.field, field, `${JSON.stringify(doc)}: ${result.reason}`);
+        assert.ok(result.reason.length > 0);
+      }
+    }
+    assert.equal((await store.listElements()).length, 0);
+  },
+
+  async "documents written by others are read as invalid results, never thrown"(fx) {
+    const { store } = fx;
+    await fx.insertRaw("elements", { _id: "bad-1", server: "S", password: "p", status: "ACTIVE" });
+    await fx.insertRaw("elements", {
+      _id: "bad-2",
+      server: "S",
+      login: 7,
+      password: "p",
+      max_daily_loss: "abc%",
+    });
+    await fx.insertRaw("elements", { _id: "ok-1", server: "S", login: 8, password: "plain" });
+    const one = await store.getElement("bad-1");
+    assert.ok(one !== null && !one.valid);
+    assert.equal(one.field, "login");
+    assert.equal(one.raw.status, "ACTIVE");
+    const listed = await store.listElements();
+    assert.deepEqual(listed.map((p) => [p.id, p.valid]), [
+      ["bad-1", false],
+      ["bad-2", false],
+      ["ok-1", true],
+    ]);
+    const two = listed[1]!;
+    assert.ok(!two.valid && two.field === "max_daily_loss" && two.reason.includes("abc%"));
+    await rejectsWith(store.claimFreeInstance("bad-2", "h", T0), "ELEMENT_INVALID");
+    const marked = await store.setElementStatus("bad-2", "ERROR", {
+      error: { code: "ELEMENT_INVALID", message: two.reason, at: T0 },
+    });
+    assert.equal(marked.valid, false);
+    assert.equal((await fx.readRaw("elements", "bad-2"))?.status, "ERROR");
+    const filtered = await store.listElements({ status: ["ERROR"] });
+    assert.deepEqual(filtered.map((p) => p.id), ["bad-2"]);
+  },
+
+  async "status changes, removal and not-found errors"(fx) {
+    const { store } = fx;
+    const id = await addElement(store, 2001);
+    const disabled = valid(await store.setElementStatus(id, "DISABLED", { now: T0 }));
+    assert.equal(disabled.status, "DISABLED");
+    await rejectsWith(store.setElementStatus("nope", "DISABLED"), "NOT_FOUND");
+    assert.equal(await store.removeElement(id), true);
+    assert.equal(await store.removeElement(id), false);
+    assert.equal(await store.getElement(id), null);
+  },
+
+  async "instances get collision-free ports per host"(fx) {
+    const { store } = fx;
+    const a = await store.addInstance({ path: "C:/mt5/a", host: "h1" }, T0);
+    const b = await store.addInstance({ path: "C:/mt5/b", host: "h1" }, T0);
+    const c = await store.addInstance({ path: "C:/mt5/a", host: "h2" }, T0);
+    assert.deepEqual([a.port, b.port, c.port], [15000, 15002, 15000]);
+    assert.equal(a.status, "FREE");
+    const d = await store.addInstance({ path: "C:/mt5/d", host: "h1", port: 15010 }, T0);
+    assert.equal(d.port, 15010);
+    await rejectsWith(
+      store.addInstance({ path: "C:/mt5/e", host: "h1", port: 15011 }),
+      "STORE_CONFLICT",
+    );
+    await rejectsWith(
+      store.addInstance({ path: "C:/mt5/e", host: "h1", port: 15003 }),
+      "STORE_CONFLICT",
+    );
+    await rejectsWith(store.addInstance({ path: "C:/mt5/a", host: "h1" }), "STORE_CONFLICT");
+    await rejectsWith(store.addInstance({ path: "", host: "h1" }), "INPUT_INVALID");
+    await rejectsWith(store.addInstance({ path: "x", host: "h1", port: 80 }), "INPUT_INVALID");
+    const s1 = await store.addInstance({ path: "sim:calm", host: "h1" });
+    const s2 = await store.addInstance({ path: "sim:calm", host: "h1" });
+    assert.deepEqual([s1.port, s2.port], [15004, 15006]);
+    const listed = await store.listInstances({ host: "h1" });
+    assert.deepEqual(listed.map((i) => i.port), [15000, 15002, 15004, 15006, 15010]);
+    assert.deepEqual((await store.getInstance(b._id))?.path, "C:/mt5/b");
+    assert.equal(await store.removeInstance(b._id), true);
+    assert.equal(await store.removeInstance(b._id), false);
+    const again = await store.addInstance({ path: "C:/mt5/b2", host: "h1" });
+    assert.equal(again.port, 15002, "a freed port range is reused");
+  },
+
+  async "claim takes a FREE instance and the element exactly once"(fx) {
+    const { store } = fx;
+    const id = await addElement(store, 3001);
+    const other = await addElement(store, 3002);
+    await rejectsWith(store.claimFreeInstance(id, "h1", T0), "CLAIM_FAILED");
+    const inst = await store.addInstance({ path: "C:/mt5/1", host: "h1" });
+    const lease = await store.claimFreeInstance(id, "h1", T0);
+    assert.equal(lease.instance_id, inst._id);
+    assert.equal(lease.lease, 1);
+    assert.equal(lease.host, "h1");
+    assert.equal(lease.instance.status, "OCCUPIED");
+    const element = valid(await store.getElement(id));
+    assert.equal(element.status, "ACTIVE");
+    assert.equal(element.instance_id, inst._id);
+    assert.equal(element.host, "h1");
+    const instance = await store.getInstance(inst._id);
+    assert.equal(instance?.status, "OCCUPIED");
+    assert.equal(instance?.element_id, id);
+    await rejectsWith(store.claimFreeInstance(id, "h1", T0), "ELEMENT_HELD");
+    await rejectsWith(store.claimFreeInstance(other, "h1", T0), "CLAIM_FAILED");
+    await rejectsWith(store.claimFreeInstance("missing", "h1", T0), "NOT_FOUND");
+    await store.setElementStatus(other, "DISABLED");
+    await store.addInstance({ path: "C:/mt5/2", host: "h1" });
+    await rejectsWith(store.claimFreeInstance(other, "h1", T0), "CLAIM_FAILED");
+    await rejectsWith(store.removeElement(id), "ELEMENT_HELD");
+    await rejectsWith(store.removeInstance(inst._id), "STORE_CONFLICT");
+    assert.equal(await store.removeElement(id, { force: true }), true);
+    assert.equal((await store.getInstance(inst._id))?.status, "FREE");
+  },
+
+  async "fencing: a stale lease cannot write, ping or release"(fx) {
+    const { store } = fx;
+    const id = await addElement(store, 4001);
+    await store.addInstance({ path: "C:/mt5/1", host: "h1" });
+    const first = await store.claimFreeInstance(id, "h1", T0);
+    await store.ping(first, T0 + 1_000, { pid: 4242 });
+    assert.equal((await store.getInstance(first.instance_id))?.pid, 4242);
+    await store.updateElement(
+      first,
+      { trading: "LOCKED_DAY", lock_reason: "daily loss" },
+      T0 + 2_000,
+    );
+    await store.release(first, { now: T0 + 3_000 });
+    const released = valid(await store.getElement(id));
+    assert.equal(released.status, "INACTIVE");
+    assert.equal(released.instance_id, null);
+    assert.equal(released.lease, 2, "release bumps the lease");
+    assert.equal((await store.getInstance(first.instance_id))?.status, "FREE");
+    const second = await store.claimFreeInstance(id, "h1", T0 + 4_000);
+    assert.equal(second.lease, 3);
+    const stale: LeaseRef = { ...first };
+    await rejectsWith(store.updateElement(stale, { trading: "ALLOWED" }, T0 + 5_000), "LEASE_LOST");
+    await rejectsWith(store.ping(stale, T0 + 5_000), "LEASE_LOST");
+    await rejectsWith(store.release(stale), "LEASE_LOST");
+    const element = valid(await store.getElement(id));
+    assert.equal(element.trading, "LOCKED_DAY", "the stale write did not land");
+    assert.equal(element.instance_id, second.instance_id);
+    await store.updateElement(second, { trading: "ALLOWED", lock_reason: null }, T0 + 6_000);
+    assert.equal(valid(await store.getElement(id)).trading, "ALLOWED");
+  },
+
+  async "takeLease adopts a fresh admin claim once and takes over stale holders"(fx) {
+    const { store } = fx;
+    const id = await addElement(store, 5001);
+    const i1 = await store.addInstance({ path: "C:/mt5/1", host: "h1" });
+    const i2 = await store.addInstance({ path: "C:/mt5/2", host: "h1" });
+    const admin = await store.claimFreeInstance(id, "h1", T0);
+    const child = await store.takeLease(id, i1._id, {
+      host: "h1",
+      now: T0 + 10,
+      staleAfterMs: 5 * MIN,
+    });
+    assert.equal(child.lease, admin.lease, "the admin's child adopts its lease");
+    await rejectsWith(
+      store.takeLease(id, i1._id, { host: "h1", now: T0 + 20, staleAfterMs: 5 * MIN }),
+      "ELEMENT_HELD",
+    );
+    await rejectsWith(
+      store.takeLease(id, i2._id, { host: "h1", now: T0 + 1 * MIN, staleAfterMs: 5 * MIN }),
+      "ELEMENT_HELD",
+    );
+    const later = T0 + 10 * MIN;
+    const byHand = await store.takeLease(id, i2._id, {
+      host: "h1",
+      now: later,
+      staleAfterMs: 5 * MIN,
+    });
+    assert.equal(byHand.lease, admin.lease + 1);
+    assert.equal(byHand.instance_id, i2._id);
+    assert.equal((await store.getInstance(i1._id))?.status, "FREE", "the old instance is freed");
+    assert.equal((await store.getInstance(i2._id))?.element_id, id);
+    await rejectsWith(store.ping(child, later + 1), "LEASE_LOST");
+    await store.ping(byHand, later + 1);
+    const other = await addElement(store, 5002);
+    await rejectsWith(
+      store.takeLease(other, i2._id, { host: "h1", now: later + 2, staleAfterMs: 5 * MIN }),
+      "CLAIM_FAILED",
+    );
+    await store.setElementStatus(other, "DISABLED");
+    await rejectsWith(
+      store.takeLease(other, i1._id, { host: "h1", now: later + 2, staleAfterMs: 5 * MIN }),
+      "CLAIM_FAILED",
+    );
+    await rejectsWith(
+      store.takeLease(id, "missing", { host: "h1", now: later, staleAfterMs: 5 * MIN }),
+      "NOT_FOUND",
+    );
+  },
+
+  async "managed updates store state, validate patches and respect DISABLED"(fx) {
+    const { store } = fx;
+    const id = await addElement(store, 6001);
+    await store.addInstance({ path: "C:/mt5/1", host: "h1" });
+    const lease = await store.claimFreeInstance(id, "h1", T0);
+    const day = {
+      date: "2026-11-24",
+      start_balance: 10_000,
+      start_equity: 10_050,
+      high_equity: 10_100,
+      baseline: 10_050,
+    };
+    const peak = { initial_balance: 10_000, high_balance: 10_500, high_equity: 10_600, since: T0 };
+    const metrics = {
+      balance: 10_000,
+      equity: 9_900,
+      daily_pl: -150,
+      positions: 2,
+      orders: 1,
+      updated_at: T0 + 5,
+    };
+    await store.updateElement(lease, {
+      day,
+      peak,
+      metrics,
+      trading: "LOCKED",
+      lock_reason: "max drawdown",
+      locked_until: null,
+      error: { code: "TERMINAL", message: "restart", at: T0 },
+    }, T0 + 10);
+    const element = valid(await store.getElement(id));
+    assert.deepEqual(element.day, day);
+    assert.deepEqual(element.peak, peak);
+    assert.deepEqual(element.metrics, metrics);
+    assert.equal(element.trading, "LOCKED");
+    assert.equal(element.lock_reason, "max drawdown");
+    assert.equal(element.error?.code, "TERMINAL");
+    await rejectsWith(
+      store.updateElement(lease, { trading: "SIDEWAYS" } as never, T0 + 11),
+      "INPUT_INVALID",
+    );
+    await rejectsWith(
+      store.updateElement(lease, { day: { ...day, date: "24.11.2026" } }, T0 + 11),
+      "INPUT_INVALID",
+    );
+    await store.setElementStatus(id, "DISABLED");
+    await rejectsWith(store.updateElement(lease, { status: "ACTIVE" }, T0 + 12), "STORE_CONFLICT");
+    await store.updateElement(lease, { trading: "ALLOWED" }, T0 + 13);
+    await store.release(lease, { now: T0 + 14 });
+    const after = valid(await store.getElement(id));
+    assert.equal(after.status, "DISABLED", "release keeps a person's DISABLED");
+    assert.equal(after.trading, "ALLOWED");
+  },
+
+  async "reap frees stale instances and releases stale elements"(fx) {
+    const { store } = fx;
+    const ids = [
+      await addElement(store, 7001),
+      await addElement(store, 7002),
+      await addElement(store, 7003),
+    ];
+    for (const n of [1, 2, 3]) await store.addInstance({ path: `C:/mt5/${n}`, host: "h1" });
+    await store.addInstance({ path: "C:/mt5/x", host: "h2" });
+    const stale = await store.claimFreeInstance(ids[0]!, "h1", T0);
+    await store.ping(stale, T0);
+    const fresh = await store.claimFreeInstance(ids[1]!, "h1", T0);
+    await store.ping(fresh, T0 + 9 * MIN);
+    const neverPinged = await store.claimFreeInstance(ids[2]!, "h2", T0 + 8 * MIN);
+    const result = await store.reap({ now: T0 + 10 * MIN });
+    assert.deepEqual(result, { instances: 1, elements: [ids[0]!] });
+    const reaped = valid(await store.getElement(ids[0]!));
+    assert.equal(reaped.status, "INACTIVE");
+    assert.equal(reaped.instance_id, null);
+    assert.equal(reaped.lease, stale.lease + 1);
+    assert.equal((await store.getInstance(stale.instance_id))?.status, "FREE");
+    await rejectsWith(store.ping(stale, T0 + 10 * MIN), "LEASE_LOST");
+    assert.equal(valid(await store.getElement(ids[1]!)).status, "ACTIVE");
+    assert.equal(valid(await store.getElement(ids[2]!)).status, "ACTIVE");
+    const tight = await store.reap({
+      now: T0 + 10 * MIN,
+      instanceStaleMs: 30_000,
+      elementStaleMs: 30_000,
+      host: "h2",
+    });
+    assert.deepEqual(tight, { instances: 1, elements: [ids[2]!] });
+    assert.equal(valid(await store.getElement(ids[1]!)).status, "ACTIVE", "other host untouched");
+    void neverPinged;
+  },
+
+  async "events are appended and listed oldest first"(fx) {
+    const { store } = fx;
+    const id = await addElement(store, 8001);
+    for (let n = 0; n < 5; n++) {
+      await store.appendEvent({
+        element_id: id,
+        at: T0 + n,
+        type: n === 2 ? "breach" : "lifecycle",
+        rule: n === 2 ? "max_daily_loss" : null,
+        detail: { n },
+      });
+    }
+    await store.appendEvent({ element_id: "other", at: T0, type: "lock" });
+    const all = await store.listEvents(id);
+    assert.deepEqual(all.map((e) => e.detail.n), [0, 1, 2, 3, 4]);
+    assert.equal(all[2]?.rule, "max_daily_loss");
+    const last = await store.listEvents(id, { limit: 2 });
+    assert.deepEqual(last.map((e) => e.detail.n), [3, 4]);
+    const since = await store.listEvents(id, { since: T0 + 3 });
+    assert.deepEqual(since.map((e) => e.detail.n), [3, 4]);
+    await rejectsWith(store.appendEvent({ element_id: "", type: "x" }), "INPUT_INVALID");
+    await rejectsWith(store.appendEvent({ element_id: id } as never), "INPUT_INVALID");
+  },
+
+  async "feed: reconcile, live changes, deletes, and pings are not fed"(fx) {
+    const { store } = fx;
+    const a = await addElement(store, 9001);
+    const feed = store.watchElements({ pollIntervalMs: 10 });
+    try {
+      const initial = await collect(feed, (c) => c.op === "synced");
+      assert.deepEqual(initial.map((c) => c.op === "upsert" ? [c.op, c.id, c.source] : [c.op]), [
+        ["upsert", a, "reconcile"],
+        ["synced"],
+      ]);
+      const b = await addElement(store, 9002);
+      const inserted = await collect(feed, (c) => c.op === "upsert" && c.id === b);
+      assert.deepEqual(upsertIds(inserted), [b]);
+      const last = inserted.at(-1)!;
+      assert.ok(last.op === "upsert" && last.source === "change" && last.element.valid);
+      await store.addInstance({ path: "C:/mt5/1", host: "h1" });
+      const lease = await store.claimFreeInstance(b, "h1", T0);
+      await collect(
+        feed,
+        (c) => c.op === "upsert" && c.element.valid && c.element.element.status === "ACTIVE",
+      );
+      for (let n = 1; n <= 3; n++) await store.ping(lease, T0 + n);
+      await store.updateElement(lease, {
+        metrics: { balance: 1, equity: 1, daily_pl: 0, positions: 0, orders: 0, updated_at: T0 },
+      }, T0 + 4);
+      await store.updateElement(lease, { trading: "LOCKED_DAY" }, T0 + 5);
+      const updates = await collect(feed, (c) => c.op === "upsert");
+      const states = updates.flatMap((c) =>
+        c.op === "upsert" && c.element.valid ? [c.element.element.trading] : []
+      );
+      assert.deepEqual(states, ["LOCKED_DAY"], "pings and metrics are not fed");
+      await store.removeElement(a);
+      const deleted = await collect(feed, (c) => c.op === "delete");
+      assert.deepEqual(deleted.map((c) => c.op), ["delete"]);
+    } finally {
+      await feed.close();
+    }
+    assert.deepEqual(await feed.next(), { done: true, value: undefined });
+  },
+
+  async "feed of one element ignores the others"(fx) {
+    const { store } = fx;
+    const a = await addElement(store, 9101);
+    const b = await addElement(store, 9102);
+    const feed = store.watchElements({ elementId: b, pollIntervalMs: 10 });
+    try {
+      const initial = await collect(feed, (c) => c.op === "synced");
+      assert.deepEqual(upsertIds(initial), [b]);
+      await store.setElementStatus(a, "DISABLED");
+      await store.setElementStatus(b, "DISABLED");
+      const changes = await collect(feed, (c) => c.op === "upsert");
+      assert.deepEqual(upsertIds(changes), [b]);
+    } finally {
+      await feed.close();
+    }
+  },
+
+  async "feed resumes: inserts made while the watcher was down come once"(fx) {
+    const { store } = fx;
+    const before = [await addElement(store, 9201), await addElement(store, 9202)];
+    const first = store.watchElements({ resumeKey: "host-a", pollIntervalMs: 10 });
+    await collect(first, (c) => c.op === "synced");
+    const live = await addElement(store, 9203);
+    await collect(first, (c) => c.op === "upsert" && c.id === live);
+    await first.close();
+    const down: string[] = [];
+    for (let n = 0; n < 5; n++) down.push(await addElement(store, 9300 + n));
+    await store.setElementStatus(before[0]!, "DISABLED");
+    const other = await fx.connect();
+    const second = other.watchElements({ resumeKey: "host-a", pollIntervalMs: 10 });
+    try {
+      const sentinel = { id: "" };
+      const changes: ElementChange[] = [];
+      changes.push(...await collect(second, (c) => c.op === "synced"));
+      sentinel.id = await addElement(store, 9999);
+      changes.push(...await collect(second, (c) => c.op === "upsert" && c.id === sentinel.id));
+      const ids = upsertIds(changes);
+      for (const id of [...down, before[0]!, sentinel.id]) {
+        assert.equal(ids.filter((x) => x === id).length, 1, `element ${id} delivered once`);
+      }
+      assert.equal(new Set(ids).size, ids.length, `no element twice: ${ids.join(",")}`);
+      const disabled = changes.find((c) => c.op === "upsert" && c.id === before[0]);
+      assert.ok(disabled?.op === "upsert" && disabled.element.valid);
+      assert.equal(disabled.element.element.status, "DISABLED");
+    } finally {
+      await second.close();
+      await other.close();
+    }
+  },
+
+  async "feed recovers from a lost resume position"(fx) {
+    const { store } = fx;
+    const a = await addElement(store, 9401);
+    await fx.insertRaw("agent_state", {
+      _id: "host-b",
+      resume_token: fx.store.kind === "sqlite" ? 987654321 : { _data: "ffffffffffffffff" },
+      updated_at: T0,
+    });
+    const feed = store.watchElements({ resumeKey: "host-b", pollIntervalMs: 10 });
+    try {
+      const initial = await collect(feed, (c) => c.op === "synced");
+      assert.deepEqual(upsertIds(initial), [a]);
+      const b = await addElement(store, 9402);
+      const next = await collect(feed, (c) => c.op === "upsert" && c.id === b);
+      assert.deepEqual(upsertIds(next), [b]);
+    } finally {
+      await feed.close();
+    }
+  },
+};
+
+/** Runs every case of the contract as steps of `t`, each on a fresh database. */
+export async function runContract(t: Deno.TestContext, adapter: Adapter): Promise<void> {
+  for (const [name, body] of Object.entries(CASES)) {
+    await t.step(name, async () => {
+      const fx = await adapter.fresh();
+      try {
+        await body(fx);
+      } finally {
+        await fx.dispose();
+      }
+    });
+  }
+}
