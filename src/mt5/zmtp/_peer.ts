@@ -236,6 +236,8 @@ export class Peer {
         this.#handlers.message(this, event.frames);
         return;
       case "ready":
+        // Our last handshake command must precede any message the socket queues now.
+        this.#flushProtocolOutput();
         this.info = event.peer;
         this.#onReady();
         return;

@@ -157,14 +157,48 @@ export interface Command {
   data: Uint8Array;
 }
 
-/** Reads a command frame body; returns a reason string when it is malformed. */
+/**
+ * The body prefix libzmq 4.3.0-4.3.5 puts on the PLAIN ERROR command: its source writes the
+ * prefix as the C literal `"\x05ERROR"`, whose hex escape swallows the `E`, so the bytes are
+ * 0x5E `RROR` (5 bytes) instead of 0x05 `ERROR`. libzmq 4.3 PLAIN clients only recognise this
+ * form; libzmq 4.2 sends and expects the RFC form.
+ */
+export const LIBZMQ43_PLAIN_ERROR_PREFIX: Uint8Array = Uint8Array.of(0x5e, 0x52, 0x52, 0x4f, 0x52);
+
+/**
+ * Reads a command frame body; returns a reason string when it is malformed. Also accepts the
+ * libzmq 4.3 PLAIN ERROR form (see {@link LIBZMQ43_PLAIN_ERROR_PREFIX}) as `ERROR`.
+ */
 export function parseCommand(body: Uint8Array): Command | string {
   const size = body[0];
   if (size === undefined || size === 0) return "command frame without a name";
   if (body.length < 1 + size) {
+    if (startsWith(body, LIBZMQ43_PLAIN_ERROR_PREFIX)) {
+      return { name: "ERROR", data: body.subarray(LIBZMQ43_PLAIN_ERROR_PREFIX.length) };
+    }
     return `command name of ${size} bytes exceeds frame of ${body.length}`;
   }
   return { name: latin1.decode(body.subarray(1, 1 + size)), data: body.subarray(1 + size) };
+}
+
+/**
+ * Encodes ERROR the way libzmq 4.3 PLAIN clients understand it (reason at most 255 bytes).
+ * Not RFC 23 conformant: only sent to PLAIN peers that announced ZMTP 3.1.
+ */
+export function encodeLibzmq43PlainError(reason: string): Uint8Array {
+  const text = encoder.encode(reason).subarray(0, 255);
+  const prefix = LIBZMQ43_PLAIN_ERROR_PREFIX;
+  const body = new Uint8Array(prefix.length + 1 + text.length);
+  body.set(prefix);
+  body[prefix.length] = text.length;
+  body.set(text, prefix.length + 1);
+  return encodeFrame(body, false, true);
+}
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
 }
 
 /** Metadata properties: name to raw value. Names compare case-insensitively (stored lowercase). */

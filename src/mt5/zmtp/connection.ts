@@ -11,6 +11,7 @@ import {
   encodeCommand,
   encodeErrorCommand,
   encodeGreeting,
+  encodeLibzmq43PlainError,
   encodeMessageParts,
   encodeMetadata,
   encodePing,
@@ -162,10 +163,22 @@ export class ZmtpConnection {
   #fail(events: ConnectionEvent[], kind: FailureKind, reason: string, sendError: boolean): void {
     const handshake = this.#state !== READY;
     if (sendError) {
-      this.#out.push(encodeErrorCommand(kind === "auth" ? AUTH_FAILED_REASON : reason));
+      this.#out.push(this.#errorCommand(kind === "auth" ? AUTH_FAILED_REASON : reason));
     }
     this.#state = FAILED;
     events.push({ type: "failed", kind, reason, handshake });
+  }
+
+  /**
+   * ERROR in the form the peer understands: a PLAIN peer announcing ZMTP 3.1 is taken to be
+   * libzmq 4.3, whose PLAIN client only recognises its own malformed ERROR (see
+   * `LIBZMQ43_PLAIN_ERROR_PREFIX`); everyone else gets the RFC 23 form.
+   */
+  #errorCommand(reason: string): Uint8Array {
+    if (this.#options.mechanism.type === "plain" && this.#version.minor >= 1) {
+      return encodeLibzmq43PlainError(reason);
+    }
+    return encodeErrorCommand(reason);
   }
 
   #onGreeting(greeting: Greeting, events: ConnectionEvent[]): void {
@@ -179,14 +192,8 @@ export class ZmtpConnection {
         false,
       );
     }
-    if (mechanism.type === "plain" && greeting.asServer === isMechanismServer(mechanism)) {
-      return this.#fail(
-        events,
-        "protocol",
-        `PLAIN peer also claims the ${mechanism.role} role (as-server=${greeting.asServer})`,
-        false,
-      );
-    }
+    // The peer's as-server flag is not checked: libzmq always sends 0 (zmtp_engine.cpp), so
+    // roles follow our own configuration, as in libzmq.
     this.#version = negotiateVersion(greeting);
     this.#state = HANDSHAKE;
     if (mechanism.type === "null") {
@@ -212,6 +219,10 @@ export class ZmtpConnection {
       const reason = parseErrorReason(data);
       const kind = this.#options.mechanism.type === "plain" ? "auth" : "peer_error";
       return this.#fail(events, kind, `peer sent ERROR: ${reason}`, false);
+    }
+    if (name === "WELCOME" && this.#step === "HELLO") {
+      // libzmq 4.3.0 and 4.3.1 PLAIN clients name their HELLO "WELCOME" (libzmq issue #3500).
+      name = "HELLO";
     }
     if (name !== this.#step) {
       return this.#fail(
