@@ -349,6 +349,17 @@ export class Bridge {
     });
   }
 
+  /**
+   * Sends one raw frame to the EA, bypassing ids and acks: for diagnostics and protocol tests
+   * (e.g. proving that an EA survives a malformed command).
+   */
+  sendRaw(frame: Uint8Array): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new BridgeError("CLOSED", "Cannot send: bridge closed"));
+    }
+    return this.#push.send(frame);
+  }
+
   /** Closes both sockets; commands still waiting reject with `CLOSED`. */
   async close(): Promise<void> {
     if (this.#closed) return;
