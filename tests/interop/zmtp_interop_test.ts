@@ -37,7 +37,7 @@ function specFor(size: number, seed: number): FrameSpec {
   return { pattern: size, seed };
 }
 
-async function assertFrame(actual: Uint8Array, size: number, seed: number): Promise<void> {
+function assertFrame(actual: Uint8Array, size: number, seed: number): void {
   assert.equal(actual.length, size);
   assert.deepEqual(actual, pattern(size, seed));
 }
@@ -53,14 +53,14 @@ async function libzmqToUs(peer: NodePeer, pull: PullSocket): Promise<void> {
     await peer.send([specFor(size, i)]);
     const frames = await within(pull.receive(), 10_000, `message of ${size} B`);
     assert.equal(frames.length, 1);
-    await assertFrame(frames[0]!, size, i);
+    assertFrame(frames[0]!, size, i);
   }
   await peer.send([{ text: "head" }, { pattern: 0 }, { pattern: 300, seed: 7 }, { text: "tail" }]);
   const parts = await within(pull.receive(), 10_000, "multi-part message");
   assert.equal(parts.length, 4);
   assert.equal(new TextDecoder().decode(parts[0]), "head");
   assert.equal(parts[1]!.length, 0);
-  await assertFrame(parts[2]!, 300, 7);
+  assertFrame(parts[2]!, 300, 7);
   assert.equal(new TextDecoder().decode(parts[3]), "tail");
 }
 

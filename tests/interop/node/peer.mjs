@@ -123,7 +123,7 @@ if (config.type === "pull") {
 }
 
 let closing = false;
-async function close() {
+function close() {
   if (closing) return;
   closing = true;
   socket.close();
