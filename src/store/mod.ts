@@ -44,7 +44,14 @@ export {
   isEncryptedPassword,
   revealPassword,
 } from "./password.ts";
-export { openStore, type OpenStoreOptions, parseStoreSpec, type StoreSpec } from "./open_store.ts";
+export {
+  DEFAULT_STORE,
+  openStore,
+  type OpenStoreOptions,
+  parseStoreSpec,
+  type StoreSpec,
+  withStore,
+} from "./open_store.ts";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite_store.ts";
 export { MongoStore, type MongoStoreOptions } from "./mongo_store.ts";
 

@@ -82,3 +82,20 @@ export async function openStore(
     ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
   });
 }
+
+/**
+ * Opens the store, runs `body` with it and closes it, also when `body` throws. For short
+ * commands (`riskguard elements ...`, `riskguard status`).
+ */
+export async function withStore<T>(
+  spec: string | undefined,
+  options: OpenStoreOptions,
+  body: (store: Store) => Promise<T>,
+): Promise<T> {
+  const store = await openStore(spec, options);
+  try {
+    return await body(store);
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,256 @@
+import assert from "node:assert/strict";
+import { type CliContext, runCli } from "./mod.ts";
+
+interface Captured {
+  ctx: CliContext;
+  out: () => string;
+  err: () => string;
+  prompts: string[];
+  reset(): void;
+}
+
+function fakeContext(
+  env: Record<string, string>,
+  secret: string | null = "pw-typed",
+): Captured {
+  let out = "";
+  let err = "";
+  const prompts: string[] = [];
+  const ctx: CliContext = {
+    env,
+    stdout: (text) => void (out += text),
+    stderr: (text) => void (err += text),
+    readSecret: (prompt) => {
+      prompts.push(prompt);
+      return Promise.resolve(secret ?? undefined);
+    },
+    stopSignal: new AbortController().signal,
+  };
+  return {
+    ctx,
+    out: () => out,
+    err: () => err,
+    prompts,
+    reset() {
+      out = "";
+      err = "";
+    },
+  };
+}
+
+async function withDb(body: (env: Record<string, string>) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "riskguard-cli-" });
+  try {
+    await body({
+      RISKGUARD_STORE: `sqlite:${dir}/cli.db`,
+      RISKGUARD_HOST: "vps-test",
+      RISKGUARD_LOG_LEVEL: "error",
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("elements add prompts for the password, never prints it, and list/show/disable/enable/remove work", async () => {
+  await withDb(async (env) => {
+    const io = fakeContext(env);
+    const code = await runCli([
+      "elements",
+      "add",
+      "--server",
+      "ICMarkets-Demo",
+      "--login",
+      "5012345",
+      "--max-daily-loss",
+      "5%",
+      "--max-position-risk",
+      "250",
+      "--json",
+    ], io.ctx);
+    assert.equal(code, 0, io.err());
+    assert.equal(io.prompts.length, 1);
+    assert.match(io.prompts[0]!, /5012345/);
+    const added = JSON.parse(io.out());
+    assert.equal(added.password, "****");
+    assert.equal(added.max_daily_loss, "5%");
+    assert.equal(added.max_position_risk, 250);
+    assert.ok(!io.out().includes("pw-typed") && !io.err().includes("pw-typed"));
+    const id = added._id as string;
+
+    io.reset();
+    assert.equal(await runCli(["elements", "list", "--json"], io.ctx), 0, io.err());
+    const listed = JSON.parse(io.out());
+    assert.deepEqual(listed.map((e: { id: string; status: string }) => [e.id, e.status]), [[
+      id,
+      "PENDING",
+    ]]);
+
+    io.reset();
+    assert.equal(await runCli(["elements", "list"], io.ctx), 0);
+    assert.match(io.out(), /ICMarkets-Demo/);
+    assert.match(io.out(), /loss 5%, risk 250/);
+
+    io.reset();
+    assert.equal(await runCli(["elements", "show", id], io.ctx), 0);
+    assert.equal(JSON.parse(io.out()).password, "****");
+    assert.ok(!io.out().includes("pw-typed"));
+
+    io.reset();
+    assert.equal(await runCli(["elements", "disable", id], io.ctx), 0);
+    assert.equal(await runCli(["elements", "show", id], io.ctx), 0);
+    assert.match(io.out(), /"status": "DISABLED"/);
+    io.reset();
+    assert.equal(await runCli(["elements", "enable", id], io.ctx), 0);
+    assert.equal(await runCli(["elements", "show", id], io.ctx), 0);
+    assert.match(io.out(), /"status": "PENDING"/);
+
+    io.reset();
+    assert.equal(await runCli(["elements", "remove", id], io.ctx), 0);
+    assert.equal(await runCli(["elements", "show", id], io.ctx), 2);
+    assert.match(io.err(), /No element with id/);
+    assert.equal(await runCli(["elements", "remove", id], io.ctx), 2);
+  });
+});
+
+Deno.test("elements add refuses bad input with exit code 2 and names the field", async () => {
+  await withDb(async (env) => {
+    const io = fakeContext(env);
+    const bad = ["elements", "add", "--server", "S", "--login", "1", "--password", "p"];
+    assert.equal(await runCli([...bad, "--max-daily-loss", "abc%"], io.ctx), 2);
+    assert.match(io.err(), /max_daily_loss \(--max-daily-loss\).*abc%/);
+    io.reset();
+    assert.equal(await runCli([...bad, "--max-profit", "-5"], io.ctx), 2);
+    assert.match(io.err(), /max_profit/);
+    io.reset();
+    assert.equal(
+      await runCli(
+        ["elements", "add", "--server", "S", "--login", "12ab", "--password", "p"],
+        io.ctx,
+      ),
+      2,
+    );
+    assert.match(io.err(), /login \(--login\)/);
+    io.reset();
+    const noTty = fakeContext(env, null);
+    assert.equal(await runCli(["elements", "add", "--server", "S", "--login", "1"], noTty.ctx), 2);
+    assert.match(noTty.err(), /no terminal to prompt/);
+    io.reset();
+    assert.equal(await runCli(["elements", "list", "--json"], io.ctx), 0);
+    assert.deepEqual(JSON.parse(io.out()), []);
+  });
+});
+
+Deno.test("elements add encrypts the password when RISKGUARD_SECRET_KEY is set", async () => {
+  await withDb(async (env) => {
+    const key = btoa(String.fromCharCode(...new Uint8Array(32).fill(3)));
+    const io = fakeContext({ ...env, RISKGUARD_SECRET_KEY: key });
+    const code = await runCli(
+      ["elements", "add", "--server", "S", "--login", "77", "--password", "plain-77"],
+      io.ctx,
+    );
+    assert.equal(code, 0, io.err());
+    assert.match(io.out(), /password encrypted/);
+    const { openStore, revealPassword } = await import("../store/mod.ts");
+    const store = await openStore(env.RISKGUARD_STORE);
+    try {
+      const [parsed] = await store.listElements();
+      assert.ok(parsed?.valid);
+      assert.equal(parsed.element.password, undefined);
+      assert.ok(parsed.element.password_enc?.startsWith("v1:"));
+      assert.equal(await revealPassword(parsed.element, key), "plain-77");
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+Deno.test("instances add allocates ports per host; list and remove work", async () => {
+  await withDb(async (env) => {
+    const io = fakeContext(env);
+    assert.equal(await runCli(["instances", "add", "--path", "C:/MT5/a", "--json"], io.ctx), 0);
+    const a = JSON.parse(io.out());
+    assert.deepEqual([a.host, a.port, a.status], ["vps-test", 15000, "FREE"]);
+    io.reset();
+    assert.equal(await runCli(["instances", "add", "--path", "C:/MT5/b"], io.ctx), 0);
+    assert.match(io.out(), /ports 15002-15003/);
+    io.reset();
+    assert.equal(
+      await runCli(["instances", "add", "--path", "C:/MT5/c", "--port", "15003"], io.ctx),
+      2,
+    );
+    assert.match(io.err(), /overlaps/);
+    io.reset();
+    assert.equal(
+      await runCli(["instances", "add", "--path", "C:/MT5/c", "--port", "80"], io.ctx),
+      2,
+    );
+    io.reset();
+    const other = fakeContext({ ...env, RISKGUARD_HOST: "vps-2" });
+    assert.equal(await runCli(["instances", "add", "--path", "C:/MT5/a", "--json"], other.ctx), 0);
+    assert.equal(JSON.parse(other.out()).port, 15000, "ports are per host");
+    assert.equal(await runCli(["instances", "list", "--json"], io.ctx), 0);
+    assert.equal(JSON.parse(io.out()).length, 3);
+    io.reset();
+    assert.equal(await runCli(["instances", "list", "--this-host"], io.ctx), 0);
+    assert.match(io.out(), /C:\/MT5\/b/);
+    assert.ok(!io.out().includes("vps-2"));
+    io.reset();
+    assert.equal(await runCli(["instances", "remove", a._id], io.ctx), 0);
+    assert.equal(await runCli(["instances", "remove", a._id], io.ctx), 2);
+  });
+});
+
+Deno.test("status shows a row per element with instance, trading and metrics; --json for scripts", async () => {
+  await withDb(async (env) => {
+    const { openStore } = await import("../store/mod.ts");
+    const store = await openStore(env.RISKGUARD_STORE);
+    try {
+      const added = await store.insertElement({
+        name: "main",
+        server: "S",
+        login: 1,
+        password: "p",
+      });
+      assert.ok(added.ok);
+      const instance = await store.addInstance({ path: "C:/MT5/x", host: "vps-test" });
+      const lease = await store.claimFreeInstance(added.element.id, "vps-test", Date.now());
+      await store.ping(lease, Date.now());
+      await store.updateElement(lease, {
+        trading: "LOCKED_DAY",
+        lock_reason: "max daily loss",
+        metrics: {
+          balance: 10_000,
+          equity: 9_512.5,
+          daily_pl: -487.5,
+          positions: 0,
+          orders: 0,
+          updated_at: Date.now(),
+        },
+      }, Date.now());
+      const io = fakeContext(env);
+      assert.equal(await runCli(["status", "--json"], io.ctx), 0, io.err());
+      const [row] = JSON.parse(io.out());
+      assert.equal(row.login, 1);
+      assert.equal(row.status, "ACTIVE");
+      assert.equal(row.trading, "LOCKED_DAY");
+      assert.equal(row.instance_path, instance.path);
+      assert.equal(row.host, "vps-test");
+      assert.equal(row.equity, 9_512.5);
+      assert.equal(row.daily_pl, -487.5);
+      assert.equal(typeof row.last_ping_age_s, "number");
+      io.reset();
+      assert.equal(await runCli(["status"], io.ctx), 0);
+      const lines = io.out().trimEnd().split("\n");
+      assert.match(
+        lines[0]!,
+        /^element\s+login\s+server\s+status\s+trading\s+instance\s+host\s+last ping\s+equity\s+daily P\/L$/,
+      );
+      assert.match(
+        lines[2]!,
+        /main .*LOCKED_DAY \(max daily loss\).*C:\/MT5\/x.*vps-test.*9512\.50\s+-487\.50$/,
+      );
+    } finally {
+      await store.close();
+    }
+  });
+});
