@@ -212,9 +212,10 @@ export interface LaunchTerminalOptions {
   restartDelayMs?: number;
   /** For `sim:` pathways: run the simulator in this process or as a child (default in_process). */
   simMode?: SimLaunchMode;
-  /** For `sim:` pathways: random seed and speed factor. */
+  /** For `sim:` pathways: random seed, speed factor and real ms per trade request. */
   simSeed?: number;
   simSpeed?: number;
+  simExecDelayMs?: number;
   /** Receives lifecycle events. */
   onEvent?: (event: TerminalEvent) => void;
   /** Replaces process spawning (tests). */
@@ -270,6 +271,7 @@ async function launchSim(
     mode: options.simMode ?? "in_process",
     ...(options.simSeed === undefined ? {} : { seed: options.simSeed }),
     ...(options.simSpeed === undefined ? {} : { speed: options.simSpeed }),
+    ...(options.simExecDelayMs === undefined ? {} : { execDelayMs: options.simExecDelayMs }),
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
     ...(options.timerMs === undefined ? {} : { timerMs: options.timerMs }),
   });
