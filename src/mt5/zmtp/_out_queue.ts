@@ -16,6 +16,8 @@ export interface OutChunk {
   used: number;
   /** Messages whose last byte is in this chunk. */
   messages: number;
+  /** Whether the buffer is ours (reusable) rather than a caller's body. */
+  own: boolean;
 }
 
 /** FIFO of chunks to write. */
@@ -23,6 +25,7 @@ export class OutQueue {
   #chunks: OutChunk[] = [];
   #head = 0;
   #open: OutChunk | undefined;
+  #pool: OutChunk[] = [];
   /** Bytes queued. */
   bytes = 0;
   /** Whole messages queued (not yet handed to the OS). */
@@ -66,7 +69,7 @@ export class OutQueue {
       this.bytes += at - chunk.used;
       chunk.used = at;
       if (size >= ZERO_COPY_SIZE) {
-        this.#chunks.push({ data: body, used: size, messages: 0 });
+        this.#chunks.push({ data: body, used: size, messages: 0, own: false });
         this.#open = undefined;
         this.bytes += size;
       } else if (size > 0) {
@@ -94,16 +97,32 @@ export class OutQueue {
     return chunk;
   }
 
+  /** Gives a written chunk back for reuse (only our own buffers are kept, at most 4). */
+  recycle(chunk: OutChunk): void {
+    if (!chunk.own || this.#pool.length >= 4 || chunk === this.#open) return;
+    chunk.used = 0;
+    chunk.messages = 0;
+    this.#pool.push(chunk);
+  }
+
   #room(size: number): OutChunk {
     const open = this.#open;
     if (open !== undefined && open.data.length - open.used >= size) return open;
-    const chunk: OutChunk = { data: new Uint8Array(CHUNK_SIZE), used: 0, messages: 0 };
+    const chunk: OutChunk = this.#pool.pop() ??
+      { data: new Uint8Array(CHUNK_SIZE), used: 0, messages: 0, own: true };
     this.#chunks.push(chunk);
     this.#open = chunk;
     return chunk;
   }
 
   #write(bytes: Uint8Array): void {
+    const open = this.#open;
+    if (open !== undefined && open.data.length - open.used >= bytes.length) {
+      open.data.set(bytes, open.used);
+      open.used += bytes.length;
+      this.bytes += bytes.length;
+      return;
+    }
     let at = 0;
     while (at < bytes.length) {
       const chunk = this.#room(1);

@@ -44,7 +44,8 @@ export interface PeerOptions {
 
 /** Bytes a peer may have queued before the socket stops giving it messages. */
 export const PEER_WRITE_HIGH = 512 * 1024;
-const READ_BUFFER = 64 * 1024;
+const READ_BUFFER = 256 * 1024;
+const MIN_READ = 16 * 1024;
 
 /** A live connection to one remote socket. */
 export class Peer {
@@ -94,6 +95,7 @@ export class Peer {
       socketType: options.socketType,
       mechanism: options.mechanism,
       maxMessageSize: options.maxMessageSize,
+      copyBodies: false,
     });
   }
 
@@ -195,7 +197,11 @@ export class Peer {
   }
 
   async #readLoop(): Promise<void> {
-    const buffer = new Uint8Array(READ_BUFFER);
+    // Bodies are views into the read buffer (no per-message copy), so a region is never read
+    // into twice: each read goes after the previous one, and a fresh buffer starts when little
+    // room is left. The old buffer lives on only as long as messages still reference it.
+    let buffer = new Uint8Array(READ_BUFFER);
+    let offset = 0;
     try {
       while (this.#failure === undefined) {
         const gate = this.#handlers.readGate();
@@ -203,7 +209,11 @@ export class Peer {
           await gate;
           continue;
         }
-        const n = await this.#conn.read(buffer);
+        if (buffer.length - offset < MIN_READ) {
+          buffer = new Uint8Array(READ_BUFFER);
+          offset = 0;
+        }
+        const n = await this.#conn.read(buffer.subarray(offset));
         if (this.#failure !== undefined) break;
         if (n === null) {
           this.#fail({
@@ -214,7 +224,8 @@ export class Peer {
           break;
         }
         this.#lastReceived = Date.now();
-        const events = this.#zmtp.receive(buffer.subarray(0, n));
+        const events = this.#zmtp.receive(buffer.subarray(offset, offset + n));
+        offset += n;
         for (const event of events) this.#onEvent(event);
         this.#flushProtocolOutput();
       }
@@ -277,6 +288,7 @@ export class Peer {
           const n = await this.#conn.write(data);
           data = data.subarray(n);
         }
+        this.#out.recycle(chunk);
         if (this.#failure === undefined && this.#out.bytes < PEER_WRITE_HIGH / 2) {
           this.#handlers.drained(this);
         }

@@ -333,6 +333,11 @@ export interface DecoderOptions {
   maxCommandSize?: number;
   /** Whether the stream starts with a greeting (default true). */
   expectGreeting?: boolean;
+  /**
+   * Whether bodies are copied out of the chunks (default true). With false, a body that lies
+   * within one chunk is a view into it: the caller must then never overwrite a chunk it fed.
+   */
+  copyBodies?: boolean;
 }
 
 const STATE_GREETING: number = 0;
@@ -343,12 +348,14 @@ const STATE_FAILED: number = 4;
 
 /**
  * Incremental ZMTP decoder. Feed it chunks as they arrive, in any split; it returns the events
- * completed by each chunk. Bodies are copies, so the caller may reuse its read buffer. After an
+ * completed by each chunk. Bodies are copies (the caller may reuse its read buffer) unless
+ * `copyBodies` is false, in which case bodies may be views into the chunks fed. After an
  * `error` event it is failed for good and returns no further events. It never throws.
  */
 export class Decoder {
   #maxMessage: number;
   #maxCommand: number;
+  #copy: boolean;
   #state: number;
   #greeting = new Uint8Array(GREETING_SIZE);
   #have = 0;
@@ -363,6 +370,7 @@ export class Decoder {
   constructor(options: DecoderOptions = {}) {
     this.#maxMessage = options.maxMessageSize ?? Number.MAX_SAFE_INTEGER;
     this.#maxCommand = options.maxCommandSize ?? DEFAULT_MAX_COMMAND_SIZE;
+    this.#copy = options.copyBodies ?? true;
     this.#state = options.expectGreeting === false ? STATE_FLAGS : STATE_GREETING;
   }
 
@@ -441,7 +449,7 @@ export class Decoder {
             if (!this.#checkSize(size, events)) return;
             if (end - at >= size) {
               // Fast path: the whole body is in this chunk.
-              this.#body = chunk.slice(at, at + size);
+              this.#body = this.#copy ? chunk.slice(at, at + size) : chunk.subarray(at, at + size);
               at += size;
               this.#finishFrame(events);
               if (this.#state === STATE_FAILED) return;

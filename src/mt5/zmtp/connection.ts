@@ -8,6 +8,7 @@
  */
 import {
   Decoder,
+  type DecoderOptions,
   encodeCommand,
   encodeErrorCommand,
   encodeGreeting,
@@ -70,6 +71,8 @@ export interface ConnectionOptions {
   mechanism: Mechanism;
   /** Largest message accepted; larger is a protocol error. */
   maxMessageSize?: number;
+  /** Passed to the {@link Decoder}: false lets message bodies be views into received chunks. */
+  copyBodies?: boolean;
 }
 
 const GREETING = 0;
@@ -90,9 +93,11 @@ export class ZmtpConnection {
   /** Creates the connection and queues our greeting (the whole 64 bytes at once). */
   constructor(options: ConnectionOptions) {
     this.#options = options;
-    const decoderOptions = options.maxMessageSize === undefined
-      ? {}
-      : { maxMessageSize: options.maxMessageSize };
+    const decoderOptions: DecoderOptions = {};
+    if (options.maxMessageSize !== undefined) {
+      decoderOptions.maxMessageSize = options.maxMessageSize;
+    }
+    if (options.copyBodies !== undefined) decoderOptions.copyBodies = options.copyBodies;
     this.#decoder = new Decoder(decoderOptions);
     this.#out.push(
       encodeGreeting({
