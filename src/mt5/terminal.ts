@@ -335,7 +335,16 @@ class TerminalLauncher implements TerminalHandle {
       },
     );
     this.#attempt++;
-    const process = this.#spawn(executable, ["/portable", `/config:${this.#files.ini}`], o.path);
+    let process: ProcessLike;
+    try {
+      process = this.#spawn(executable, ["/portable", `/config:${this.#files.ini}`], o.path);
+    } catch (error) {
+      await removeStartupFiles(this.#files).catch(() => {});
+      this.#files = undefined;
+      throw new TerminalError(`Cannot start ${executable}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
     this.#process = process;
     o.onEvent?.({ type: "started", pid: process.pid, attempt: this.#attempt });
     process.exited.then((code) => this.#onExit(process, code), (error) => {

@@ -258,3 +258,29 @@ Deno.test("launchTerminal: a missing terminal64.exe is a TERMINAL error", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("launchTerminal: a spawn failure is a TERMINAL error and leaves no secret files", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await assert.rejects(
+      () =>
+        launchTerminal({
+          path: dir,
+          login: 1,
+          password: "hunter2",
+          server: "s",
+          port: 7000,
+          token: "tok",
+          spawn: () => {
+            throw new Error("exec format error");
+          },
+        }),
+      (error: Error & { code?: string }) =>
+        error.code === "TERMINAL" && !error.message.includes("hunter2"),
+    );
+    await assert.rejects(() => Deno.stat(`${dir}/riskguard-startup.ini`), Deno.errors.NotFound);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/MQL5/Presets`)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
