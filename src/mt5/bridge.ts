@@ -459,7 +459,9 @@ export class Bridge {
     this.#lastSeq = 0;
     this.#stats.hellos++;
     this.#emit({ type: "hello", hello, restart });
-    // The EA may have restarted before executing what is waiting: resend (same ids).
+    // The EA may have restarted before executing what is waiting: resend (same ids). Before
+    // the first hello, waiting commands are still queued in the PUSH socket: no resend needed.
+    if (!restart) return;
     for (const pending of this.#pending.values()) {
       if (pending.attempts > 0) {
         this.#stats.retries++;
