@@ -398,13 +398,17 @@ export class Bridge {
   }
 
   async #receiveLoop(): Promise<void> {
-    for await (const frames of this.#pull) {
-      try {
-        this.#onMessage(frames);
-      } catch (error) {
-        // A listener threw: report it, keep the session alive.
-        log.error("Bridge listener failed: {error}", { error });
+    try {
+      for await (const frames of this.#pull) {
+        try {
+          this.#onMessage(frames);
+        } catch (error) {
+          // A listener threw: report it, keep the session alive.
+          log.error("Bridge listener failed: {error}", { error });
+        }
       }
+    } catch (error) {
+      if (!this.#closed) log.error("Bridge receive loop ended: {error}", { error });
     }
   }
 

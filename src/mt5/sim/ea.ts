@@ -179,6 +179,14 @@ export class SimEa {
   }
 
   async #commandLoop(pull: PullSocket): Promise<void> {
+    try {
+      await this.#readCommands(pull);
+    } catch (error) {
+      if (this.#running) log.error("Simulated EA stopped reading commands: {error}", { error });
+    }
+  }
+
+  async #readCommands(pull: PullSocket): Promise<void> {
     for await (const frames of pull) {
       const frame = frames[0];
       const decoded = frames.length === 1 && frame !== undefined && frame.length <= MAX_MESSAGE_SIZE
