@@ -198,7 +198,9 @@ export class SimEa {
         continue;
       }
       const command = decoded.value;
-      this.#chain = this.#chain.then(() => this.#execute(command));
+      this.#chain = this.#chain.then(() => this.#execute(command)).catch((error) => {
+        log.error("Simulated EA failed to execute {type}: {error}", { type: command.type, error });
+      });
     }
   }
 
@@ -227,7 +229,8 @@ export class SimEa {
       this.#chain = this.#chain.then(async () => {
         const results = await this.#terminal.enforceLock(delay);
         if (results.length > 0) this.#maybeSnapshot();
-      }).finally(() => this.#enforcing = false);
+      }).catch((error) => log.error("Simulated EA lock enforcement failed: {error}", { error }))
+        .finally(() => this.#enforcing = false);
     }
     this.#maybeSnapshot();
   }
@@ -240,7 +243,8 @@ export class SimEa {
       await this.#disconnect();
       await delay(downMs);
       if (this.#running) this.#connect();
-    }).finally(() => this.#reconnecting = false);
+    }).catch((error) => log.error("Simulated EA reconnect failed: {error}", { error }))
+      .finally(() => this.#reconnecting = false);
   }
 
   #maybeSnapshot(): void {
