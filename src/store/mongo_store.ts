@@ -166,6 +166,7 @@ export class MongoStore implements Store {
       await this.#elements.createIndex({ host: 1 });
       await this.#elements.createIndex({ instance_id: 1 });
       await this.#instances.createIndex({ host: 1, port: 1 }, { unique: true });
+      await this.#instances.createIndex({ host: 1, status: 1, port: 1 });
       await this.#instances.createIndex({ status: 1, last_ping: 1 });
       await this.#events.createIndex({ element_id: 1, at: -1 });
     });
@@ -890,7 +891,10 @@ function isDuplicateKey(error: unknown): boolean {
 function isHistoryLost(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   const name = (error as { codeName?: unknown } | null)?.codeName;
-  return code === 286 || code === 280 || code === 260 || name === "ChangeStreamHistoryLost" ||
+  // 286 ChangeStreamHistoryLost, 280 ChangeStreamFatalError, 260 InvalidResumeToken, and the
+  // "resume token not found" codes of older servers (40585, 40615).
+  return code === 286 || code === 280 || code === 260 || code === 40585 || code === 40615 ||
+    name === "ChangeStreamHistoryLost" ||
     (error instanceof Error && /resume (token|point)|history lost/i.test(error.message));
 }
 
