@@ -1,0 +1,95 @@
+/**
+ * The pure helpers every rule receives in its input, also exported for direct use (tests, the
+ * engine, tools). Imported by the plugin worker: keep it free of runtime dependencies other
+ * than `_time.ts`.
+ *
+ * @module
+ */
+import type { Position, SymbolInfo } from "../mt5/protocol.ts";
+import type { LocalTime, RuleContext, RuleHelpers, RuleInput } from "./rule.ts";
+import type { Limit } from "./settings.ts";
+import {
+  parseClockTime,
+  toUtc,
+  toWall,
+  wallDate,
+  wallMinutes,
+  wallWeekday,
+} from "./_time.ts";
+
+/**
+ * Money a position loses (positive) if its stop loss is hit, in account currency:
+ * `distance / tick_size * tick_value * volume - swap - commission`, where `distance` is
+ * `open_price - sl` for a buy and `sl - open_price` for a sell. Swap and commission already
+ * charged are part of the position's result, so a charged commission (negative) adds to the
+ * loss. Negative when the stop locks in a profit; `Infinity` when there is no stop (`sl` 0).
+ */
+export function positionRiskAtStop(position: Position, symbol: SymbolInfo): number {
+  if (position.sl === 0) return Infinity;
+  const distance = position.side === "buy"
+    ? position.open_price - position.sl
+    : position.sl - position.open_price;
+  const atStop = distance / symbol.tick_size * symbol.tick_value * position.volume;
+  return atStop - position.swap - position.commission;
+}
+
+/** Floating P/L of a position including swap and commission. */
+export function floatingPnl(position: Position): number {
+  return position.profit + position.swap + position.commission;
+}
+
+/** A limit in money: a `money` limit as is, a `percent` limit as `base * value / 100`. */
+export function resolveLimit(limit: Limit, base: number): number {
+  return limit.kind === "money" ? limit.value : base * limit.value / 100;
+}
+
+/** Formats money with two decimals and a currency: `"512.30 USD"`. */
+export function formatMoney(value: number, currency: string): string {
+  return `${value.toFixed(2)} ${currency}`;
+}
+
+/** Builds the helpers for one evaluation context. */
+export function createHelpers(context: RuleContext): RuleHelpers {
+  const { now, server_offset: offset, snapshot } = context;
+  return {
+    positionRiskAtStop(position, symbol) {
+      const info = symbol ?? snapshot.symbols[position.symbol];
+      if (info === undefined) {
+        throw new RangeError(
+          `No symbol info for ${position.symbol} (position ${position.ticket}): cannot compute ` +
+            "its risk",
+        );
+      }
+      return positionRiskAtStop(position, info);
+    },
+    floatingPnl,
+    resolveLimit,
+    localTime(timeZone = "server"): LocalTime {
+      const wall = toWall(now, timeZone, offset);
+      return {
+        date: wallDate(wall),
+        weekday: wallWeekday(wall),
+        minutes: wallMinutes(wall),
+        wall,
+      };
+    },
+    wallToUtc: (wall, timeZone = "server") => toUtc(wall, timeZone, offset),
+    utcToWall: (utc, timeZone = "server") => toWall(utc, timeZone, offset),
+    parseClockTime,
+    money: (value) => formatMoney(value, snapshot.account.currency),
+  };
+}
+
+/** Builds a rule's input from the shared context and the rule's options. */
+export function createRuleInput<O>(
+  context: RuleContext,
+  options: O,
+  helpers: RuleHelpers = createHelpers(context),
+): RuleInput<O> {
+  return {
+    ...context,
+    server_time: context.now + context.server_offset,
+    options,
+    helpers,
+  };
+}
