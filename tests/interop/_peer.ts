@@ -98,6 +98,7 @@ export class NodePeer {
   #nextId = 1;
   #stderr = "";
   #stderrReader: Promise<void>;
+  #ended = false;
 
   private constructor(config: NodePeerConfig) {
     this.#child = new Deno.Command("node", {
@@ -114,6 +115,7 @@ export class NodePeer {
 
   /** Starts a peer and waits until it has bound or started connecting. */
   static async start(config: NodePeerConfig): Promise<NodePeer> {
+    if (skipReason !== undefined) throw new Error(`Cannot start the libzmq peer: ${skipReason}`);
     const peer = new NodePeer(config);
     try {
       const ready = await peer.waitFor((e) => e.event === "ready", "ready", 15_000);
@@ -148,7 +150,12 @@ export class NodePeer {
     return new Promise((resolve, reject) => {
       const check = () => {
         const event = this.events.find(predicate);
-        if (event === undefined) return;
+        if (event === undefined) {
+          if (!this.#ended) return;
+          cleanup();
+          reject(new Error(`libzmq peer exited before ${what}; stderr: ${this.#stderr}`));
+          return;
+        }
         cleanup();
         resolve(event);
       };
@@ -229,6 +236,9 @@ export class NodePeer {
       }
       for (const waiter of [...this.#waiters]) waiter();
     }
+    this.#ended = true;
+    await this.#stderrReader;
+    for (const waiter of [...this.#waiters]) waiter();
   }
 
   async #readStderr(): Promise<void> {

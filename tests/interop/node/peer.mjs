@@ -136,6 +136,11 @@ let chain = Promise.resolve();
 lines.on("line", (line) => {
   if (line.trim() === "") return;
   const command = JSON.parse(line);
+  if (command.op === "close") {
+    // Not chained: a send blocked on a peer-less PUSH must not delay the close.
+    close();
+    return;
+  }
   chain = chain.then(async () => {
     if (command.op === "send") {
       await socket.send(command.frames.map(frameOf));
