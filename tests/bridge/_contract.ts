@@ -55,7 +55,7 @@ export class Recorder {
     type: T,
     where: (event: Extract<BridgeEvent, { type: T }>) => boolean = () => true,
     from = 0,
-    ms = 10_000,
+    ms = 30_000,
   ): Promise<Extract<BridgeEvent, { type: T }>> {
     const deadline = Date.now() + ms;
     let seen = from;
