@@ -61,6 +61,8 @@ export interface FeedOptions {
 }
 
 const SKIP_SAVE_INTERVAL_MS = 1_000;
+/** Rescans asked for by the stream (changes without an id) are spaced at least this much. */
+const RECONCILE_GAP_MS = 1_000;
 
 /** The change feed. */
 export class Feed implements ElementFeed {
@@ -75,6 +77,9 @@ export class Feed implements ElementFeed {
   #savedToken: unknown = undefined;
   #lastSaveAt = 0;
   #busy: Promise<unknown> = Promise.resolve();
+  #inflight: Promise<RawChange | null> | null = null;
+  #reconcileDue = false;
+  #lastReconcileAt = 0;
   #onClose: () => void;
 
   /** Creates a feed over `source`; `onClose` runs once when it closes. */
@@ -128,7 +133,11 @@ export class Feed implements ElementFeed {
           await this.#start();
           continue;
         }
-        const raw = await this.#source.next();
+        const raw = await this.#pull();
+        if (raw === "due") {
+          await this.#reconcile();
+          continue;
+        }
         if (raw === null) break;
         await this.#handle(raw);
         failures = 0;
@@ -149,6 +158,7 @@ export class Feed implements ElementFeed {
           this.#savedToken = undefined;
         }
         await this.#source.stop().catch(() => {});
+        this.#inflight = null;
         this.#started = false;
         await sleep(backoffMs(failures - 1), this.#abort.signal);
       }
@@ -175,7 +185,38 @@ export class Feed implements ElementFeed {
     await this.#reconcile();
   }
 
+  /**
+   * The next raw change. While a rescan is due (asked for by the stream, but throttled), waits
+   * at most until it may run and then returns "due", keeping the pending read for later.
+   */
+  async #pull(): Promise<RawChange | null | "due"> {
+    if (this.#inflight === null) {
+      const inflight = this.#source.next();
+      inflight.catch(() => {}); // awaited below or by a later call
+      this.#inflight = inflight;
+    }
+    const inflight = this.#inflight;
+    if (this.#reconcileDue) {
+      const wait = Math.max(0, this.#lastReconcileAt + RECONCILE_GAP_MS - Date.now());
+      const timer = new AbortController();
+      const onClose = () => timer.abort();
+      this.#abort.signal.addEventListener("abort", onClose, { once: true });
+      const due = sleep(wait, timer.signal).then(() => "due" as const);
+      try {
+        const first = await Promise.race([inflight, due]);
+        if (first === "due") return "due";
+      } finally {
+        timer.abort();
+        this.#abort.signal.removeEventListener("abort", onClose);
+      }
+    }
+    this.#inflight = null;
+    return await inflight;
+  }
+
   async #reconcile(): Promise<void> {
+    this.#reconcileDue = false;
+    this.#lastReconcileAt = Date.now();
     const docs = await this.#source.scan(this.#options.elementId);
     const seen = new Set<string>();
     for (const doc of docs) {
@@ -198,7 +239,8 @@ export class Feed implements ElementFeed {
   async #handle(raw: RawChange): Promise<void> {
     const wanted = this.#options.elementId;
     if (raw.op === "reconcile" || raw.id === undefined) {
-      await this.#reconcile();
+      if (Date.now() - this.#lastReconcileAt >= RECONCILE_GAP_MS) await this.#reconcile();
+      else this.#reconcileDue = true;
       this.#markSkipped(raw.token);
       return;
     }

@@ -130,3 +130,19 @@ Deno.test("close ends a pending next and later calls are done", async () => {
   assert.deepEqual(await pending, { done: true, value: undefined });
   assert.deepEqual(await feed.next(), { done: true, value: undefined });
 });
+
+Deno.test("rescans asked for by the stream are throttled, and the change still arrives once", async () => {
+  const source = new FakeSource();
+  source.docs.set("a", element("a"));
+  const feed = new Feed(source, {});
+  try {
+    assert.deepEqual(summary(await take(feed, 2)), ["upsert:a:reconcile", "synced"]);
+    source.docs.set("a", element("a", { status: "DISABLED" }));
+    for (let n = 1; n <= 50; n++) source.push({ token: n, op: "reconcile" });
+    const changes = await take(feed, 2);
+    assert.deepEqual(summary(changes), ["upsert:a:reconcile", "synced"]);
+    assert.ok(source.scans < 10, `50 hints caused ${source.scans} scans`);
+  } finally {
+    await feed.close();
+  }
+});
