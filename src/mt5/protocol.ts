@@ -192,7 +192,11 @@ export const snapshotSchema = z.object({
   account: accountSchema,
   positions: z.array(positionSchema),
   orders: z.array(orderSchema),
-  /** Contract data of every symbol that has a position or an order. */
+  /**
+   * Contract data of every symbol that has a position or an order. A symbol is left out while
+   * MT5 has no valid tick value or tick size for it (0 right after a terminal start): treat a
+   * missing entry as "unknown", never as zero.
+   */
   symbols: z.record(z.string(), symbolInfoSchema),
   realized_today: realizedTodaySchema,
   /** Terminal and account allow trading (TERMINAL_TRADE_ALLOWED and ACCOUNT_TRADE_ALLOWED). */
