@@ -133,10 +133,14 @@ export function registerElements(program: Command, ctx: CliContext): void {
   elements.command("enable <id>").description("allow the agent to manage an account").action(
     async (id: string, _options: unknown, command: Command) => {
       const config = await startCommand(ctx, command);
-      await withStore(config.store, { db: config.db }, async (store) => {
+      const message = await withStore(config.store, { db: config.db }, async (store) => {
+        const parsed = await mustGet(store, id);
+        const status = parsed.valid ? parsed.element.status : parsed.raw.status;
+        if (status === "ACTIVE") return `Element ${id} is already ACTIVE (managed)\n`;
         await store.setElementStatus(id, "PENDING", { error: null });
+        return `Enabled element ${id} (status PENDING: the admin will pick it up)\n`;
       });
-      ctx.stdout(`Enabled element ${id} (status PENDING: the admin will pick it up)\n`);
+      ctx.stdout(message);
     },
   );
 

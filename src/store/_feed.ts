@@ -179,6 +179,10 @@ export class Feed implements ElementFeed {
       if (!(error instanceof HistoryLostError)) throw error;
       this.#options.onWarning?.(`resume position lost, starting from now: ${error.message}`);
       this.#handledToken = null;
+      this.#savedToken = undefined;
+      if (this.#options.resumeKey !== undefined) {
+        await this.#source.saveToken(this.#options.resumeKey, null);
+      }
       await this.#source.open(null);
     }
     this.#started = true;

@@ -407,7 +407,16 @@ export class MongoStore implements Store {
         await this.#giveBack(taken._id, elementId, lease);
         const again = await this.#rawElement(elementId);
         if (again === null) throw notFound("element", elementId);
-        throw held(elementId, again);
+        if (again.status === "DISABLED") {
+          throw new StoreError("CLAIM_FAILED", `Cannot claim element ${elementId}: it is DISABLED`);
+        }
+        if (typeof again.instance_id === "string") throw held(elementId, again);
+        throw new StoreError(
+          "ELEMENT_HELD",
+          `Element ${elementId} changed while it was being claimed (lease ${
+            leaseOfDoc(again)
+          }); try again`,
+        );
       }
       return {
         element_id: elementId,

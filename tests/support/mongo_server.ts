@@ -74,7 +74,7 @@ async function missingReason(): Promise<string | undefined> {
 
 async function launchJavaServer(): Promise<MongoHandle> {
   const child = new Deno.Command("java", {
-    args: ["-Xss512k", "-XX:+UseSerialGC", "-cp", `${jarDir}/*`, launcher],
+    args: ["-Xmx256m", "-Xss512k", "-XX:+UseSerialGC", "-cp", `${jarDir}/*`, launcher],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
