@@ -243,6 +243,8 @@ bool Send(const string json)
 
 void SendHello()
   {
+   if(AccountInfoInteger(ACCOUNT_LOGIN)<=0)
+      return;                                // not logged in yet: hello on a later timer event
    string json="{\"type\":\"hello\",\"protocol\":"+IntegerToString(RG_PROTOCOL)+
                ",\"ea_version\":"+JStr(RG_EA_VERSION)+
                ",\"terminal_build\":"+IntegerToString(TerminalInfoInteger(TERMINAL_BUILD))+
