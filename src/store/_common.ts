@@ -89,7 +89,16 @@ export function checkManagedPatch(patch: ManagedPatch): Record<string, unknown> 
 export function checkNewEvent(input: unknown, id: string, now: number): EventRecord {
   const parsed = newEventSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) throw new StoreInputError("event", describeIssues(parsed.error.issues));
-  return eventSchema.parse({ ...parsed.data, _id: id, at: parsed.data.at ?? now });
+  const record = eventSchema.parse({ ...parsed.data, _id: id, at: parsed.data.at ?? now });
+  try {
+    JSON.stringify(record);
+  } catch (error) {
+    throw new StoreInputError("event", [{
+      field: "detail",
+      reason: `cannot be stored: ${(error as Error).message}`,
+    }]);
+  }
+  return record;
 }
 
 /**
@@ -105,7 +114,16 @@ export function prepareElement(
     return { ok: false, ...issue, issues: [issue] };
   }
   const doc: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(input)) if (value !== undefined) doc[key] = value;
+  for (const [key, value] of Object.entries(input)) {
+    if (value === undefined) continue;
+    try {
+      JSON.stringify(value);
+    } catch (error) {
+      const issue = { field: key, reason: `cannot be stored: ${(error as Error).message}` };
+      return { ok: false, ...issue, issues: [issue] };
+    }
+    doc[key] = value;
+  }
   if (doc._id === undefined) doc._id = newId(now);
   doc.status ??= "PENDING";
   doc.trading ??= "ALLOWED";

@@ -428,6 +428,10 @@ export const CASES: Record<string, Case> = {
     assert.deepEqual(since.map((e) => e.detail.n), [3, 4]);
     await rejectsWith(store.appendEvent({ element_id: "", type: "x" }), "INPUT_INVALID");
     await rejectsWith(store.appendEvent({ element_id: id } as never), "INPUT_INVALID");
+    await rejectsWith(
+      store.appendEvent({ element_id: id, type: "x", detail: { big: 1n } }),
+      "INPUT_INVALID",
+    );
   },
 
   async "feed: reconcile, live changes, deletes, and pings are not fed"(fx) {

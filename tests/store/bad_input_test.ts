@@ -111,6 +111,13 @@ Deno.test("insertElement returns a refusal for arbitrary documents and never thr
     // deno-lint-ignore no-explicit-any
     const weird = await fx.store.insertElement(null as any);
     assert.equal(weird.ok, false);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const extra = await fx.store.insertElement({ ...base, _id: undefined, note: 10n, x: cyclic });
+    assert.ok(
+      !extra.ok && extra.field === "note",
+      "junk in an unknown field is refused, not thrown",
+    );
     for (const parsed of await fx.store.listElements()) assert.ok(parsed.valid);
   } finally {
     await fx.dispose();
