@@ -2,7 +2,14 @@
  * Socket tests over real TCP on 127.0.0.1 (Deno only; the libzmq peer is in tests/interop).
  */
 import assert from "node:assert/strict";
-import { encodeGreeting, encodeMessage, encodeReady } from "./codec.ts";
+import {
+  encodeCommand,
+  encodeGreeting,
+  encodeMessage,
+  encodePing,
+  encodeReady,
+  GREETING_SIZE,
+} from "./codec.ts";
 import { encodeHello } from "./mechanism.ts";
 import { PullSocket, PushSocket, type SocketOptions, ZmtpError, type ZmtpLogger } from "./mod.ts";
 
@@ -243,11 +250,12 @@ Deno.test("socket: a ready peer silent past the heartbeat timeout is dropped", a
 });
 
 Deno.test("socket: heartbeating peers stay connected while idle", async () => {
-  const options = { heartbeatIntervalMs: 30, heartbeatTimeoutMs: 120 };
+  // Margins wide enough for a loaded CI machine; the idle period is still past the timeout.
+  const options = { heartbeatIntervalMs: 50, heartbeatTimeoutMs: 500 };
   const { pull, push, close } = await pullPair(options, options);
   try {
     await until(() => pull.stats.peers === 1 && push.stats.peers === 1, 2_000, "ready");
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await new Promise((resolve) => setTimeout(resolve, 700));
     assert.equal(pull.stats.disconnects + push.stats.disconnects, 0);
     await push.send("alive");
     assert.equal(decoder.decode((await pull.receive())[0]), "alive");
@@ -394,6 +402,47 @@ Deno.test("socket: PLAIN handshake stalled after HELLO is dropped by the timeout
     await readUntilClosed(conn, 2_000); // never sends INITIATE
     await until(() => pull.stats.timeouts === 1, 1_000, "timeout counted");
     assert.equal(pull.stats.handshakeFailures, 1);
+  } finally {
+    conn.close();
+    await pull.close();
+  }
+});
+
+Deno.test("socket: a ZMTP 3.0 peer (libzmq 4.2 style) is served at 3.0, PING answered", async () => {
+  const pull = new PullSocket();
+  const versions: string[] = [];
+  pull.on(
+    "connect",
+    (event) => versions.push(`${event.peer.version.major}.${event.peer.version.minor}`),
+  );
+  await pull.bind("tcp://127.0.0.1:0");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: pull.port });
+  try {
+    await conn.write(
+      new Uint8Array([
+        ...encodeGreeting({ mechanism: "NULL", asServer: false, minor: 0 }),
+        ...encodeReady([["Socket-Type", "PUSH"]]),
+        ...encodeMessage([new TextEncoder().encode("from 3.0")]),
+        ...encodePing(30, new TextEncoder().encode("c1")),
+      ]),
+    );
+    assert.equal(decoder.decode((await within(pull.receive(), 2_000, "message"))[0]), "from 3.0");
+    assert.deepEqual(versions, ["3.0"]);
+    // Our side: the full 64-byte greeting (3.1), READY, then PONG echoing the context.
+    const expected = new Uint8Array([
+      ...encodeGreeting({ mechanism: "NULL", asServer: false }),
+      ...encodeReady([["Socket-Type", "PULL"]]),
+      ...encodeCommand("PONG", new TextEncoder().encode("c1")),
+    ]);
+    const received: number[] = [];
+    const buffer = new Uint8Array(1024);
+    while (received.length < expected.length) {
+      const n = await within(conn.read(buffer), 2_000, "greeting, READY and PONG");
+      if (n === null) break;
+      received.push(...buffer.subarray(0, n));
+    }
+    assert.equal(GREETING_SIZE, 64);
+    assert.deepEqual(new Uint8Array(received), expected);
   } finally {
     conn.close();
     await pull.close();
