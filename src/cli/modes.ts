@@ -5,6 +5,10 @@
  */
 import { type Command, Option } from "commander";
 import { ConfigError, NotImplementedError } from "../shared/errors.ts";
+import { logger } from "../shared/logging.ts";
+import { openStore } from "../store/mod.ts";
+import { runRisk } from "../risk/runner.ts";
+import { WebhookNotifier } from "../risk/notifier.ts";
 import { type CliContext, startCommand } from "./context.ts";
 
 /** Options of the risk mode, as parsed from the command line. */
@@ -79,8 +83,30 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
         rules: options.rules as string[],
       };
       const config = await startCommand(ctx, command);
-      void config;
-      void risk;
-      throw new NotImplementedError("--mode risk");
+      const store = await openStore(config.store, { db: config.db });
+      const notifier = config.webhook_url === undefined
+        ? undefined
+        : new WebhookNotifier(config.webhook_url, { log: logger("risk", "webhook") });
+      try {
+        await runRisk({
+          store,
+          elementId: risk.elementId,
+          host: config.host,
+          pathway: risk.pathway,
+          instanceId: risk.instance,
+          dryRun: risk.dryRun,
+          ruleFiles: risk.rules,
+          secretKey: config.secret_key,
+          signal: ctx.stopSignal,
+          notifier,
+          timing: {
+            pingIntervalMs: config.ping_interval_s * 1_000,
+            leaseStaleMs: config.stale_after_s * 1_000,
+          },
+        });
+      } finally {
+        await notifier?.close();
+        await store.close();
+      }
     });
 }

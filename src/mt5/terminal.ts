@@ -268,6 +268,8 @@ async function launchSim(
     scenario,
     port: options.port,
     token: options.token,
+    // The simulated account is the element's account, so the bridge's login check holds.
+    login: options.login,
     mode: options.simMode ?? "in_process",
     ...(options.simSeed === undefined ? {} : { seed: options.simSeed }),
     ...(options.simSpeed === undefined ? {} : { speed: options.simSpeed }),

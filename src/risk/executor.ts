@@ -124,10 +124,11 @@ export class Executor {
 
   /**
    * Handles one snapshot and the engine's actions for it: confirms finished targets, adds new
-   * ones, and sends what is due, in the safe order.
+   * ones, and sends what is due, in the safe order. Returns the actions that started a new
+   * target (not already being enforced): the caller records those as breaches.
    */
-  apply(snapshot: Snapshot, actions: readonly ProtectiveAction[]): void {
-    for (const action of actions) this.#adopt(action);
+  apply(snapshot: Snapshot, actions: readonly ProtectiveAction[]): ProtectiveAction[] {
+    const adopted = actions.filter((action) => this.#adopt(action));
     this.#confirm(snapshot);
 
     const positions = snapshot.positions.length;
@@ -157,6 +158,7 @@ export class Executor {
       }
     }
     for (const [target, command] of due) this.#maybeSend(target, command);
+    return adopted;
   }
 
   /** Waits until every command sent so far has been answered or has failed. */
@@ -168,21 +170,17 @@ export class Executor {
     }
   }
 
-  #adopt(action: ProtectiveAction): void {
-    switch (action.type) {
-      case "lock":
-        this.holdLocked(action.until, action.rule, action.reason);
-        break;
-      case "cancel_orders":
-        this.#target("cancel_orders", action.rule, action.reason);
-        break;
-      case "close_all":
-        this.#target("close_all", action.rule, action.reason);
-        break;
-      case "close_position":
-        this.#target(`close:${action.ticket}`, action.rule, action.reason);
-        break;
+  /** Starts enforcing an action; returns false when it was already being enforced. */
+  #adopt(action: ProtectiveAction): boolean {
+    if (action.type === "lock") {
+      const same = this.#lock !== undefined && this.#lock.until === action.until;
+      this.holdLocked(action.until, action.rule, action.reason);
+      return !same;
     }
+    const key = action.type === "close_position" ? `close:${action.ticket}` : action.type;
+    if (this.#targets.has(key)) return false;
+    this.#target(key, action.rule, action.reason);
+    return true;
   }
 
   #target(key: string, rule: string, reason: string): Target {
