@@ -12,9 +12,11 @@ import {
   elementErrorSchema,
   type EventRecord,
   eventSchema,
+  type Instance,
   metricsSchema,
   newEventSchema,
   parseElement,
+  parseInstance,
   peakStateSchema,
   TRADING_STATES,
 } from "./schemas.ts";
@@ -200,4 +202,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** Backoff delay for attempt `n` (0-based): 100 ms doubling, capped at 5 s. */
 export function backoffMs(attempt: number): number {
   return Math.min(5_000, 100 * 2 ** attempt);
+}
+
+/**
+ * Parses a stored instance document.
+ *
+ * @throws {StoreInputError} `INPUT_INVALID` naming the instance and the wrong field.
+ */
+export function toInstance(doc: Record<string, unknown>): Instance {
+  const parsed = parseInstance(doc);
+  if (parsed.ok) return parsed.instance;
+  throw new StoreInputError(`instance ${String(doc._id)} (stored document)`, parsed.issues);
 }

@@ -61,6 +61,7 @@ import {
   portsOverlap,
   prepareElement,
   sleep,
+  toInstance,
 } from "./_common.ts";
 import { Feed, type FeedSource, HistoryLostError, type RawChange } from "./_feed.ts";
 import { LeaseLostError, StoreError, StoreUnavailableError } from "./errors.ts";
@@ -333,7 +334,7 @@ export class MongoStore implements Store {
   getInstance(id: string): Promise<Instance | null> {
     return this.#run(async () => {
       const doc = await this.#instances.findOne(idFilter(id));
-      return doc === null ? null : instanceSchema.parse(normalize(doc));
+      return doc === null ? null : toInstance(normalize(doc));
     });
   }
 
@@ -344,7 +345,7 @@ export class MongoStore implements Store {
       if (filter.host !== undefined) query.host = filter.host;
       if (filter.status !== undefined) query.status = filter.status;
       const docs = await this.#instances.find(query).toArray();
-      return docs.map((doc) => instanceSchema.parse(normalize(doc))).sort((a, b) =>
+      return docs.map((doc) => toInstance(normalize(doc))).sort((a, b) =>
         a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port
       );
     });
@@ -423,7 +424,7 @@ export class MongoStore implements Store {
         instance_id: String(instance._id),
         lease,
         host,
-        instance: instanceSchema.parse(instance),
+        instance: toInstance(instance),
       };
     });
   }
@@ -454,7 +455,7 @@ export class MongoStore implements Store {
           instance_id: String(instance._id),
           lease: held0,
           host: String(doc.host),
-          instance: instanceSchema.parse({ ...instance, last_ping: now }),
+          instance: toInstance({ ...instance, last_ping: now }),
         };
       }
       if (current !== null && !isStale(doc, cutoff)) throw held(elementId, doc);
@@ -509,7 +510,7 @@ export class MongoStore implements Store {
         instance_id: String(instance._id),
         lease,
         host,
-        instance: instanceSchema.parse(normalize(taken)),
+        instance: toInstance(normalize(taken)),
       };
     });
   }

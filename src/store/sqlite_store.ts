@@ -50,6 +50,7 @@ import {
   portsOverlap,
   prepareElement,
   sleep,
+  toInstance,
 } from "./_common.ts";
 import { Feed, type FeedSource, HistoryLostError, type RawChange } from "./_feed.ts";
 import { LeaseLostError, StoreError, StoreUnavailableError } from "./errors.ts";
@@ -804,10 +805,6 @@ function readDoc(row: Record<string, unknown>): Doc {
     // fall through: a corrupt document is reported by the schema as invalid
   }
   return { _id: id, _corrupt: String(row.doc).slice(0, 100) };
-}
-
-function toInstance(doc: Doc): Instance {
-  return instanceSchema.parse(doc);
 }
 
 function compareInstances(a: Instance, b: Instance): number {

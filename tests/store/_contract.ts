@@ -163,6 +163,9 @@ export const CASES: Record<string, Case> = {
     assert.equal((await fx.readRaw("elements", "bad-2"))?.status, "ERROR");
     const filtered = await store.listElements({ status: ["ERROR"] });
     assert.deepEqual(filtered.map((p) => p.id), ["bad-2"]);
+    await fx.insertRaw("instances", { _id: "inst-bad", path: "C:/x", host: "h", port: "abc" });
+    const error = await rejectsWith(store.listInstances(), "INPUT_INVALID");
+    assert.match(error.message, /inst-bad.*port/);
   },
 
   async "status changes, removal and not-found errors"(fx) {
