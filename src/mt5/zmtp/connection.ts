@@ -205,7 +205,13 @@ export class ZmtpConnection {
       this.#out.push(encodeReady(this.#metadata()));
       this.#step = "READY";
     } else if (mechanism.role === "client") {
-      this.#out.push(encodeHello(mechanism.username, mechanism.password));
+      let hello: Uint8Array;
+      try {
+        hello = encodeHello(mechanism.username, mechanism.password);
+      } catch (error) {
+        return this.#fail(events, "auth", (error as Error).message, false);
+      }
+      this.#out.push(hello);
       this.#step = "WELCOME";
     } else {
       this.#step = "HELLO";

@@ -126,11 +126,26 @@ export interface ResolvedOptions extends PeerOptions {
   logger: ZmtpLogger | undefined;
 }
 
+function checkMechanism(mechanism: Mechanism): Mechanism {
+  if (mechanism.type === "plain" && mechanism.role === "client") {
+    const encoder = new TextEncoder();
+    const user = encoder.encode(mechanism.username).length;
+    const pass = encoder.encode(mechanism.password).length;
+    if (user > 255 || pass > 255) {
+      throw new ZmtpError(
+        "INPUT_INVALID",
+        `PLAIN username and password must be at most 255 bytes (got ${user} and ${pass})`,
+      );
+    }
+  }
+  return mechanism;
+}
+
 function resolveOptions(type: SocketType, options: SocketOptions): ResolvedOptions {
   const interval = nonNegative("heartbeatIntervalMs", options.heartbeatIntervalMs, 0);
   return {
     socketType: type,
-    mechanism: options.mechanism ?? { type: "null" },
+    mechanism: checkMechanism(options.mechanism ?? { type: "null" }),
     maxMessageSize: positive("maxMessageSize", options.maxMessageSize, 16 * 1024 * 1024),
     handshakeTimeoutMs: nonNegative("handshakeTimeoutMs", options.handshakeTimeoutMs, 10_000),
     heartbeatIntervalMs: interval,
@@ -197,6 +212,7 @@ export abstract class ZmtpSocket extends EventTarget {
   #tasks = new Set<Promise<void>>();
   #sleepers = new Set<Sleeper>();
   #closed = false;
+  #closing: Promise<void> | undefined;
   #port = 0;
 
   /** Creates a socket of the given type. */
@@ -276,8 +292,12 @@ export abstract class ZmtpSocket extends EventTarget {
   }
 
   /** Closes every connection and listener; pending calls reject with a CLOSED error. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     await this.beforeClose();
     this.#closed = true;
     this.afterClose();

@@ -367,9 +367,16 @@ Deno.test("socket: endpoints are validated; non-loopback binds are refused by de
   assert.throws(() => pull.connect("ipc:///tmp/x"), /expected tcp:\/\/host:port/);
   assert.throws(() => pull.connect("tcp://127.0.0.1:70000"), /Invalid port/);
   assert.throws(() => new PushSocket({ sendHighWaterMark: 0 }), /sendHighWaterMark must be > 0/);
+  assert.throws(
+    () =>
+      new PushSocket({
+        mechanism: { type: "plain", role: "client", username: "u", password: "p".repeat(256) },
+      }),
+    /at most 255 bytes \(got 1 and 256\)/,
+  );
   await pull.bind("tcp://localhost:0");
   assert.ok(pull.port > 0);
-  await pull.close();
+  await Promise.all([pull.close(), pull.close()]);
   assert.throws(() => pull.connect("tcp://127.0.0.1:1"), /closed/);
 });
 
