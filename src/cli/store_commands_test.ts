@@ -254,3 +254,18 @@ Deno.test("status shows a row per element with instance, trading and metrics; --
     }
   });
 });
+
+Deno.test("status helpers: ping ages and tables", async () => {
+  const { formatAge, renderTable } = await import("./status.ts");
+  assert.deepEqual([null, 5, 125, 7260, 90_000].map(formatAge), [
+    "-",
+    "5s",
+    "2m05s",
+    "2h01m",
+    "1d01h",
+  ]);
+  assert.equal(
+    renderTable(["a", "num"], [["xy", "1"], ["z", "100"]], [false, true]),
+    "a   num\n--  ---\nxy    1\nz   100\n",
+  );
+});
