@@ -166,7 +166,8 @@ export class Peer {
     const interval = this.#options.heartbeatIntervalMs;
     const timeout = this.#options.heartbeatTimeoutMs;
     // The watchdog runs when we ping, when we drop silent peers, or when the peer set a TTL.
-    const tick = interval > 0 ? interval : timeout > 0 ? Math.max(10, timeout / 4) : 0;
+    const watch = timeout > 0 ? timeout : this.#peerTtlMs;
+    const tick = interval > 0 ? interval : watch > 0 ? Math.max(10, watch / 4) : 0;
     if (tick <= 0 || this.#heartbeatTimer !== undefined) return;
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), tick);
   }

@@ -455,3 +455,24 @@ Deno.test("socket: a ZMTP 3.0 peer (libzmq 4.2 style) is served at 3.0, PING ans
     await pull.close();
   }
 });
+
+Deno.test("socket: a peer that announced a PING TTL and then went silent is dropped", async () => {
+  const pull = new PullSocket(); // no heartbeat settings of its own
+  await pull.bind("tcp://127.0.0.1:0");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: pull.port });
+  try {
+    await conn.write(
+      new Uint8Array([
+        ...nullGreeting,
+        ...encodeReady([["Socket-Type", "PUSH"]]),
+        ...encodePing(2), // TTL 200 ms, then silence
+      ]),
+    );
+    await readUntilClosed(conn, 2_000);
+    await until(() => pull.stats.timeouts === 1, 1_000, "timeout counted");
+    assert.equal(pull.stats.disconnects, 1);
+  } finally {
+    conn.close();
+    await pull.close();
+  }
+});
