@@ -24,6 +24,8 @@ try {
     // Each process walks the elements in its own random order to maximize collisions.
     unheld.sort(() => Math.random() - 0.5);
     for (const parsed of unheld) {
+      // A little jitter between claims, as a real scheduler has, so the processes interleave.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
       try {
         const lease = await store.claimFreeInstance(parsed.id, "race", Date.now());
         won.push({

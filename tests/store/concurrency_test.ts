@@ -40,7 +40,9 @@ async function race(adapter: Adapter): Promise<void> {
       const stderr = await errors[n]!;
       const status = await child.status;
       assert.ok(status.success && line !== null, `worker ${n} failed: ${stderr}`);
-      won.push(...JSON.parse(line));
+      const mine = JSON.parse(line);
+      if (Deno.env.get("RG_DEBUG_RACE")) console.log(`worker ${n} won ${mine.length}`);
+      won.push(...mine);
     }
     const elements = won.map((w) => w.element_id);
     const instances = won.map((w) => w.instance_id);
