@@ -625,7 +625,8 @@ class RiskRunner {
     this.#lockedUntil = next === "LOCKED" ? null : until;
     this.#lockReason = reason;
     this.#record("breach", reason, { rule, server_time: snapshot.server_time });
-    this.#record("lock", `${next}: ${reason}`, {
+    const dry = this.#o.dryRun === true ? "dry run: would be " : "";
+    this.#record("lock", `${dry}${next}: ${reason}`, {
       rule,
       server_time: snapshot.server_time,
       detail: {
@@ -858,6 +859,8 @@ class RiskRunner {
   }
 
   #persistTrading(): void {
+    // A dry run locks nothing for real, so the stored trading state must not claim it did.
+    if (this.#o.dryRun === true) return;
     this.#tradingPersisted = false;
     const lease = this.#lease;
     const patch: ManagedPatch = {
