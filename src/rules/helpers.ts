@@ -8,14 +8,7 @@
 import type { Position, SymbolInfo } from "../mt5/protocol.ts";
 import type { LocalTime, RuleContext, RuleHelpers, RuleInput } from "./rule.ts";
 import type { Limit } from "./settings.ts";
-import {
-  parseClockTime,
-  toUtc,
-  toWall,
-  wallDate,
-  wallMinutes,
-  wallWeekday,
-} from "./_time.ts";
+import { parseClockTime, toUtc, toWall, wallDate, wallMinutes, wallWeekday } from "./_time.ts";
 
 /**
  * Money a position loses (positive) if its stop loss is hit, in account currency:

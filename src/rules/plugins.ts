@@ -1,8 +1,12 @@
 /**
  * The plugin loader and host. Each plugin (`rules: [{module, options}]` on an element, or
- * `--rules <file>`) runs in its own module Worker that imports the plugin from its absolute
- * `file:` URL, so it works from any folder and inside a `deno compile` executable (which
- * needs `--include src/rules/_plugin_worker.ts`).
+ * `--rules <file>`) runs in its own child process that imports the plugin from its absolute
+ * `file:` URL, so it works from any folder and inside a `deno compile` executable (where the
+ * child is the executable itself, `riskguard rules serve-plugin`).
+ *
+ * Why processes and not Workers: in Deno 2.9 `Worker.terminate()` does not stop a worker
+ * stuck in a JavaScript loop (the thread keeps spinning a core, and the process cannot exit:
+ * denoland/deno#35657, also with `node:worker_threads`). A process can always be killed.
  *
  * Isolation model:
  * - a plugin that fails to load (missing file, syntax error, bad shape, invalid options, top
@@ -10,13 +14,13 @@
  *   built-ins are not affected because they never run here;
  * - a plugin that throws in `evaluate`, or returns invalid actions, is reported per snapshot
  *   and counted; its valid actions are kept;
- * - a plugin that does not answer within the deadline (default 50 ms) is terminated and
+ * - a plugin that does not answer within the deadline (default 50 ms) is killed and
  *   restarted; that snapshot's actions from it are skipped and the timeout is counted; after
- *   `maxFailures` failures in a row it is suspended with exponential backoff;
+ *   `maxFailures` timeouts or crashes in a row it is suspended with exponential backoff;
  * - a plugin still busy with an earlier snapshot is skipped for the new one.
  *
- * Plugins are isolated for faults, not for security: a worker has the permissions of the
- * process. Only load plugin files you trust.
+ * In development the child has read permission only; inside the compiled executable it has
+ * the executable's permissions. Only load plugin files you trust.
  *
  * @module
  */
@@ -26,6 +30,7 @@ import type { Clock } from "../shared/clock.ts";
 import { systemClock } from "../shared/clock.ts";
 import { type Action, checkActions, type RuleContext, type RuleError } from "./rule.ts";
 import { BUILTIN_RULE_IDS } from "./builtin/mod.ts";
+import { logger } from "../shared/logging.ts";
 
 /** One plugin to load. */
 export interface PluginSpec {
@@ -65,6 +70,8 @@ export interface PluginHostOptions {
   maxBackoffMs?: number;
   /** Time source for suspensions; default the system clock. */
   clock?: Clock;
+  /** How to start a plugin process; default {@link defaultPluginCommand}. */
+  command?: PluginCommand;
 }
 
 /** Counters and state of one plugin. */
@@ -83,9 +90,9 @@ export interface PluginStatus {
   errors: number;
   /** Evaluations that missed the deadline. */
   timeouts: number;
-  /** Worker crashes (uncaught errors). */
+  /** Plugin process crashes (exited on its own). */
   crashes: number;
-  /** Worker restarts. */
+  /** Plugin process restarts. */
   restarts: number;
   /** Snapshots skipped (busy, restarting, suspended). */
   skipped: number;
@@ -149,15 +156,126 @@ function firstLine(text: string): string {
   return line.replace(/^TypeError: (SyntaxError: )/, "$1");
 }
 
-const WORKER_URL = new URL("./_plugin_worker.ts", import.meta.url);
+const PROCESS_URL = new URL("./_plugin_process.ts", import.meta.url);
 
-/** One plugin in its worker. */
+/** How a plugin process is started. */
+export interface PluginCommand {
+  /** Executable. */
+  path: string;
+  /** Arguments. */
+  args: string[];
+}
+
+/**
+ * The default plugin process: inside a compiled executable, the executable itself with
+ * `rules serve-plugin`; otherwise `deno run --allow-read` of `_plugin_process.ts` (read-only:
+ * no network, no writes, no subprocesses, no environment).
+ */
+export function defaultPluginCommand(): PluginCommand {
+  if (Deno.build.standalone) return { path: Deno.execPath(), args: ["rules", "serve-plugin"] };
+  return {
+    path: Deno.execPath(),
+    args: ["run", "--no-config", "--allow-read", "--no-prompt", PROCESS_URL.href],
+  };
+}
+
+const encoder = new TextEncoder();
+const log = logger("rules", "plugin");
+
+/** A running plugin process. */
+class PluginProcess {
+  readonly child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly done: Promise<void>;
+  #killed = false;
+
+  constructor(
+    command: PluginCommand,
+    onReply: (reply: Reply) => void,
+    onExit: (message: string) => void,
+    name: string,
+  ) {
+    this.child = new Deno.Command(command.path, {
+      args: command.args,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#writer = this.child.stdin.getWriter();
+    const stdout = readLines(this.child.stdout, (line) => {
+      let reply: Reply;
+      try {
+        reply = JSON.parse(line) as Reply;
+      } catch {
+        log.warn("plugin {name} wrote a line that is not JSON: {line}", { name, line });
+        return;
+      }
+      onReply(reply);
+    });
+    const stderr = readLines(this.child.stderr, (line) => {
+      log.info("plugin {name}: {line}", { name, line });
+    });
+    this.done = Promise.all([stdout, stderr, this.child.status]).then(([, , status]) => {
+      if (!this.#killed) {
+        onExit(
+          `plugin process exited with code ${status.code}${
+            status.signal === null ? "" : ` (${status.signal})`
+          }`,
+        );
+      }
+    });
+  }
+
+  send(message: unknown): void {
+    this.#writer.write(encoder.encode(JSON.stringify(message) + "\n")).catch(() => {
+      // The process is gone: its exit is reported through `done`.
+    });
+  }
+
+  kill(): Promise<void> {
+    if (!this.#killed) {
+      this.#killed = true;
+      this.#writer.close().catch(() => {});
+      try {
+        this.child.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+    }
+    return this.done;
+  }
+}
+
+async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let buffer = "";
+  try {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      let newline: number;
+      while ((newline = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        if (line.length > 0) onLine(line);
+      }
+    }
+  } catch {
+    // Stream closed by a kill.
+  }
+  if (buffer.length > 0) onLine(buffer);
+}
+
+type SlotOptions = Required<Omit<PluginHostOptions, "baseDir">>;
+
+/** One plugin in its process. */
 class PluginSlot {
   readonly spec: PluginSpec;
   readonly url: URL;
   readonly file: string;
-  readonly #options: Required<Omit<PluginHostOptions, "baseDir">>;
-  #worker: Worker | undefined;
+  readonly #options: SlotOptions;
+  #process: PluginProcess | undefined;
   #state: PluginStatus["state"] = "loading";
   #id: string | undefined;
   #description = "";
@@ -168,14 +286,16 @@ class PluginSlot {
   #failuresInRow = 0;
   #suspendedUntil = 0;
   #counters = { evaluations: 0, errors: 0, timeouts: 0, crashes: 0, restarts: 0, skipped: 0 };
+  readonly #exits = new Set<Promise<void>>();
 
-  constructor(spec: PluginSpec, url: URL, options: Required<Omit<PluginHostOptions, "baseDir">>) {
+  constructor(spec: PluginSpec, url: URL, options: SlotOptions) {
     this.spec = spec;
     this.url = url;
-    this.file = url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
-    if (Deno.build.os === "windows" && /^\/[A-Za-z]:/.test(this.file)) {
-      this.file = this.file.slice(1).replaceAll("/", "\\");
+    let file = url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
+    if (Deno.build.os === "windows" && /^\/[A-Za-z]:/.test(file)) {
+      file = file.slice(1).replaceAll("/", "\\");
     }
+    this.file = file;
     this.#options = options;
   }
 
@@ -191,6 +311,10 @@ class PluginSlot {
     return this.#parsedOptions;
   }
 
+  get loaded(): boolean {
+    return this.#id !== undefined;
+  }
+
   status(): PluginStatus {
     const status: PluginStatus = {
       module: this.spec.module,
@@ -202,7 +326,7 @@ class PluginSlot {
     return status;
   }
 
-  /** Starts the worker and loads the plugin; resolves with the error, if any. */
+  /** Starts the process and loads the plugin; resolves with the error, if any. */
   async load(): Promise<PluginLoadError | undefined> {
     const failure = (message: string, stack?: string): PluginLoadError => {
       const error: PluginLoadError = {
@@ -228,8 +352,17 @@ class PluginSlot {
         return this.#fail(failure(message));
       }
     }
-    if (this.#state === "closed") return undefined;
-    const worker = this.#spawn();
+    if (this.#isClosed()) return undefined;
+    let process: PluginProcess;
+    try {
+      process = this.#spawn();
+    } catch (error) {
+      return this.#fail(
+        failure(
+          `cannot start the plugin process: ${error instanceof Error ? error.message : error}`,
+        ),
+      );
+    }
     const reply = await new Promise<Reply | { type: "crash"; message: string }>((done) => {
       const timer = setTimeout(() => {
         this.#loadWaiter = undefined;
@@ -244,9 +377,9 @@ class PluginSlot {
         this.#loadWaiter = undefined;
         done(reply);
       };
-      worker.postMessage({ type: "load", url: this.url.href, options: this.spec.options });
+      process.send({ type: "load", url: this.url.href, options: this.spec.options ?? null });
     });
-    if (this.#state === "closed") return undefined;
+    if (this.#isClosed()) return undefined;
     if (reply.type === "loaded") {
       if (this.#id !== undefined && reply.id !== this.#id) {
         return this.#fail(failure(`its id changed from ${this.#id} to ${reply.id} on reload`));
@@ -272,7 +405,7 @@ class PluginSlot {
     }
     if (this.#state !== "ready") return Promise.resolve(this.#skip(this.#state));
     if (this.#pending !== undefined) return Promise.resolve(this.#skip("busy"));
-    const worker = this.#worker!;
+    const process = this.#process!;
     const seq = ++this.#seq;
     return new Promise<Settled>((resolve) => {
       const timer = setTimeout(() => {
@@ -283,38 +416,27 @@ class PluginSlot {
           error: {
             rule: this.id,
             kind: "timeout",
-            message: `no answer within ${this.#options.deadlineMs} ms: worker restarted`,
+            message: `no answer within ${this.#options.deadlineMs} ms: plugin process restarted`,
             file: this.file,
           },
         });
         this.#failed();
       }, this.#options.deadlineMs);
       this.#pending = { seq, timer, resolve };
-      try {
-        worker.postMessage({ type: "evaluate", seq, context });
-      } catch (error) {
-        clearTimeout(timer);
-        this.#pending = undefined;
-        resolve({
-          actions: [],
-          error: {
-            rule: this.id,
-            kind: "crashed",
-            message: `cannot post the snapshot: ${
-              error instanceof Error ? error.message : String(error)
-            }`,
-          },
-        });
-      }
+      process.send({ type: "evaluate", seq, context });
     });
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.#state = "closed";
     this.#settlePending({ actions: [], skipped: "closed" });
     this.#loadWaiter?.({ type: "crash", message: "closed" });
-    this.#worker?.terminate();
-    this.#worker = undefined;
+    this.#stopProcess();
+    await Promise.all([...this.#exits]);
+  }
+
+  #isClosed(): boolean {
+    return this.#state === "closed";
   }
 
   #skip(reason: string): Settled {
@@ -323,27 +445,39 @@ class PluginSlot {
   }
 
   #fail(error: PluginLoadError): PluginLoadError {
-    this.#state = "failed";
-    this.#worker?.terminate();
-    this.#worker = undefined;
+    if (this.#state !== "closed") this.#state = "failed";
+    this.#stopProcess();
     return error;
   }
 
-  #spawn(): Worker {
-    this.#worker?.terminate();
-    const worker = new Worker(WORKER_URL, { type: "module", name: `plugin:${this.spec.module}` });
-    worker.onmessage = (event: MessageEvent<Reply>) => this.#onReply(worker, event.data);
-    worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      this.#onCrash(worker, event.message);
-    };
-    worker.onmessageerror = () => this.#onCrash(worker, "a message could not be deserialized");
-    this.#worker = worker;
-    return worker;
+  #stopProcess(): void {
+    const process = this.#process;
+    this.#process = undefined;
+    if (process === undefined) return;
+    const exit = process.kill();
+    this.#exits.add(exit);
+    void exit.then(() => this.#exits.delete(exit));
   }
 
-  #onReply(worker: Worker, reply: Reply): void {
-    if (worker !== this.#worker) return;
+  #spawn(): PluginProcess {
+    this.#stopProcess();
+    const process: PluginProcess = new PluginProcess(
+      this.#options.command,
+      (reply) => {
+        if (process === this.#process) this.#onReply(reply);
+      },
+      (message) => {
+        if (process === this.#process) this.#onCrash(message);
+      },
+      this.spec.module,
+    );
+    this.#process = process;
+    this.#exits.add(process.done);
+    void process.done.then(() => this.#exits.delete(process.done));
+    return process;
+  }
+
+  #onReply(reply: Reply): void {
     if (reply.type === "loaded" || reply.type === "load_error") {
       this.#loadWaiter?.(reply);
       return;
@@ -355,9 +489,13 @@ class PluginSlot {
     this.#failuresInRow = 0;
     if (reply.type === "error") {
       this.#counters.errors++;
-      const error: RuleError = { rule: this.id, kind: "threw", message: reply.message };
+      const error: RuleError = {
+        rule: this.id,
+        kind: "threw",
+        message: firstLine(reply.message),
+        file: this.file,
+      };
       const where = locateError(`${reply.message}\n${reply.stack ?? ""}`, this.url);
-      error.file = this.file;
       if (where !== undefined) {
         error.line = where.line;
         error.column = where.column;
@@ -383,8 +521,7 @@ class PluginSlot {
     pending.resolve({ actions });
   }
 
-  #onCrash(worker: Worker, message: string): void {
-    if (worker !== this.#worker) return;
+  #onCrash(message: string): void {
     if (this.#loadWaiter !== undefined) {
       this.#loadWaiter({ type: "load_error", message });
       return;
@@ -407,8 +544,8 @@ class PluginSlot {
 
   /** A timeout or crash: restart now, or suspend after too many in a row. */
   #failed(): void {
-    this.#worker?.terminate();
-    this.#worker = undefined;
+    if (this.#state === "closed") return;
+    this.#stopProcess();
     this.#failuresInRow++;
     const { maxFailures, backoffMs, maxBackoffMs, clock } = this.#options;
     if (this.#failuresInRow >= maxFailures) {
@@ -427,7 +564,7 @@ class PluginSlot {
   }
 }
 
-/** Runs rule plugins in workers, each with a per-snapshot deadline. */
+/** Runs rule plugins, each in its own process with a per-snapshot deadline. */
 export class PluginHost {
   readonly #slots: PluginSlot[];
   readonly #loadErrors: PluginLoadError[];
@@ -438,7 +575,7 @@ export class PluginHost {
   }
 
   /**
-   * Loads every plugin, each in its own worker, in parallel. Never rejects for a bad plugin:
+   * Loads every plugin, each in its own process, in parallel. Never rejects for a bad plugin:
    * those are listed in {@link PluginHost.loadErrors} and skipped.
    */
   static async start(
@@ -452,6 +589,7 @@ export class PluginHost {
       backoffMs: options.backoffMs ?? 1000,
       maxBackoffMs: options.maxBackoffMs ?? 60_000,
       clock: options.clock ?? systemClock,
+      command: options.command ?? defaultPluginCommand(),
     };
     const slots = specs.map((spec) =>
       new PluginSlot(spec, resolvePluginUrl(spec.module, options.baseDir), settings)
@@ -468,7 +606,7 @@ export class PluginHost {
 
   /** Ids, descriptions and parsed options of the plugins that loaded. */
   get rules(): { id: string; description: string; options: unknown; file: string }[] {
-    return this.#slots.filter((slot) => slot.status().id !== undefined).map((slot) => ({
+    return this.#slots.filter((slot) => slot.loaded).map((slot) => ({
       id: slot.id,
       description: slot.description,
       options: slot.parsedOptions,
@@ -498,8 +636,8 @@ export class PluginHost {
     return outcome;
   }
 
-  /** Terminates every worker; pending evaluations resolve as skipped. */
-  close(): void {
-    for (const slot of this.#slots) slot.close();
+  /** Kills every plugin process and waits for them; pending evaluations resolve as skipped. */
+  async close(): Promise<void> {
+    await Promise.all(this.#slots.map((slot) => slot.close()));
   }
 }

@@ -15,8 +15,20 @@ export const SAMPLE_SYMBOLS: Readonly<Record<string, SymbolInfo>> = Object.freez
     volume_min: 0.01,
     trade_allowed: true,
   },
-  XAUUSD: { tick_value: 1, tick_size: 0.01, volume_step: 0.01, volume_min: 0.01, trade_allowed: true },
-  US500: { tick_value: 0.1, tick_size: 0.1, volume_step: 0.1, volume_min: 0.1, trade_allowed: true },
+  XAUUSD: {
+    tick_value: 1,
+    tick_size: 0.01,
+    volume_step: 0.01,
+    volume_min: 0.01,
+    trade_allowed: true,
+  },
+  US500: {
+    tick_value: 0.1,
+    tick_size: 0.1,
+    volume_step: 0.1,
+    volume_min: 0.1,
+    trade_allowed: true,
+  },
 });
 
 /** Parts of a position; the rest is filled in. */

@@ -37,7 +37,9 @@ export const limitSchema: z.ZodType<Limit, unknown> = z.union([
       if (value > 0 && value <= 100) return { kind: "percent", value };
     }
     const number = NUMBER.exec(text);
-    if (number !== null && Number(number[1]) > 0) return { kind: "money", value: Number(number[1]) };
+    if (number !== null && Number(number[1]) > 0) {
+      return { kind: "money", value: Number(number[1]) };
+    }
     ctx.addIssue({
       code: "custom",
       message: `Invalid limit "${text}": expected a positive number or "N%" with 0 < N <= 100`,

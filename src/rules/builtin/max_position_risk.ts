@@ -49,9 +49,8 @@ export const maxPositionRisk = defineRule<PositionRiskOptions>({
           actions.push({
             type: "notify",
             level: "warning",
-            reason: `no symbol info for ${position.symbol}: cannot check the risk of position ${
-              position.ticket
-            }`,
+            reason:
+              `no symbol info for ${position.symbol}: cannot check the risk of position ${position.ticket}`,
             once: `no_info:${position.ticket}`,
           });
           continue;
