@@ -11,9 +11,9 @@
  */
 import type { Command } from "commander";
 import { ConfigError } from "../shared/errors.ts";
-import { type NewEvent, openStore } from "../store/mod.ts";
+import { openStore } from "../store/mod.ts";
 import { isScenarioName, SCENARIO_NAMES } from "../mt5/sim/scenarios.ts";
-import { type RiskStatus, runRisk } from "../risk/runner.ts";
+import { type RiskEvent, type RiskStatus, runRisk } from "../risk/runner.ts";
 import { type CliContext, startCommand } from "./context.ts";
 
 /** The account number the simulator reports. */
@@ -130,8 +130,8 @@ async function runDemo(ctx: CliContext, options: DemoOptions): Promise<void> {
 
 const SHOWN_EVENTS = new Set(["breach", "lock", "unlock", "command", "ack", "warning", "error"]);
 
-function formatEvent(event: NewEvent): string {
-  const time = new Date(event.at ?? Date.now()).toISOString().slice(11, 19);
+function formatEvent(event: RiskEvent): string {
+  const time = new Date(event.at).toISOString().slice(11, 19);
   const rule = event.rule ? ` [${event.rule}]` : "";
   return `${time} ${event.type.toUpperCase().padEnd(7)}${rule} ${event.message}\n`;
 }

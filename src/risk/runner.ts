@@ -32,7 +32,6 @@ import {
   type Instance,
   type Lease,
   type ManagedPatch,
-  type NewEvent,
   revealPassword,
   type Store,
   type TradingState,
@@ -95,6 +94,21 @@ export interface RiskStatus {
   stale: boolean;
 }
 
+/** An audit event as the risk process records it (every field filled in). */
+export interface RiskEvent {
+  element_id: string;
+  /** UTC epoch ms. */
+  at: number;
+  /** `lifecycle`, `breach`, `warning`, `command`, `ack`, `lock`, `unlock` or `error`. */
+  type: string;
+  message: string;
+  rule: string | null;
+  /** The snapshot's server time when the event comes from one. */
+  server_time: number | null;
+  detail: Record<string, unknown>;
+  host: string;
+}
+
 /** Options of {@link runRisk}. */
 export interface RiskRunOptions {
   /** The store holding the element. */
@@ -126,7 +140,7 @@ export interface RiskRunOptions {
   /** Receives a status line after every snapshot. */
   onStatus?: (status: RiskStatus) => void;
   /** Receives every audit event as it is recorded. */
-  onEvent?: (event: NewEvent) => void;
+  onEvent?: (event: RiskEvent) => void;
   /** Receives the started terminal (tests inspect the simulator through it). */
   onTerminal?: (terminal: TerminalHandle) => void;
 }
@@ -831,7 +845,7 @@ class RiskRunner {
     message: string,
     extra: { rule?: string; server_time?: number; detail?: Record<string, unknown> } = {},
   ): void {
-    const event: NewEvent = {
+    const event: RiskEvent = {
       element_id: this.#o.elementId,
       at: this.#clock.now(),
       type,

@@ -7,8 +7,13 @@
 import type { ScenarioName } from "../../src/mt5/sim/scenarios.ts";
 import type { SimTerminal } from "../../src/mt5/sim/simulator.ts";
 import type { TerminalHandle } from "../../src/mt5/terminal.ts";
-import { type RiskRunOptions, type RiskStatus, runRisk } from "../../src/risk/runner.ts";
-import { type NewEvent, openStore, type Store } from "../../src/store/mod.ts";
+import {
+  type RiskEvent,
+  type RiskRunOptions,
+  type RiskStatus,
+  runRisk,
+} from "../../src/risk/runner.ts";
+import { openStore, type Store } from "../../src/store/mod.ts";
 
 /** The login the simulator reports. */
 export const SIM_LOGIN = 5_000_001;
@@ -19,7 +24,7 @@ export interface ScenarioRun {
   /** Element fields besides server/login/password. */
   element: Record<string, unknown>;
   /** Stop once this returns true for a status (then wait `settleMs`), or after `maxMs`. */
-  until?: (status: RiskStatus, events: readonly NewEvent[]) => boolean;
+  until?: (status: RiskStatus, events: readonly RiskEvent[]) => boolean;
   settleMs?: number;
   maxMs?: number;
   /** Simulated ms per real ms. */
@@ -35,7 +40,7 @@ export interface ScenarioRun {
 
 /** What a scenario run produced. */
 export interface ScenarioResult {
-  events: NewEvent[];
+  events: RiskEvent[];
   statuses: RiskStatus[];
   sim: SimTerminal;
   store: Store;
@@ -59,7 +64,7 @@ export async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
   });
   if (!inserted.ok) throw new Error(`test element refused: ${inserted.field} ${inserted.reason}`);
   const elementId = inserted.element.id;
-  const events: NewEvent[] = [];
+  const events: RiskEvent[] = [];
   const statuses: RiskStatus[] = [];
   const stop = new AbortController();
   const maxTimer = setTimeout(() => stop.abort(), run.maxMs ?? 20_000);
@@ -118,6 +123,6 @@ export async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
 }
 
 /** Events of one type. */
-export function eventsOf(events: readonly NewEvent[], type: string): NewEvent[] {
+export function eventsOf(events: readonly RiskEvent[], type: string): RiskEvent[] {
   return events.filter((event) => event.type === type);
 }
