@@ -13,6 +13,13 @@ import type { ElementChange, ElementFeed } from "./mod.ts";
 import { parseElement } from "./schemas.ts";
 import { backoffMs, fingerprint, sleep } from "./_common.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
+import { logger } from "../shared/logging.ts";
+import { maskUriCredentials } from "../shared/secrets.ts";
+
+/** Logs feed warnings (stream errors, lost positions) without credentials. */
+export function logFeedWarning(message: string): void {
+  logger("store", "feed").warn("{message}", { message: maskUriCredentials(message) });
+}
 
 /** One change as seen by an adapter's stream. */
 export interface RawChange {
@@ -120,7 +127,11 @@ export class Feed implements ElementFeed {
 
   async #next(): Promise<IteratorResult<ElementChange, undefined>> {
     if (this.#closed) return { done: true, value: undefined };
-    await this.#save(true);
+    // A failed save is not fatal: the position is saved with a later change, and a restart
+    // reconciles anyway.
+    await this.#save(true).catch((error) =>
+      this.#options.onWarning?.(`cannot save the feed position: ${describe(error)}`)
+    );
     let failures = 0;
     while (!this.#closed) {
       const queued = this.#queue.shift();

@@ -52,7 +52,13 @@ import {
   sleep,
   toInstance,
 } from "./_common.ts";
-import { Feed, type FeedSource, HistoryLostError, type RawChange } from "./_feed.ts";
+import {
+  Feed,
+  type FeedSource,
+  HistoryLostError,
+  logFeedWarning,
+  type RawChange,
+} from "./_feed.ts";
 import { LeaseLostError, StoreError, StoreUnavailableError } from "./errors.ts";
 
 /** Options of {@link SqliteStore.open}. */
@@ -267,6 +273,7 @@ export class SqliteStore implements Store {
       resumeKey: options.resumeKey,
       elementId: options.elementId,
       maxRetries: options.maxRetries,
+      onWarning: logFeedWarning,
     }, () => this.#feeds.delete(feed));
     this.#feeds.add(feed);
     return feed;
