@@ -50,4 +50,4 @@ export {
   parseGreeting,
   ZMTP_VERSION,
 } from "./codec.ts";
-export type { DecoderEvent, DecoderOptions, Greeting } from "./codec.ts";
+export type { DecoderEvent, DecoderOptions, Greeting, GreetingInit, Metadata } from "./codec.ts";
