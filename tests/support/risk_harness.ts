@@ -55,7 +55,11 @@ export interface ScenarioResult {
 export async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
   const dir = await Deno.makeTempDir({ prefix: "riskguard-test-" });
   const store = await openStore(`sqlite:${dir}/risk.db`);
-  const instance = await store.addInstance({ path: `sim:${run.scenario}`, host: "test-host" });
+  const instance = await store.addInstance({
+    path: `sim:${run.scenario}`,
+    host: "test-host",
+    port: freePortPair(),
+  });
   const inserted = await store.insertElement({
     server: "RiskGuard-Sim",
     login: SIM_LOGIN,
@@ -120,6 +124,28 @@ export async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/**
+ * A base port `p` such that `p` and `p + 1` are free on 127.0.0.1 right now, so test files
+ * running in parallel do not collide on the store's default ports.
+ */
+export function freePortPair(): number {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (first.addr as Deno.NetAddr).port;
+    try {
+      if (port < 65_534) {
+        Deno.listen({ hostname: "127.0.0.1", port: port + 1 }).close();
+        return port;
+      }
+    } catch {
+      // port + 1 is taken: try another pair
+    } finally {
+      first.close();
+    }
+  }
+  throw new Error("no free port pair on 127.0.0.1");
 }
 
 /** Events of one type. */
