@@ -13,9 +13,12 @@ export interface TcpEndpoint {
   port: number;
 }
 
-/** Parses `tcp://host:port`; `*` stands for every interface. */
+/**
+ * Parses `tcp://host:port`; `*` stands for every interface, and an empty host (`tcp://:5555`)
+ * for 127.0.0.1.
+ */
 export function parseEndpoint(endpoint: string): TcpEndpoint {
-  const match = /^tcp:\/\/(\[[^\]]+\]|[^:/\]]+):(\d+)$/.exec(endpoint);
+  const match = /^tcp:\/\/(\[[^\]]+\]|[^:/\]]*):(\d+)$/.exec(endpoint);
   if (match === null) {
     throw new ZmtpError(
       "INPUT_INVALID",
@@ -29,6 +32,7 @@ export function parseEndpoint(endpoint: string): TcpEndpoint {
   let hostname = match[1]!;
   if (hostname.startsWith("[")) hostname = hostname.slice(1, -1);
   if (hostname === "*") hostname = "0.0.0.0";
+  if (hostname === "") hostname = "127.0.0.1";
   return { hostname, port };
 }
 

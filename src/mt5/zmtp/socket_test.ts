@@ -376,6 +376,7 @@ Deno.test("socket: endpoints are validated; non-loopback binds are refused by de
   );
   await pull.bind("tcp://localhost:0");
   assert.ok(pull.port > 0);
+  await pull.bind("tcp://:0"); // no host: 127.0.0.1
   await Promise.all([pull.close(), pull.close()]);
   assert.throws(() => pull.connect("tcp://127.0.0.1:1"), /closed/);
 });
