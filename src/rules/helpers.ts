@@ -22,7 +22,10 @@ export function positionRiskAtStop(position: Position, symbol: SymbolInfo): numb
   const distance = position.side === "buy"
     ? position.open_price - position.sl
     : position.sl - position.open_price;
-  const atStop = distance / symbol.tick_size * symbol.tick_value * position.volume;
+  // Prices are multiples of the tick size: round away binary noise (0.005 / 0.00001 is
+  // 499.99999999999 in floating point) to a millionth of a tick.
+  const ticks = Math.round(distance / symbol.tick_size * 1e6) / 1e6;
+  const atStop = ticks * symbol.tick_value * position.volume;
   return atStop - position.swap - position.commission;
 }
 
