@@ -18,7 +18,11 @@ import type { Logger } from "@logtape/logtape";
 import { Bridge, type BridgeEvent, makeToken } from "../mt5/bridge.ts";
 import type { Snapshot } from "../mt5/protocol.ts";
 import type { SimLaunchMode } from "../mt5/sim/launch.ts";
-import { launchTerminal, type TerminalHandle } from "../mt5/terminal.ts";
+import {
+  launchTerminal,
+  type LaunchTerminalOptions,
+  type TerminalHandle,
+} from "../mt5/terminal.ts";
 import type { Action, RiskSettings } from "../rules/rule.ts";
 import { parseRiskSettings } from "../rules/settings.ts";
 import { formatLoadError, PluginHost, type PluginSpec } from "../rules/plugins.ts";
@@ -141,6 +145,8 @@ export interface RiskRunOptions {
   onStatus?: (status: RiskStatus) => void;
   /** Receives every audit event as it is recorded. */
   onEvent?: (event: RiskEvent) => void;
+  /** Starts the terminal; default {@link launchTerminal} (benchmarks plug in a scripted EA). */
+  launchTerminal?: (options: LaunchTerminalOptions) => Promise<TerminalHandle>;
   /** Receives the started terminal (tests inspect the simulator through it). */
   onTerminal?: (terminal: TerminalHandle) => void;
 }
@@ -345,7 +351,8 @@ class RiskRunner {
 
   async #launchTerminal(instance: Instance, token: string): Promise<TerminalHandle> {
     const password = await revealPassword(this.#element, this.#o.secretKey);
-    const terminal = await launchTerminal({
+    const launch = this.#o.launchTerminal ?? launchTerminal;
+    const terminal = await launch({
       path: this.#pathway(instance),
       login: this.#element.login,
       password,

@@ -1,0 +1,236 @@
+/**
+ * Risk process benchmark (`deno task bench risk`).
+ *
+ * 1. Tick-to-command latency: the real risk process (store, bridge over loopback ZMTP with
+ *    PLAIN, engine, executor) guards an account whose "EA" is a scripted peer built on our ZMTP
+ *    sockets. Each round the EA pushes a snapshot with a new position whose loss at its stop
+ *    exceeds `max_position_risk`, and measures the time until the `close_position` command for
+ *    that ticket arrives. p50/p99 over 1,000 breaches (after 50 warm-up rounds).
+ * 2. RSS of one risk process: `riskguard --mode risk` really spawned on a `sim:calm` instance,
+ *    its resident set read from /proc after 8 s.
+ *
+ * Evaluation time per snapshot (200 positions, 10 rules) is measured by `bench/rules.ts`.
+ * Targets are printed next to the figures; nothing here fails on a missed target.
+ *
+ * @module
+ */
+import {
+  encodeMessage,
+  PLAIN_USERNAME,
+  type Position,
+  type Snapshot,
+} from "../src/mt5/protocol.ts";
+import { decodeCommand } from "../src/mt5/protocol.ts";
+import type { LaunchTerminalOptions, TerminalHandle } from "../src/mt5/terminal.ts";
+import { PullSocket, PushSocket } from "../src/mt5/zmtp/mod.ts";
+import { runRisk } from "../src/risk/runner.ts";
+import { openStore } from "../src/store/mod.ts";
+
+const ROUNDS = 1_000;
+const WARMUP = 50;
+const LOGIN = 7_000_001;
+
+const latencies = await measureTickToCommand();
+const rss = await measureRiskProcessRss();
+
+const p = (q: number) => percentile(latencies, q).toFixed(2);
+console.log("\nrisk process                                   measured      target");
+console.log(`tick-to-command p50 (ms, ${ROUNDS} breaches)        ${p(0.5).padStart(8)}`);
+console.log(`tick-to-command p99 (ms)                       ${p(0.99).padStart(8)}      < 10`);
+console.log(
+  `RSS of one risk process (MB)                   ${
+    rss === undefined ? "     n/a" : (rss / 1024 / 1024).toFixed(1).padStart(8)
+  }      < 120`,
+);
+
+async function measureTickToCommand(): Promise<number[]> {
+  const dir = await Deno.makeTempDir({ prefix: "riskguard-bench-" });
+  const store = await openStore(`sqlite:${dir}/bench.db`);
+  const instance = await store.addInstance({ path: "bench:scripted-ea", host: "bench" });
+  const inserted = await store.insertElement({
+    server: "Bench",
+    login: LOGIN,
+    password: "bench",
+    max_position_risk: "1%",
+  });
+  if (!inserted.ok) throw new Error(`${inserted.field} ${inserted.reason}`);
+  const stop = new AbortController();
+  const results: number[] = [];
+  let eaDone: Promise<void> | undefined;
+  const launch = (options: LaunchTerminalOptions): Promise<TerminalHandle> => {
+    eaDone = scriptedEa(options.port, options.token, results).finally(() => stop.abort());
+    return Promise.resolve({
+      kind: "sim",
+      pid: undefined,
+      sim: undefined,
+      helloReceived: () => Promise.resolve(),
+      stop: () => Promise.resolve(),
+      done: Promise.resolve(),
+    });
+  };
+  await runRisk({
+    store,
+    elementId: inserted.element.id,
+    host: "bench",
+    instanceId: instance._id,
+    signal: stop.signal,
+    launchTerminal: launch,
+    timing: { metricsIntervalMs: 1_000, snapshotAlarmMs: 60_000 },
+  });
+  await eaDone;
+  await store.close();
+  await Deno.remove(dir, { recursive: true });
+  return results.slice(WARMUP);
+}
+
+/** An EA stand-in: PLAIN client, PUSH to `port`, PULL from `port + 1`. */
+async function scriptedEa(port: number, token: string, results: number[]): Promise<void> {
+  const mechanism = {
+    type: "plain" as const,
+    role: "client" as const,
+    username: PLAIN_USERNAME,
+    password: token,
+  };
+  const push = new PushSocket({ mechanism });
+  const pull = new PullSocket({ mechanism });
+  push.connect(`tcp://127.0.0.1:${port}`);
+  pull.connect(`tcp://127.0.0.1:${port + 1}`);
+  const utc = Date.now();
+  await push.send(encodeMessage({
+    type: "hello",
+    protocol: 1,
+    ea_version: "bench",
+    terminal_build: 0,
+    login: LOGIN,
+    server: "Bench",
+    locked: false,
+    server_time: utc,
+    utc_time: utc,
+  }));
+  for (let round = 1; round <= ROUNDS + WARMUP; round++) {
+    const ticket = 100_000 + round;
+    const started = performance.now();
+    await push.send(encodeMessage(snapshot(round, ticket)));
+    // Wait for the close of this ticket; ack every command on the way.
+    while (true) {
+      const [frame] = await pull.receive();
+      const decoded = decodeCommand(frame!);
+      if (!decoded.ok) continue;
+      const command = decoded.value;
+      if (command.type === "close_position" && command.ticket === ticket) {
+        results.push(performance.now() - started);
+      }
+      await push.send(encodeMessage({ type: "ack", id: command.id, ok: true, retcode: 10009 }));
+      if (command.type === "close_position" && command.ticket === ticket) break;
+    }
+  }
+  await push.close();
+  await pull.close();
+}
+
+function snapshot(seq: number, ticket: number): Snapshot {
+  const now = Date.now();
+  const position: Position = {
+    ticket,
+    symbol: "EURUSD",
+    side: "buy",
+    volume: 1,
+    open_price: 1.1,
+    price: 1.1,
+    sl: 1.09, // 1,000 ticks of 1 USD: 1,000 USD at risk, over 1 % of 10,000
+    tp: 0,
+    profit: 0,
+    swap: 0,
+    commission: 0,
+    open_time: now,
+    magic: 0,
+    comment: "",
+  };
+  return {
+    type: "snapshot",
+    seq,
+    server_time: now,
+    utc_time: now,
+    account: {
+      login: LOGIN,
+      currency: "USD",
+      balance: 10_000,
+      equity: 10_000,
+      margin: 100,
+      free_margin: 9_900,
+      profit: 0,
+      credit: 0,
+      leverage: 100,
+      margin_mode: "hedging",
+    },
+    positions: [position],
+    orders: [],
+    symbols: {
+      EURUSD: {
+        tick_value: 1,
+        tick_size: 0.00001,
+        volume_step: 0.01,
+        volume_min: 0.01,
+        trade_allowed: true,
+      },
+    },
+    realized_today: { profit: 0, swap: 0, commission: 0, total: 0 },
+    trade_allowed: true,
+    locked: false,
+  };
+}
+
+async function measureRiskProcessRss(): Promise<number | undefined> {
+  if (Deno.build.os !== "linux") return undefined;
+  const dir = await Deno.makeTempDir({ prefix: "riskguard-bench-rss-" });
+  const path = `${dir}/rss.db`;
+  const store = await openStore(`sqlite:${path}`);
+  const instance = await store.addInstance({ path: "sim:calm", host: "bench" });
+  const inserted = await store.insertElement({
+    server: "Bench",
+    login: 5_000_001,
+    password: "bench",
+    max_daily_loss: "5%",
+    max_position_risk: "2%",
+  });
+  await store.close();
+  if (!inserted.ok) throw new Error(`${inserted.field} ${inserted.reason}`);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../main.ts", import.meta.url).pathname,
+      "--mode",
+      "risk",
+      "--element_id",
+      inserted.element.id,
+      "--instance",
+      instance._id,
+      "--store",
+      `sqlite:${path}`,
+      "--host",
+      "bench",
+      "--log-level",
+      "warning",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await new Promise((resolve) => setTimeout(resolve, 8_000));
+  let rss: number | undefined;
+  try {
+    const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+    const match = /VmRSS:\s+(\d+) kB/.exec(status);
+    rss = match === null ? undefined : Number(match[1]) * 1024;
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+  return rss;
+}
+
+function percentile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
