@@ -60,12 +60,13 @@ export interface DayUpdate {
 export function dayWindow(now: number, serverOffsetMs: number, daily: DailySettings): DayWindow {
   const reset = parseClockTime(daily.reset) * MINUTE_MS;
   const wall = toWall(now, daily.timezone, serverOffsetMs);
-  const midnight = wallMidnight(wall - reset);
-  return {
-    date: wallDate(midnight),
-    starts_at: toUtc(midnight + reset, daily.timezone, serverOffsetMs),
-    ends_at: toUtc(midnight + DAY_MS + reset, daily.timezone, serverOffsetMs),
-  };
+  let midnight = wallMidnight(wall - reset);
+  const at = (day: number) => toUtc(day + reset, daily.timezone, serverOffsetMs);
+  // A reset inside a skipped DST hour happens after the gap (02:30 -> 03:30): between the
+  // wall time and that instant the previous day is still running.
+  if (now < at(midnight)) midnight -= DAY_MS;
+  else if (now >= at(midnight + DAY_MS)) midnight += DAY_MS;
+  return { date: wallDate(midnight), starts_at: at(midnight), ends_at: at(midnight + DAY_MS) };
 }
 
 /** The baseline of a day from its start figures: balance, equity, or the larger of both. */
