@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { runCli } from "./mod.ts";
+import { fakeContext } from "../../tests/support/fake_cli.ts";
+
+const example = fileURLToPath(new URL("../../rules.example.ts", import.meta.url));
+
+Deno.test("rules check runs the example plugin and prints its actions", async () => {
+  const ctx = fakeContext();
+  const code = await runCli([
+    "rules",
+    "check",
+    example,
+    "--now",
+    "2026-11-24T13:20:00Z",
+    "--hours",
+    "1",
+    "--options",
+    '{"events":["08:30"]}',
+  ], ctx);
+  const out = ctx.out.join("");
+  assert.equal(code, 0, ctx.err.join(""));
+  assert.match(out, /^rule news_window: /);
+  // 08:30 New York = 13:30 UTC: at 13:20 the fresh position (opened 13:19) is closed
+  assert.match(
+    out,
+    /fresh_position\s*\n\s+lock until 2026-11-24T13:35Z: news at 2026-11-24 13:30 UTC/,
+  );
+  assert.match(out, /close_position 7001: position 7001 opened inside the window/);
+  assert.match(out, /checked \d+ snapshots: \d+ with actions, 0 errors/);
+});
+
+Deno.test("rules check fails with exit code 2 on a plugin that does not load or has bad options", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const broken = `${dir}/broken.ts`;
+    await Deno.copyFile(
+      fileURLToPath(new URL("../../tests/rules/fixtures/syntax_error.txt", import.meta.url)),
+      broken,
+    );
+    let ctx = fakeContext();
+    assert.equal(await runCli(["rules", "check", broken, "--hours", "0"], ctx), 2);
+    assert.match(ctx.err.join(""), /broken\.ts:8:22: SyntaxError/);
+    ctx = fakeContext();
+    assert.equal(
+      await runCli(["rules", "check", example, "--options", '{"events":["8h"]}'], ctx),
+      2,
+    );
+    assert.match(ctx.err.join(""), /invalid options for rule news_window: invalid event time "8h"/);
+    ctx = fakeContext();
+    assert.equal(await runCli(["rules", "check", example, "--options", "{nope"], ctx), 2);
+    assert.match(ctx.err.join(""), /--options is not valid JSON/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
