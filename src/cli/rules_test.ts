@@ -2,6 +2,10 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { runCli } from "./mod.ts";
 import { fakeContext } from "../../tests/support/fake_cli.ts";
+import { PluginHost } from "../rules/plugins.ts";
+import { sampleScenarios } from "../rules/samples.ts";
+import { DEFAULT_SETTINGS } from "../rules/settings.ts";
+import { prepareContext } from "../risk/engine.ts";
 
 const example = fileURLToPath(new URL("../../rules.example.ts", import.meta.url));
 
@@ -52,5 +56,33 @@ Deno.test("rules check fails with exit code 2 on a plugin that does not load or 
     assert.match(ctx.err.join(""), /--options is not valid JSON/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("rules serve-plugin is a working plugin process (the compiled executable's path)", async () => {
+  const main = fileURLToPath(new URL("../../main.ts", import.meta.url));
+  const host = await PluginHost.start([{ module: example, options: { events: ["08:30"] } }], {
+    deadlineMs: 10_000,
+    loadTimeoutMs: 30_000,
+    command: { path: Deno.execPath(), args: ["run", "-A", main, "rules", "serve-plugin"] },
+  });
+  try {
+    assert.deepEqual(host.loadErrors, []);
+    const now = Date.parse("2026-11-24T13:20:00Z");
+    const fresh = sampleScenarios(now).find((item) => item.name === "fresh_position")!;
+    const { context } = prepareContext({
+      snapshot: fresh.snapshot,
+      settings: DEFAULT_SETTINGS,
+      state: {},
+      now,
+    });
+    const outcome = await host.evaluate(context);
+    assert.deepEqual(outcome.actions.map((action) => action.type), [
+      "lock",
+      "close_position",
+      "notify",
+    ]);
+  } finally {
+    await host.close();
   }
 });
