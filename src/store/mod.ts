@@ -37,7 +37,13 @@ import type {
 
 export * from "./schemas.ts";
 export * from "./errors.ts";
-export { DEFAULT_STALE_MS, FIRST_INSTANCE_PORT, VOLATILE_ELEMENT_FIELDS } from "./_common.ts";
+export {
+  CONFIG_ELEMENT_FIELDS,
+  DEFAULT_STALE_MS,
+  FIRST_INSTANCE_PORT,
+  MANAGED_FIELD_REASON,
+  VOLATILE_ELEMENT_FIELDS,
+} from "./_common.ts";
 export {
   decryptPassword,
   encryptPassword,
@@ -249,6 +255,27 @@ export interface Store {
     status: ElementStatus,
     options?: { error?: ElementError | null; now?: number },
   ): Promise<ParsedElement>;
+  /**
+   * A person changes an element's configuration (no lease needed). `changes` holds config
+   * fields only ({@link CONFIG_ELEMENT_FIELDS}); `null` removes an optional field. `trading:
+   * "ALLOWED"` unlocks the account (also clears `lock_reason` and `locked_until`); other `trading`
+   * values are refused. Setting `password` without `password_enc` removes a stored
+   * `password_enc`, and the other way round. The merged document is validated like an insert;
+   * nothing is written when it is invalid. Only the changed fields are written (and
+   * `updated_at`), so concurrent manager writes of other fields are kept; the change reaches
+   * change-feed watchers like any other update.
+   *
+   * Never throws for bad input (returns `{ok: false, field, reason, issues}`; a field that is not
+   * a config field is refused with {@link MANAGED_FIELD_REASON}).
+   *
+   * @throws {StoreError} `NOT_FOUND` when there is no such element; `STORE_CONFLICT` (MongoDB)
+   * when its configuration kept changing under concurrent changes.
+   */
+  configureElement(
+    id: string,
+    changes: Record<string, unknown>,
+    now?: number,
+  ): Promise<InsertResult>;
   /**
    * Deletes an element. A held element (with an instance) is refused with `ELEMENT_HELD`
    * unless `force`; forcing also frees its instance. Returns false when there was none.

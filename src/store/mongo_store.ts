@@ -55,10 +55,12 @@ import {
   checkManagedPatch,
   checkNewEvent,
   checkNewInstance,
+  CONFIG_ELEMENT_FIELDS,
   DEFAULT_STALE_MS,
   isSimPath,
   newId,
   portsOverlap,
+  prepareConfigChange,
   prepareElement,
   sleep,
   toInstance,
@@ -242,6 +244,41 @@ export class MongoStore implements Store {
       const doc = await this.#rawElement(id);
       if (doc === null) throw notFound("element", id);
       return parseElement(doc);
+    });
+  }
+
+  /**
+   * A person changes an element's configuration; never throws for bad input. Only the changed
+   * fields are written (`$set`/`$unset`), on the condition that no configuration field changed
+   * since the document was read and validated (retried a few times).
+   */
+  configureElement(
+    id: string,
+    changes: Record<string, unknown>,
+    now = Date.now(),
+  ): Promise<InsertResult> {
+    return this.#run(async () => {
+      for (let attempt = 0; attempt < CONFIGURE_ATTEMPTS; attempt++) {
+        const raw = await this.#elements.findOne(idFilter(id));
+        if (raw === null) throw notFound("element", id);
+        const current = normalize(raw);
+        const change = prepareConfigChange(current, changes, now);
+        if (!change.ok) return change;
+        const update: Document = { $set: change.set };
+        if (change.unset.length > 0) {
+          update.$unset = Object.fromEntries(change.unset.map((field) => [field, ""]));
+        }
+        const result = await this.#elements.updateOne(
+          { _id: raw._id, ...configUnchanged(raw) },
+          update,
+        );
+        if (result.matchedCount === 1) return { ok: true, element: change.element };
+      }
+      throw new StoreError(
+        "STORE_CONFLICT",
+        `Element ${id}: its configuration kept changing while it was being changed ` +
+          `(${CONFIGURE_ATTEMPTS} attempts); try again`,
+      );
     });
   }
 
@@ -834,6 +871,22 @@ class MongoFeedSource implements FeedSource {
         return { token, op: "reconcile" };
     }
   }
+}
+
+/** How often `configureElement` re-reads and retries when the configuration changed under it. */
+const CONFIGURE_ATTEMPTS = 5;
+
+/**
+ * A filter that matches only while every configuration field (but `trading`, which the manager
+ * writes) still has the value read in `raw` (as stored: BSON values compared by the server).
+ */
+function configUnchanged(raw: MDoc): Filter<MDoc> {
+  const filter: Document = {};
+  for (const field of CONFIG_ELEMENT_FIELDS) {
+    if (field === "trading") continue;
+    filter[field] = field in raw ? { $eq: raw[field] } : { $exists: false };
+  }
+  return filter as Filter<MDoc>;
 }
 
 /** A filter that finds a document by its string id, stored as ObjectId or as string. */

@@ -48,6 +48,7 @@ import {
   isSimPath,
   newId,
   portsOverlap,
+  prepareConfigChange,
   prepareElement,
   sleep,
   toInstance,
@@ -244,6 +245,24 @@ export class SqliteStore implements Store {
         doc.updated_at = options.now ?? Date.now();
         this.#put("elements", id, doc);
         return parseElement(doc);
+      })
+    );
+  }
+
+  /** A person changes an element's configuration; never throws for bad input. */
+  configureElement(
+    id: string,
+    changes: Record<string, unknown>,
+    now = Date.now(),
+  ): Promise<InsertResult> {
+    return this.#run(() =>
+      this.#tx(() => {
+        const doc = this.#get("elements", id);
+        if (doc === null) throw notFound("element", id);
+        const change = prepareConfigChange(doc, changes, now);
+        if (!change.ok) return change;
+        this.#put("elements", id, change.doc);
+        return { ok: true, element: change.element };
       })
     );
   }

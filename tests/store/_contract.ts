@@ -5,12 +5,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type {
-  ElementChange,
-  ElementFeed,
-  LeaseRef,
-  ParsedElement,
-  Store,
+import {
+  type ElementChange,
+  type ElementFeed,
+  type LeaseRef,
+  MANAGED_FIELD_REASON,
+  type ParsedElement,
+  type Store,
 } from "../../src/store/mod.ts";
 import type { Adapter, Fixture } from "./_harness.ts";
 
@@ -177,6 +178,216 @@ export const CASES: Record<string, Case> = {
     assert.equal(await store.removeElement(id), true);
     assert.equal(await store.removeElement(id), false);
     assert.equal(await store.getElement(id), null);
+  },
+
+  async "configureElement applies config changes, validates the merged document, and null removes"(
+    fx,
+  ) {
+    const { store } = fx;
+    const id = await addElement(store, 2101, {
+      max_daily_loss: "5%",
+      max_profit: 500,
+      max_drawdown: { limit: "10%", mode: "trailing_equity" },
+      daily: { reset: "22:00", timezone: "Europe/London" },
+      rules: [{ module: "./rules/x.ts", options: { a: 1 } }],
+    });
+    const changed = await store.configureElement(
+      id,
+      { max_daily_loss: "3%", max_position_risk: 100, name: "main", require_stop_loss: true },
+      T0 + 1_000,
+    );
+    assert.ok(changed.ok, changed.ok ? "" : `${changed.field} ${changed.reason}`);
+    assert.equal(changed.element.id, id);
+    assert.deepEqual(changed.element.element.max_daily_loss, { kind: "percent", value: 3 });
+    const element = valid(await store.getElement(id));
+    assert.deepEqual(element.max_daily_loss, { kind: "percent", value: 3 });
+    assert.deepEqual(element.max_position_risk, { kind: "money", value: 100 });
+    assert.equal(element.name, "main");
+    assert.equal(element.require_stop_loss, true);
+    assert.deepEqual(element.max_profit, { kind: "money", value: 500 }, "other fields are kept");
+    assert.equal(element.daily.reset, "22:00");
+    assert.equal(element.max_drawdown?.mode, "trailing_equity");
+    assert.equal(element.rules.length, 1);
+    assert.equal(element.updated_at, T0 + 1_000);
+    assert.equal(element.created_at, T0);
+    const raw = await fx.readRaw("elements", id);
+    assert.equal(raw?.max_daily_loss, "3%", "the raw limit is stored");
+
+    // An invalid value is refused naming the field, and nothing of the change is written.
+    const before = await fx.readRaw("elements", id);
+    const bad = await store.configureElement(
+      id,
+      { max_daily_loss: "abc%", name: "renamed" },
+      T0 + 2_000,
+    );
+    assert.equal(bad.ok, false);
+    assert.ok(!bad.ok);
+    assert.equal(bad.field, "max_daily_loss");
+    assert.match(bad.reason, /abc%/);
+    assert.deepEqual(await fx.readRaw("elements", id), before, "nothing written");
+    const several = await store.configureElement(id, { server: " ", warn_at: 1.5 });
+    assert.ok(!several.ok);
+    assert.deepEqual(several.issues.map((i) => i.field).sort(), ["server", "warn_at"]);
+    const nested = await store.configureElement(id, {
+      max_drawdown: { limit: "5%", mode: "sideways" },
+    });
+    assert.ok(!nested.ok && nested.field === "max_drawdown.mode", JSON.stringify(nested));
+    const secret = await store.configureElement(id, { password: 424242 });
+    assert.ok(!secret.ok && secret.field === "password");
+    assert.doesNotMatch(secret.reason, /424242/, "a password value is never shown");
+    const notObject = await store.configureElement(id, [] as never);
+    assert.ok(!notObject.ok && notObject.field === "(document)");
+    assert.deepEqual(await fx.readRaw("elements", id), before, "nothing written by refusals");
+
+    // null removes an optional field (defaults apply again); a required one cannot be removed.
+    const removed = await store.configureElement(
+      id,
+      { max_profit: null, warn_at: null },
+      T0 + 3_000,
+    );
+    assert.ok(removed.ok);
+    const after = valid(await store.getElement(id));
+    assert.equal(after.max_profit, undefined);
+    assert.equal(after.warn_at, 0.8);
+    const rawAfter = await fx.readRaw("elements", id);
+    assert.ok(rawAfter !== null && !("max_profit" in rawAfter), "max_profit is gone");
+    assert.equal(rawAfter.updated_at, T0 + 3_000);
+    const required = await store.configureElement(id, { server: null });
+    assert.ok(!required.ok && required.field === "server", JSON.stringify(required));
+    assert.equal(valid(await store.getElement(id)).server, "Demo-Server");
+
+    // Not-found ids throw.
+    await rejectsWith(store.configureElement("missing", { name: "x" }), "NOT_FOUND");
+    await rejectsWith(
+      store.configureElement("000000000000000000000000", { name: "x" }),
+      "NOT_FOUND",
+    );
+  },
+
+  async "configureElement refuses managed fields and keeps the manager's state"(fx) {
+    const { store } = fx;
+    const id = await addElement(store, 2201);
+    await store.addInstance({ path: "C:/mt5/1", host: "h1" });
+    const lease = await store.claimFreeInstance(id, "h1", T0);
+    const day = {
+      date: "2026-11-24",
+      start_balance: 10_000,
+      start_equity: 10_000,
+      high_equity: 10_000,
+      baseline: 10_000,
+    };
+    await store.updateElement(lease, { day }, T0 + 1);
+    const before = await fx.readRaw("elements", id);
+    for (const field of ["status", "host", "instance_id", "lease", "last_ping", "day", "_id"]) {
+      const result = await store.configureElement(id, { max_profit: 100, [field]: null });
+      assert.ok(!result.ok, `${field} was accepted`);
+      assert.equal(result.field, field);
+      assert.equal(result.reason, MANAGED_FIELD_REASON);
+    }
+    const many = await store.configureElement(id, { lock_reason: "x", metrics: {}, name: "n" });
+    assert.ok(!many.ok);
+    assert.equal(many.reason, MANAGED_FIELD_REASON);
+    assert.deepEqual(many.issues.map((i) => i.field), ["lock_reason", "metrics"]);
+    assert.deepEqual(await fx.readRaw("elements", id), before, "nothing written");
+
+    // A held element is changed without its lease; the holder's lease and state stay.
+    const changed = await store.configureElement(id, { max_daily_loss: 300 }, T0 + 2);
+    assert.ok(changed.ok);
+    const element = valid(await store.getElement(id));
+    assert.deepEqual(element.max_daily_loss, { kind: "money", value: 300 });
+    assert.equal(element.status, "ACTIVE");
+    assert.equal(element.lease, lease.lease);
+    assert.equal(element.instance_id, lease.instance_id);
+    assert.deepEqual(element.day, day);
+    await store.ping(lease, T0 + 3);
+    await store.updateElement(lease, { trading: "LOCKED_DAY" }, T0 + 4);
+
+    // Concurrent manager writes and config changes of other fields are all kept.
+    for (let n = 1; n <= 8; n++) {
+      await Promise.all([
+        store.configureElement(id, { name: `name-${n}` }, T0 + 10 + n),
+        store.configureElement(id, { max_open_positions: n }, T0 + 10 + n),
+        store.updateElement(lease, { day: { ...day, start_balance: n } }, T0 + 10 + n),
+      ]);
+      const now = valid(await store.getElement(id));
+      assert.equal(now.name, `name-${n}`);
+      assert.equal(now.max_open_positions, n);
+      assert.equal(now.day?.start_balance, n);
+      assert.equal(now.trading, "LOCKED_DAY");
+    }
+
+    // A password replaces the other form, so that the new one is used.
+    const enc = await store.configureElement(id, { password_enc: "v1:aaaa:bbbb" });
+    assert.ok(enc.ok);
+    let raw = await fx.readRaw("elements", id);
+    assert.ok(raw !== null && !("password" in raw) && raw.password_enc === "v1:aaaa:bbbb");
+    const plain = await store.configureElement(id, { password: "new-pw" });
+    assert.ok(plain.ok);
+    raw = await fx.readRaw("elements", id);
+    assert.ok(raw !== null && !("password_enc" in raw) && raw.password === "new-pw");
+  },
+
+  async "configureElement trading ALLOWED unlocks; other trading values are refused"(fx) {
+    const { store } = fx;
+    const id = await addElement(store, 2301);
+    await store.addInstance({ path: "C:/mt5/1", host: "h1" });
+    const lease = await store.claimFreeInstance(id, "h1", T0);
+    await store.updateElement(lease, {
+      trading: "LOCKED_DAY",
+      lock_reason: "max daily loss",
+      locked_until: T0 + 60 * MIN,
+    }, T0 + 1);
+    const before = await fx.readRaw("elements", id);
+    for (const value of ["LOCKED", "LOCKED_DAY", "allowed", null, 1]) {
+      const result = await store.configureElement(id, { trading: value });
+      assert.ok(!result.ok, `trading ${String(value)} was accepted`);
+      assert.equal(result.field, "trading");
+      assert.match(result.reason, /ALLOWED/);
+    }
+    assert.deepEqual(await fx.readRaw("elements", id), before, "nothing written");
+    const unlocked = await store.configureElement(id, { trading: "ALLOWED" }, T0 + 2);
+    assert.ok(unlocked.ok);
+    assert.equal(unlocked.element.element.trading, "ALLOWED");
+    const element = valid(await store.getElement(id));
+    assert.equal(element.trading, "ALLOWED");
+    assert.equal(element.lock_reason, null);
+    assert.equal(element.locked_until, null);
+    assert.equal(element.status, "ACTIVE");
+    assert.equal(element.lease, lease.lease, "unlocking does not move the lease");
+    await store.ping(lease, T0 + 3);
+  },
+
+  async "configureElement changes reach a single-element feed"(fx) {
+    const { store } = fx;
+    const a = await addElement(store, 2401);
+    const b = await addElement(store, 2402, { max_daily_loss: "5%" });
+    await store.addInstance({ path: "C:/mt5/1", host: "h1" });
+    const lease = await store.claimFreeInstance(b, "h1", T0);
+    const feed = store.watchElements({ elementId: b, pollIntervalMs: 10 });
+    try {
+      await collect(feed, (c) => c.op === "synced");
+      await store.configureElement(a, { name: "not watched" });
+      await store.configureElement(b, { max_daily_loss: "2%" });
+      const changes = await collect(feed, (c) => c.op === "upsert");
+      assert.deepEqual(upsertIds(changes), [b]);
+      const change = changes.at(-1)!;
+      assert.ok(change.op === "upsert" && change.source === "change" && change.element.valid);
+      assert.deepEqual(change.element.element.max_daily_loss, { kind: "percent", value: 2 });
+
+      await store.updateElement(lease, { trading: "LOCKED_DAY", lock_reason: "loss" }, T0 + 1);
+      await collect(
+        feed,
+        (c) => c.op === "upsert" && c.element.valid && c.element.element.trading === "LOCKED_DAY",
+      );
+      await store.configureElement(b, { trading: "ALLOWED" });
+      const unlock = await collect(feed, (c) => c.op === "upsert");
+      const last = unlock.at(-1)!;
+      assert.ok(last.op === "upsert" && last.element.valid);
+      assert.equal(last.element.element.trading, "ALLOWED");
+      assert.equal(last.element.element.lock_reason, null);
+    } finally {
+      await feed.close();
+    }
   },
 
   async "instances get collision-free ports per host"(fx) {
