@@ -384,8 +384,9 @@ class RiskRunner {
     const key = JSON.stringify(specs);
     if (key === this.#pluginsKey) return;
     this.#pluginsKey = key;
-    this.#plugins?.close();
+    const previous = this.#plugins;
     this.#plugins = undefined;
+    await previous?.close();
     if (specs.length === 0) return;
     this.#plugins = await PluginHost.start(specs, { clock: this.#clock });
     for (const error of this.#plugins.loadErrors) {
@@ -969,7 +970,7 @@ class RiskRunner {
 
   async #shutdown(): Promise<void> {
     this.#stop.abort();
-    this.#plugins?.close();
+    await this.#plugins?.close();
     await this.#executor?.settle();
     await this.#terminal?.stop().catch(() => {});
     await this.#bridge?.close().catch(() => {});
