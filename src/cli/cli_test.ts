@@ -9,6 +9,8 @@ const COMMANDS = [
   ["elements", "add"],
   ["elements", "list"],
   ["elements", "show"],
+  ["elements", "set"],
+  ["elements", "unlock"],
   ["elements", "enable"],
   ["elements", "disable"],
   ["elements", "remove"],

@@ -164,6 +164,179 @@ Deno.test("elements add encrypts the password when RISKGUARD_SECRET_KEY is set",
   });
 });
 
+Deno.test("elements set changes limits and name, unsets fields, keeps the drawdown mode", async () => {
+  await withDb(async (env) => {
+    const io = fakeContext(env);
+    const added = [
+      "elements",
+      "add",
+      "--server",
+      "S",
+      "--login",
+      "9001",
+      "--password",
+      "secret-pw",
+      "--max-daily-loss",
+      "5%",
+      "--max-profit",
+      "500",
+      "--max-drawdown",
+      "10%",
+      "--drawdown-mode",
+      "trailing_equity",
+      "--json",
+    ];
+    assert.equal(await runCli(added, io.ctx), 0, io.err());
+    const id = JSON.parse(io.out())._id as string;
+
+    io.reset();
+    const set = ["elements", "set", id];
+    const code = await runCli(
+      [...set, "--max-daily-loss", "3%", "--max-position-risk", "250", "--name", "main"],
+      io.ctx,
+    );
+    assert.equal(code, 0, io.err());
+    assert.equal(
+      io.out(),
+      `Changed element ${id}: max_daily_loss 3%, max_position_risk 250, name "main"\n`,
+    );
+
+    io.reset();
+    assert.equal(await runCli([...set, "--max-drawdown", "8%"], io.ctx), 0, io.err());
+    assert.match(io.out(), /max_drawdown 8% \(trailing_equity\)/, "the current mode is kept");
+    io.reset();
+    assert.equal(await runCli([...set, "--drawdown-mode", "static"], io.ctx), 0, io.err());
+    assert.match(io.out(), /max_drawdown 8% \(static\)/, "the current limit is kept");
+
+    io.reset();
+    assert.equal(await runCli([...set, "--unset", "max_profit", "--json"], io.ctx), 0, io.err());
+    const shown = JSON.parse(io.out());
+    assert.equal(shown.max_profit, undefined);
+    assert.equal(shown.max_daily_loss, "3%");
+    assert.equal(shown.password, "****");
+    assert.ok(!io.out().includes("secret-pw") && !io.err().includes("secret-pw"));
+
+    const { openStore } = await import("../store/mod.ts");
+    const store = await openStore(env.RISKGUARD_STORE);
+    try {
+      const parsed = await store.getElement(id);
+      assert.ok(parsed?.valid);
+      const element = parsed.element;
+      assert.deepEqual(element.max_daily_loss, { kind: "percent", value: 3 });
+      assert.deepEqual(element.max_position_risk, { kind: "money", value: 250 });
+      assert.equal(element.max_profit, undefined);
+      assert.deepEqual(element.max_drawdown, {
+        limit: { kind: "percent", value: 8 },
+        mode: "static",
+      });
+      assert.equal(element.name, "main");
+      assert.equal(element.password, "secret-pw", "the password is untouched");
+    } finally {
+      await store.close();
+    }
+
+    // A held element says that its risk process applies the change.
+    io.reset();
+    assert.equal(await runCli(["instances", "add", "--path", "C:/MT5/a"], io.ctx), 0);
+    const held = await openStore(env.RISKGUARD_STORE);
+    try {
+      await held.claimFreeInstance(id, "vps-test", Date.now());
+    } finally {
+      await held.close();
+    }
+    io.reset();
+    assert.equal(await runCli([...set, "--unset", "name"], io.ctx), 0, io.err());
+    assert.match(io.out(), /name removed\nA running risk process \(host vps-test\) applies it/);
+  });
+});
+
+Deno.test("elements set refuses bad input with exit code 2 naming the flag; nothing is written", async () => {
+  await withDb(async (env) => {
+    const io = fakeContext(env);
+    const add = ["elements", "add", "--server", "S", "--login", "9002", "--password", "p"];
+    assert.equal(await runCli([...add, "--max-daily-loss", "5%", "--json"], io.ctx), 0);
+    const id = JSON.parse(io.out())._id as string;
+    io.reset();
+    assert.equal(await runCli(["elements", "show", id], io.ctx), 0);
+    const before = io.out();
+    const set = ["elements", "set", id];
+    const refused: Array<[string[], RegExp]> = [
+      [[], /nothing to change/],
+      [["--json"], /nothing to change/],
+      [["--max-daily-loss", "abc%"], /max_daily_loss \(--max-daily-loss\) .*"abc%"/],
+      [["--max-profit", "-5", "--name", "x"], /max_profit \(--max-profit\) .*-5/],
+      [["--max-position-risk", "150%"], /max_position_risk \(--max-position-risk\) percent/],
+      [
+        ["--unset", "status"],
+        /status \(--unset status\) cannot be changed by configureElement \(managed by riskguard\)/,
+      ],
+      [["--unset", "server"], /server \(--unset server\) is required/],
+      [["--unset", "trading"], /trading \(--unset trading\) may only be set to "ALLOWED"/],
+      [["--unset", "max_proft"], /--unset max_proft: no such element field/],
+      [["--max-profit", "100", "--unset", "max_profit"], /--unset max_profit contradicts/],
+      [["--drawdown-mode", "static"], /--drawdown-mode needs --max-drawdown/],
+      [
+        ["--max-drawdown", "5%", "--drawdown-mode", "sideways"],
+        /max_drawdown\.mode \(--drawdown-mode\) must be one of/,
+      ],
+    ];
+    for (const [args, message] of refused) {
+      io.reset();
+      assert.equal(await runCli([...set, ...args], io.ctx), 2, `${args.join(" ")}: ${io.err()}`);
+      assert.match(io.err(), message, args.join(" "));
+    }
+    io.reset();
+    assert.equal(await runCli(["elements", "set", "nope", "--name", "x"], io.ctx), 2);
+    assert.match(io.err(), /No element with id nope/);
+    io.reset();
+    assert.equal(await runCli(["elements", "show", id], io.ctx), 0);
+    assert.equal(io.out(), before, "no refused change was written");
+  });
+});
+
+Deno.test("elements unlock sets trading ALLOWED, clears the lock and says what it did", async () => {
+  await withDb(async (env) => {
+    const { openStore } = await import("../store/mod.ts");
+    const store = await openStore(env.RISKGUARD_STORE);
+    try {
+      const added = await store.insertElement({ server: "S", login: 9003, password: "p" });
+      assert.ok(added.ok);
+      const id = added.element.id;
+      await store.addInstance({ path: "C:/MT5/x", host: "vps-test" });
+      const lease = await store.claimFreeInstance(id, "vps-test", Date.now());
+      await store.updateElement(lease, {
+        trading: "LOCKED_DAY",
+        lock_reason: "max daily loss",
+        locked_until: Date.now() + 3_600_000,
+      }, Date.now());
+      const io = fakeContext(env);
+      assert.equal(await runCli(["elements", "unlock", id], io.ctx), 0, io.err());
+      assert.match(
+        io.out(),
+        new RegExp(`^Unlocked element ${id}: trading ALLOWED \\(was LOCKED_DAY: max daily loss\\)`),
+      );
+      assert.match(io.out(), /risk process lifts its lock/);
+      assert.match(io.out(), /a breach still in force locks the account again/);
+      const parsed = await store.getElement(id);
+      assert.ok(parsed?.valid);
+      assert.equal(parsed.element.trading, "ALLOWED");
+      assert.equal(parsed.element.lock_reason, null);
+      assert.equal(parsed.element.locked_until, null);
+      assert.equal(parsed.element.lease, lease.lease, "the manager keeps its lease");
+      assert.equal(parsed.element.status, "ACTIVE");
+
+      io.reset();
+      assert.equal(await runCli(["elements", "unlock", id], io.ctx), 0, io.err());
+      assert.match(io.out(), /is not locked \(trading ALLOWED\); nothing to unlock/);
+      io.reset();
+      assert.equal(await runCli(["elements", "unlock", "nope"], io.ctx), 2);
+      assert.match(io.err(), /No element with id nope/);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 Deno.test("instances add allocates ports per host; list and remove work", async () => {
   await withDb(async (env) => {
     const io = fakeContext(env);
