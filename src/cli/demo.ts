@@ -26,6 +26,11 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .option("--duration <seconds>", "stop after this many seconds (default: until Ctrl+C)")
     .option("--scenario <name>", `simulator scenario: ${SCENARIO_NAMES.join(", ")}`, "losing_day")
     .option("--seed <number>", "simulator seed (same seed, same run)", "7")
+    .option(
+      "--speed <factor>",
+      "simulated time per real time (2 runs the market twice as fast)",
+      "1",
+    )
     .action(async (options: Record<string, string | undefined>, command: Command) => {
       const duration = parseSeconds(options.duration);
       const scenario = options.scenario ?? "losing_day";
@@ -38,14 +43,21 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       if (!Number.isInteger(seed)) {
         throw new ConfigError(`Invalid value for --seed: "${options.seed}"; expected an integer`);
       }
+      const speed = Number(options.speed);
+      if (!Number.isFinite(speed) || speed <= 0 || speed > 100) {
+        throw new ConfigError(
+          `Invalid value for --speed: "${options.speed}"; expected a number from 0 to 100`,
+        );
+      }
       const config = await startCommand(ctx, command);
-      await runDemo(ctx, { scenario, seed, duration, host: config.host });
+      await runDemo(ctx, { scenario, seed, speed, duration, host: config.host });
     });
 }
 
 interface DemoOptions {
   scenario: string;
   seed: number;
+  speed: number;
   duration: number | undefined;
   host: string;
 }
@@ -96,7 +108,7 @@ async function runDemo(ctx: CliContext, options: DemoOptions): Promise<void> {
       host: options.host,
       instanceId: instance._id,
       signal,
-      sim: { seed: options.seed },
+      sim: { seed: options.seed, speed: options.speed },
       timing: { metricsIntervalMs: 1_000, pingIntervalMs: 2_000 },
       onEvent: (event) => {
         if (SHOWN_EVENTS.has(event.type)) print(formatEvent(event));
