@@ -14,12 +14,8 @@
  *
  * @module
  */
-import {
-  encodeMessage,
-  PLAIN_USERNAME,
-  type Position,
-  type Snapshot,
-} from "../src/mt5/protocol.ts";
+import { encodeMessage, PLAIN_USERNAME, type Snapshot } from "../src/mt5/protocol.ts";
+import { samplePosition, sampleSnapshot } from "../src/rules/samples.ts";
 import { decodeCommand } from "../src/mt5/protocol.ts";
 import type { LaunchTerminalOptions, TerminalHandle } from "../src/mt5/terminal.ts";
 import { PullSocket, PushSocket } from "../src/mt5/zmtp/mod.ts";
@@ -128,56 +124,12 @@ async function scriptedEa(port: number, token: string, results: number[]): Promi
   await pull.close();
 }
 
+/** A snapshot whose only position risks 1,000 USD at its stop: over 1 % of 10,000. */
 function snapshot(seq: number, ticket: number): Snapshot {
-  const now = Date.now();
-  const position: Position = {
-    ticket,
-    symbol: "EURUSD",
-    side: "buy",
-    volume: 1,
-    open_price: 1.1,
-    price: 1.1,
-    sl: 1.09, // 1,000 ticks of 1 USD: 1,000 USD at risk, over 1 % of 10,000
-    tp: 0,
-    profit: 0,
-    swap: 0,
-    commission: 0,
-    open_time: now,
-    magic: 0,
-    comment: "",
-  };
-  return {
-    type: "snapshot",
-    seq,
-    server_time: now,
-    utc_time: now,
-    account: {
-      login: LOGIN,
-      currency: "USD",
-      balance: 10_000,
-      equity: 10_000,
-      margin: 100,
-      free_margin: 9_900,
-      profit: 0,
-      credit: 0,
-      leverage: 100,
-      margin_mode: "hedging",
-    },
-    positions: [position],
-    orders: [],
-    symbols: {
-      EURUSD: {
-        tick_value: 1,
-        tick_size: 0.00001,
-        volume_step: 0.01,
-        volume_min: 0.01,
-        trade_allowed: true,
-      },
-    },
-    realized_today: { profit: 0, swap: 0, commission: 0, total: 0 },
-    trade_allowed: true,
-    locked: false,
-  };
+  const utc = Date.now();
+  const position = samplePosition({ ticket, sl: 1.09 }, utc); // 1,000 ticks of 1 USD
+  const sample = sampleSnapshot({ utc, seq, positions: [position] });
+  return { ...sample, account: { ...sample.account, login: LOGIN } };
 }
 
 async function measureRiskProcessRss(): Promise<number | undefined> {

@@ -9,6 +9,7 @@
 import type { Logger } from "@logtape/logtape";
 import { maskUriCredentials } from "../shared/secrets.ts";
 import { describeError } from "../shared/errors.ts";
+import { abortableSleep } from "../shared/async.ts";
 
 /** What is sent to the webhook, one JSON object per POST. */
 export interface Notification {
@@ -156,20 +157,8 @@ export class WebhookNotifier {
         );
         return false;
       }
-      await sleep(this.#backoffMs * 2 ** (attempt - 1), this.#abort.signal);
+      await abortableSleep(this.#backoffMs * 2 ** (attempt - 1), this.#abort.signal);
     }
     return false;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

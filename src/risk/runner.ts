@@ -28,6 +28,7 @@ import { parseRiskSettings } from "../rules/settings.ts";
 import { formatLoadError, PluginHost, type PluginSpec } from "../rules/plugins.ts";
 import { resolveLimit } from "../rules/helpers.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
+import { abortableSleep } from "../shared/async.ts";
 import { describeError, RiskGuardError } from "../shared/errors.ts";
 import { accountLogger } from "../shared/logging.ts";
 import {
@@ -277,16 +278,7 @@ class RiskRunner {
     });
 
     await this.#loadPlugins();
-    const token = makeToken();
-    this.#bridge = await Bridge.open({
-      port: instance.port,
-      token,
-      expectedLogin: this.#element.login,
-      clock: this.#clock,
-      ackTimeoutMs: this.#timing.ackTimeoutMs,
-      staleAfterMs: this.#timing.snapshotAlarmMs,
-    });
-    this.#terminal = await this.#launchTerminal(instance, token);
+    await this.#connectTerminal(instance);
     this.#silentSince = this.#clock.now();
   }
 
@@ -347,6 +339,20 @@ class RiskRunner {
 
   #pathway(instance: Instance): string {
     return this.#o.pathway ?? instance.path;
+  }
+
+  /** Binds a bridge with a fresh token and starts the terminal that connects to it. */
+  async #connectTerminal(instance: Instance): Promise<void> {
+    const token = makeToken();
+    this.#bridge = await Bridge.open({
+      port: instance.port,
+      token,
+      expectedLogin: this.#element.login,
+      clock: this.#clock,
+      ackTimeoutMs: this.#timing.ackTimeoutMs,
+      staleAfterMs: this.#timing.snapshotAlarmMs,
+    });
+    this.#terminal = await this.#launchTerminal(instance, token);
   }
 
   async #launchTerminal(instance: Instance, token: string): Promise<TerminalHandle> {
@@ -438,7 +444,7 @@ class RiskRunner {
         this.#stop.signal.removeEventListener("abort", onAbort);
         await feed.close().catch(() => {});
       }
-      await this.#sleep(this.#timing.feedRetryMs);
+      await abortableSleep(this.#timing.feedRetryMs, this.#stop.signal);
     }
   }
 
@@ -458,7 +464,7 @@ class RiskRunner {
         });
       }
       this.#checkSilence(now);
-      await this.#sleep(tick);
+      await abortableSleep(tick, this.#stop.signal);
     }
   }
 
@@ -764,18 +770,9 @@ class RiskRunner {
     try {
       await this.#terminal?.stop();
       if (this.#stop.signal.aborted) return;
-      this.#bridge?.close().catch(() => {});
-      const token = makeToken();
-      this.#bridge = await Bridge.open({
-        port: instance.port,
-        token,
-        expectedLogin: this.#element.login,
-        clock: this.#clock,
-        ackTimeoutMs: this.#timing.ackTimeoutMs,
-        staleAfterMs: this.#timing.snapshotAlarmMs,
-      });
-      this.#bridge.on((event) => this.#onBridgeEvent(event));
-      this.#terminal = await this.#launchTerminal(instance, token);
+      await this.#bridge?.close().catch(() => {});
+      await this.#connectTerminal(instance);
+      this.#bridge?.on((event) => this.#onBridgeEvent(event));
     } catch (error) {
       this.#record("error", `terminal restart failed: ${describeError(error)}`);
     }
@@ -992,20 +989,6 @@ class RiskRunner {
   #requireBridge(): Bridge {
     if (this.#bridge === undefined) throw new RiskGuardError("BRIDGE_LOST", "Bridge not open");
     return this.#bridge;
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.#stop.signal;
-      if (signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-    });
   }
 }
 
