@@ -564,7 +564,7 @@ class RiskRunner {
     this.#log.debug("snapshot {seq}: equity {equity}, day P/L {pnl}, {count} action(s)", {
       seq: snapshot.seq,
       equity: snapshot.account.equity,
-      pnl: evaluation.context.day.pnl,
+      pnl: round2(evaluation.context.day.pnl),
       count: evaluation.actions.length,
     });
     this.#enforce(snapshot, evaluation.actions);
