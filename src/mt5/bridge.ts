@@ -388,9 +388,13 @@ export class Bridge {
       await this.#push.bind(`tcp://${host}:${commandPort}`);
     } catch (error) {
       await Promise.all([this.#pull.close(), this.#push.close()]);
-      throw new BridgeError("BRIDGE_LOST", `Cannot bind bridge on ${host}:${port}`, {
-        cause: error,
-      });
+      const why = error instanceof Error ? error.message : String(error);
+      throw new BridgeError(
+        "BRIDGE_LOST",
+        `Cannot bind bridge on ${host}:${port} and ${port + 1} (is another process using the ` +
+          `instance's ports?): ${why}`,
+        { cause: error },
+      );
     }
     this.#lastMessageAt = this.#clock.now();
     this.#loop = this.#receiveLoop();

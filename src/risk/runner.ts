@@ -215,6 +215,20 @@ class RiskRunner {
     try {
       await this.#start();
       await Promise.all([this.#bridgeLoop(), this.#feedLoop(), this.#timers()]);
+    } catch (error) {
+      // Once the lease is held, say on the element why this process could not go on.
+      if (this.#lease !== undefined) {
+        const message = describeError(error);
+        this.#record("error", `risk process failed: ${message}`);
+        this.#persist({
+          error: {
+            code: error instanceof RiskGuardError ? error.code : "CRASH",
+            message,
+            at: this.#clock.now(),
+          },
+        });
+      }
+      throw error;
     } finally {
       this.#o.signal.removeEventListener("abort", onAbort);
       await this.#shutdown();

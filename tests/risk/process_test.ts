@@ -191,3 +191,35 @@ Deno.test("riskguard demo runs end to end as a process and exits 0", async () =>
   assert.match(stdout, /equity \d+\.\d\d USD +day P\/L -?\d+\.\d\d \/ -500\.00/);
   assert.match(stdout, /demo finished: trading LOCKED_DAY/);
 });
+
+Deno.test("a start that fails after the lease is recorded on the element and the lease freed", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = await openStore(`sqlite:${dir}/busy.db`);
+  const port = freePortPair();
+  const squatter = Deno.listen({ hostname: "127.0.0.1", port }); // another program has the port
+  try {
+    const instance = await store.addInstance({ path: "sim:calm", host: "h", port });
+    const inserted = await store.insertElement({ server: "S", login: SIM_LOGIN, password: "p" });
+    assert.ok(inserted.ok);
+    const error = await runRisk({
+      store,
+      elementId: inserted.element.id,
+      host: "h",
+      instanceId: instance._id,
+      signal: AbortSignal.timeout(5_000),
+    }).then(() => undefined, (caught) => caught);
+    assert.ok(error instanceof RiskGuardError, String(error));
+    assert.equal(error.code, "BRIDGE_LOST");
+    assert.match(error.message, new RegExp(`Cannot bind bridge on 127\\.0\\.0\\.1:${port}`));
+    const element = await store.getElement(inserted.element.id);
+    assert.ok(element?.valid);
+    assert.equal(element.element.error?.code, "BRIDGE_LOST");
+    assert.equal(element.element.instance_id, null, "lease released");
+    const events = await store.listEvents(inserted.element.id);
+    assert.ok(events.some((e) => e.type === "error" && /risk process failed/.test(e.message)));
+  } finally {
+    squatter.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
