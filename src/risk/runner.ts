@@ -191,6 +191,8 @@ class RiskRunner {
   #silentSince: number | undefined;
   #restarting = false;
   #pluginsKey = "";
+  /** An unlock was already sent to reconcile the EA's own lock in this EA session. */
+  #eaUnlockSent = false;
 
   constructor(options: RiskRunOptions) {
     this.#o = options;
@@ -488,6 +490,7 @@ class RiskRunner {
     switch (event.type) {
       case "hello":
         this.#silentSince = undefined;
+        this.#eaUnlockSent = false;
         void this.#terminal?.helloReceived().catch((error) =>
           this.#log.warn("could not remove startup files: {error}", { error: describeError(error) })
         );
@@ -575,6 +578,7 @@ class RiskRunner {
       this.#record("error", `rule ${error.rule} failed: ${error.message}`, { rule: error.rule });
     }
     this.#expireLock(now);
+    this.#reconcileEaLock(snapshot);
     this.#log.debug("snapshot {seq}: equity {equity}, day P/L {pnl}, {count} action(s)", {
       seq: snapshot.seq,
       equity: snapshot.account.equity,
@@ -696,6 +700,23 @@ class RiskRunner {
     this.#unlock(`day lock ended at ${new Date(this.#lockedUntil).toISOString()}`);
   }
 
+  /**
+   * The element is the truth: when it says ALLOWED but the EA still holds a lock of its own (a
+   * person unlocked the account while no risk process ran), the EA is unlocked, once per EA
+   * session. A lock this process decides on is held by the executor and never undone here.
+   */
+  #reconcileEaLock(snapshot: Snapshot): void {
+    if (this.#trading !== "ALLOWED" || !snapshot.locked || this.#executor.holding) return;
+    if (this.#eaUnlockSent || this.#o.dryRun === true) return;
+    this.#eaUnlockSent = true;
+    this.#record("unlock", "the EA is locked but the account is ALLOWED: unlocking the EA", {
+      server_time: snapshot.server_time,
+    });
+    void this.#requireBridge().send({ type: "unlock" }).catch((error) =>
+      this.#record("error", `unlock command failed: ${describeError(error)}`)
+    );
+  }
+
   #unlock(why: string): void {
     this.#trading = "ALLOWED";
     this.#lockedUntil = null;
@@ -704,6 +725,8 @@ class RiskRunner {
     this.#record("unlock", why);
     this.#persistTrading();
     this.#notify("unlock", "info", `account unlocked: ${why}`);
+    // Snapshots may show the EA locked until this unlock lands: no second unlock for them.
+    this.#eaUnlockSent = true;
     if (this.#o.dryRun !== true) {
       void this.#requireBridge().send({ type: "unlock" }).catch((error) =>
         this.#record("error", `unlock command failed: ${describeError(error)}`)

@@ -8,7 +8,7 @@ import { WebhookNotifier } from "../../src/risk/notifier.ts";
 import { runRisk } from "../../src/risk/runner.ts";
 import { RiskGuardError } from "../../src/shared/errors.ts";
 import { openStore } from "../../src/store/mod.ts";
-import { freePortPair, runScenario, SIM_LOGIN } from "../support/risk_harness.ts";
+import { eventsOf, freePortPair, runScenario, SIM_LOGIN } from "../support/risk_harness.ts";
 
 Deno.test("a lost lease stops the risk process with LEASE_LOST", async () => {
   let takenOver = false;
@@ -221,5 +221,35 @@ Deno.test("a start that fails after the lease is recorded on the element and the
     squatter.close();
     await store.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an EA still locked from before is unlocked when the account is ALLOWED", async () => {
+  const result = await runScenario({
+    scenario: "calm",
+    element: {},
+    onTerminal: (terminal) => {
+      // The terminal comes up with the EA's persisted lock on (a person unlocked the account
+      // while no risk process ran).
+      void terminal.sim?.terminal?.execute({
+        type: "lock",
+        id: "old-lock",
+        until: 0,
+        reason: "old",
+      });
+    },
+    until: (_status, events) => events.some((e) => e.type === "unlock"),
+    settleMs: 1_500,
+    maxMs: 10_000,
+  });
+  try {
+    assert.equal(result.error, undefined);
+    const unlocks = eventsOf(result.events, "unlock");
+    assert.equal(unlocks.length, 1);
+    assert.match(unlocks[0]!.message, /EA is locked but the account is ALLOWED/);
+    assert.equal(result.sim.locked, false);
+    assert.ok(result.statuses.every((s) => s.trading === "ALLOWED"));
+  } finally {
+    await result.cleanup();
   }
 });
