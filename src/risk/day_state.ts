@@ -49,6 +49,37 @@ export interface DayUpdate {
   window: DayWindow;
   /** How the day was obtained. */
   change: DayChange;
+  /**
+   * Deposits minus withdrawals (balance operations) since the previous snapshot: the start
+   * figures moved by this much, and the peak must move too (see {@link advancePeak}).
+   */
+  balance_ops_delta: number;
+  /**
+   * The day was reconstructed although the reset is not at 00:00 server time, where the
+   * terminal's "today" begins: the start figures are a conservative estimate.
+   */
+  estimated: boolean;
+}
+
+/** Today's balance operations as the EA reports them (0 when it does not). */
+function balanceOps(snapshot: Snapshot): number {
+  return snapshot.realized_today.balance_ops ?? 0;
+}
+
+/** The server date of a snapshot: the terminal's "today", which `realized_today` covers. */
+function serverDate(snapshot: Snapshot): string {
+  return wallDate(wallMidnight(snapshot.server_time));
+}
+
+/**
+ * Deposits minus withdrawals since `previous` was written: the change of today's balance
+ * operations, or all of them when the server date moved on (the terminal's "today" restarted
+ * from zero). A state written before this was tracked counts nothing.
+ */
+function balanceOpsDelta(previous: DayState, snapshot: Snapshot): number {
+  if (previous.ops_seen === undefined || previous.ops_date === undefined) return 0;
+  const ops = balanceOps(snapshot);
+  return previous.ops_date === serverDate(snapshot) ? ops - previous.ops_seen : ops;
 }
 
 /**
@@ -97,22 +128,32 @@ export function startDay(
     start_equity: equity,
     high_equity: equity,
     baseline: baselineOf(balance, equity, daily.baseline),
+    ops_seen: balanceOps(snapshot),
+    ops_date: serverDate(snapshot),
   };
 }
 
 /**
  * A day reconstructed mid-day: `start_balance = balance - realized_today.total` (today's closed
- * deals are undone; exact when the reset is 00:00 server time, which is what the terminal's
- * "today" means, an estimate otherwise); `start_equity = start_balance + floating P/L (with
- * swap and commission) of the positions opened before the reset`, an estimate that uses their
- * current prices. `high_equity` is the larger of start equity and current equity.
+ * deals are undone; deposits and withdrawals are not deals, so they stay in the start figure).
+ * That is exact when the reset is 00:00 server time, which is what the terminal's "today" means.
+ * With another reset, `realized_today` also holds deals from before the reset, so the start
+ * balance is the larger of `balance` and `balance - total`: on the side that counts more of
+ * today's losses (see {@link isResetAtServerMidnight}). `start_equity = start_balance +
+ * floating P/L (with swap and commission) of the positions opened before the reset`, an
+ * estimate that uses their current prices. `high_equity` is the larger of start equity and
+ * current equity.
  */
 export function reconstructDay(
   snapshot: Snapshot,
   window: DayWindow,
   daily: DailySettings,
 ): DayState {
-  const startBalance = snapshot.account.balance - snapshot.realized_today.total;
+  const { balance } = snapshot.account;
+  const total = snapshot.realized_today.total;
+  const startBalance = isResetAtServerMidnight(snapshot, window)
+    ? balance - total
+    : Math.max(balance, balance - total);
   const resetServerTime = window.starts_at + serverOffsetOf(snapshot);
   let carried = 0;
   for (const position of snapshot.positions) {
@@ -125,7 +166,15 @@ export function reconstructDay(
     start_equity: startEquity,
     high_equity: Math.max(startEquity, snapshot.account.equity),
     baseline: baselineOf(startBalance, startEquity, daily.baseline),
+    ops_seen: balanceOps(snapshot),
+    ops_date: serverDate(snapshot),
   };
+}
+
+/** True when the trading day began at 00:00 server time, where `realized_today` begins. */
+export function isResetAtServerMidnight(snapshot: Snapshot, window: DayWindow): boolean {
+  const serverMidnightUtc = wallMidnight(snapshot.server_time) - serverOffsetOf(snapshot);
+  return window.starts_at === serverMidnightUtc;
 }
 
 /** Options of {@link advanceDay}. */
@@ -154,22 +203,42 @@ export function advanceDay(
 ): DayUpdate {
   const window = dayWindow(now, serverOffsetOf(snapshot), daily);
   if (previous !== undefined && previous.date >= window.date) {
+    // A deposit or withdrawal is not trading: it moves the start figures along with the balance.
+    const delta = balanceOpsDelta(previous, snapshot);
+    const startBalance = previous.start_balance + delta;
+    const startEquity = previous.start_equity + delta;
     return {
       day: {
         date: previous.date,
-        start_balance: previous.start_balance,
-        start_equity: previous.start_equity,
-        high_equity: Math.max(previous.high_equity, snapshot.account.equity),
-        baseline: baselineOf(previous.start_balance, previous.start_equity, daily.baseline),
+        start_balance: startBalance,
+        start_equity: startEquity,
+        high_equity: Math.max(previous.high_equity + delta, snapshot.account.equity),
+        baseline: baselineOf(startBalance, startEquity, daily.baseline),
+        ops_seen: balanceOps(snapshot),
+        ops_date: serverDate(snapshot),
       },
       window,
       change: "same",
+      balance_ops_delta: delta,
+      estimated: false,
     };
   }
   if (previous === undefined || options.fresh === true) {
-    return { day: reconstructDay(snapshot, window, daily), window, change: "reconstructed" };
+    return {
+      day: reconstructDay(snapshot, window, daily),
+      window,
+      change: "reconstructed",
+      balance_ops_delta: 0,
+      estimated: !isResetAtServerMidnight(snapshot, window),
+    };
   }
-  return { day: startDay(snapshot, window, daily), window, change: "rollover" };
+  return {
+    day: startDay(snapshot, window, daily),
+    window,
+    change: "rollover",
+    balance_ops_delta: 0,
+    estimated: false,
+  };
 }
 
 /** The day as rules see it. */
@@ -187,13 +256,16 @@ export function dayView(day: DayState, window: DayWindow, snapshot: Snapshot): D
  * Moves the high-water marks: a first call starts at `initialBalance` (the `initial_balance`
  * setting) or the current balance, with highs at least the initial balance; later calls raise
  * `high_balance` and `high_equity` to the snapshot's figures. A changed `initialBalance`
- * setting replaces the persisted one.
+ * setting replaces the persisted one. `balanceOpsDelta` (deposits minus withdrawals since the
+ * previous snapshot, from {@link advanceDay}) moves the marks and the persisted initial balance
+ * with the balance, so a payout is not a drawdown and a deposit is not a new high.
  */
 export function advancePeak(
   previous: PeakState | undefined,
   snapshot: Snapshot,
   now: number,
   initialBalance?: number,
+  balanceOpsDelta = 0,
 ): PeakState {
   const { balance, equity } = snapshot.account;
   if (previous === undefined) {
@@ -205,11 +277,11 @@ export function advancePeak(
       since: now,
     };
   }
-  const initial = initialBalance ?? previous.initial_balance;
+  const initial = initialBalance ?? previous.initial_balance + balanceOpsDelta;
   return {
     initial_balance: initial,
-    high_balance: Math.max(previous.high_balance, balance, initial),
-    high_equity: Math.max(previous.high_equity, equity, initial),
+    high_balance: Math.max(previous.high_balance + balanceOpsDelta, balance, initial),
+    high_equity: Math.max(previous.high_equity + balanceOpsDelta, equity, initial),
     since: previous.since,
   };
 }

@@ -87,6 +87,8 @@ export interface Evaluation {
   context: RuleContext;
   /** How the day was obtained. */
   day_change: DayChange;
+  /** The day was reconstructed with a reset that is not 00:00 server time: an estimate. */
+  day_estimated: boolean;
 }
 
 /**
@@ -94,12 +96,24 @@ export interface Evaluation {
  */
 export function prepareContext(
   input: Omit<EvaluateInput, "rules">,
-): { context: RuleContext; day: DayState; peak: PeakState; day_change: DayChange } {
+): {
+  context: RuleContext;
+  day: DayState;
+  peak: PeakState;
+  day_change: DayChange;
+  day_estimated: boolean;
+} {
   const { snapshot, settings, state, now } = input;
   const update = advanceDay(state.day, snapshot, settings.daily, now, {
     fresh: input.fresh === true,
   });
-  const peak = advancePeak(state.peak, snapshot, now, settings.initial_balance);
+  const peak = advancePeak(
+    state.peak,
+    snapshot,
+    now,
+    settings.initial_balance,
+    update.balance_ops_delta,
+  );
   const context: RuleContext = {
     snapshot,
     settings,
@@ -108,7 +122,13 @@ export function prepareContext(
     now,
     server_offset: serverOffsetOf(snapshot),
   };
-  return { context, day: update.day, peak, day_change: update.change };
+  return {
+    context,
+    day: update.day,
+    peak,
+    day_change: update.change,
+    day_estimated: update.estimated,
+  };
 }
 
 /**
@@ -142,7 +162,7 @@ export function runRules(
  * actions and drops once-a-day notifications already delivered today.
  */
 export function evaluateSnapshot(input: EvaluateInput): Evaluation {
-  const { context, day, peak, day_change } = prepareContext(input);
+  const { context, day, peak, day_change, day_estimated } = prepareContext(input);
   const rules = input.rules ?? builtinRules(input.settings);
   const { raw, errors } = runRules(rules, context);
   const remembered = applyNotifyMemory(mergeActions(raw), input.state.notified, day.date);
@@ -153,6 +173,7 @@ export function evaluateSnapshot(input: EvaluateInput): Evaluation {
     state: { day, peak, notified: remembered.memory },
     context,
     day_change,
+    day_estimated,
   };
 }
 

@@ -12,7 +12,8 @@ import { parseClockTime, toUtc, toWall, wallDate, wallMinutes, wallWeekday } fro
 
 /**
  * Money a position loses (positive) if its stop loss is hit, in account currency:
- * `distance / tick_size * tick_value * volume - swap - commission`, where `distance` is
+ * `distance / tick_size * tick_value_loss * volume - swap - commission` (`tick_value` when the EA
+ * does not report `tick_value_loss`), where `distance` is
  * `open_price - sl` for a buy and `sl - open_price` for a sell. Swap and commission already
  * charged are part of the position's result, so a charged commission (negative) adds to the
  * loss. Negative when the stop locks in a profit; `Infinity` when there is no stop (`sl` 0).
@@ -25,7 +26,10 @@ export function positionRiskAtStop(position: Position, symbol: SymbolInfo): numb
   // Prices are multiples of the tick size: round away binary noise (0.005 / 0.00001 is
   // 499.99999999999 in floating point) to a millionth of a tick.
   const ticks = Math.round(distance / symbol.tick_size * 1e6) / 1e6;
-  const atStop = ticks * symbol.tick_value * position.volume;
+  // MT5's SYMBOL_TRADE_TICK_VALUE is the value for a winning move; a loss is valued with
+  // SYMBOL_TRADE_TICK_VALUE_LOSS when the EA reports it (they differ for cross rates).
+  const tickValue = symbol.tick_value_loss ?? symbol.tick_value;
+  const atStop = ticks * tickValue * position.volume;
   return atStop - position.swap - position.commission;
 }
 

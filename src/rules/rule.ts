@@ -102,6 +102,14 @@ export interface DayState {
   high_equity: number;
   /** The figure daily loss and daily profit are measured from (balance, equity or max). */
   baseline: number;
+  /**
+   * Today's balance operations (deposits, withdrawals, credits; `realized_today.balance_ops`)
+   * already accounted for in the start figures, and the server date they belong to: a later
+   * deposit or withdrawal shifts the start figures instead of counting as profit or loss.
+   */
+  ops_seen?: number | undefined;
+  /** Server date (`YYYY-MM-DD`) of `ops_seen`. */
+  ops_date?: string | undefined;
 }
 
 /** The persisted high-water marks for drawdown (element field `peak`). */

@@ -142,6 +142,8 @@ export const dayStateSchema = z.object({
   start_equity: z.number(),
   high_equity: z.number(),
   baseline: z.number(),
+  ops_seen: z.number().optional(),
+  ops_date: z.string().regex(DATE, 'must be a date "YYYY-MM-DD"').optional(),
 });
 
 /** Persisted high-water marks (owned by the risk engine; stored as given). */

@@ -141,6 +141,8 @@ Deno.test("daily loss across the Prague spring-forward reset with a position hel
     start_equity: 9_550,
     high_equity: 9_550,
     baseline: 10_000,
+    ops_seen: 0,
+    ops_date: "2026-03-29",
   });
   // The held position's loss counts against the balance baseline: -450 is not yet 500...
   assert.deepEqual(evaluation.actions, []);
@@ -180,6 +182,8 @@ Deno.test("first start mid-day reconstructs the day from today's realized P/L", 
     start_equity: 9_880,
     high_equity: 9_880,
     baseline: 10_000,
+    ops_seen: 0,
+    ops_date: "2026-11-24",
   });
   // A persisted state from yesterday on the first snapshot of a restarted process is rebuilt
   const stale = {
@@ -203,5 +207,7 @@ Deno.test("first start mid-day reconstructs the day from today's realized P/L", 
   assert.deepEqual(advanceDay(today, snapshot, daily, utc, { fresh: true }).day, {
     ...today,
     high_equity: 9_500,
+    ops_seen: 0,
+    ops_date: "2026-11-24",
   });
 });

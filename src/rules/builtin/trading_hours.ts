@@ -48,11 +48,14 @@ export function nextWindowStart(wall: number, settings: TradingHoursSettings): n
 export const tradingHours = defineRule<TradingHoursSettings>({
   id: "trading_hours",
   description: "outside the trading window: lock until it opens and close everything",
-  evaluate({ snapshot, options, helpers }) {
+  evaluate({ snapshot, options, helpers, now }) {
     const local = helpers.localTime(options.timezone);
     if (insideTradingHours(local.wall, options)) return [];
     const opens = nextWindowStart(local.wall, options);
-    const until = opens === undefined ? 0 : helpers.wallToUtc(opens, options.timezone);
+    let until = opens === undefined ? 0 : helpers.wallToUtc(opens, options.timezone);
+    // In a fall-back hour the opening wall time occurs twice and maps to its first occurrence,
+    // which can already be past: the lock must end in the future, so count wall time instead.
+    if (opens !== undefined && until <= now) until = now + (opens - local.wall);
     const reason = `outside trading hours ${options.start}-${options.end} (${options.timezone})`;
     const actions: RuleAction[] = [
       until === 0
