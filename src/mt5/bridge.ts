@@ -56,6 +56,11 @@ export function makeToken(bytes = 32): string {
   return btoa(text).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
+/** Drops one trailing NUL character (a C string terminator sent by some bindings). */
+function withoutTrailingNul(text: string): string {
+  return text.endsWith("\0") ? text.slice(0, -1) : text;
+}
+
 /** Options of {@link Bridge.open}. */
 export interface BridgeOptions {
   /** Base port: PULL binds `port`, PUSH binds `port + 1`. 0 picks two free ports (tests). */
@@ -223,8 +228,11 @@ export class Bridge {
     this.#expectedLogin = options.expectedLogin;
     this.#clock = options.clock ?? systemClock;
     this.#lastMessageAt = this.#clock.now();
+    // MQL5 ZeroMQ bindings set string socket options with their C terminator, so a libzmq EA
+    // may send "riskguard\0" and "<token>\0": one trailing NUL is not part of the credential.
     const authenticate = (username: string, password: string) =>
-      username === PLAIN_USERNAME && constantTimeEqual(password, token);
+      withoutTrailingNul(username) === PLAIN_USERNAME &&
+      constantTimeEqual(withoutTrailingNul(password), token);
     const transport = {
       mechanism: { type: "plain" as const, role: "server" as const, authenticate },
       // The transport drops the connection only far beyond our limit; between the two the

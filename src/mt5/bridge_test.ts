@@ -183,6 +183,22 @@ Deno.test("bridge: wrong credentials are refused and counted, nothing is deliver
   }
 });
 
+Deno.test("bridge: credentials with a C string terminator (MQL5 bindings) are accepted", async () => {
+  const { token, bridge, events } = await setup({ expectedLogin: 7 });
+  const ea = new FakeEa(bridge, `${token}\0`, "riskguard\0");
+  const twoNuls = new FakeEa(bridge, `${token}\0\0`);
+  try {
+    await ea.send(hello());
+    await events.wait("hello");
+    await twoNuls.send(hello()).catch(() => {});
+    await events.wait("auth_failure");
+    assert.equal(bridge.stats.authFailures >= 1, true, "only one terminator is forgiven");
+  } finally {
+    await Promise.all([ea.close(), twoNuls.close()]);
+    await bridge.close();
+  }
+});
+
 Deno.test("bridge: silence makes the session stale, the next message makes it fresh", async () => {
   const { token, bridge, events } = await setup({ staleAfterMs: 150 });
   const ea = new FakeEa(bridge, token);
