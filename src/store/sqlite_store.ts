@@ -615,7 +615,10 @@ export class SqliteStore implements Store {
         cause: error,
       });
     }
-    if (error instanceof Error && "errcode" in error) {
+    if (
+      error instanceof Error &&
+      ("errcode" in error || (error as { code?: unknown }).code === "ERR_SQLITE_ERROR")
+    ) {
       return new StoreUnavailableError(
         `SQLite database ${this.#path} failed: ${describe(error)}`,
         { cause: error },
@@ -624,15 +627,20 @@ export class SqliteStore implements Store {
     return error;
   }
 
+  /**
+   * Runs `body` in a `BEGIN IMMEDIATE` transaction. The transaction statements go through
+   * `prepare(...).run()`: an error thrown by `exec()` carries no `errcode`, and a busy `BEGIN`
+   * must surface as a busy error (mapped to STORE_UNAVAILABLE), not a raw one.
+   */
   #tx<T>(body: () => T): T {
-    this.#db.exec("BEGIN IMMEDIATE");
+    this.#db.prepare("BEGIN IMMEDIATE").run();
     try {
       const result = body();
-      this.#db.exec("COMMIT");
+      this.#db.prepare("COMMIT").run();
       return result;
     } catch (error) {
       try {
-        this.#db.exec("ROLLBACK");
+        this.#db.prepare("ROLLBACK").run();
       } catch {
         // The transaction may already be gone.
       }
@@ -885,9 +893,14 @@ function held(id: string, doc: Doc): StoreError {
   );
 }
 
+/**
+ * SQLITE_BUSY or SQLITE_LOCKED. Errors thrown by `DatabaseSync.exec()` have no `errcode` (only
+ * `code: "ERR_SQLITE_ERROR"`), so the message is matched too.
+ */
 function isBusy(error: unknown): boolean {
   const code = (error as { errcode?: number } | null)?.errcode;
-  return code !== undefined && ((code & 0xff) === 5 || (code & 0xff) === 6);
+  if (typeof code === "number" && ((code & 0xff) === 5 || (code & 0xff) === 6)) return true;
+  return error instanceof Error && /database (table )?is (locked|busy)/i.test(error.message);
 }
 
 function isConstraint(error: unknown): boolean {
