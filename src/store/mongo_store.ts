@@ -20,6 +20,14 @@ import {
   type Document,
   type Filter,
   MongoClient,
+  MongoError,
+  MongoErrorLabel,
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoOperationTimeoutError,
+  MongoServerClosedError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
   ObjectId,
 } from "mongodb";
 import type {
@@ -702,7 +710,7 @@ export class MongoStore implements Store {
     try {
       return await body();
     } catch (error) {
-      throw mapError(error, this.description);
+      throw mapMongoError(error, this.description);
     }
   }
 
@@ -968,18 +976,82 @@ function isHistoryLost(error: unknown): boolean {
     (error instanceof Error && /resume (token|point)|history lost/i.test(error.message));
 }
 
-const UNAVAILABLE_ERRORS = new Set([
+/**
+ * Names of driver errors that mean "the server cannot be reached now", for the classes the driver
+ * does not export (the pool errors) and as a fallback when two copies of the driver are loaded.
+ */
+const UNAVAILABLE_ERROR_NAMES: ReadonlySet<string> = new Set([
   "MongoServerSelectionError",
   "MongoNetworkError",
   "MongoNetworkTimeoutError",
   "MongoTopologyClosedError",
   "MongoNotConnectedError",
-  "PoolClosedError",
+  "MongoServerClosedError",
+  "MongoOperationTimeoutError",
+  "MongoPoolClosedError",
+  "MongoPoolClearedError",
+  "MongoWaitQueueTimeoutError",
 ]);
 
-function mapError(error: unknown, description: string): unknown {
+/** Driver error classes (exported by the driver) that mean the server cannot be reached now. */
+const UNAVAILABLE_ERROR_CLASSES = [
+  MongoServerSelectionError,
+  MongoNetworkError, // also MongoNetworkTimeoutError and MongoPoolClearedError
+  MongoTopologyClosedError,
+  MongoNotConnectedError,
+  MongoServerClosedError,
+  MongoOperationTimeoutError,
+] as const;
+
+/** Error labels the driver puts on failures caused by a lost or reset connection. */
+const UNAVAILABLE_LABELS = [MongoErrorLabel.RetryableWriteError, MongoErrorLabel.ResetPool];
+
+/**
+ * Server error codes of a node that steps down, shuts down or cannot reach its peers:
+ * NotWritablePrimary (10107), NotPrimaryNoSecondaryOk (13435), NotPrimaryOrSecondary (13436),
+ * LegacyNotPrimary (10058), InterruptedAtShutdown (11600), InterruptedDueToReplStateChange
+ * (11602), ShutdownInProgress (91), PrimarySteppedDown (189), HostUnreachable (6),
+ * HostNotFound (7), NetworkTimeout (89), SocketException (9001).
+ */
+const UNAVAILABLE_CODES: ReadonlySet<number> = new Set([
+  10107,
+  13435,
+  13436,
+  10058,
+  11600,
+  11602,
+  91,
+  189,
+  6,
+  7,
+  89,
+  9001,
+]);
+
+/** Whether a driver error means the database cannot be reached now (worth a retry later). */
+function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (UNAVAILABLE_ERROR_CLASSES.some((cls) => error instanceof cls)) return true;
+  if (UNAVAILABLE_ERROR_NAMES.has(error.name)) return true;
+  if (error instanceof MongoError && UNAVAILABLE_LABELS.some((l) => error.hasErrorLabel(l))) {
+    return true;
+  }
+  const code = (error as { code?: unknown }).code;
+  return (error instanceof MongoError || error.name === "MongoServerError") &&
+    typeof code === "number" && UNAVAILABLE_CODES.has(code);
+}
+
+/**
+ * Maps a MongoDB driver failure to a store error: unreachable server, pool cleared or closed,
+ * wait-queue or operation time-outs, errors labelled `RetryableWriteError` or `ResetPool`, and
+ * step-down/shutdown server codes become `STORE_UNAVAILABLE`; a duplicate key becomes
+ * `STORE_CONFLICT`; store errors and anything else are returned unchanged. Messages are masked.
+ *
+ * @internal Exported for its unit test.
+ */
+export function mapMongoError(error: unknown, description: string): unknown {
   if (error instanceof StoreError) return error;
-  if (error instanceof Error && UNAVAILABLE_ERRORS.has(error.name)) {
+  if (isUnavailable(error)) {
     return new StoreUnavailableError(`MongoDB ${description} is unreachable: ${describe(error)}`, {
       cause: error,
     });
