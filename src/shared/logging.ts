@@ -17,15 +17,9 @@ import {
   type Sink,
 } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
-import { redactByField, redactByPattern } from "@logtape/redaction";
+import { redactByField } from "@logtape/redaction";
 import type { LogLevel } from "./config.ts";
-import {
-  MASK,
-  maskSecretsInText,
-  redactValue,
-  SECRET_FIELD_PATTERNS,
-  SECRET_TEXT_PATTERNS,
-} from "./secrets.ts";
+import { MASK, maskSecretsInText, redactValue, SECRET_FIELD_PATTERNS } from "./secrets.ts";
 
 /** The root logger category of riskguard. */
 export const ROOT_CATEGORY = "riskguard";
@@ -54,12 +48,16 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
     ),
   };
   if (options.file !== undefined) {
+    // Values are redacted before they are serialized: masking the JSON text itself could cut
+    // across the quotes of neighbouring values.
     sinks.file = redactByField(
-      getRotatingFileSink(options.file, {
-        formatter: redactByPattern(jsonLinesFormatter, [...SECRET_TEXT_PATTERNS]),
-        maxSize: 10 * 1024 * 1024,
-        maxFiles: 5,
-      }),
+      redactingValues(
+        getRotatingFileSink(options.file, {
+          formatter: jsonLinesFormatter,
+          maxSize: 10 * 1024 * 1024,
+          maxFiles: 5,
+        }),
+      ),
       fieldRedaction,
     );
   }
@@ -71,6 +69,28 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
     ],
   });
+}
+
+/**
+ * Wraps a sink so that every string in the record (message parts and property values, however
+ * deep) has its secrets masked first; the wrapper keeps the sink's disposal.
+ */
+function redactingValues<S extends Sink>(sink: S): S {
+  const wrapped = ((record: LogRecord) =>
+    sink({
+      ...record,
+      message: record.message.map((part) => redactValue(part)),
+      properties: redactValue(record.properties) as Record<string, unknown>,
+    })) as S;
+  const disposable = sink as Partial<Disposable & AsyncDisposable>;
+  const target = wrapped as Partial<Disposable & AsyncDisposable>;
+  if (disposable[Symbol.dispose] !== undefined) {
+    target[Symbol.dispose] = () => disposable[Symbol.dispose]!();
+  }
+  if (disposable[Symbol.asyncDispose] !== undefined) {
+    target[Symbol.asyncDispose] = () => disposable[Symbol.asyncDispose]!();
+  }
+  return wrapped;
 }
 
 /** Flushes and closes every sink. */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { accountLogger, logger, setupLogging, shutdownLogging } from "./logging.ts";
 import { loadConfig } from "./config.ts";
 
-const PASSWORD = "Hunter2-very-secret";
+const PASSWORD = "Hunter2/very@secret";
 const TOKEN = "tok-3f9a0c1e77";
 
 Deno.test("logging: secrets from config and elements never reach console or file", async () => {

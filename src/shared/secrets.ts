@@ -30,10 +30,27 @@ export interface SecretTextPattern {
  * value after a secret-looking flag (`--password x`, `--token=x`, `"--password","x"` in JSON).
  */
 export const SECRET_TEXT_PATTERNS: readonly SecretTextPattern[] = [
+  // `scheme://user:password@`: everything up to the last `@` of the URI is credentials, so a
+  // password holding `@`, `/` or `"` is masked whole.
   {
-    pattern: /([a-z][a-z0-9+.-]*:\/\/)([^:@/\s"]+):([^@/\s"]+)@/gi,
+    pattern: /([a-z][a-z0-9+.-]*:\/\/)([^:@/\s"]*):(\S*)@/gi,
     replacement: (_match, scheme, user) => `${scheme}${user}:${MASK}@`,
   },
+  // The same with a space in the password (invalid in a URI, but people paste them).
+  {
+    pattern: /([a-z][a-z0-9+.-]*:\/\/)([^:@/\s"]*):([^@/\n]{0,200}?)@/gi,
+    replacement: (_match, scheme, user) => `${scheme}${user}:${MASK}@`,
+  },
+  // Secret-looking query parameters and MongoDB AWS session tokens.
+  {
+    pattern: /([?&][^=&\s"]*(?:pass(?:word)?|secret|token|api[-_]?key)[^=&\s"]*=)[^&\s"]*/gi,
+    replacement: (_match, name) => `${name}${MASK}`,
+  },
+  {
+    pattern: /(AWS_SESSION_TOKEN:)[^,&\s"]*/gi,
+    replacement: (_match, name) => `${name}${MASK}`,
+  },
+  // The value after a secret-looking flag: `--password x`, `--token=x`, `"--password","x"`.
   {
     pattern: /(--?[\w-]*(?:pass(?:word)?|token|secret)[\w-]*)(=|\s+|",\s*")([^\s"]+)/gi,
     replacement: (_match, flag, separator) => `${flag}${separator}${MASK}`,
@@ -54,10 +71,16 @@ export function isSecretField(name: string): boolean {
   return SECRET_FIELD_PATTERNS.some((pattern) => pattern.test(name));
 }
 
-/** Replaces the password of every `scheme://user:password@` in `text` with {@link MASK}. */
+/**
+ * Masks the credentials of every URI in `text`: the password of `scheme://user:password@`,
+ * secret-looking query parameters and MongoDB AWS session tokens.
+ */
 export function maskUriCredentials(text: string): string {
-  const { pattern, replacement } = SECRET_TEXT_PATTERNS[0]!;
-  return text.replace(pattern, replacement as (match: string, ...rest: unknown[]) => string);
+  let out = text;
+  for (const { pattern, replacement } of SECRET_TEXT_PATTERNS.slice(0, 4)) {
+    out = out.replace(pattern, replacement as (match: string, ...rest: unknown[]) => string);
+  }
+  return out;
 }
 
 /**
@@ -66,7 +89,7 @@ export function maskUriCredentials(text: string): string {
  */
 export function redactValue(value: unknown, depth = 0): unknown {
   if (depth > 20) return "[too deep]";
-  if (typeof value === "string") return maskUriCredentials(value);
+  if (typeof value === "string") return maskSecretsInText(value);
   if (Array.isArray(value)) {
     // In argument lists the value after a secret flag (`--password`, `-token`) is a secret.
     return value.map((item, index) => {

@@ -45,3 +45,29 @@ Deno.test("secrets: values after secret-looking flags are masked in text and arg
     "5",
   ]);
 });
+
+Deno.test("secrets: awkward passwords in URIs are masked whole", () => {
+  const cases = [
+    "mongodb://trader:s3cr@t@cluster0.example.net/db",
+    "mongodb://trader:pa/ss@cluster0.example.net/db",
+    'mongodb://trader:pa"ss@cluster0.example.net/db',
+    "mongodb://trader:pa ss@cluster0.example.net/db",
+    "mongodb://:onlypass@cluster0.example.net/db",
+  ];
+  for (const uri of cases) {
+    const masked = maskUriCredentials(`connect ${uri} failed`);
+    assert.doesNotMatch(masked, /s3cr|pa\/ss|pa"ss|pa ss|onlypass/, masked);
+    assert.match(masked, /:\*\*\*\*@cluster0\.example\.net\/db failed$/, masked);
+  }
+  assert.equal(
+    maskUriCredentials(
+      "mongodb://h/db?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:abc123&password=x",
+    ),
+    "mongodb://h/db?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:****&password=****",
+  );
+  // Nothing to mask: hosts, ports and paths stay readable.
+  assert.equal(
+    maskUriCredentials("mongodb://localhost:27017/riskguard failed for user@example"),
+    "mongodb://localhost:27017/riskguard failed for user@example",
+  );
+});
