@@ -6,7 +6,8 @@
  * - A write that fails with a transient error (store unreachable) stays at the head and is
  *   retried with backoff; the queue is "offline" until it succeeds.
  * - Writes with the same coalescing key (metrics, pings, state fields) replace the one still
- *   waiting, so a long outage keeps only the latest of each.
+ *   waiting (the newer one goes to the end of the queue), so a long outage keeps only the
+ *   latest of each and never lets an older value land after a newer one.
  * - Beyond `maxPending`, the oldest metrics are dropped first, then the oldest pings; events and
  *   state changes are never dropped.
  * - A fatal error (a lost lease) stops the queue and is reported once through `onFatal`.
@@ -112,12 +113,12 @@ export class WriteQueue {
   submit(write: Write): void {
     if (this.#stopped) return;
     if (write.kind !== "event") {
+      // The newer write replaces the waiting one and takes its place at the end: writes of other
+      // keys submitted in between may touch the same fields, and the latest must land last.
       const index = this.#pending.findIndex((w) => w.kind === write.kind && w.key === write.key);
       if (index >= 0) {
-        this.#pending[index] = write;
+        this.#pending.splice(index, 1);
         this.#stats.coalesced++;
-        this.#kick();
-        return;
       }
     }
     this.#pending.push(write);

@@ -107,3 +107,18 @@ Deno.test("write queue: a non-transient failure abandons that write only", async
   assert.equal(queue.stats.failed, 1);
   await queue.close();
 });
+
+Deno.test("write queue: a coalesced write lands after writes submitted before it", async () => {
+  const store = fakeStore();
+  const queue = new WriteQueue({ retryMs: 1, maxRetryMs: 2 });
+  store.state.down = true;
+  // The day is written on its own and inside the metrics patch, under two keys.
+  queue.submit(store.write("state", "day=D1", "day"));
+  queue.submit(store.write("metrics", "metrics+day=D1", "metrics"));
+  queue.submit(store.write("state", "day=D2", "day"));
+  await queue.flush(10);
+  store.state.down = false;
+  assert.equal(await queue.flush(), true);
+  assert.deepEqual(store.written, ["metrics+day=D1", "day=D2"], "the newest day is written last");
+  await queue.close();
+});
