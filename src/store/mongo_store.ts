@@ -437,6 +437,7 @@ export class MongoStore implements Store {
         );
       }
       const instance = normalize(taken);
+      await this.#releaseOthers(String(instance._id), elementId, now);
       const won = await this.#elements.updateOne(
         {
           ...idFilter(elementId),
@@ -531,6 +532,7 @@ export class MongoStore implements Store {
           `Cannot take instance ${instanceId}: OCCUPIED by element ${String(instance.element_id)}`,
         );
       }
+      await this.#releaseOthers(String(instance._id), elementId, now);
       const won = await this.#elements.updateOne(
         {
           ...idFilter(elementId),
@@ -577,10 +579,17 @@ export class MongoStore implements Store {
       if (result.matchedCount === 0) throw await this.#leaseLost(lease);
       const set: Doc = { last_ping: now };
       if (options.pid !== undefined) set.pid = options.pid;
-      await this.#instances.updateOne(
-        { ...idFilter(lease.instance_id), element_id: lease.element_id },
+      const instance = await this.#instances.updateOne(
+        { ...idFilter(lease.instance_id), element_id: lease.element_id, status: "OCCUPIED" },
         { $set: set },
       );
+      if (instance.matchedCount === 0) {
+        throw new LeaseLostError(
+          lease.element_id,
+          lease.lease,
+          `instance ${lease.instance_id} is no longer held by this element`,
+        );
+      }
     });
   }
 
@@ -652,29 +661,31 @@ export class MongoStore implements Store {
         instance_id: { $ne: null },
         ...stale,
       }).toArray();
-      const elements: string[] = [];
+      const elements = new Set<string>();
       for (const raw of candidates) {
         const doc = normalize(raw);
-        const set: Doc = {
-          instance_id: null,
-          host: null,
-          leased_at: null,
-          updated_at: options.now,
-        };
-        const filter: Filter<MDoc> = {
-          _id: raw._id,
-          ...leaseIs(leaseOfDoc(doc)),
-          instance_id: doc.instance_id,
-          ...stale,
-        };
-        if (doc.status === "ACTIVE") {
-          filter.status = "ACTIVE";
-          set.status = "INACTIVE";
+        if (await this.#releaseHolder(raw._id, doc, options.now, stale)) {
+          elements.add(String(doc._id));
         }
-        const result = await this.#elements.updateOne(filter, { $set: set, $inc: { lease: 1 } });
-        if (result.modifiedCount === 1) elements.push(String(doc._id));
       }
-      return { instances: freed.modifiedCount, elements: elements.sort() };
+      // Held elements whose instance is gone, FREE, or held by another element (an instance
+      // freed above, or one taken over) are released too: nobody else may keep writing.
+      const holders = (await this.#elements.find({ ...hostFilter, instance_id: { $ne: null } })
+        .toArray()).map((raw) => ({ raw, doc: normalize(raw) }));
+      const instanceIds = [...new Set(holders.map(({ doc }) => String(doc.instance_id)))];
+      const instances = instanceIds.length === 0 ? [] : (await this.#instances.find({
+        _id: { $in: instanceIds.flatMap(idForms) },
+      }).toArray()).map(normalize);
+      const holderOf = new Map(
+        instances.filter((i) => i.status === "OCCUPIED").map((i) => [String(i._id), i.element_id]),
+      );
+      for (const { raw, doc } of holders) {
+        if (holderOf.get(String(doc.instance_id)) === String(doc._id)) continue;
+        if (await this.#releaseHolder(raw._id, doc, options.now, {})) {
+          elements.add(String(doc._id));
+        }
+      }
+      return { instances: freed.modifiedCount, elements: [...elements].sort() };
     });
   }
 
@@ -739,6 +750,49 @@ export class MongoStore implements Store {
     const doc = await this.#rawElement(lease.element_id);
     if (doc === null) return new LeaseLostError(lease.element_id, lease.lease, "element deleted");
     return new LeaseLostError(lease.element_id, lease.lease, `current lease is ${leaseOfDoc(doc)}`);
+  }
+
+  /**
+   * Releases the held element `doc` with a compare-and-set on its observed lease and instance
+   * (and `extra`): INACTIVE when ACTIVE, no instance, lease + 1. Whether it was released.
+   */
+  async #releaseHolder(
+    key: unknown,
+    doc: Doc,
+    now: number,
+    extra: Filter<MDoc>,
+  ): Promise<boolean> {
+    const set: Doc = { instance_id: null, host: null, leased_at: null, updated_at: now };
+    const filter: Filter<MDoc> = {
+      _id: key as ObjectId | string,
+      ...leaseIs(leaseOfDoc(doc)),
+      instance_id: doc.instance_id,
+      ...extra,
+    };
+    if (doc.status === "ACTIVE") {
+      filter.status = "ACTIVE";
+      set.status = "INACTIVE";
+    }
+    const result = await this.#elements.updateOne(filter, { $set: set, $inc: { lease: 1 } });
+    return result.modifiedCount === 1;
+  }
+
+  /**
+   * Releases every element other than `elementId` that still references `instanceId` (a stale
+   * holder being taken over), each with a compare-and-set on its lease, so its manager's next
+   * write fails with LEASE_LOST. Retries an element whose document changed meanwhile.
+   */
+  async #releaseOthers(instanceId: string, elementId: string, now: number): Promise<void> {
+    for (let round = 0; round < 5; round++) {
+      const others = await this.#elements.find({
+        instance_id: instanceId,
+        _id: { $nin: idForms(elementId) },
+      }).toArray();
+      if (others.length === 0) return;
+      for (const raw of others) {
+        await this.#releaseHolder(raw._id, normalize(raw), now, {});
+      }
+    }
   }
 
   /** Undoes an instance take after losing the element race. */
@@ -904,6 +958,11 @@ function idFilter(id: string): Filter<MDoc> {
 }
 
 /** The `_id` to store for a string id: ObjectId for 24 hex digits, the string otherwise. */
+/** Every stored form of `id`: a 24-hex id may be stored as an ObjectId or as a string. */
+function idForms(id: string): (ObjectId | string)[] {
+  return HEX_ID.test(id) ? [new ObjectId(id), id] : [id];
+}
+
 function toMongoId(id: string): ObjectId | string {
   return HEX_ID.test(id) ? new ObjectId(id) : id;
 }

@@ -399,6 +399,7 @@ export class SqliteStore implements Store {
           );
         }
         const instance = readDoc(row);
+        this.#releaseOthers(String(instance._id), elementId, now);
         return this.#assign(doc, instance, host, now, null);
       })
     );
@@ -435,6 +436,7 @@ export class SqliteStore implements Store {
           );
         }
         if (current !== null && current !== instanceId) this.#freeInstance(current, elementId);
+        this.#releaseOthers(instanceId, elementId, now);
         return this.#assign(doc, instance, host, now, now);
       })
     );
@@ -445,15 +447,20 @@ export class SqliteStore implements Store {
     return this.#run(() =>
       this.#tx(() => {
         const doc = this.#leased(lease);
+        const instance = this.#get("instances", lease.instance_id);
+        if (!holdsInstance(doc, instance, lease.instance_id)) {
+          throw new LeaseLostError(
+            lease.element_id,
+            lease.lease,
+            `instance ${lease.instance_id} is no longer held by this element`,
+          );
+        }
         doc.last_ping = now;
         doc.updated_at = now;
         this.#put("elements", lease.element_id, doc);
-        const instance = this.#get("instances", lease.instance_id);
-        if (instance !== null && instance.element_id === lease.element_id) {
-          instance.last_ping = now;
-          if (options.pid !== undefined) instance.pid = options.pid;
-          this.#put("instances", lease.instance_id, instance);
-        }
+        instance.last_ping = now;
+        if (options.pid !== undefined) instance.pid = options.pid;
+        this.#put("instances", lease.instance_id, instance);
       })
     );
   }
@@ -511,15 +518,26 @@ export class SqliteStore implements Store {
              AND coalesce(json_extract(doc, '$.last_ping'), json_extract(doc, '$.leased_at'), 0) < ?
              ${hostClause}`,
         ).all(elementCutoff, ...hostArgs);
-        const elements: string[] = [];
-        for (const row of rows) {
-          const doc = readDoc(row);
+        const elements = new Set<string>();
+        const release = (doc: Doc) => {
           unassign(doc, doc.status === "ACTIVE" ? "INACTIVE" : undefined);
           doc.updated_at = options.now;
           this.#put("elements", String(doc._id), doc);
-          elements.push(String(doc._id));
+          elements.add(String(doc._id));
+        };
+        for (const row of rows) release(readDoc(row));
+        // Held elements whose instance is gone, FREE, or held by another element (an instance
+        // freed above, or one taken over) are released too: nobody else may keep writing.
+        const held = this.#db.prepare(
+          `SELECT id, doc FROM elements WHERE json_extract(doc, '$.instance_id') IS NOT NULL
+             ${hostClause}`,
+        ).all(...hostArgs);
+        for (const row of held) {
+          const doc = readDoc(row);
+          const instanceId = String(doc.instance_id);
+          if (!holdsInstance(doc, this.#get("instances", instanceId), instanceId)) release(doc);
         }
-        return { instances: Number(freed.changes), elements: elements.sort() };
+        return { instances: Number(freed.changes), elements: [...elements].sort() };
       })
     );
   }
@@ -710,6 +728,23 @@ export class SqliteStore implements Store {
     return leaseOf(doc, instance);
   }
 
+  /**
+   * Releases every element other than `elementId` that still references `instanceId` (a stale
+   * holder being taken over): INACTIVE unless DISABLED, no instance, lease + 1, so its manager's
+   * next write fails with LEASE_LOST.
+   */
+  #releaseOthers(instanceId: string, elementId: string, now: number): void {
+    const rows = this.#db.prepare(
+      "SELECT id, doc FROM elements WHERE json_extract(doc, '$.instance_id') = ? AND id != ?",
+    ).all(instanceId, elementId);
+    for (const row of rows) {
+      const other = readDoc(row);
+      unassign(other, "INACTIVE");
+      other.updated_at = now;
+      this.#put("elements", String(other._id), other);
+    }
+  }
+
   /** Sets the instance FREE when `elementId` holds it. */
   #freeInstance(instanceId: string, elementId: string): void {
     const instance = this.#get("instances", instanceId);
@@ -866,6 +901,12 @@ function unassign(doc: Doc, status: "INACTIVE" | "PENDING" | "ERROR" | undefined
   doc.host = null;
   doc.leased_at = null;
   doc.lease = leaseOfDoc(doc) + 1;
+}
+
+/** Whether `instance` (read by `instanceId`) is OCCUPIED by the element `doc`. */
+function holdsInstance(doc: Doc, instance: Doc | null, instanceId: string): instance is Doc {
+  return instance !== null && String(instance._id) === instanceId &&
+    instance.status === "OCCUPIED" && instance.element_id === String(doc._id);
 }
 
 function isStale(doc: Doc, cutoff: number): boolean {

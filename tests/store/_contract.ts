@@ -68,6 +68,20 @@ function upsertIds(changes: ElementChange[]): string[] {
   return changes.flatMap((c) => c.op === "upsert" ? [c.id] : []);
 }
 
+/** Fails when two elements reference one instance, or an element's instance is not held by it. */
+async function assertOneHolderPerInstance(store: Store): Promise<void> {
+  const byInstance = new Map<string, string>();
+  for (const parsed of await store.listElements()) {
+    if (!parsed.valid || parsed.element.instance_id === null) continue;
+    const { _id: id, instance_id } = parsed.element;
+    const other = byInstance.get(instance_id);
+    assert.equal(other, undefined, `elements ${other} and ${id} both reference ${instance_id}`);
+    byInstance.set(instance_id, id);
+    const instance = await store.getInstance(instance_id);
+    assert.equal(instance?.element_id, id, `instance ${instance_id} is not held by ${id}`);
+  }
+}
+
 type Case = (fx: Fixture) => Promise<void>;
 
 /** Every case of the contract, by name. */
@@ -529,6 +543,87 @@ export const CASES: Record<string, Case> = {
       store.takeLease(id, "missing", { host: "h1", now: later, staleAfterMs: 5 * MIN }),
       "NOT_FOUND",
     );
+  },
+
+  async "fencing: taking over a stale instance releases its old holder"(fx) {
+    const { store } = fx;
+    const [e1, e2, e3] = [
+      await addElement(store, 5101),
+      await addElement(store, 5102),
+      await addElement(store, 5103),
+    ];
+    const inst = await store.addInstance({ path: "sim:steal", host: "h1" });
+    const opts = (now: number) => ({ host: "h1", now, staleAfterMs: MIN });
+    const l1 = await store.takeLease(e1, inst._id, opts(T0));
+    // E1's holder hangs for 2 minutes; E2's risk process is started on the same instance.
+    const l2 = await store.takeLease(e2, inst._id, opts(T0 + 2 * MIN));
+    await assertOneHolderPerInstance(store);
+    const old = valid(await store.getElement(e1));
+    assert.equal(old.instance_id, null, "the old holder no longer references the instance");
+    assert.equal(old.status, "INACTIVE");
+    assert.equal(old.lease, l1.lease + 1, "the old holder's lease is bumped");
+    await rejectsWith(store.ping(l1, T0 + 2 * MIN + 1), "LEASE_LOST");
+    await rejectsWith(
+      store.updateElement(l1, { trading: "LOCKED" }, T0 + 2 * MIN + 2),
+      "LEASE_LOST",
+    );
+    assert.equal(
+      valid(await store.getElement(e1)).trading,
+      "ALLOWED",
+      "the stale write did not land",
+    );
+    assert.equal((await store.getInstance(inst._id))?.element_id, e2);
+    await store.ping(l2, T0 + 2 * MIN + 3);
+    // The instance changes hands again through release and an admin claim.
+    await store.release(l2, { now: T0 + 2 * MIN + 4 });
+    const l3 = await store.claimFreeInstance(e3, "h1", T0 + 2 * MIN + 5);
+    assert.equal(l3.instance_id, inst._id);
+    await rejectsWith(store.ping(l1, T0 + 2 * MIN + 6), "LEASE_LOST");
+    await rejectsWith(store.ping(l2, T0 + 2 * MIN + 6), "LEASE_LOST");
+    await assertOneHolderPerInstance(store);
+    await store.ping(l3, T0 + 2 * MIN + 7);
+    const reaped = await store.reap({
+      now: T0 + 2 * MIN + 8,
+      instanceStaleMs: MIN,
+      elementStaleMs: MIN,
+    });
+    assert.deepEqual(reaped, { instances: 0, elements: [] });
+    assert.equal(valid(await store.getElement(e3)).instance_id, inst._id);
+  },
+
+  async "fencing: ping fails once the instance is no longer held by the lease's element"(fx) {
+    const { store } = fx;
+    const id = await addElement(store, 5201);
+    const inst = await store.addInstance({ path: "sim:gone", host: "h1" });
+    const lease = await store.claimFreeInstance(id, "h1", T0);
+    await store.ping(lease, T0 + 1);
+    // Another system frees the instance behind the holder's back (lease left as it was).
+    assert.equal(await store.removeInstance(inst._id, { force: true }), true);
+    await rejectsWith(store.ping(lease, T0 + 2), "LEASE_LOST");
+  },
+
+  async "reap releases the elements of the instances it frees"(fx) {
+    const { store } = fx;
+    const [e1, e3] = [await addElement(store, 5301), await addElement(store, 5302)];
+    const inst = await store.addInstance({ path: "sim:reap", host: "h1" });
+    const l1 = await store.takeLease(e1, inst._id, { host: "h1", now: T0, staleAfterMs: MIN });
+    await store.ping(l1, T0 + 100_000);
+    // The instance is stale after 1 minute; the element only after 5.
+    const result = await store.reap({
+      now: T0 + 200_000,
+      instanceStaleMs: MIN,
+      elementStaleMs: 5 * MIN,
+    });
+    assert.deepEqual(result, { instances: 1, elements: [e1] });
+    const released = valid(await store.getElement(e1));
+    assert.equal(released.instance_id, null);
+    assert.equal(released.status, "INACTIVE");
+    assert.equal(released.lease, l1.lease + 1);
+    const l3 = await store.claimFreeInstance(e3, "h1", T0 + 200_001);
+    assert.equal(l3.instance_id, inst._id);
+    await rejectsWith(store.ping(l1, T0 + 200_002), "LEASE_LOST");
+    await rejectsWith(store.updateElement(l1, { trading: "LOCKED" }, T0 + 200_003), "LEASE_LOST");
+    await assertOneHolderPerInstance(store);
   },
 
   async "managed updates store state, validate patches and respect DISABLED"(fx) {
