@@ -23,7 +23,7 @@ import {
   TRADING_STATES,
   type ValidElement,
 } from "./schemas.ts";
-import { StoreInputError } from "./errors.ts";
+import { StoreError, StoreInputError } from "./errors.ts";
 
 /** Default staleness threshold: 5 minutes. */
 export const DEFAULT_STALE_MS = 5 * 60 * 1000;
@@ -361,4 +361,20 @@ export function toInstance(doc: Record<string, unknown>): Instance {
   const parsed = parseInstance(doc);
   if (parsed.ok) return parsed.instance;
   throw new StoreInputError(`instance ${String(doc._id)} (stored document)`, parsed.issues);
+}
+
+/**
+ * Refuses to take an instance whose stored document (written by others) is invalid: throws
+ * CLAIM_FAILED naming the first bad field. Called before anything is written.
+ */
+export function checkStoredInstance(instance: Record<string, unknown>): void {
+  const parsed = parseInstance(instance);
+  if (parsed.ok) return;
+  const first = parsed.issues[0];
+  throw new StoreError(
+    "CLAIM_FAILED",
+    `Cannot take instance ${String(instance._id)}: its stored document is invalid${
+      first === undefined ? "" : ` (${first.field} ${first.reason})`
+    }`,
+  );
 }

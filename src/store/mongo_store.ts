@@ -56,6 +56,7 @@ import {
   type NewEvent,
   type ParsedElement,
   parseElement,
+  parseInstance,
 } from "./schemas.ts";
 import {
   allocatePort,
@@ -63,6 +64,7 @@ import {
   checkManagedPatch,
   checkNewEvent,
   checkNewInstance,
+  checkStoredInstance,
   CONFIG_ELEMENT_FIELDS,
   DEFAULT_STALE_MS,
   isSimPath,
@@ -425,11 +427,13 @@ export class MongoStore implements Store {
       const doc = await this.#claimableElement(elementId);
       if (typeof doc.instance_id === "string") throw held(elementId, doc);
       const lease = leaseOfDoc(doc) + 1;
-      const taken = await this.#instances.findOneAndUpdate(
-        { host, status: "FREE" },
-        { $set: { status: "OCCUPIED", element_id: elementId, lease, last_ping: now, pid: null } },
-        { sort: { port: 1 }, returnDocument: "after" },
-      );
+      const taken = await this.#takeFreeInstance(host, {
+        status: "OCCUPIED",
+        element_id: elementId,
+        lease,
+        last_ping: now,
+        pid: null,
+      });
       if (taken === null) {
         throw new StoreError(
           "CLAIM_FAILED",
@@ -491,6 +495,7 @@ export class MongoStore implements Store {
       const instanceRaw = await this.#instances.findOne(idFilter(instanceId));
       if (instanceRaw === null) throw notFound("instance", instanceId);
       const instance = normalize(instanceRaw);
+      checkStoredInstance(instance);
       const current = typeof doc.instance_id === "string" ? doc.instance_id : null;
       const held0 = leaseOfDoc(doc);
       if (current === instance._id && doc.last_ping === null && instance.element_id === elementId) {
@@ -793,6 +798,30 @@ export class MongoStore implements Store {
         await this.#releaseHolder(raw._id, normalize(raw), now, {});
       }
     }
+  }
+
+  /**
+   * Takes the FREE instance of `host` with the lowest port whose stored document is valid (an
+   * invalid one, written by others, is skipped and never changed), setting `set`; a
+   * compare-and-set on `status: "FREE"`, so a candidate taken meanwhile is passed over. `null`
+   * when there is none.
+   */
+  async #takeFreeInstance(host: string, set: Doc): Promise<MDoc | null> {
+    for (let round = 0; round < 3; round++) {
+      const candidates = await this.#instances.find({ host, status: "FREE" }).sort({ port: 1 })
+        .toArray();
+      const valid = candidates.filter((raw) => parseInstance(normalize(raw)).ok);
+      if (valid.length === 0) return null;
+      for (const raw of valid) {
+        const taken = await this.#instances.findOneAndUpdate(
+          { _id: raw._id, status: "FREE" },
+          { $set: set },
+          { returnDocument: "after" },
+        );
+        if (taken !== null) return taken;
+      }
+    }
+    return null;
   }
 
   /** Undoes an instance take after losing the element race. */

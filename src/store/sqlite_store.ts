@@ -38,12 +38,14 @@ import {
   type NewEvent,
   type ParsedElement,
   parseElement,
+  parseInstance,
 } from "./schemas.ts";
 import {
   allocatePort,
   checkManagedPatch,
   checkNewEvent,
   checkNewInstance,
+  checkStoredInstance,
   DEFAULT_STALE_MS,
   isSimPath,
   newId,
@@ -388,17 +390,17 @@ export class SqliteStore implements Store {
       this.#tx(() => {
         const doc = this.#claimableElement(elementId);
         if (typeof doc.instance_id === "string") throw held(elementId, doc);
-        const row = this.#db.prepare(
+        // Instance documents written by others may be invalid: they are skipped, never taken.
+        const instance = this.#db.prepare(
           `SELECT id, doc FROM instances WHERE json_extract(doc, '$.host') = ?
-             AND json_extract(doc, '$.status') = 'FREE' ORDER BY json_extract(doc, '$.port') LIMIT 1`,
-        ).get(host);
-        if (row === undefined) {
+             AND json_extract(doc, '$.status') = 'FREE' ORDER BY json_extract(doc, '$.port')`,
+        ).all(host).map((row) => readDoc(row)).find((candidate) => parseInstance(candidate).ok);
+        if (instance === undefined) {
           throw new StoreError(
             "CLAIM_FAILED",
             `Cannot claim instance: no FREE instance on host ${host}`,
           );
         }
-        const instance = readDoc(row);
         this.#releaseOthers(String(instance._id), elementId, now);
         return this.#assign(doc, instance, host, now, null);
       })
@@ -414,6 +416,7 @@ export class SqliteStore implements Store {
         const doc = this.#claimableElement(elementId);
         const instance = this.#get("instances", instanceId);
         if (instance === null) throw notFound("instance", instanceId);
+        checkStoredInstance(instance);
         const current = typeof doc.instance_id === "string" ? doc.instance_id : null;
         if (current === instanceId && doc.last_ping === null && instance.element_id === elementId) {
           // Freshly claimed by the admin, never pinged: the child adopts the admin's lease.

@@ -626,6 +626,43 @@ export const CASES: Record<string, Case> = {
     await assertOneHolderPerInstance(store);
   },
 
+  async "claims skip instance documents written invalid by others and never change them"(fx) {
+    const { store } = fx;
+    const [e1, e2] = [await addElement(store, 5401), await addElement(store, 5402)];
+    const bad = {
+      _id: "bad-instance",
+      path: "C:/mt5/bad",
+      host: "h1",
+      port: 14_000,
+      status: "FREE",
+      created_at: "2024-01-01",
+    };
+    await fx.insertRaw("instances", bad);
+    const good = await store.addInstance({ path: "sim:good", host: "h1" });
+    assert.ok(good.port > bad.port, "the invalid instance comes first by port");
+    const lease = await store.claimFreeInstance(e1, "h1", T0);
+    assert.equal(lease.instance_id, good._id);
+    assert.equal(valid(await store.getElement(e1)).instance_id, good._id);
+    // Only the invalid instance is left: the claim fails and writes nothing.
+    await rejectsWith(store.claimFreeInstance(e2, "h1", T0 + 1), "CLAIM_FAILED");
+    await rejectsWith(
+      store.takeLease(e2, "bad-instance", { host: "h1", now: T0 + 2, staleAfterMs: MIN }),
+      "CLAIM_FAILED",
+    );
+    const other = valid(await store.getElement(e2));
+    assert.equal(other.instance_id, null);
+    assert.equal(other.lease, 0);
+    assert.equal(other.status, "PENDING");
+    const raw = await fx.readRaw("instances", "bad-instance");
+    assert.equal(raw?.status, "FREE");
+    assert.equal(raw?.element_id, undefined, "the invalid instance was not written");
+    assert.equal(raw?.lease, undefined);
+    // A valid instance added later is claimed normally.
+    const second = await store.addInstance({ path: "sim:second", host: "h1" });
+    const l2 = await store.claimFreeInstance(e2, "h1", T0 + 3);
+    assert.equal(l2.instance_id, second._id);
+  },
+
   async "managed updates store state, validate patches and respect DISABLED"(fx) {
     const { store } = fx;
     const id = await addElement(store, 6001);
