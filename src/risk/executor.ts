@@ -173,9 +173,12 @@ export class Executor {
   /** Starts enforcing an action; returns false when it was already being enforced. */
   #adopt(action: ProtectiveAction): boolean {
     if (action.type === "lock") {
-      const same = this.#lock !== undefined && this.#lock.until === action.until;
+      // Keep the stronger lock: permanent (until 0) beats any day lock, a later end beats an
+      // earlier one. A weaker lock asked for later must not shorten the EA's own lock.
+      const current = this.#lock;
+      if (current !== undefined && !isStronger(action.until, current.until)) return false;
       this.holdLocked(action.until, action.rule, action.reason);
-      return !same;
+      return true;
     }
     const key = action.type === "close_position" ? `close:${action.ticket}` : action.type;
     if (this.#targets.has(key)) return false;
@@ -279,4 +282,10 @@ export class Executor {
     });
     this.#pending.push(sent);
   }
+}
+
+/** True when a lock ending at `until` is stronger than one ending at `current` (0 = never). */
+function isStronger(until: number, current: number): boolean {
+  if (current === 0) return false;
+  return until === 0 || until > current;
 }

@@ -135,3 +135,26 @@ Deno.test("executor: dry run reports each decision once and sends nothing", asyn
     ["lock", "cancel_orders", "close_all"],
   );
 });
+
+Deno.test("executor: a weaker lock asked for later never shortens the held one", async () => {
+  const { sender, executor } = setup();
+  const permanent: ProtectiveAction = {
+    type: "lock",
+    until: 0,
+    rule: "max_drawdown",
+    reason: "dd",
+  };
+  const day: ProtectiveAction = {
+    type: "lock",
+    until: Date.UTC(2026, 10, 25),
+    rule: "tz",
+    reason: "x",
+  };
+  assert.deepEqual(executor.apply(snapshot(), [permanent]), [permanent]);
+  await executor.settle();
+  assert.deepEqual(executor.apply(snapshot(), [day]), [], "the day lock is not adopted");
+  // The EA restarted unlocked: the lock sent again is still the permanent one.
+  executor.apply(snapshot({ locked: false, seq: 2 }), []);
+  await executor.settle();
+  assert.deepEqual(sender.sent.map((c) => c.type === "lock" && c.until), [0]);
+});

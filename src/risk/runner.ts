@@ -491,6 +491,9 @@ class RiskRunner {
       case "hello":
         this.#silentSince = undefined;
         this.#eaUnlockSent = false;
+        // Nobody watched the account while the EA was away: if a reset passed meanwhile, the
+        // day is rebuilt from the terminal's own figures instead of rolled over from now.
+        this.#fresh = true;
         void this.#terminal?.helloReceived().catch((error) =>
           this.#log.warn("could not remove startup files: {error}", { error: describeError(error) })
         );
@@ -522,6 +525,7 @@ class RiskRunner {
         break;
       case "fresh":
         this.#silentSince = undefined;
+        this.#fresh = true; // as after a hello: the silence may have spanned a reset
         this.#record("lifecycle", "EA data flowing again");
         break;
       case "protocol_mismatch":
@@ -563,6 +567,14 @@ class RiskRunner {
     const dayChanged = evaluation.day_change !== "same" ||
       evaluation.state.day.date !== this.#engine.day?.date;
     this.#engine = evaluation.state;
+    if (dayChanged && evaluation.day_estimated) {
+      this.#record(
+        "warning",
+        "trading day rebuilt mid-day with a reset that is not 00:00 server time: the start " +
+          "balance is an estimate that counts all of the terminal's realized losses of today",
+        { server_time: snapshot.server_time, detail: { ...evaluation.state.day } },
+      );
+    }
     if (dayChanged) {
       this.#record(
         "lifecycle",
@@ -585,7 +597,7 @@ class RiskRunner {
       pnl: round2(evaluation.context.day.pnl),
       count: evaluation.actions.length,
     });
-    this.#enforce(snapshot, evaluation.actions);
+    this.#enforce(snapshot, evaluation.actions, evaluation.context.day.ends_at);
     this.#askPlugins(evaluation.context, evaluation.state.day.date);
     this.#writeMetrics(snapshot, evaluation.context.day.pnl, now);
     this.#o.onStatus?.(this.#status(snapshot, evaluation.context.day.pnl));
@@ -602,10 +614,15 @@ class RiskRunner {
         });
       }
       if (outcome.actions.length === 0) return;
+      // An answer about a previous trading day is stale: its locks would end at that day's
+      // reset and its once-a-day memory belongs to that day.
+      if (date !== this.#engine.day?.date) return;
       const merged = mergeLateActions(outcome.actions, this.#engine.notified, date);
       this.#engine = { ...this.#engine, notified: merged.memory };
       const snapshot = this.#lastSnapshot;
-      if (snapshot !== undefined) this.#enforce(snapshot, merged.actions);
+      if (snapshot !== undefined) {
+        this.#enforce(snapshot, merged.actions, context.day.ends_at);
+      }
     }, (error) => {
       this.#log.error("plugin evaluation failed: {error}", { error: describeError(error) });
     });
@@ -613,7 +630,7 @@ class RiskRunner {
 
   // ---------------------------------------------------------------- enforcement
 
-  #enforce(snapshot: Snapshot, actions: readonly Action[]): void {
+  #enforce(snapshot: Snapshot, actions: readonly Action[], dayEndsAt: number): void {
     const protective: ProtectiveAction[] = [];
     let locked = false;
     for (const action of actions) {
@@ -626,12 +643,18 @@ class RiskRunner {
           });
           this.#notify("warning", action.level, action.reason, action.rule);
           break;
-        case "lock":
-          locked =
-            this.#applyLock(action.scope, action.until, action.rule, action.reason, snapshot) ||
+        case "lock": {
+          // A day lock must end in the future; one that does not (a rule's mistake) holds
+          // until the end of the trading day instead of flapping on every snapshot.
+          const until = action.scope === "day" && action.until <= this.#clock.now()
+            ? dayEndsAt
+            : action.until;
+          const lock = { ...action, until };
+          locked = this.#applyLock(lock.scope, lock.until, lock.rule, lock.reason, snapshot) ||
             locked;
-          protective.push(action);
+          protective.push(lock);
           break;
+        }
         default:
           protective.push(action);
       }
@@ -851,9 +874,15 @@ class RiskRunner {
     if (this.#tradingPersisted && this.#trading !== "ALLOWED" && element.trading === "ALLOWED") {
       this.#unlock("unlocked by a person (element trading set to ALLOWED)");
     }
-    const settingsKey = JSON.stringify(this.#settingsOf(element));
-    if (settingsKey !== JSON.stringify(this.#settings)) {
-      this.#settings = this.#settingsOf(element);
+    const settings = this.#settingsOf(element);
+    if (JSON.stringify(settings) !== JSON.stringify(this.#settings)) {
+      if (JSON.stringify(settings.daily) !== JSON.stringify(this.#settings.daily)) {
+        // Another reset time or zone means other day boundaries: rebuild the day from the
+        // terminal's figures rather than keep a date label that no longer fits.
+        this.#engine = { ...this.#engine, day: undefined };
+        this.#fresh = true;
+      }
+      this.#settings = settings;
       this.#element = element;
       this.#record("lifecycle", "configuration changed: new limits apply now");
       await this.#loadPlugins();

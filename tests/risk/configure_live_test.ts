@@ -78,3 +78,31 @@ Deno.test("live: unlock by a person lifts the day lock; the breach still in forc
     await result.cleanup();
   }
 });
+
+Deno.test("live: another daily reset rebuilds the trading day from the terminal's figures", async () => {
+  let store: Store | undefined;
+  let changed: Promise<unknown> | undefined;
+  const result = await runScenario({
+    scenario: "calm",
+    element: { max_daily_loss: "5%" },
+    wrapStore: (inner) => (store = inner),
+    until: (status, events) => {
+      if (changed === undefined && status.seq >= 3) {
+        changed = store!.configureElement(status.element_id, {
+          daily: { reset: "17:00", timezone: "America/New_York", baseline: "balance" },
+        });
+      }
+      return events.filter((e) => /^trading day /.test(e.message)).length >= 2;
+    },
+    settleMs: 300,
+    maxMs: 10_000,
+  });
+  try {
+    assert.equal(result.error, undefined);
+    const days = result.events.filter((e) => /^trading day /.test(e.message));
+    assert.equal(days.length, 2, days.map((e) => e.message).join(" | "));
+    assert.match(days[1]!.message, /\(reconstructed\)$/);
+  } finally {
+    await result.cleanup();
+  }
+});

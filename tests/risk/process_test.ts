@@ -253,3 +253,33 @@ Deno.test("an EA still locked from before is unlocked when the account is ALLOWE
     await result.cleanup();
   }
 });
+
+Deno.test("a day lock that would end in the past holds until the end of the trading day", async () => {
+  const dir = await Deno.makeTempDir();
+  const plugin = `${dir}/past_lock.ts`;
+  await Deno.writeTextFile(
+    plugin,
+    `export default {
+      id: "past_lock",
+      evaluate: () => [{ type: "lock", scope: "day", until: 1, reason: "lock ending in 1970" }],
+    };\n`,
+  );
+  const result = await runScenario({
+    scenario: "calm",
+    element: {},
+    risk: { ruleFiles: [plugin] },
+    until: (status) => status.trading === "LOCKED_DAY" && status.seq >= 10,
+    settleMs: 500,
+  });
+  try {
+    assert.equal(result.error, undefined);
+    assert.equal(eventsOf(result.events, "lock").length, 1, "locked once, no flapping");
+    assert.equal(eventsOf(result.events, "unlock").length, 0);
+    const element = await result.store.getElement(result.elementId);
+    assert.ok(element?.valid);
+    assert.ok((element.element.locked_until ?? 0) > Date.now(), "the lock ends in the future");
+  } finally {
+    await result.cleanup();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
