@@ -49,12 +49,39 @@ input int    InpHeartbeatMs = 1000; // Heartbeat when nothing changed (ms)
 #define RC_INVALID_FILL      10030
 #define RC_POSITION_CLOSED   10036
 
+//+------------------------------------------------------------------+
+//| A Socket that sets the PLAIN credentials without a terminating   |
+//| zero. mql-zmq's setPlainUsername/setPlainPassword convert with   |
+//| StringToCharArray(..., -1, CP_UTF8), which copies the string's   |
+//| terminating 0: libzmq would then send "riskguard\0" and         |
+//| "<token>\0" (PLAIN fields are length-counted, RFC 24) and the   |
+//| agent would refuse every login. The bytes go through the         |
+//| binding's protected setOption(option, uchar[], length) instead.  |
+//+------------------------------------------------------------------+
+class RgSocket : public Socket
+  {
+public:
+                     RgSocket(const Context &ctx,const int type):Socket(ctx,type) {}
+   bool              setPlainCredential(const int option,const string value)
+     {
+      uchar bytes[];
+      //--- count = StringLen: the characters only, no terminating zero
+      int copied=StringToCharArray(value,bytes,0,StringLen(value),CP_UTF8);
+      int size=MathMin(copied,ArraySize(bytes));
+      while(size>0 && bytes[size-1]==0)
+         size--;                             // never a trailing NUL on the wire
+      if(size<=0)
+         return(false);
+      return(setOption(option,bytes,(size_t)size));
+     }
+  };
+
 //--- ZeroMQ objects (kept across OnDeinit/OnInit on a chart symbol/period change)
 // One context per terminal process, shared by name between programs (mql-zmq GlobalHandle);
 // it is terminated when the last program using it unloads.
 Context  g_context("riskguard-bridge-context");
-Socket  *g_push    = NULL;
-Socket  *g_pull    = NULL;
+RgSocket *g_push   = NULL;
+RgSocket *g_pull   = NULL;
 
 //--- session state
 long   g_seq          = 0;      // seq of the last snapshot sent in this session
@@ -185,8 +212,8 @@ void OnTradeTransaction(const MqlTradeTransaction &trans,
 //+------------------------------------------------------------------+
 bool Connect()
   {
-   g_push=new Socket(g_context,ZMQ_PUSH);
-   g_pull=new Socket(g_context,ZMQ_PULL);
+   g_push=new RgSocket(g_context,ZMQ_PUSH);
+   g_pull=new RgSocket(g_context,ZMQ_PULL);
    if(!g_push.valid() || !g_pull.valid())
      {
       Print("riskguard: cannot create ZeroMQ sockets (libzmq.dll loaded? Allow DLL imports on?)");
@@ -206,11 +233,11 @@ bool Connect()
    return(ok);
   }
 
-bool SetupSocket(Socket *socket)
+bool SetupSocket(RgSocket *socket)
   {
    bool ok=true;
-   ok=ok && socket.setPlainUsername(RG_USERNAME);
-   ok=ok && socket.setPlainPassword(InpToken);   // never printed
+   ok=ok && socket.setPlainCredential(ZMQ_PLAIN_USERNAME,RG_USERNAME);
+   ok=ok && socket.setPlainCredential(ZMQ_PLAIN_PASSWORD,InpToken);   // never printed
    ok=ok && socket.setLinger(0);
    ok=ok && socket.setMaxMessageSize(RG_MAX_MESSAGE);
    ok=ok && socket.setReconnectInterval(100);
