@@ -220,6 +220,10 @@ export interface LaunchTerminalOptions {
   onEvent?: (event: TerminalEvent) => void;
   /** Replaces process spawning (tests). */
   spawn?: Spawner;
+  /** Replaces the check "is `pid` a running MT5 terminal?" (tests). */
+  isTerminalProcess?: (pid: number) => Promise<boolean>;
+  /** Replaces ending a leftover terminal process (tests). */
+  killProcess?: (pid: number) => void;
 }
 
 /** A started terminal (real or simulated). */
@@ -321,6 +325,7 @@ class TerminalLauncher implements TerminalHandle {
         throw new TerminalError(`Cannot start terminal: ${executable} not found`, { cause: error });
       }
     }
+    await this.#endLeftoverTerminal();
     this.#files = await writeStartupFiles(
       o.path,
       {
@@ -348,6 +353,7 @@ class TerminalLauncher implements TerminalHandle {
       });
     }
     this.#process = process;
+    await Deno.writeTextFile(this.#pidFile, String(process.pid)).catch(() => {});
     o.onEvent?.({ type: "started", pid: process.pid, attempt: this.#attempt });
     process.exited.then((code) => this.#onExit(process, code), (error) => {
       o.onEvent?.({ type: "error", error: error as Error });
@@ -378,7 +384,39 @@ class TerminalLauncher implements TerminalHandle {
       await process.exited.catch(() => {});
     }
     if (this.#files !== undefined) await removeStartupFiles(this.#files).catch(() => {});
+    await Deno.remove(this.#pidFile).catch(() => {});
     this.#resolveDone();
+  }
+
+  get #pidFile(): string {
+    return joinPath(this.#options.path, TERMINAL_PID_FILE);
+  }
+
+  /**
+   * A terminal started by an earlier risk process that died still runs with the old token: its
+   * EA can never authenticate with this process, and MT5 refuses a second copy in the same
+   * folder. End it first (only when the recorded pid is still an MT5 terminal).
+   */
+  async #endLeftoverTerminal(): Promise<void> {
+    const recorded = await Deno.readTextFile(this.#pidFile).catch(() => undefined);
+    if (recorded === undefined) return;
+    const pid = Number(recorded.trim());
+    const isTerminal = this.#options.isTerminalProcess ?? isTerminalProcess;
+    if (Number.isInteger(pid) && pid > 0 && pid !== this.#process?.pid && await isTerminal(pid)) {
+      this.#options.onEvent?.({
+        type: "error",
+        error: new TerminalError(`Ending terminal process ${pid} left by an earlier run`),
+      });
+      try {
+        (this.#options.killProcess ?? killProcess)(pid);
+      } catch {
+        // it ended by itself meanwhile
+      }
+      for (let n = 0; n < 50 && await isTerminal(pid); n++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    await Deno.remove(this.#pidFile).catch(() => {});
   }
 
   #onExit(process: ProcessLike, code: number): void {
@@ -409,6 +447,34 @@ class TerminalLauncher implements TerminalHandle {
       });
     }, delay);
   }
+}
+
+/** The file in a terminal folder that holds the pid of the terminal riskguard started. */
+export const TERMINAL_PID_FILE = "riskguard-terminal.pid";
+
+/**
+ * True when `pid` is a running `terminal64.exe` (Windows: `tasklist`; elsewhere, e.g. under
+ * Wine: `/proc/<pid>/cmdline`). A recycled pid of another program is never touched.
+ */
+async function isTerminalProcess(pid: number): Promise<boolean> {
+  try {
+    if (Deno.build.os === "windows") {
+      const output = await new Deno.Command("tasklist", {
+        args: ["/FI", `PID eq ${pid}`, "/FO", "CSV", "/NH"],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      return /terminal64\.exe/i.test(new TextDecoder().decode(output.stdout));
+    }
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+    return /terminal64\.exe/i.test(cmdline);
+  } catch {
+    return false;
+  }
+}
+
+function killProcess(pid: number): void {
+  Deno.kill(pid, "SIGKILL");
 }
 
 function spawnProcess(program: string, args: string[], cwd: string): ProcessLike {

@@ -6,6 +6,7 @@ import {
   type ProcessLike,
   renderPreset,
   renderStartupIni,
+  TERMINAL_PID_FILE,
   type TerminalEvent,
   writeStartupFiles,
 } from "./terminal.ts";
@@ -280,6 +281,61 @@ Deno.test("launchTerminal: a spawn failure is a TERMINAL error and leaves no sec
     );
     await assert.rejects(() => Deno.stat(`${dir}/riskguard-startup.ini`), Deno.errors.NotFound);
     assert.deepEqual([...Deno.readDirSync(`${dir}/MQL5/Presets`)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("launchTerminal: a terminal left by an earlier run is ended before starting", async () => {
+  const dir = await Deno.makeTempDir();
+  const alive = new Set([4242]);
+  const killed: number[] = [];
+  try {
+    // An earlier risk process died; its terminal (pid 4242) still runs with the old token.
+    await Deno.writeTextFile(`${dir}/${TERMINAL_PID_FILE}`, "4242\n");
+    const handle = await launchTerminal({
+      path: dir,
+      login: 1,
+      password: "secret",
+      server: "S",
+      port: 6000,
+      token: "new-token",
+      spawn: (_program, args) => new FakeProcess(args),
+      isTerminalProcess: (pid) => Promise.resolve(alive.has(pid)),
+      killProcess: (pid) => {
+        killed.push(pid);
+        alive.delete(pid);
+      },
+    });
+    assert.deepEqual(killed, [4242]);
+    // The new terminal's pid is recorded for the next run, and removed on a clean stop.
+    const recorded = (await Deno.readTextFile(`${dir}/${TERMINAL_PID_FILE}`)).trim();
+    assert.equal(recorded, String(handle.pid));
+    await handle.stop();
+    await assert.rejects(() => Deno.stat(`${dir}/${TERMINAL_PID_FILE}`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("launchTerminal: a recorded pid that is no terminal any more is left alone", async () => {
+  const dir = await Deno.makeTempDir();
+  const killed: number[] = [];
+  try {
+    await Deno.writeTextFile(`${dir}/${TERMINAL_PID_FILE}`, "4242");
+    const handle = await launchTerminal({
+      path: dir,
+      login: 1,
+      password: "secret",
+      server: "S",
+      port: 6000,
+      token: "t",
+      spawn: (_program, args) => new FakeProcess(args),
+      isTerminalProcess: () => Promise.resolve(false), // pid reused by another program
+      killProcess: (pid) => killed.push(pid),
+    });
+    assert.deepEqual(killed, []);
+    await handle.stop();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
