@@ -70,6 +70,11 @@ export interface FeedOptions {
 const SKIP_SAVE_INTERVAL_MS = 1_000;
 /** Rescans asked for by the stream (changes without an id) are spaced at least this much. */
 const RECONCILE_GAP_MS = 1_000;
+/**
+ * A failure this long after the previous one starts a new count: the stream was healthy in
+ * between (an idle feed handles no change that could reset the count).
+ */
+const FAILURE_WINDOW_MS = 5 * 60_000;
 
 /** The change feed. */
 export class Feed implements ElementFeed {
@@ -87,6 +92,9 @@ export class Feed implements ElementFeed {
   #inflight: Promise<RawChange | null> | null = null;
   #reconcileDue = false;
   #lastReconcileAt = 0;
+  /** Stream failures in a row, kept across `next()` calls; reset once a change is handled. */
+  #failures = 0;
+  #lastFailureAt = 0;
   #onClose: () => void;
 
   /** Creates a feed over `source`; `onClose` runs once when it closes. */
@@ -132,7 +140,6 @@ export class Feed implements ElementFeed {
     await this.#save(true).catch((error) =>
       this.#options.onWarning?.(`cannot save the feed position: ${describe(error)}`)
     );
-    let failures = 0;
     while (!this.#closed) {
       const queued = this.#queue.shift();
       if (queued !== undefined) {
@@ -151,10 +158,13 @@ export class Feed implements ElementFeed {
         }
         if (raw === null) break;
         await this.#handle(raw);
-        failures = 0;
+        this.#failures = 0;
       } catch (error) {
         if (this.#closed) break;
-        failures++;
+        const now = Date.now();
+        if (now - this.#lastFailureAt > FAILURE_WINDOW_MS) this.#failures = 0;
+        this.#lastFailureAt = now;
+        const failures = ++this.#failures;
         const max = this.#options.maxRetries ?? 8;
         if (error instanceof StoreError && error.code !== "STORE_UNAVAILABLE") throw error;
         if (failures > max) {

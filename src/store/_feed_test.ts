@@ -146,3 +146,54 @@ Deno.test("rescans asked for by the stream are throttled, and the change still a
     await feed.close();
   }
 });
+
+Deno.test("stream failures count across next() calls, so maxRetries is reached", async () => {
+  const source = new FakeSource();
+  source.docs.set("a", element("a"));
+  // Opening and scanning work, but every read of the stream fails: each failure reopens and
+  // reconciles, which yields a `synced` to the caller before the next read fails again.
+  source.next = () => Promise.reject(new Error("stream broke (network)"));
+  const feed = new Feed(source, { maxRetries: 2 });
+  try {
+    let error: unknown;
+    for (let call = 0; call < 20 && error === undefined; call++) {
+      try {
+        const next = await feed.next();
+        assert.ok(!next.done, "the feed must not end quietly");
+      } catch (caught) {
+        error = caught;
+      }
+    }
+    assert.equal((error as { code?: string } | undefined)?.code, "STORE_UNAVAILABLE");
+    assert.equal(source.opened.length, 3, "first open and two reopens, then it gives up");
+  } finally {
+    await feed.close();
+  }
+});
+
+Deno.test("the failure count is reset once a real change is handled", async () => {
+  const source = new FakeSource();
+  source.docs.set("a", element("a"));
+  const feed = new Feed(source, { maxRetries: 2 });
+  try {
+    assert.deepEqual(summary(await take(feed, 2)), ["upsert:a:reconcile", "synced"]);
+    for (let round = 1; round <= 3; round++) {
+      // Two failures in a row (each followed by a reconcile), then a real change.
+      source.push(new Error("blip 1"));
+      assert.deepEqual(summary(await take(feed, 1)), ["synced"]);
+      source.push(new Error("blip 2"));
+      assert.deepEqual(summary(await take(feed, 1)), ["synced"]);
+      source.docs.set("a", element("a", { login: 100 + round }));
+      source.push({ token: round, op: "change", id: "a" });
+      assert.deepEqual(summary(await take(feed, 1)), ["upsert:a:change"]);
+    }
+    source.push(new Error("blip 1"));
+    source.push(new Error("blip 2"));
+    source.push(new Error("blip 3"));
+    assert.deepEqual(summary(await take(feed, 1)), ["synced"]);
+    assert.deepEqual(summary(await take(feed, 1)), ["synced"]);
+    await assert.rejects(feed.next(), { code: "STORE_UNAVAILABLE" });
+  } finally {
+    await feed.close();
+  }
+});

@@ -888,12 +888,15 @@ class MongoFeedSource implements FeedSource {
     }
     if (this.#invalidated) throw new HistoryLostError("change stream was invalidated");
     const stream = this.#stream;
-    if (stream === null || stream.closed) return null;
+    // `null` only when the feed stopped the stream itself; a stream the driver closed (server
+    // unreachable, non-resumable error) is a failure, so the feed reopens or gives up.
+    if (stream === null) return null;
+    if (stream.closed) throw new Error("change stream was closed by the driver");
     try {
       const change = await stream.next();
       return this.#toRaw(change);
     } catch (error) {
-      if (stream.closed || this.#stream !== stream) return null;
+      if (this.#stream !== stream) return null;
       if (isHistoryLost(error)) {
         throw new HistoryLostError(`change stream history lost: ${describe(error)}`, {
           cause: error,
