@@ -426,7 +426,8 @@ export class Bridge {
 
   #onMessage(frames: Uint8Array[]): void {
     this.#stats.received++;
-    this.#touch();
+    // Only a message the session can use proves the data is current (see #touch): a stream of
+    // invalid snapshots must still end up stale.
     if (frames.length !== 1) {
       return this.#drop("multipart", `${frames.length} frames`);
     }
@@ -471,6 +472,7 @@ export class Bridge {
     }
     const restart = this.#hello !== undefined;
     this.#refused = false;
+    this.#touch();
     this.#hello = hello;
     this.#lastSeq = 0;
     this.#stats.hellos++;
@@ -497,6 +499,7 @@ export class Bridge {
     } else if (snapshot.seq <= this.#lastSeq) {
       return this.#drop("out_of_order", `seq ${snapshot.seq} after ${this.#lastSeq}`);
     }
+    this.#touch();
     this.#lastSeq = snapshot.seq;
     this.#lastSnapshot = snapshot;
     this.#stats.snapshots++;
@@ -505,6 +508,7 @@ export class Bridge {
 
   #onHeartbeat(heartbeat: Heartbeat): void {
     if (this.#refused) return this.#drop("refused_session", "heartbeat");
+    this.#touch();
     if (this.#hello === undefined) {
       this.#stats.beforeHello++;
       this.#requestHello();
@@ -514,6 +518,7 @@ export class Bridge {
   }
 
   #onAck(ack: Ack): void {
+    this.#touch();
     this.#stats.acks++;
     if (ack.duplicate === true) this.#stats.duplicateAcks++;
     const pending = this.#pending.get(ack.id);

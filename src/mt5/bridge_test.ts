@@ -183,6 +183,31 @@ Deno.test("bridge: wrong credentials are refused and counted, nothing is deliver
   }
 });
 
+Deno.test("bridge: a stream of invalid snapshots does not keep the session fresh", async () => {
+  const { token, bridge, events } = await setup({ staleAfterMs: 150 });
+  const ea = new FakeEa(bridge, token);
+  try {
+    await ea.send(hello());
+    await events.wait("hello");
+    const invalid = { ...snapshot(1), account: { ...snapshot(1).account, currency: "" } };
+    let sendingDone = false;
+    const sending = (async () => {
+      for (let n = 0; n < 20; n++) { // 600 ms of invalid snapshots, one every 30 ms
+        await ea.send(invalid);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      sendingDone = true;
+    })();
+    await events.wait("stale");
+    assert.equal(sendingDone, false, "stale only once the invalid snapshots stopped");
+    await sending;
+    assert.ok(bridge.stats.dropped.invalid >= 1);
+  } finally {
+    await ea.close();
+    await bridge.close();
+  }
+});
+
 Deno.test("bridge: credentials with a C string terminator (MQL5 bindings) are accepted", async () => {
   const { token, bridge, events } = await setup({ expectedLogin: 7 });
   const ea = new FakeEa(bridge, `${token}\0`, "riskguard\0");
