@@ -24,6 +24,8 @@ import {
   type ValidElement,
 } from "./schemas.ts";
 import { StoreError, StoreInputError } from "./errors.ts";
+import { logger } from "../shared/logging.ts";
+import { maskUriCredentials } from "../shared/secrets.ts";
 
 /** Default staleness threshold: 5 minutes. */
 export const DEFAULT_STALE_MS = 5 * 60 * 1000;
@@ -377,4 +379,49 @@ export function checkStoredInstance(instance: Record<string, unknown>): void {
       first === undefined ? "" : ` (${first.field} ${first.reason})`
     }`,
   );
+}
+
+/**
+ * Logs (as a warning, without credentials) that a stored document written by others does not
+ * match its schema and was left out of a list.
+ */
+export function logSkippedDocument(what: string, id: unknown, reason: string): void {
+  logger("store", "read").warn("Skipped invalid {what} {id}: {reason}", {
+    what,
+    id: maskUriCredentials(String(id)),
+    reason: maskUriCredentials(reason),
+  });
+}
+
+/**
+ * Parses stored instance documents; an invalid one is skipped (and logged), so that one bad
+ * document never hides the others.
+ */
+export function validInstances(docs: Record<string, unknown>[]): Instance[] {
+  const out: Instance[] = [];
+  for (const doc of docs) {
+    const parsed = parseInstance(doc);
+    if (parsed.ok) out.push(parsed.instance);
+    else logSkippedDocument("instance", doc._id, firstIssue(parsed.issues));
+  }
+  return out;
+}
+
+/**
+ * Parses stored event documents; an invalid one is skipped (and logged), so that one bad
+ * document never hides the others.
+ */
+export function validEvents(docs: Record<string, unknown>[]): EventRecord[] {
+  const out: EventRecord[] = [];
+  for (const doc of docs) {
+    const parsed = eventSchema.safeParse(doc, { reportInput: true });
+    if (parsed.success) out.push(parsed.data);
+    else logSkippedDocument("event", doc._id, firstIssue(describeIssues(parsed.error.issues)));
+  }
+  return out;
+}
+
+function firstIssue(issues: FieldIssue[]): string {
+  const first = issues[0];
+  return first === undefined ? "invalid" : `${first.field} ${first.reason}`;
 }

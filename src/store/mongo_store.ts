@@ -50,7 +50,6 @@ import {
   type ElementError,
   type ElementStatus,
   type EventRecord,
-  eventSchema,
   type Instance,
   instanceSchema,
   type NewEvent,
@@ -74,6 +73,8 @@ import {
   prepareElement,
   sleep,
   toInstance,
+  validEvents,
+  validInstances,
 } from "./_common.ts";
 import {
   Feed,
@@ -399,7 +400,7 @@ export class MongoStore implements Store {
       if (filter.host !== undefined) query.host = filter.host;
       if (filter.status !== undefined) query.status = filter.status;
       const docs = await this.#instances.find(query).toArray();
-      return docs.map((doc) => toInstance(normalize(doc))).sort((a, b) =>
+      return validInstances(docs.map(normalize)).sort((a, b) =>
         a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port
       );
     });
@@ -714,7 +715,7 @@ export class MongoStore implements Store {
         element_id: elementId,
         at: { $gte: options.since ?? 0 },
       }).sort({ at: -1, _id: -1 }).limit(Math.max(1, Math.floor(options.limit ?? 100))).toArray();
-      return docs.reverse().map((doc) => eventSchema.parse(normalize(doc)));
+      return validEvents(docs.reverse().map(normalize));
     });
   }
 

@@ -32,7 +32,6 @@ import {
   type ElementError,
   type ElementStatus,
   type EventRecord,
-  eventSchema,
   type Instance,
   instanceSchema,
   type NewEvent,
@@ -54,6 +53,8 @@ import {
   prepareElement,
   sleep,
   toInstance,
+  validEvents,
+  validInstances,
 } from "./_common.ts";
 import {
   Feed,
@@ -359,10 +360,12 @@ export class SqliteStore implements Store {
   listInstances(filter: InstanceFilter = {}): Promise<Instance[]> {
     return this.#run(() => {
       const rows = this.#db.prepare("SELECT id, doc FROM instances").all();
-      return rows.map((row) => readDoc(row)).filter((doc) =>
-        (filter.host === undefined || doc.host === filter.host) &&
-        (filter.status === undefined || (doc.status ?? "FREE") === filter.status)
-      ).map(toInstance).sort(compareInstances);
+      return validInstances(
+        rows.map((row) => readDoc(row)).filter((doc) =>
+          (filter.host === undefined || doc.host === filter.host) &&
+          (filter.status === undefined || (doc.status ?? "FREE") === filter.status)
+        ),
+      ).sort(compareInstances);
     });
   }
 
@@ -567,9 +570,9 @@ export class SqliteStore implements Store {
   ): Promise<EventRecord[]> {
     return this.#run(() => {
       const rows = this.#db.prepare(
-        "SELECT doc FROM events WHERE element_id = ? AND at >= ? ORDER BY at DESC, seq DESC LIMIT ?",
+        "SELECT id, doc FROM events WHERE element_id = ? AND at >= ? ORDER BY at DESC, seq DESC LIMIT ?",
       ).all(elementId, options.since ?? 0, Math.max(1, Math.floor(options.limit ?? 100)));
-      return rows.reverse().map((row) => eventSchema.parse(JSON.parse(String(row.doc))));
+      return validEvents(rows.reverse().map((row) => readDoc(row)));
     });
   }
 

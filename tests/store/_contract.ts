@@ -179,7 +179,8 @@ export const CASES: Record<string, Case> = {
     const filtered = await store.listElements({ status: ["ERROR"] });
     assert.deepEqual(filtered.map((p) => p.id), ["bad-2"]);
     await fx.insertRaw("instances", { _id: "inst-bad", path: "C:/x", host: "h", port: "abc" });
-    const error = await rejectsWith(store.listInstances(), "INPUT_INVALID");
+    assert.deepEqual(await store.listInstances(), [], "an invalid instance is left out of lists");
+    const error = await rejectsWith(store.getInstance("inst-bad"), "INPUT_INVALID");
     assert.match(error.message, /inst-bad.*port/);
   },
 
@@ -750,6 +751,34 @@ export const CASES: Record<string, Case> = {
     assert.deepEqual(tight, { instances: 1, elements: [ids[2]!] });
     assert.equal(valid(await store.getElement(ids[1]!)).status, "ACTIVE", "other host untouched");
     void neverPinged;
+  },
+
+  async "lists skip stored instances and events that others wrote invalid"(fx) {
+    const { store } = fx;
+    const id = await addElement(store, 8101);
+    const good = await store.addInstance({ path: "sim:good", host: "h1" });
+    await fx.insertRaw("instances", { _id: "no-port", path: "C:/mt5/x", host: "h1" });
+    await fx.insertRaw("instances", {
+      _id: "bad-date",
+      path: "C:/mt5/y",
+      host: "h1",
+      port: 14_000,
+      status: "FREE",
+      created_at: "2024-01-01",
+    });
+    const instances = await store.listInstances();
+    assert.deepEqual(instances.map((i) => i._id), [good._id]);
+    assert.deepEqual(
+      (await store.listInstances({ host: "h1", status: "FREE" })).map((i) => i._id),
+      [
+        good._id,
+      ],
+    );
+    const first = await store.appendEvent({ element_id: id, type: "lifecycle", at: T0 });
+    await fx.insertRaw("events", { _id: "no-type", element_id: id, at: T0 + 1 });
+    const last = await store.appendEvent({ element_id: id, type: "lock", at: T0 + 2 });
+    const events = await store.listEvents(id);
+    assert.deepEqual(events.map((e) => e._id), [first._id, last._id]);
   },
 
   async "events are appended and listed oldest first"(fx) {

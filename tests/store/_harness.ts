@@ -56,10 +56,19 @@ export function sqliteAdapter(): Adapter {
           const db = new DatabaseSync(path);
           try {
             db.exec("PRAGMA busy_timeout = 5000");
-            db.prepare(`INSERT INTO ${collection} (id, doc) VALUES (?, ?)`).run(
-              String(doc._id),
-              JSON.stringify(doc),
-            );
+            if (collection === "events") {
+              db.prepare("INSERT INTO events (id, element_id, at, doc) VALUES (?, ?, ?, ?)").run(
+                String(doc._id),
+                String(doc.element_id),
+                typeof doc.at === "number" ? doc.at : 0,
+                JSON.stringify(doc),
+              );
+            } else {
+              db.prepare(`INSERT INTO ${collection} (id, doc) VALUES (?, ?)`).run(
+                String(doc._id),
+                JSON.stringify(doc),
+              );
+            }
           } finally {
             db.close();
           }
