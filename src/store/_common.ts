@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from "zod";
-import type { InsertResult, ManagedPatch } from "./mod.ts";
+import type { InsertResult, LeaseRef, ManagedPatch, WatchOptions } from "./mod.ts";
 import {
   dayStateSchema,
   describeIssues,
@@ -277,6 +277,7 @@ export function prepareElement(
     doc[key] = value;
   }
   if (doc._id === undefined) doc._id = newId(now);
+  else if (typeof doc._id === "string") doc._id = normalizeId(doc._id);
   doc.status ??= "PENDING";
   doc.trading ??= "ALLOWED";
   doc.lease ??= 0;
@@ -424,4 +425,37 @@ export function validEvents(docs: Record<string, unknown>[]): EventRecord[] {
 function firstIssue(issues: FieldIssue[]): string {
   const first = issues[0];
   return first === undefined ? "invalid" : `${first.field} ${first.reason}`;
+}
+
+const HEX_ID = /^[0-9a-fA-F]{24}$/;
+
+/**
+ * The store's form of an id: a 24-hex id (an ObjectId's text) in lowercase, as MongoDB prints
+ * ObjectIds; any other id unchanged. Every id given to a store method goes through this, so
+ * `6B04...` and `6b04...` name the same document on both adapters.
+ */
+export function normalizeId(id: string): string {
+  return typeof id === "string" && HEX_ID.test(id) ? id.toLowerCase() : id;
+}
+
+/** A lease reference with its ids in the store's form ({@link normalizeId}). */
+export function normalizeLeaseRef<T extends LeaseRef>(lease: T): T {
+  if (!isRecord(lease)) return lease; // bad input is refused by the method itself
+  return {
+    ...lease,
+    element_id: normalizeId(lease.element_id),
+    instance_id: normalizeId(lease.instance_id),
+  };
+}
+
+/** A new event with its `element_id` in the store's form ({@link normalizeId}). */
+export function normalizeEventIds<T>(event: T): T {
+  if (!isRecord(event) || typeof event.element_id !== "string") return event;
+  return { ...event, element_id: normalizeId(event.element_id) };
+}
+
+/** Feed options with `elementId` in the store's form ({@link normalizeId}). */
+export function normalizeWatchOptions(options: WatchOptions): WatchOptions {
+  if (!isRecord(options) || typeof options.elementId !== "string") return options;
+  return { ...options, elementId: normalizeId(options.elementId) };
 }

@@ -11,7 +11,7 @@
  */
 import type { ElementChange, ElementFeed } from "./mod.ts";
 import { parseElement } from "./schemas.ts";
-import { backoffMs, fingerprint, sleep } from "./_common.ts";
+import { backoffMs, fingerprint, normalizeId, sleep } from "./_common.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
 import { logger } from "../shared/logging.ts";
 import { maskUriCredentials } from "../shared/secrets.ts";
@@ -269,7 +269,7 @@ export class Feed implements ElementFeed {
       this.#markSkipped(raw.token);
       return;
     }
-    if (wanted !== undefined && raw.id !== wanted) {
+    if (wanted !== undefined && normalizeId(raw.id) !== normalizeId(wanted)) {
       this.#markSkipped(raw.token);
       return;
     }

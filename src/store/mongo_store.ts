@@ -68,6 +68,10 @@ import {
   DEFAULT_STALE_MS,
   isSimPath,
   newId,
+  normalizeEventIds,
+  normalizeId,
+  normalizeLeaseRef,
+  normalizeWatchOptions,
   portsOverlap,
   prepareConfigChange,
   prepareElement,
@@ -222,6 +226,7 @@ export class MongoStore implements Store {
 
   /** One element, parsed. */
   getElement(id: string): Promise<ParsedElement | null> {
+    id = normalizeId(id);
     return this.#run(async () => {
       const doc = await this.#rawElement(id);
       return doc === null ? null : parseElement(doc);
@@ -247,6 +252,7 @@ export class MongoStore implements Store {
     status: ElementStatus,
     options: { error?: ElementError | null; now?: number } = {},
   ): Promise<ParsedElement> {
+    id = normalizeId(id);
     return this.#run(async () => {
       const set: Doc = { status, updated_at: options.now ?? Date.now() };
       if (options.error !== undefined) set.error = options.error;
@@ -268,6 +274,7 @@ export class MongoStore implements Store {
     changes: Record<string, unknown>,
     now = Date.now(),
   ): Promise<InsertResult> {
+    id = normalizeId(id);
     return this.#run(async () => {
       for (let attempt = 0; attempt < CONFIGURE_ATTEMPTS; attempt++) {
         const raw = await this.#elements.findOne(idFilter(id));
@@ -295,6 +302,7 @@ export class MongoStore implements Store {
 
   /** Deletes an element (refused while held unless forced). */
   removeElement(id: string, options: { force?: boolean } = {}): Promise<boolean> {
+    id = normalizeId(id);
     return this.#run(async () => {
       const doc = await this.#rawElement(id);
       if (doc === null) return false;
@@ -315,6 +323,7 @@ export class MongoStore implements Store {
 
   /** A change feed of the elements collection. */
   watchElements(options: WatchOptions = {}): ElementFeed {
+    options = normalizeWatchOptions(options);
     if (this.#closed) throw new StoreError("CLOSED", `Store ${this.description} is closed`);
     const source = new MongoFeedSource(this.#elements, this.#agentState);
     const feed: Feed = new Feed(source, {
@@ -387,6 +396,7 @@ export class MongoStore implements Store {
 
   /** One instance. */
   getInstance(id: string): Promise<Instance | null> {
+    id = normalizeId(id);
     return this.#run(async () => {
       const doc = await this.#instances.findOne(idFilter(id));
       return doc === null ? null : toInstance(normalize(doc));
@@ -408,6 +418,7 @@ export class MongoStore implements Store {
 
   /** Deletes an instance (refused while OCCUPIED unless forced). */
   removeInstance(id: string, options: { force?: boolean } = {}): Promise<boolean> {
+    id = normalizeId(id);
     return this.#run(async () => {
       const filter: Filter<MDoc> = idFilter(id);
       if (options.force !== true) filter.status = { $ne: "OCCUPIED" };
@@ -424,6 +435,7 @@ export class MongoStore implements Store {
 
   /** Admin claim: a FREE instance on `host` for an unheld element. */
   claimFreeInstance(elementId: string, host: string, now: number): Promise<Lease> {
+    elementId = normalizeId(elementId);
     return this.#run(async () => {
       const doc = await this.#claimableElement(elementId);
       if (typeof doc.instance_id === "string") throw held(elementId, doc);
@@ -489,6 +501,8 @@ export class MongoStore implements Store {
 
   /** Risk process: take the lease on a given instance. */
   takeLease(elementId: string, instanceId: string, options: TakeLeaseOptions): Promise<Lease> {
+    elementId = normalizeId(elementId);
+    instanceId = normalizeId(instanceId);
     return this.#run(async () => {
       const { now, host } = options;
       const cutoff = now - options.staleAfterMs;
@@ -577,6 +591,7 @@ export class MongoStore implements Store {
 
   /** Pings the element and the instance of a lease. */
   ping(lease: LeaseRef, now: number, options: { pid?: number } = {}): Promise<void> {
+    lease = normalizeLeaseRef(lease);
     return this.#run(async () => {
       const result = await this.#elements.updateOne(
         { ...idFilter(lease.element_id), ...leaseIs(lease.lease) },
@@ -601,6 +616,7 @@ export class MongoStore implements Store {
 
   /** Lease-guarded write of managed fields. */
   updateElement(lease: LeaseRef, patch: ManagedPatch, now: number): Promise<void> {
+    lease = normalizeLeaseRef(lease);
     return this.#run(async () => {
       const fields = checkManagedPatch(patch);
       const filter: Filter<MDoc> = { ...idFilter(lease.element_id), ...leaseIs(lease.lease) };
@@ -624,6 +640,7 @@ export class MongoStore implements Store {
 
   /** Gives the element and its instance back. */
   release(lease: LeaseRef, options: ReleaseOptions = {}): Promise<void> {
+    lease = normalizeLeaseRef(lease);
     return this.#run(async () => {
       const now = options.now ?? Date.now();
       const set: Doc = { instance_id: null, host: null, leased_at: null, updated_at: now };
@@ -697,6 +714,7 @@ export class MongoStore implements Store {
 
   /** Appends an audit event. */
   appendEvent(event: NewEvent): Promise<EventRecord> {
+    event = normalizeEventIds(event);
     return this.#run(async () => {
       const now = Date.now();
       const record = checkNewEvent(event, newId(now), now);
@@ -710,6 +728,7 @@ export class MongoStore implements Store {
     elementId: string,
     options: { limit?: number; since?: number } = {},
   ): Promise<EventRecord[]> {
+    elementId = normalizeId(elementId);
     return this.#run(async () => {
       const docs = await this.#events.find({
         element_id: elementId,

@@ -48,6 +48,10 @@ import {
   DEFAULT_STALE_MS,
   isSimPath,
   newId,
+  normalizeEventIds,
+  normalizeId,
+  normalizeLeaseRef,
+  normalizeWatchOptions,
   portsOverlap,
   prepareConfigChange,
   prepareElement,
@@ -212,6 +216,7 @@ export class SqliteStore implements Store {
 
   /** One element, parsed. */
   getElement(id: string): Promise<ParsedElement | null> {
+    id = normalizeId(id);
     return this.#run(() => {
       const doc = this.#get("elements", id);
       return doc === null ? null : parseElement(doc);
@@ -239,6 +244,7 @@ export class SqliteStore implements Store {
     status: ElementStatus,
     options: { error?: ElementError | null; now?: number } = {},
   ): Promise<ParsedElement> {
+    id = normalizeId(id);
     return this.#run(() =>
       this.#tx(() => {
         const doc = this.#get("elements", id);
@@ -258,6 +264,7 @@ export class SqliteStore implements Store {
     changes: Record<string, unknown>,
     now = Date.now(),
   ): Promise<InsertResult> {
+    id = normalizeId(id);
     return this.#run(() =>
       this.#tx(() => {
         const doc = this.#get("elements", id);
@@ -272,6 +279,7 @@ export class SqliteStore implements Store {
 
   /** Deletes an element (refused while held unless forced). */
   removeElement(id: string, options: { force?: boolean } = {}): Promise<boolean> {
+    id = normalizeId(id);
     return this.#run(() =>
       this.#tx(() => {
         const doc = this.#get("elements", id);
@@ -289,6 +297,7 @@ export class SqliteStore implements Store {
 
   /** A change feed of the elements table. */
   watchElements(options: WatchOptions = {}): ElementFeed {
+    options = normalizeWatchOptions(options);
     if (this.#closed) throw new StoreError("CLOSED", `Store ${this.description} is closed`);
     const source = new SqliteFeedSource(this, this.#db, options.pollIntervalMs ?? 25);
     const feed: Feed = new Feed(source, {
@@ -350,6 +359,7 @@ export class SqliteStore implements Store {
 
   /** One instance. */
   getInstance(id: string): Promise<Instance | null> {
+    id = normalizeId(id);
     return this.#run(() => {
       const doc = this.#get("instances", id);
       return doc === null ? null : toInstance(doc);
@@ -371,6 +381,7 @@ export class SqliteStore implements Store {
 
   /** Deletes an instance (refused while OCCUPIED unless forced). */
   removeInstance(id: string, options: { force?: boolean } = {}): Promise<boolean> {
+    id = normalizeId(id);
     return this.#run(() =>
       this.#tx(() => {
         const doc = this.#get("instances", id);
@@ -389,6 +400,7 @@ export class SqliteStore implements Store {
 
   /** Admin claim: a FREE instance on `host` for an unheld element. */
   claimFreeInstance(elementId: string, host: string, now: number): Promise<Lease> {
+    elementId = normalizeId(elementId);
     return this.#run(() =>
       this.#tx(() => {
         const doc = this.#claimableElement(elementId);
@@ -412,6 +424,8 @@ export class SqliteStore implements Store {
 
   /** Risk process: take the lease on a given instance. */
   takeLease(elementId: string, instanceId: string, options: TakeLeaseOptions): Promise<Lease> {
+    elementId = normalizeId(elementId);
+    instanceId = normalizeId(instanceId);
     return this.#run(() =>
       this.#tx(() => {
         const { now, staleAfterMs, host } = options;
@@ -450,6 +464,7 @@ export class SqliteStore implements Store {
 
   /** Pings the element and the instance of a lease. */
   ping(lease: LeaseRef, now: number, options: { pid?: number } = {}): Promise<void> {
+    lease = normalizeLeaseRef(lease);
     return this.#run(() =>
       this.#tx(() => {
         const doc = this.#leased(lease);
@@ -473,6 +488,7 @@ export class SqliteStore implements Store {
 
   /** Lease-guarded write of managed fields. */
   updateElement(lease: LeaseRef, patch: ManagedPatch, now: number): Promise<void> {
+    lease = normalizeLeaseRef(lease);
     return this.#run(() => {
       const fields = checkManagedPatch(patch);
       this.#tx(() => {
@@ -492,6 +508,7 @@ export class SqliteStore implements Store {
 
   /** Gives the element and its instance back. */
   release(lease: LeaseRef, options: ReleaseOptions = {}): Promise<void> {
+    lease = normalizeLeaseRef(lease);
     return this.#run(() =>
       this.#tx(() => {
         const now = options.now ?? Date.now();
@@ -550,6 +567,7 @@ export class SqliteStore implements Store {
 
   /** Appends an audit event. */
   appendEvent(event: NewEvent): Promise<EventRecord> {
+    event = normalizeEventIds(event);
     return this.#run(() => {
       const now = Date.now();
       const record = checkNewEvent(event, newId(now), now);
@@ -568,6 +586,7 @@ export class SqliteStore implements Store {
     elementId: string,
     options: { limit?: number; since?: number } = {},
   ): Promise<EventRecord[]> {
+    elementId = normalizeId(elementId);
     return this.#run(() => {
       const rows = this.#db.prepare(
         "SELECT id, doc FROM events WHERE element_id = ? AND at >= ? ORDER BY at DESC, seq DESC LIMIT ?",

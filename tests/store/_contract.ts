@@ -781,6 +781,50 @@ export const CASES: Record<string, Case> = {
     assert.deepEqual(events.map((e) => e._id), [first._id, last._id]);
   },
 
+  async "24-hex ids name the same documents in upper and lower case"(fx) {
+    const { store } = fx;
+    const upper = "6B04F7F82A995319170DAB82";
+    const lower = upper.toLowerCase();
+    const inserted = await store.insertElement(account(8201, { _id: upper }), T0);
+    assert.ok(inserted.ok);
+    assert.equal(inserted.element.id, lower, "stored and returned in lowercase");
+    assert.equal(valid(await store.getElement(upper))._id, lower);
+    assert.equal(valid(await store.getElement(lower))._id, lower);
+    assert.deepEqual((await store.listElements()).map((p) => p.id), [lower]);
+    const dup = await store.insertElement(account(8202, { _id: lower }), T0);
+    assert.equal(dup.ok, false, "the lowercase id is the same element");
+    const feed = store.watchElements({ elementId: upper });
+    try {
+      const start = await collect(feed, (c) => c.op === "synced");
+      assert.deepEqual(upsertIds(start), [lower]);
+      const changed = await store.configureElement(upper, { max_daily_loss: 50 }, T0 + 1);
+      assert.ok(changed.ok);
+      const next = await collect(feed, (c) => c.op === "upsert");
+      assert.deepEqual(upsertIds(next), [lower]);
+    } finally {
+      await feed.close();
+    }
+    const inst = await store.addInstance({ path: "sim:upper", host: "h1" });
+    const lease = await store.claimFreeInstance(upper, "h1", T0 + 2);
+    assert.equal(lease.element_id, lower);
+    const shouted = {
+      element_id: upper,
+      instance_id: inst._id.toUpperCase(),
+      lease: lease.lease,
+    };
+    await store.ping(shouted, T0 + 3);
+    await store.updateElement(shouted, { trading: "LOCKED", lock_reason: "test" }, T0 + 4);
+    assert.equal(valid(await store.getElement(lower)).trading, "LOCKED");
+    await store.appendEvent({ element_id: upper, type: "lock", at: T0 + 5 });
+    assert.equal((await store.listEvents(lower)).length, 1);
+    assert.equal((await store.listEvents(upper)).length, 1);
+    assert.equal((await store.getInstance(inst._id.toUpperCase()))?._id, inst._id);
+    await store.release(shouted, { now: T0 + 6 });
+    assert.equal(valid(await store.getElement(lower)).instance_id, null);
+    assert.equal(await store.removeElement(upper), true);
+    assert.equal(await store.getElement(lower), null);
+  },
+
   async "events are appended and listed oldest first"(fx) {
     const { store } = fx;
     const id = await addElement(store, 8001);
