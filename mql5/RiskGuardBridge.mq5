@@ -14,7 +14,7 @@
 //+------------------------------------------------------------------+
 #property copyright "riskguard"
 #property link      "https://github.com/riskguard"
-#property version   "1.00"
+#property version   "1.10"
 #property description "riskguard bridge: account snapshots out, lock/close commands in (ZeroMQ, PLAIN)."
 
 #include <Zmq/Zmq.mqh>
@@ -27,13 +27,28 @@ input int    InpHeartbeatMs = 1000; // Heartbeat when nothing changed (ms)
 
 //--- protocol constants
 #define RG_PROTOCOL        1
-#define RG_EA_VERSION      "1.0.0"
+#define RG_EA_VERSION      "1.1.0"
 #define RG_USERNAME        "riskguard"
 #define RG_MAX_MESSAGE     1048576
 #define RG_ACK_CACHE       256
-#define RG_MAX_ATTEMPTS    3
+#define RG_MAX_ATTEMPTS    3        // attempts per ticket (a switch of filling mode is not one)
 #define RG_DEVIATION       50       // points of slippage accepted when closing
 #define RG_HISTORY_REFRESH 5000     // ms between history refreshes without trade events
+#define RG_CLOSE_COMMENT   "riskguard close"
+#define RG_SETTLE_MS       300      // ms to wait for a working close order before deleting it
+#define RG_POLL_MS         50
+#define RG_TOUCH_MS        3600000  // rewrite the lock variables hourly (they expire after 4 weeks unused)
+
+//--- lock enforcement backoff per ticket (ms)
+#define RG_BACKOFF_1       1000
+#define RG_BACKOFF_2       5000
+#define RG_BACKOFF_MAX     30000
+
+//--- one bridge per terminal: temporary terminal global variables (gone when the terminal exits)
+#define RG_OWNER_KEY       "RG_BRIDGE_OWNER"        // id of the running bridge, 0 = none
+#define RG_OWNER_TOKEN_KEY "RG_BRIDGE_OWNER_TOKEN"  // hash of its InpToken
+#define RG_OWNER_BEAT_KEY  "RG_BRIDGE_OWNER_BEAT"   // TimeLocal() of its last timer event
+#define RG_OWNER_STALE_S   60                       // an owner silent this long is dead
 
 //--- trade server return codes (also predefined as TRADE_RETCODE_*; spelled out for clarity)
 #define RC_NONE              0
@@ -41,11 +56,13 @@ input int    InpHeartbeatMs = 1000; // Heartbeat when nothing changed (ms)
 #define RC_PLACED            10008
 #define RC_DONE              10009
 #define RC_DONE_PARTIAL      10010
+#define RC_INVALID_VOLUME    10014
 #define RC_MARKET_CLOSED     10018
 #define RC_PRICE_CHANGED     10020
 #define RC_PRICE_OFF         10021
 #define RC_TOO_MANY_REQUESTS 10024
 #define RC_CLIENT_DISABLES_AT 10027
+#define RC_LOCKED            10028
 #define RC_INVALID_FILL      10030
 #define RC_POSITION_CLOSED   10036
 
@@ -53,8 +70,8 @@ input int    InpHeartbeatMs = 1000; // Heartbeat when nothing changed (ms)
 //| A Socket that sets the PLAIN credentials without a terminating   |
 //| zero. mql-zmq's setPlainUsername/setPlainPassword convert with   |
 //| StringToCharArray(..., -1, CP_UTF8), which copies the string's   |
-//| terminating 0: libzmq would then send "riskguard\0" and         |
-//| "<token>\0" (PLAIN fields are length-counted, RFC 24) and the   |
+//| terminating 0: libzmq would then send "riskguard\0" and          |
+//| "<token>\0" (PLAIN fields are length-counted, RFC 24) and the    |
 //| agent would refuse every login. The bytes go through the         |
 //| binding's protected setOption(option, uchar[], length) instead.  |
 //+------------------------------------------------------------------+
@@ -91,11 +108,35 @@ bool   g_needHello    = true;   // send hello before anything else
 bool   g_dirty        = true;   // trade event seen: look at the state now
 bool   g_historyDirty = true;   // recompute realized P/L and position commissions
 ulong  g_historyAtMs  = 0;
+bool   g_snapshotSent = false;  // a snapshot went out during the current timer event
 
-//--- lock mode (mirrored in terminal global variables, see LockKey())
+//--- the one bridge of this terminal
+double g_ownerId      = 0;      // this program instance's id in RG_OWNER_KEY
+ulong  g_beatAtMs     = 0;
+
+//--- account and lock mode (mirrored in terminal global variables, see LockKey())
+long   g_login       = -1;      // ACCOUNT_LOGIN the lock state was loaded for (0 = not logged in)
 bool   g_locked      = false;
 double g_lockedUntil = 0;       // UTC seconds, 0 = until unlocked
 double g_lockTicket  = 0;       // highest position/order ticket when the lock began
+ulong  g_touchAtMs   = 0;       // GetTickCount64() of the last write of the lock variables
+
+//--- lock enforcement: per-ticket backoff (orders and positions share one ticket sequence)
+ulong  g_boTicket[];
+int    g_boFails[];
+ulong  g_boNextMs[];
+
+//--- lock enforcement on netting accounts: volume added while locked to an older position
+ulong  g_redDeal[];             // deal that added it
+string g_redSymbol[];
+long   g_redSide[];             // POSITION_TYPE the position had when the volume was added
+double g_redVolume[];           // lots still to take off
+int    g_redFails[];
+ulong  g_redNextMs[];
+
+//--- close orders sent by the EA that may still be working (RETURN remainders, PLACED)
+ulong  g_closeOrders[];
+string g_closeSymbols[];
 
 //--- idempotency: last executed command ids and their acks
 string g_ackIds[];
@@ -122,7 +163,8 @@ struct TicketResult
   };
 
 //+------------------------------------------------------------------+
-//| Start: restore lock mode, connect, say hello, start the timer.   |
+//| Start: one bridge per terminal, restore lock mode, connect, say  |
+//| hello (once logged in), start the timer.                         |
 //+------------------------------------------------------------------+
 int OnInit()
   {
@@ -136,9 +178,17 @@ int OnInit()
       PrintFormat("riskguard: InpPort %d is out of range", InpPort);
       return(INIT_PARAMETERS_INCORRECT);
      }
+   if(g_ownerId==0)
+      g_ownerId=NewOwnerId();
+   if(!ClaimSingleton())
+     {
+      Print("riskguard: another RiskGuardBridge already runs in this terminal; this copy stops");
+      ExpertRemove();
+      return(INIT_FAILED);
+     }
    ArrayResize(g_ackIds,RG_ACK_CACHE);
    ArrayResize(g_ackJson,RG_ACK_CACHE);
-   LoadLock();
+   SyncAccount();                            // loads the lock of the logged-in account (if any)
    if(g_push==NULL || g_pull==NULL)
      {
       if(!Connect())
@@ -155,7 +205,7 @@ int OnInit()
       Print("riskguard: cannot start the timer");
       return(INIT_FAILED);
      }
-   SendHello();
+   SendHello();                              // waits for the login when there is none yet
    return(INIT_SUCCEEDED);
   }
 
@@ -172,6 +222,7 @@ void OnDeinit(const int reason)
    // REASON_REMOVE, REASON_CLOSE, REASON_PROGRAM, REASON_RECOMPILE, REASON_PARAMETERS,
    // REASON_ACCOUNT, REASON_TEMPLATE, REASON_INITFAILED, REASON_CHARTCLOSE: unload cleanly.
    Disconnect();
+   ReleaseSingleton();                       // OnInit claims it again when the program stays
   }
 
 //+------------------------------------------------------------------+
@@ -179,6 +230,16 @@ void OnDeinit(const int reason)
 //+------------------------------------------------------------------+
 void OnTimer()
   {
+   g_snapshotSent=false;
+   if(!StillOwner())
+     {
+      Print("riskguard: another RiskGuardBridge took over this terminal; this copy stops");
+      ExpertRemove();
+      return;
+     }
+   if(!SyncAccount())
+      return;                                // not logged in: nothing to report or enforce
+   SyncLockVars();
    if(g_push==NULL || g_pull==NULL)
       return;
    if(g_needHello)
@@ -191,7 +252,8 @@ void OnTimer()
   }
 
 //+------------------------------------------------------------------+
-//| Trade events: enforce the lock and report right away.            |
+//| Trade events: enforce the lock at once; the snapshot waits for   |
+//| the next timer event (at most one snapshot per timer period).    |
 //+------------------------------------------------------------------+
 void OnTradeTransaction(const MqlTradeTransaction &trans,
                         const MqlTradeRequest &request,
@@ -200,11 +262,14 @@ void OnTradeTransaction(const MqlTradeTransaction &trans,
    g_dirty=true;
    if(trans.type==TRADE_TRANSACTION_DEAL_ADD || trans.type==TRADE_TRANSACTION_HISTORY_ADD)
       g_historyDirty=true;
-   if(g_push==NULL)
+   if(g_ownerId==0 || GlobalVariableGet(RG_OWNER_KEY)!=g_ownerId)
+      return;                                // a copy about to be removed never trades
+   if(!SyncAccount() || !g_locked)
       return;
-   if(g_locked && (trans.type==TRADE_TRANSACTION_DEAL_ADD || trans.type==TRADE_TRANSACTION_ORDER_ADD))
+   if(trans.type==TRADE_TRANSACTION_DEAL_ADD)
+      NoteDealWhileLocked(trans);
+   if(trans.type==TRADE_TRANSACTION_DEAL_ADD || trans.type==TRADE_TRANSACTION_ORDER_ADD)
       EnforceLock();
-   Report(false);
   }
 
 //+------------------------------------------------------------------+
@@ -240,8 +305,8 @@ bool SetupSocket(RgSocket *socket)
    ok=ok && socket.setPlainCredential(ZMQ_PLAIN_PASSWORD,InpToken);   // never printed
    ok=ok && socket.setLinger(0);
    ok=ok && socket.setMaxMessageSize(RG_MAX_MESSAGE);
-   ok=ok && socket.setReconnectInterval(100);
-   ok=ok && socket.setReconnectIntervalMax(2000);
+   ok=ok && socket.setReconnectInterval(100);      // first retry after 100 ms ...
+   ok=ok && socket.setReconnectIntervalMax(2000);  // ... backing off to 2 s (libzmq: 0 = no backoff)
    return(ok);
   }
 
@@ -249,6 +314,38 @@ void Disconnect()
   {
    if(g_push!=NULL) { delete g_push; g_push=NULL; }   // zmq_close with linger 0
    if(g_pull!=NULL) { delete g_pull; g_pull=NULL; }
+  }
+
+//+------------------------------------------------------------------+
+//| Account: the lock state belongs to one login. On a fresh         |
+//| portable start ACCOUNT_LOGIN is 0 until the terminal has logged  |
+//| in; the lock is (re)loaded whenever the login changes.           |
+//| Returns true when logged in.                                     |
+//+------------------------------------------------------------------+
+bool SyncAccount()
+  {
+   long login=AccountInfoInteger(ACCOUNT_LOGIN);
+   if(login<0)
+      login=0;
+   if(login!=g_login)
+     {
+      if(g_login>0)
+         PrintFormat("riskguard: account changed from %I64d to %I64d",g_login,login);
+      g_login=login;
+      LoadLock();
+      ArrayResize(g_boTicket,0); ArrayResize(g_boFails,0); ArrayResize(g_boNextMs,0);
+      ClearReductions();
+      g_needHello=true;                      // the agent must see the new login in a hello
+      g_lastBody="";
+      g_dirty=true;
+      g_historyDirty=true;
+     }
+   return(g_login>0);
+  }
+
+bool LoggedIn()
+  {
+   return(g_login>0 && AccountInfoInteger(ACCOUNT_LOGIN)==g_login);
   }
 
 //+------------------------------------------------------------------+
@@ -270,12 +367,12 @@ bool Send(const string json)
 
 void SendHello()
   {
-   if(AccountInfoInteger(ACCOUNT_LOGIN)<=0)
+   if(!LoggedIn())
       return;                                // not logged in yet: hello on a later timer event
    string json="{\"type\":\"hello\",\"protocol\":"+IntegerToString(RG_PROTOCOL)+
                ",\"ea_version\":"+JStr(RG_EA_VERSION)+
                ",\"terminal_build\":"+IntegerToString(TerminalInfoInteger(TERMINAL_BUILD))+
-               ",\"login\":"+IntegerToString(AccountInfoInteger(ACCOUNT_LOGIN))+
+               ",\"login\":"+IntegerToString(g_login)+
                ",\"server\":"+JStr(AccountInfoString(ACCOUNT_SERVER))+
                ",\"locked\":"+JBool(g_locked)+
                TimesJson()+
@@ -299,14 +396,19 @@ string TimesJson()
 
 //+------------------------------------------------------------------+
 //| Snapshot when something changed, heartbeat when nothing did.     |
+//| At most one snapshot per timer event; force = the first snapshot |
+//| of a new session (right after hello).                            |
 //+------------------------------------------------------------------+
 void Report(const bool force)
   {
-   if(g_needHello)
+   if(g_needHello || !LoggedIn())
       return;
+   if(g_snapshotSent && !force)
+      return;                                // the next timer event reports the rest
    RefreshHistory(false);
-   string body=SnapshotBody();
-   if(force || body!=g_lastBody)
+   string body;
+   bool complete=SnapshotBody(body);         // false while MT5 has no account currency yet
+   if(complete && (force || body!=g_lastBody))
      {
       string json="{\"type\":\"snapshot\",\"seq\":"+IntegerToString(g_seq+1)+TimesJson()+","+body+"}";
       if(StringLen(json)*3>RG_MAX_MESSAGE)
@@ -315,6 +417,7 @@ void Report(const bool force)
         {
          g_seq++;
          g_lastBody=body;
+         g_snapshotSent=true;
         }
       g_dirty=false;
       return;
@@ -327,10 +430,24 @@ void Report(const bool force)
      }
   }
 
-string SnapshotBody()
+//--- decimals of the account currency (0 for JPY accounts, 2 for most)
+int MoneyDigits()
   {
+   long digits=AccountInfoInteger(ACCOUNT_CURRENCY_DIGITS);
+   if(digits<0 || digits>8)
+      return(2);
+   return((int)digits);
+  }
+
+bool SnapshotBody(string &json)
+  {
+   json="";
+   string currency=AccountInfoString(ACCOUNT_CURRENCY);
+   if(currency=="")
+      return(false);                         // never a snapshot without a currency
+   int money=MoneyDigits();
    string symbols[];
-   string json="\"account\":"+AccountJson();
+   json="\"account\":"+AccountJson(currency,money);
    //--- positions
    json+=",\"positions\":[";
    int total=PositionsTotal();
@@ -355,9 +472,9 @@ string SnapshotBody()
             ",\"price\":"+JNum(PositionGetDouble(POSITION_PRICE_CURRENT),digits)+
             ",\"sl\":"+JNum(PositionGetDouble(POSITION_SL),digits)+
             ",\"tp\":"+JNum(PositionGetDouble(POSITION_TP),digits)+
-            ",\"profit\":"+JNum(PositionGetDouble(POSITION_PROFIT),2)+
-            ",\"swap\":"+JNum(PositionGetDouble(POSITION_SWAP),2)+
-            ",\"commission\":"+JNum(PositionCommission(identifier),2)+
+            ",\"profit\":"+JNum(PositionGetDouble(POSITION_PROFIT),money)+
+            ",\"swap\":"+JNum(PositionGetDouble(POSITION_SWAP),money)+
+            ",\"commission\":"+JNum(PositionCommission(identifier),money)+
             ",\"open_time\":"+IntegerToString(PositionGetInteger(POSITION_TIME_MSC))+
             ",\"magic\":"+IntegerToString(PositionGetInteger(POSITION_MAGIC))+
             ",\"comment\":"+JStr(PositionGetString(POSITION_COMMENT))+
@@ -395,7 +512,8 @@ string SnapshotBody()
             ",\"expiration\":"+IntegerToString((long)OrderGetInteger(ORDER_TIME_EXPIRATION)*1000)+"}";
      }
    json+="]";
-   //--- contract data of the symbols in use (omitted while MT5 has no valid tick data)
+   //--- contract data of the symbols in use; a symbol is left out while MT5 has no valid
+   //--- contract data for it (0 tick value/size or volume step/minimum right after a start)
    json+=",\"symbols\":{";
    first=true;
    for(int i=0;i<ArraySize(symbols);i++)
@@ -403,15 +521,20 @@ string SnapshotBody()
       string s=symbols[i];
       double tickValue=SymbolInfoDouble(s,SYMBOL_TRADE_TICK_VALUE);
       double tickSize=SymbolInfoDouble(s,SYMBOL_TRADE_TICK_SIZE);
-      if(!(tickValue>0) || !(tickSize>0))
+      double volumeStep=SymbolInfoDouble(s,SYMBOL_VOLUME_STEP);
+      double volumeMin=SymbolInfoDouble(s,SYMBOL_VOLUME_MIN);
+      if(!(tickValue>0) || !(tickSize>0) || !(volumeStep>0) || !(volumeMin>0))
+         continue;
+      if(!MathIsValidNumber(tickValue) || !MathIsValidNumber(tickSize) ||
+         !MathIsValidNumber(volumeStep) || !MathIsValidNumber(volumeMin))
          continue;
       int digits=(int)SymbolInfoInteger(s,SYMBOL_DIGITS);
       if(!first) json+=",";
       first=false;
       json+=JStr(s)+":{\"tick_value\":"+JNum(tickValue,10)+
             ",\"tick_size\":"+JNum(tickSize,10)+
-            ",\"volume_step\":"+JNum(SymbolInfoDouble(s,SYMBOL_VOLUME_STEP),8)+
-            ",\"volume_min\":"+JNum(SymbolInfoDouble(s,SYMBOL_VOLUME_MIN),8)+
+            ",\"volume_step\":"+JNum(volumeStep,8)+
+            ",\"volume_min\":"+JNum(volumeMin,8)+
             ",\"trade_allowed\":"+JBool(SymbolTradable(s))+
             OptionalPositive("tick_value_loss",SymbolInfoDouble(s,SYMBOL_TRADE_TICK_VALUE_LOSS),10)+
             OptionalPositive("tick_value_profit",SymbolInfoDouble(s,SYMBOL_TRADE_TICK_VALUE_PROFIT),10)+
@@ -424,34 +547,34 @@ string SnapshotBody()
    json+="}";
    //--- today's realized P/L
    double total_=g_realProfit+g_realSwap+g_realCommission+g_realFee;
-   json+=",\"realized_today\":{\"profit\":"+JNum(g_realProfit,2)+
-         ",\"swap\":"+JNum(g_realSwap,2)+
-         ",\"commission\":"+JNum(g_realCommission,2)+
-         ",\"total\":"+JNum(total_,2)+
-         ",\"fee\":"+JNum(g_realFee,2)+
+   json+=",\"realized_today\":{\"profit\":"+JNum(g_realProfit,money)+
+         ",\"swap\":"+JNum(g_realSwap,money)+
+         ",\"commission\":"+JNum(g_realCommission,money)+
+         ",\"total\":"+JNum(total_,money)+
+         ",\"fee\":"+JNum(g_realFee,money)+
          ",\"deals\":"+IntegerToString(g_realDeals)+
          ",\"day_start\":"+IntegerToString(g_dayStart*1000)+
-         ",\"balance_ops\":"+JNum(g_balanceOps,2)+"}";
+         ",\"balance_ops\":"+JNum(g_balanceOps,money)+"}";
    json+=",\"trade_allowed\":"+JBool(TradingAllowed())+
          ",\"locked\":"+JBool(g_locked)+
          ",\"locked_until\":"+IntegerToString((long)(g_lockedUntil*1000))+
          ",\"connected\":"+JBool(TerminalInfoInteger(TERMINAL_CONNECTED)!=0);
-   return(json);
+   return(true);
   }
 
-string AccountJson()
+string AccountJson(const string currency,const int money)
   {
    long marginMode=AccountInfoInteger(ACCOUNT_MARGIN_MODE);
    long tradeMode=AccountInfoInteger(ACCOUNT_TRADE_MODE);
    string mode=(tradeMode==ACCOUNT_TRADE_MODE_DEMO ? "demo" : (tradeMode==ACCOUNT_TRADE_MODE_CONTEST ? "contest" : "real"));
-   return("{\"login\":"+IntegerToString(AccountInfoInteger(ACCOUNT_LOGIN))+
-          ",\"currency\":"+JStr(AccountInfoString(ACCOUNT_CURRENCY))+
-          ",\"balance\":"+JNum(AccountInfoDouble(ACCOUNT_BALANCE),2)+
-          ",\"equity\":"+JNum(AccountInfoDouble(ACCOUNT_EQUITY),2)+
-          ",\"margin\":"+JNum(AccountInfoDouble(ACCOUNT_MARGIN),2)+
-          ",\"free_margin\":"+JNum(AccountInfoDouble(ACCOUNT_MARGIN_FREE),2)+
-          ",\"profit\":"+JNum(AccountInfoDouble(ACCOUNT_PROFIT),2)+
-          ",\"credit\":"+JNum(AccountInfoDouble(ACCOUNT_CREDIT),2)+
+   return("{\"login\":"+IntegerToString(g_login)+
+          ",\"currency\":"+JStr(currency)+
+          ",\"balance\":"+JNum(AccountInfoDouble(ACCOUNT_BALANCE),money)+
+          ",\"equity\":"+JNum(AccountInfoDouble(ACCOUNT_EQUITY),money)+
+          ",\"margin\":"+JNum(AccountInfoDouble(ACCOUNT_MARGIN),money)+
+          ",\"free_margin\":"+JNum(AccountInfoDouble(ACCOUNT_MARGIN_FREE),money)+
+          ",\"profit\":"+JNum(AccountInfoDouble(ACCOUNT_PROFIT),money)+
+          ",\"credit\":"+JNum(AccountInfoDouble(ACCOUNT_CREDIT),money)+
           ",\"leverage\":"+IntegerToString(MathMax(AccountInfoInteger(ACCOUNT_LEVERAGE),(long)1))+
           ",\"margin_mode\":"+(marginMode==ACCOUNT_MARGIN_MODE_RETAIL_HEDGING ? "\"hedging\"" : "\"netting\"")+
           ",\"margin_level\":"+JNum(MathMax(AccountInfoDouble(ACCOUNT_MARGIN_LEVEL),0),2)+
@@ -526,16 +649,28 @@ void RefreshHistory(const bool force)
             continue;
          long type=HistoryDealGetInteger(deal,DEAL_TYPE);
          double profit=HistoryDealGetDouble(deal,DEAL_PROFIT);
+         double swap=HistoryDealGetDouble(deal,DEAL_SWAP);
+         double commission=HistoryDealGetDouble(deal,DEAL_COMMISSION);
+         double fee=HistoryDealGetDouble(deal,DEAL_FEE);
          if(type==DEAL_TYPE_BUY || type==DEAL_TYPE_SELL)
            {
             g_realProfit+=profit;
-            g_realSwap+=HistoryDealGetDouble(deal,DEAL_SWAP);
-            g_realCommission+=HistoryDealGetDouble(deal,DEAL_COMMISSION);
-            g_realFee+=HistoryDealGetDouble(deal,DEAL_FEE);
+            g_realSwap+=swap;
+            g_realCommission+=commission;
+            g_realFee+=fee;
             g_realDeals++;
            }
+         else if(type==DEAL_TYPE_BALANCE || type==DEAL_TYPE_CREDIT ||
+                 type==DEAL_TYPE_BONUS || type==DEAL_TYPE_CORRECTION)
+            g_balanceOps+=profit;            // money moved in or out: never profit or loss
+         else if(type==DEAL_TYPE_COMMISSION || type==DEAL_TYPE_COMMISSION_DAILY ||
+                 type==DEAL_TYPE_COMMISSION_MONTHLY || type==DEAL_TYPE_COMMISSION_AGENT_DAILY ||
+                 type==DEAL_TYPE_COMMISSION_AGENT_MONTHLY)
+            g_realCommission+=profit+commission+fee+swap;   // the amount is in DEAL_PROFIT
          else
-            g_balanceOps+=profit;            // balance, credit, bonus, corrections ...
+            // DEAL_TYPE_CHARGE, DEAL_TYPE_INTEREST, taxes, dividends, cancelled deals and
+            // any later type: costs (or income) of trading, never a deposit
+            g_realFee+=profit+commission+fee+swap;
         }
      }
    //--- commission of every open position (POSITION_COMMISSION is deprecated: always 0)
@@ -579,6 +714,8 @@ double PositionCommission(const ulong identifier)
 //+------------------------------------------------------------------+
 void ReadCommands()
   {
+   if(!LoggedIn())
+      return;                                // commands wait in the queue until the login is known
    for(int n=0;n<100;n++)                    // bounded per timer event
      {
       ZmqMsg msg;
@@ -679,11 +816,9 @@ void HandleCommand(const string text)
    g_ackJson[g_ackNext]=ack;
    g_ackNext=(g_ackNext+1)%RG_ACK_CACHE;
    Send(ack);
-   g_dirty=true;
+   g_dirty=true;                             // the snapshot follows at the end of this timer event
    if(helloAfter)
       SendHello();
-   else
-      Report(false);
   }
 
 string AckJson(const string id,const bool ok,const int retcode,const string message)
@@ -721,6 +856,7 @@ string Summarize(const string id,TicketResult &results[])
           ",\"results\":["+list+"],\"locked\":"+JBool(g_locked)+"}");
   }
 
+
 //+------------------------------------------------------------------+
 //| Trading                                                          |
 //+------------------------------------------------------------------+
@@ -750,8 +886,9 @@ void CancelOrder(const ulong ticket,TicketResult &r)
       return;
      }
    r.volume=OrderGetDouble(ORDER_VOLUME_CURRENT);
-   for(r.attempts=1;r.attempts<=RG_MAX_ATTEMPTS;r.attempts++)
+   while(r.attempts<RG_MAX_ATTEMPTS)
      {
+      r.attempts++;
       MqlTradeRequest request;
       MqlTradeResult  result;
       ZeroMemory(request);
@@ -770,13 +907,12 @@ void CancelOrder(const ulong ticket,TicketResult &r)
          r.ok=true; r.retcode=RC_DONE; r.message="order already gone";
          return;
         }
-      if(!Retryable(result.retcode))
+      if(!Retryable(result.retcode) || r.attempts>=RG_MAX_ATTEMPTS)
          break;
       Sleep(result.retcode==RC_TOO_MANY_REQUESTS ? 100 : 20);
      }
    r.ok=false;
    r.message=RetcodeText(r.retcode);
-   if(r.attempts>RG_MAX_ATTEMPTS) r.attempts=RG_MAX_ATTEMPTS;
   }
 
 void CloseAllPositions(TicketResult &results[])
@@ -810,6 +946,16 @@ void CloseAllPositions(TicketResult &results[])
      }
   }
 
+//+------------------------------------------------------------------+
+//| Closes `volume` lots of a position (0 = all) with opposite deals.|
+//| Never closes more than asked: the volume the position keeps is   |
+//| fixed first, each attempt sends at most what is left above it,  |
+//| and no new deal is sent while a close order of ours is still     |
+//| working on the symbol (ORDER_FILLING_RETURN leaves the unfilled  |
+//| rest as a live order; an exchange may answer PLACED).            |
+//| At most RG_MAX_ATTEMPTS attempts; switching to the next filling  |
+//| mode after 10030 does not count as one.                          |
+//+------------------------------------------------------------------+
 void ClosePosition(const ulong ticket,const double volume,TicketResult &r)
   {
    InitResult(r,ticket);
@@ -819,6 +965,16 @@ void ClosePosition(const ulong ticket,const double volume,TicketResult &r)
       return;
      }
    string symbol=PositionGetString(POSITION_SYMBOL);
+   if(!SettleCloseOrders(symbol))
+     {
+      r.retcode=RC_LOCKED; r.message="an earlier close order on "+symbol+" is still working";
+      return;
+     }
+   if(!PositionSelectByTicket(ticket))        // the earlier close order finished it
+     {
+      r.ok=true; r.retcode=RC_POSITION_CLOSED; r.message="position already closed";
+      return;
+     }
    double have=PositionGetDouble(POSITION_VOLUME);
    double step=SymbolInfoDouble(symbol,SYMBOL_VOLUME_STEP);
    double lots=have;
@@ -828,20 +984,36 @@ void ClosePosition(const ulong ticket,const double volume,TicketResult &r)
       lots=NormalizeDouble(lots,8);
       if(lots<SymbolInfoDouble(symbol,SYMBOL_VOLUME_MIN))
         {
-         r.retcode=10014; r.message="invalid volume "+DoubleToString(volume,8);
+         r.retcode=RC_INVALID_VOLUME; r.message="invalid volume "+DoubleToString(volume,8);
          return;
         }
      }
+   double keep=NormalizeDouble(have-lots,8);  // what the position keeps when we are done
+   double tiny=(step>0 ? step*0.5 : 1e-8);
    bool hedging=(AccountInfoInteger(ACCOUNT_MARGIN_MODE)==ACCOUNT_MARGIN_MODE_RETAIL_HEDGING);
    ENUM_ORDER_TYPE_FILLING fillings[3];
    int fillingCount=FillingModes(symbol,fillings);
    int filling=0;
+   int counted=0;                            // attempts that count against RG_MAX_ATTEMPTS
    double remaining=lots;
-   for(r.attempts=1;r.attempts<=RG_MAX_ATTEMPTS+fillingCount;r.attempts++)
+   while(counted<RG_MAX_ATTEMPTS)
      {
+      counted++;
+      r.attempts++;
       if(!PositionSelectByTicket(ticket))
         {
          r.ok=true; r.retcode=(r.volume>0 ? RC_DONE : RC_POSITION_CLOSED);
+         if(r.volume==0) r.message="position already closed";
+         return;
+        }
+      //--- never more than what is left above `keep` (the position may lag the last fill:
+      //--- then `remaining`, counted from the fills, is the smaller figure)
+      double above=NormalizeDouble(PositionGetDouble(POSITION_VOLUME)-keep,8);
+      if(above<remaining)
+         remaining=above;
+      if(remaining<tiny)
+        {
+         r.ok=true; r.retcode=RC_DONE;
          return;
         }
       long type=PositionGetInteger(POSITION_TYPE);
@@ -862,24 +1034,39 @@ void ClosePosition(const ulong ticket,const double volume,TicketResult &r)
       request.deviation=RG_DEVIATION;
       request.type_filling=fillings[filling];
       request.magic=PositionGetInteger(POSITION_MAGIC);
-      request.comment="riskguard close";
+      request.comment=RG_CLOSE_COMMENT;
       if(hedging)
          request.position=ticket;           // netting: an opposite deal on the symbol closes it
       bool sent=OrderSend(request,result);
       r.retcode=(int)result.retcode;
+      if(result.order>0 && (result.retcode==RC_PLACED || result.retcode==RC_DONE_PARTIAL))
+         TrackCloseOrder(result.order,symbol);
       if(sent && (result.retcode==RC_DONE || result.retcode==RC_PLACED))
         {
          r.ok=true;
-         r.volume+=result.volume>0 ? result.volume : remaining;
+         r.volume+=(result.volume>0 ? result.volume : remaining);
          r.price=result.price;
          return;
         }
       if(result.retcode==RC_DONE_PARTIAL)
         {
-         r.volume+=result.volume;
-         remaining=NormalizeDouble(remaining-result.volume,8);
+         double filled=result.volume;
+         if(result.order>0)
+           {
+            //--- RETURN: the unfilled rest stays as a live order. Wait for it or delete it
+            //--- before anything else is sent, then count what it really filled.
+            if(!SettleCloseOrders(symbol))
+              {
+               r.volume+=filled; r.price=result.price;
+               r.retcode=RC_LOCKED; r.message="the rest of a partial close is still working";
+               return;
+              }
+            filled=MathMax(filled,OrderFilledVolume(result.order,filled));
+           }
+         r.volume+=filled;
          r.price=result.price;
-         if(remaining<=0) { r.ok=true; r.retcode=RC_DONE; return; }
+         remaining=NormalizeDouble(remaining-filled,8);
+         if(remaining<tiny) { r.ok=true; r.retcode=RC_DONE; return; }
          continue;
         }
       if(result.retcode==RC_POSITION_CLOSED)
@@ -890,15 +1077,96 @@ void ClosePosition(const ulong ticket,const double volume,TicketResult &r)
       if(result.retcode==RC_INVALID_FILL && filling+1<fillingCount)
         {
          filling++;                          // FOK -> IOC -> RETURN
+         counted--;                          // not an attempt of its own
          continue;
         }
-      if(!Retryable(result.retcode))
+      if(!Retryable(result.retcode) || counted>=RG_MAX_ATTEMPTS)
          break;
       Sleep(result.retcode==RC_TOO_MANY_REQUESTS ? 100 : 20);
      }
    r.ok=false;
    r.message=RetcodeText(r.retcode);
-   if(r.attempts>RG_MAX_ATTEMPTS+fillingCount) r.attempts=RG_MAX_ATTEMPTS+fillingCount;
+  }
+
+//--- remembers a close order that may still be working
+void TrackCloseOrder(const ulong order,const string symbol)
+  {
+   for(int i=0;i<ArraySize(g_closeOrders);i++)
+      if(g_closeOrders[i]==order)
+         return;
+   int n=ArraySize(g_closeOrders);
+   ArrayResize(g_closeOrders,n+1);
+   ArrayResize(g_closeSymbols,n+1);
+   g_closeOrders[n]=order;
+   g_closeSymbols[n]=symbol;
+  }
+
+//--- live close orders of ours on the symbol; forgets the ones that are finished
+int LiveCloseOrders(const string symbol,ulong &live[])
+  {
+   ArrayResize(live,0);
+   for(int i=ArraySize(g_closeOrders)-1;i>=0;i--)
+     {
+      if(OrderSelect(g_closeOrders[i]))
+        {
+         if(g_closeSymbols[i]==symbol)
+            AppendTicket(live,g_closeOrders[i]);
+         continue;
+        }
+      int last=ArraySize(g_closeOrders)-1;     // finished: drop it
+      g_closeOrders[i]=g_closeOrders[last];
+      g_closeSymbols[i]=g_closeSymbols[last];
+      ArrayResize(g_closeOrders,last);
+      ArrayResize(g_closeSymbols,last);
+     }
+   return(ArraySize(live));
+  }
+
+//+------------------------------------------------------------------+
+//| Waits up to RG_SETTLE_MS for our close orders on the symbol to   |
+//| finish, deletes those still working, waits as long again.        |
+//| True when none is left. Bounded: at most about 2 x RG_SETTLE_MS. |
+//+------------------------------------------------------------------+
+bool SettleCloseOrders(const string symbol)
+  {
+   ulong live[];
+   for(int round=0;round<2;round++)
+     {
+      ulong start=GetTickCount64();
+      while(LiveCloseOrders(symbol,live)>0 && GetTickCount64()-start<RG_SETTLE_MS)
+         Sleep(RG_POLL_MS);
+      if(ArraySize(live)==0)
+         return(true);
+      if(round==1)
+         break;
+      for(int i=0;i<ArraySize(live);i++)
+        {
+         MqlTradeRequest request;
+         MqlTradeResult  result;
+         ZeroMemory(request);
+         ZeroMemory(result);
+         request.action=TRADE_ACTION_REMOVE;
+         request.order=live[i];
+         if(!OrderSend(request,result))
+            PrintFormat("riskguard: cannot delete the working close order %I64u (retcode %u)",live[i],result.retcode);
+        }
+     }
+   return(LiveCloseOrders(symbol,live)==0);
+  }
+
+//--- volume an order filled (initial - current), from the live order or the history
+double OrderFilledVolume(const ulong order,const double fallback)
+  {
+   for(int i=0;i<5;i++)
+     {
+      if(OrderSelect(order))
+         return(OrderGetDouble(ORDER_VOLUME_INITIAL)-OrderGetDouble(ORDER_VOLUME_CURRENT));
+      if(HistoryOrderSelect(order))
+         return(HistoryOrderGetDouble(order,ORDER_VOLUME_INITIAL)-HistoryOrderGetDouble(order,ORDER_VOLUME_CURRENT));
+      Sleep(RG_POLL_MS);                     // not in the history yet
+     }
+   g_historyDirty=true;
+   return(fallback);
   }
 
 //--- filling modes the symbol allows, preferred first
@@ -941,19 +1209,57 @@ void InitResult(TicketResult &r,const ulong ticket)
   }
 
 //+------------------------------------------------------------------+
-//| Lock mode, persisted in terminal global variables                |
+//| Lock mode, persisted in terminal global variables of the login   |
+//| it was loaded for (g_login). The program's memory is the truth   |
+//| while it runs; the variables make it survive restarts.           |
 //+------------------------------------------------------------------+
 string LockKey(const string what)
   {
-   return("RG_"+what+"_"+IntegerToString(AccountInfoInteger(ACCOUNT_LOGIN)));
+   return("RG_"+what+"_"+IntegerToString(g_login));
   }
 
 void LoadLock()
   {
+   g_locked=false;
+   g_lockedUntil=0;
+   g_lockTicket=0;
+   if(g_login<=0)
+      return;                                // not logged in: nothing is known yet
    g_locked=GlobalVariableCheck(LockKey("LOCK")) && GlobalVariableGet(LockKey("LOCK"))>0;
+   if(!g_locked)
+      return;
    g_lockedUntil=GlobalVariableCheck(LockKey("LOCK_UNTIL")) ? GlobalVariableGet(LockKey("LOCK_UNTIL")) : 0;
    g_lockTicket=GlobalVariableCheck(LockKey("LOCK_TICKET")) ? GlobalVariableGet(LockKey("LOCK_TICKET")) : 0;
+   if(g_lockTicket<=0)
+     {
+      g_lockTicket=(double)HighestTicket(); // no mark stored: what exists now stays
+      WriteLockVars();
+     }
+   PrintFormat("riskguard: account %I64d is locked (restored from the terminal global variables)",g_login);
    CheckLockExpiry();
+  }
+
+void WriteLockVars()
+  {
+   if(g_login<=0)
+      return;
+   GlobalVariableSet(LockKey("LOCK"),1);
+   GlobalVariableSet(LockKey("LOCK_UNTIL"),g_lockedUntil);
+   GlobalVariableSet(LockKey("LOCK_TICKET"),g_lockTicket);
+   GlobalVariablesFlush();                   // survive a terminal crash
+   g_touchAtMs=GetTickCount64();
+  }
+
+void DeleteLockVars()
+  {
+   if(g_login<=0)
+      return;
+   string keys[3];
+   keys[0]=LockKey("LOCK"); keys[1]=LockKey("LOCK_UNTIL"); keys[2]=LockKey("LOCK_TICKET");
+   for(int i=0;i<3;i++)
+      if(GlobalVariableCheck(keys[i]) && !GlobalVariableDel(keys[i]))
+         GlobalVariableSet(keys[i],0);       // could not delete: 0 means unlocked
+   GlobalVariablesFlush();
   }
 
 void SetLock(const bool on,const double untilUtcSeconds)
@@ -964,20 +1270,52 @@ void SetLock(const bool on,const double untilUtcSeconds)
          g_lockTicket=(double)HighestTicket(); // what exists now is the agent's decision
       g_locked=true;
       g_lockedUntil=untilUtcSeconds;
-      GlobalVariableSet(LockKey("LOCK"),1);
-      GlobalVariableSet(LockKey("LOCK_UNTIL"),g_lockedUntil);
-      GlobalVariableSet(LockKey("LOCK_TICKET"),g_lockTicket);
+      WriteLockVars();
      }
    else
      {
       g_locked=false;
       g_lockedUntil=0;
       g_lockTicket=0;
-      GlobalVariableDel(LockKey("LOCK"));
-      GlobalVariableDel(LockKey("LOCK_UNTIL"));
-      GlobalVariableDel(LockKey("LOCK_TICKET"));
+      DeleteLockVars();
+      ArrayResize(g_boTicket,0); ArrayResize(g_boFails,0); ArrayResize(g_boNextMs,0);
+      ClearReductions();
      }
-   GlobalVariablesFlush();                   // survive a terminal crash
+  }
+
+//+------------------------------------------------------------------+
+//| Every timer event: read the lock variables again (cheap; a read  |
+//| is also an access, and unused variables expire after 4 weeks),   |
+//| write them again when they went missing or changed, and rewrite  |
+//| them once an hour. A lock found there while unlocked in memory   |
+//| is adopted (locking is always the safe side); deleting the       |
+//| variables never unlocks.                                         |
+//+------------------------------------------------------------------+
+void SyncLockVars()
+  {
+   if(g_login<=0)
+      return;
+   bool stored=GlobalVariableCheck(LockKey("LOCK")) && GlobalVariableGet(LockKey("LOCK"))>0;
+   if(g_locked)
+     {
+      bool intact=stored &&
+                  GlobalVariableCheck(LockKey("LOCK_UNTIL")) &&
+                  GlobalVariableGet(LockKey("LOCK_UNTIL"))==g_lockedUntil &&
+                  GlobalVariableCheck(LockKey("LOCK_TICKET")) &&
+                  GlobalVariableGet(LockKey("LOCK_TICKET"))==g_lockTicket;
+      if(!intact)
+        {
+         Print("riskguard: the lock variables were missing or changed; written again");
+         WriteLockVars();
+        }
+      else if(GetTickCount64()-g_touchAtMs>=RG_TOUCH_MS)
+         WriteLockVars();
+     }
+   else if(stored)
+     {
+      LoadLock();
+      g_dirty=true;
+     }
   }
 
 void CheckLockExpiry()
@@ -1006,37 +1344,390 @@ ulong HighestTicket()
    return(highest);
   }
 
-//--- close/delete everything opened or placed after the lock began (tickets grow monotonically)
+//--- the selected position was opened while locked. POSITION_IDENTIFIER is the ticket of the
+//--- order that opened it and never changes (POSITION_TICKET may: swap re-opening, netting reversal)
+bool SelectedPositionIsNew()
+  {
+   ulong id=(ulong)PositionGetInteger(POSITION_IDENTIFIER);
+   if(id==0)
+      id=(ulong)PositionGetInteger(POSITION_TICKET);
+   return((double)id>g_lockTicket);
+  }
+
+//+------------------------------------------------------------------+
+//| Closes/deletes everything opened or placed after the lock began  |
+//| (tickets grow monotonically), and on netting accounts the volume |
+//| added while locked to older positions. Each ticket that fails    |
+//| waits 1 s, then 5 s, then 30 s between tries (30 s at once after |
+//| 10018 market closed); nothing here sleeps beyond the bounded     |
+//| waits of one trade request.                                      |
+//+------------------------------------------------------------------+
 void EnforceLock()
   {
-   TicketResult results[];
+   if(!g_locked)
+      return;
+   ulong now=GetTickCount64();
+   bool acted=false;
+   //--- pending orders placed while locked
+   ulong orders[];
    for(int i=OrdersTotal()-1;i>=0;i--)
      {
       ulong ticket=OrderGetTicket(i);
       if(ticket==0 || (double)ticket<=g_lockTicket) continue;
       if(OrderTypeName((ENUM_ORDER_TYPE)OrderGetInteger(ORDER_TYPE))=="") continue;
-      int n=ArraySize(results);
-      ArrayResize(results,n+1);
-      CancelOrder(ticket,results[n]);
-      PrintFormat("riskguard: deleted order %I64u placed while locked (%s)",ticket,results[n].ok ? "ok" : results[n].message);
+      AppendTicket(orders,ticket);
      }
-   ulong tickets[];
+   for(int i=0;i<ArraySize(orders);i++)
+     {
+      if(!BackoffReady(orders[i],now))
+         continue;
+      TicketResult r;
+      CancelOrder(orders[i],r);
+      acted=true;
+      if(r.ok)
+         BackoffClear(orders[i]);
+      else
+         BackoffFail(orders[i],r.retcode);
+      PrintFormat("riskguard: deleting order %I64u placed while locked: %s",orders[i],r.ok ? "ok" : r.message);
+     }
+   //--- positions opened while locked
+   ulong positions[];
    for(int i=PositionsTotal()-1;i>=0;i--)
      {
       ulong ticket=PositionGetTicket(i);
-      if(ticket!=0 && (double)ticket>g_lockTicket)
-         AppendTicket(tickets,ticket);
+      if(ticket!=0 && SelectedPositionIsNew())
+         AppendTicket(positions,ticket);
      }
-   for(int i=0;i<ArraySize(tickets);i++)
+   for(int i=0;i<ArraySize(positions);i++)
      {
-      int n=ArraySize(results);
-      ArrayResize(results,n+1);
-      ClosePosition(tickets[i],0,results[n]);
-      PrintFormat("riskguard: closed position %I64u opened while locked (%s)",tickets[i],results[n].ok ? "ok" : results[n].message);
+      if(!BackoffReady(positions[i],now))
+         continue;
+      TicketResult r;
+      ClosePosition(positions[i],0,r);
+      acted=true;
+      if(r.ok)
+         BackoffClear(positions[i]);
+      else
+         BackoffFail(positions[i],r.retcode);
+      PrintFormat("riskguard: closing position %I64u opened while locked: %s",positions[i],r.ok ? "ok" : r.message);
      }
-   if(ArraySize(results)>0)
+   //--- netting: volume added to older positions
+   if(EnforceReductions(now))
+      acted=true;
+   BackoffPrune();
+   if(acted)
       g_dirty=true;
   }
+
+//--- per-ticket backoff
+int BackoffIndex(const ulong ticket)
+  {
+   for(int i=0;i<ArraySize(g_boTicket);i++)
+      if(g_boTicket[i]==ticket)
+         return(i);
+   return(-1);
+  }
+
+bool BackoffReady(const ulong ticket,const ulong now)
+  {
+   int i=BackoffIndex(ticket);
+   return(i<0 || now>=g_boNextMs[i]);
+  }
+
+ulong BackoffDelay(const int fails,const int retcode)
+  {
+   if(retcode==RC_MARKET_CLOSED)
+      return(RG_BACKOFF_MAX);                // the session will not open within seconds
+   if(fails<=1) return(RG_BACKOFF_1);
+   if(fails==2) return(RG_BACKOFF_2);
+   return(RG_BACKOFF_MAX);
+  }
+
+void BackoffFail(const ulong ticket,const int retcode)
+  {
+   int i=BackoffIndex(ticket);
+   if(i<0)
+     {
+      i=ArraySize(g_boTicket);
+      ArrayResize(g_boTicket,i+1);
+      ArrayResize(g_boFails,i+1);
+      ArrayResize(g_boNextMs,i+1);
+      g_boTicket[i]=ticket;
+      g_boFails[i]=0;
+     }
+   g_boFails[i]++;
+   g_boNextMs[i]=GetTickCount64()+BackoffDelay(g_boFails[i],retcode);
+  }
+
+void BackoffRemoveAt(const int i)
+  {
+   int last=ArraySize(g_boTicket)-1;
+   g_boTicket[i]=g_boTicket[last];
+   g_boFails[i]=g_boFails[last];
+   g_boNextMs[i]=g_boNextMs[last];
+   ArrayResize(g_boTicket,last);
+   ArrayResize(g_boFails,last);
+   ArrayResize(g_boNextMs,last);
+  }
+
+void BackoffClear(const ulong ticket)
+  {
+   int i=BackoffIndex(ticket);
+   if(i>=0)
+      BackoffRemoveAt(i);
+  }
+
+//--- forget tickets that are neither an open order nor an open position any more
+void BackoffPrune()
+  {
+   for(int i=ArraySize(g_boTicket)-1;i>=0;i--)
+      if(!OrderSelect(g_boTicket[i]) && !PositionSelectByTicket(g_boTicket[i]))
+         BackoffRemoveAt(i);
+  }
+
+//+------------------------------------------------------------------+
+//| Netting accounts: a deal of an order placed while locked that    |
+//| added to (DEAL_ENTRY_IN) or reversed (DEAL_ENTRY_INOUT) a        |
+//| position that existed before the lock. Its volume is taken off   |
+//| again with an opposite deal (EnforceReductions). A position      |
+//| opened while locked is closed whole by EnforceLock instead.      |
+//+------------------------------------------------------------------+
+void NoteDealWhileLocked(const MqlTradeTransaction &trans)
+  {
+   if(AccountInfoInteger(ACCOUNT_MARGIN_MODE)==ACCOUNT_MARGIN_MODE_RETAIL_HEDGING)
+      return;                                // hedging: every entry is a new position
+   ulong deal=trans.deal;
+   ulong order=trans.order;
+   string symbol=trans.symbol;
+   double volume=trans.volume;
+   long dealType=(long)trans.deal_type;
+   long entry=-1;                            // unknown until the deal is in the history
+   if(deal>0 && HistoryDealSelect(deal))
+     {
+      order=(ulong)HistoryDealGetInteger(deal,DEAL_ORDER);
+      entry=HistoryDealGetInteger(deal,DEAL_ENTRY);
+      dealType=HistoryDealGetInteger(deal,DEAL_TYPE);
+      volume=HistoryDealGetDouble(deal,DEAL_VOLUME);
+      symbol=HistoryDealGetString(deal,DEAL_SYMBOL);
+      g_historyDirty=true;                   // HistoryDealSelect replaced the history selection
+     }
+   if(deal==0 || order==0 || (double)order<=g_lockTicket)
+      return;                                // orders from before the lock: the agent's decision
+   if(dealType!=DEAL_TYPE_BUY && dealType!=DEAL_TYPE_SELL)
+      return;
+   if(entry==DEAL_ENTRY_OUT || entry==DEAL_ENTRY_OUT_BY || !(volume>0) || symbol=="")
+      return;
+   if(!PositionSelect(symbol))
+      return;                                // nothing left on the symbol
+   long side=PositionGetInteger(POSITION_TYPE);
+   long dealSide=(dealType==DEAL_TYPE_BUY ? POSITION_TYPE_BUY : POSITION_TYPE_SELL);
+   if(side!=dealSide)
+      return;                                // the deal reduced the position (entry OUT)
+   if(SelectedPositionIsNew())
+      return;                                // opened while locked: closed whole by EnforceLock
+   for(int i=0;i<ArraySize(g_redDeal);i++)
+      if(g_redDeal[i]==deal)
+         return;
+   int n=ArraySize(g_redDeal);
+   ArrayResize(g_redDeal,n+1);
+   ArrayResize(g_redSymbol,n+1);
+   ArrayResize(g_redSide,n+1);
+   ArrayResize(g_redVolume,n+1);
+   ArrayResize(g_redFails,n+1);
+   ArrayResize(g_redNextMs,n+1);
+   g_redDeal[n]=deal;
+   g_redSymbol[n]=symbol;
+   g_redSide[n]=side;
+   g_redVolume[n]=volume;                    // INOUT: capped at the reversed position's volume
+   g_redFails[n]=0;
+   g_redNextMs[n]=0;
+   PrintFormat("riskguard: deal %I64u added %s lots to the %s position while locked",deal,DoubleToString(volume,8),symbol);
+  }
+
+void RemoveReductionAt(const int i)
+  {
+   int last=ArraySize(g_redDeal)-1;
+   g_redDeal[i]=g_redDeal[last];
+   g_redSymbol[i]=g_redSymbol[last];
+   g_redSide[i]=g_redSide[last];
+   g_redVolume[i]=g_redVolume[last];
+   g_redFails[i]=g_redFails[last];
+   g_redNextMs[i]=g_redNextMs[last];
+   ArrayResize(g_redDeal,last);
+   ArrayResize(g_redSymbol,last);
+   ArrayResize(g_redSide,last);
+   ArrayResize(g_redVolume,last);
+   ArrayResize(g_redFails,last);
+   ArrayResize(g_redNextMs,last);
+  }
+
+void ClearReductions()
+  {
+   ArrayResize(g_redDeal,0);
+   ArrayResize(g_redSymbol,0);
+   ArrayResize(g_redSide,0);
+   ArrayResize(g_redVolume,0);
+   ArrayResize(g_redFails,0);
+   ArrayResize(g_redNextMs,0);
+  }
+
+bool EnforceReductions(const ulong now)
+  {
+   bool acted=false;
+   for(int i=ArraySize(g_redDeal)-1;i>=0;i--)
+     {
+      if(i>=ArraySize(g_redDeal) || now<g_redNextMs[i])
+         continue;
+      string symbol=g_redSymbol[i];
+      //--- gone, turned to the other side, or now counted as opened while locked: done here
+      if(!PositionSelect(symbol) || PositionGetInteger(POSITION_TYPE)!=g_redSide[i] || SelectedPositionIsNew())
+        {
+         RemoveReductionAt(i);
+         continue;
+        }
+      ulong ticket=(ulong)PositionGetInteger(POSITION_TICKET);
+      double have=PositionGetDouble(POSITION_VOLUME);
+      double lots=MathMin(g_redVolume[i],have);
+      TicketResult r;
+      ClosePosition(ticket,(lots>=have ? 0 : lots),r);
+      acted=true;
+      PrintFormat("riskguard: taking %s lots added while locked off %s (position %I64u): %s",
+                  DoubleToString(lots,8),symbol,ticket,r.ok ? "ok" : r.message);
+      if(r.ok)
+        {
+         double left=NormalizeDouble(g_redVolume[i]-r.volume,8);
+         double step=SymbolInfoDouble(symbol,SYMBOL_VOLUME_STEP);
+         if(r.volume<=0 || left<(step>0 ? step*0.5 : 1e-8))
+            RemoveReductionAt(i);
+         else
+           {
+            g_redVolume[i]=left;             // the rest on the next event
+            g_redFails[i]=0;
+            g_redNextMs[i]=0;
+           }
+        }
+      else
+        {
+         g_redFails[i]++;
+         g_redNextMs[i]=GetTickCount64()+BackoffDelay(g_redFails[i],r.retcode);
+        }
+     }
+   return(acted);
+  }
+
+//+------------------------------------------------------------------+
+//| One bridge per terminal. RG_OWNER_KEY (a temporary global        |
+//| variable: it disappears when the terminal exits) holds the id of |
+//| the running bridge and is taken with GlobalVariableSetOnCondition|
+//| (atomic). A second copy with the same token (e.g. a chart        |
+//| restored from a profile next to the startup chart) removes       |
+//| itself. A copy with another token belongs to a newer launch of   |
+//| the agent (a new token per launch) and takes over; the old one   |
+//| sees that on its next timer event and removes itself. An owner   |
+//| whose heartbeat is older than RG_OWNER_STALE_S seconds is dead.  |
+//+------------------------------------------------------------------+
+double NewOwnerId()
+  {
+   ulong x=(ulong)ChartID() ^ (GetMicrosecondCount()<<17) ^ ((ulong)TimeLocal()<<5) ^ (ulong)MathRand();
+   x^=(x>>33);
+   x*=(ulong)6364136223846793005;
+   x^=(x>>29);
+   return((double)(x%(ulong)4503599627370496)+1.0);   // < 2^52: exact as a double, never 0
+  }
+
+double TokenHash(const string token)
+  {
+   uint h=(uint)2166136261;                        // FNV-1a, 32 bits: exact as a double
+   int n=StringLen(token);
+   for(int i=0;i<n;i++)
+     {
+      h^=(uint)StringGetCharacter(token,i);
+      h*=(uint)16777619;
+     }
+   return((double)h);
+  }
+
+void EnsureTempVariable(const string name)
+  {
+   if(!GlobalVariableCheck(name))
+      GlobalVariableTemp(name);
+  }
+
+void WriteOwnerInfo()
+  {
+   EnsureTempVariable(RG_OWNER_TOKEN_KEY);
+   EnsureTempVariable(RG_OWNER_BEAT_KEY);
+   GlobalVariableSet(RG_OWNER_TOKEN_KEY,TokenHash(InpToken));
+   GlobalVariableSet(RG_OWNER_BEAT_KEY,(double)TimeLocal());
+   g_beatAtMs=GetTickCount64();
+  }
+
+bool OwnerStale()
+  {
+   if(!GlobalVariableCheck(RG_OWNER_BEAT_KEY))
+      return(false);
+   double beat=GlobalVariableGet(RG_OWNER_BEAT_KEY);
+   double now=(double)TimeLocal();
+   return(now-beat>RG_OWNER_STALE_S || beat-now>RG_OWNER_STALE_S);
+  }
+
+bool ClaimSingleton()
+  {
+   EnsureTempVariable(RG_OWNER_KEY);         // created with the value 0
+   if(!GlobalVariableCheck(RG_OWNER_KEY))
+     {
+      Print("riskguard: cannot create the terminal global variable "+RG_OWNER_KEY+"; running without the one-bridge guard");
+      return(true);
+     }
+   for(int tries=0;tries<3;tries++)
+     {
+      double owner=GlobalVariableGet(RG_OWNER_KEY);
+      if(owner==g_ownerId)
+        {
+         WriteOwnerInfo();
+         return(true);
+        }
+      bool free=(owner==0 || OwnerStale());
+      bool newerLaunch=!free && GlobalVariableCheck(RG_OWNER_TOKEN_KEY) &&
+                       GlobalVariableGet(RG_OWNER_TOKEN_KEY)!=TokenHash(InpToken);
+      if(!free && !newerLaunch)
+         return(false);                      // a second copy of the running bridge
+      if(GlobalVariableSetOnCondition(RG_OWNER_KEY,g_ownerId,owner))
+        {
+         if(newerLaunch)
+            Print("riskguard: a bridge of an earlier launch (another token) ran in this terminal; it stops now");
+         WriteOwnerInfo();
+         return(true);
+        }
+     }
+   return(false);
+  }
+
+//--- on every timer event: still the bridge of this terminal? (also beats once a second)
+bool StillOwner()
+  {
+   if(!GlobalVariableCheck(RG_OWNER_KEY))
+      return(ClaimSingleton());              // deleted by hand: take it again
+   double owner=GlobalVariableGet(RG_OWNER_KEY);
+   if(owner==0)
+      return(ClaimSingleton());
+   if(owner!=g_ownerId)
+      return(false);
+   if(GetTickCount64()-g_beatAtMs>=1000)
+     {
+      EnsureTempVariable(RG_OWNER_BEAT_KEY);
+      GlobalVariableSet(RG_OWNER_BEAT_KEY,(double)TimeLocal());
+      g_beatAtMs=GetTickCount64();
+     }
+   return(true);
+  }
+
+void ReleaseSingleton()
+  {
+   if(g_ownerId!=0 && GlobalVariableCheck(RG_OWNER_KEY))
+      GlobalVariableSetOnCondition(RG_OWNER_KEY,0,g_ownerId);   // only when it is still ours
+  }
+
 
 //+------------------------------------------------------------------+
 //| JSON helpers                                                     |
