@@ -118,7 +118,7 @@ ulong  g_beatAtMs     = 0;
 long   g_login       = -1;      // ACCOUNT_LOGIN the lock state was loaded for (0 = not logged in)
 bool   g_locked      = false;
 double g_lockedUntil = 0;       // UTC seconds, 0 = until unlocked
-double g_lockTicket  = 0;       // highest position/order ticket when the lock began
+double g_lockTicket  = 0;       // highest position/order ticket when the lock began, -1 = unknown
 ulong  g_touchAtMs   = 0;       // GetTickCount64() of the last write of the lock variables
 
 //--- lock enforcement: per-ticket backoff (orders and positions share one ticket sequence)
@@ -1010,7 +1010,7 @@ void ClosePosition(const ulong ticket,const double volume,TicketResult &r)
       //--- then `remaining`, counted from the fills, is the smaller figure)
       double above=NormalizeDouble(PositionGetDouble(POSITION_VOLUME)-keep,8);
       if(above<remaining)
-         remaining=above;
+         remaining=(step>0 ? NormalizeDouble(MathFloor(above/step+1e-9)*step,8) : above);
       if(remaining<tiny)
         {
          r.ok=true; r.retcode=RC_DONE;
@@ -1229,14 +1229,21 @@ void LoadLock()
    if(!g_locked)
       return;
    g_lockedUntil=GlobalVariableCheck(LockKey("LOCK_UNTIL")) ? GlobalVariableGet(LockKey("LOCK_UNTIL")) : 0;
-   g_lockTicket=GlobalVariableCheck(LockKey("LOCK_TICKET")) ? GlobalVariableGet(LockKey("LOCK_TICKET")) : 0;
-   if(g_lockTicket<=0)
-     {
-      g_lockTicket=(double)HighestTicket(); // no mark stored: what exists now stays
-      WriteLockVars();
-     }
+   g_lockTicket=GlobalVariableCheck(LockKey("LOCK_TICKET")) ? GlobalVariableGet(LockKey("LOCK_TICKET")) : -1;
+   EnsureLockMark();
    PrintFormat("riskguard: account %I64d is locked (restored from the terminal global variables)",g_login);
    CheckLockExpiry();
+  }
+
+//--- no mark stored (variable deleted, or a lock set by hand): what exists once the terminal is
+//--- connected stays; until then nothing counts as opened while locked (the position list may
+//--- not be loaded yet, and a mark of 0 would close everything)
+void EnsureLockMark()
+  {
+   if(!g_locked || g_lockTicket>=0 || TerminalInfoInteger(TERMINAL_CONNECTED)==0)
+      return;
+   g_lockTicket=(double)HighestTicket();
+   WriteLockVars();
   }
 
 void WriteLockVars()
@@ -1245,7 +1252,8 @@ void WriteLockVars()
       return;
    GlobalVariableSet(LockKey("LOCK"),1);
    GlobalVariableSet(LockKey("LOCK_UNTIL"),g_lockedUntil);
-   GlobalVariableSet(LockKey("LOCK_TICKET"),g_lockTicket);
+   if(g_lockTicket>=0)
+      GlobalVariableSet(LockKey("LOCK_TICKET"),g_lockTicket);
    GlobalVariablesFlush();                   // survive a terminal crash
    g_touchAtMs=GetTickCount64();
   }
@@ -1266,7 +1274,7 @@ void SetLock(const bool on,const double untilUtcSeconds)
   {
    if(on)
      {
-      if(!g_locked)
+      if(!g_locked || g_lockTicket<0)
          g_lockTicket=(double)HighestTicket(); // what exists now is the agent's decision
       g_locked=true;
       g_lockedUntil=untilUtcSeconds;
@@ -1298,11 +1306,13 @@ void SyncLockVars()
    bool stored=GlobalVariableCheck(LockKey("LOCK")) && GlobalVariableGet(LockKey("LOCK"))>0;
    if(g_locked)
      {
+      EnsureLockMark();
       bool intact=stored &&
                   GlobalVariableCheck(LockKey("LOCK_UNTIL")) &&
                   GlobalVariableGet(LockKey("LOCK_UNTIL"))==g_lockedUntil &&
-                  GlobalVariableCheck(LockKey("LOCK_TICKET")) &&
-                  GlobalVariableGet(LockKey("LOCK_TICKET"))==g_lockTicket;
+                  (g_lockTicket<0 ||
+                   (GlobalVariableCheck(LockKey("LOCK_TICKET")) &&
+                    GlobalVariableGet(LockKey("LOCK_TICKET"))==g_lockTicket));
       if(!intact)
         {
          Print("riskguard: the lock variables were missing or changed; written again");
@@ -1364,8 +1374,8 @@ bool SelectedPositionIsNew()
 //+------------------------------------------------------------------+
 void EnforceLock()
   {
-   if(!g_locked)
-      return;
+   if(!g_locked || g_lockTicket<0)
+      return;                                // no mark yet: nothing counts as new
    ulong now=GetTickCount64();
    bool acted=false;
    //--- pending orders placed while locked
@@ -1405,8 +1415,10 @@ void EnforceLock()
       TicketResult r;
       ClosePosition(positions[i],0,r);
       acted=true;
-      if(r.ok)
+      if(r.ok && !PositionSelectByTicket(positions[i]))
          BackoffClear(positions[i]);
+      else if(r.ok)
+         BackoffFail(positions[i],r.retcode);   // accepted (PLACED) but not gone yet: give it time
       else
          BackoffFail(positions[i],r.retcode);
       PrintFormat("riskguard: closing position %I64u opened while locked: %s",positions[i],r.ok ? "ok" : r.message);
@@ -1494,7 +1506,7 @@ void BackoffPrune()
 //+------------------------------------------------------------------+
 void NoteDealWhileLocked(const MqlTradeTransaction &trans)
   {
-   if(AccountInfoInteger(ACCOUNT_MARGIN_MODE)==ACCOUNT_MARGIN_MODE_RETAIL_HEDGING)
+   if(g_lockTicket<0 || AccountInfoInteger(ACCOUNT_MARGIN_MODE)==ACCOUNT_MARGIN_MODE_RETAIL_HEDGING)
       return;                                // hedging: every entry is a new position
    ulong deal=trans.deal;
    ulong order=trans.order;
