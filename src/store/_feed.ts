@@ -68,6 +68,8 @@ export interface FeedOptions {
 }
 
 const SKIP_SAVE_INTERVAL_MS = 1_000;
+/** The `#known` mark of an element whose delete was delivered (never a fingerprint). */
+const DELETED = "\u0000deleted";
 /** Rescans asked for by the stream (changes without an id) are spaced at least this much. */
 const RECONCILE_GAP_MS = 1_000;
 /**
@@ -80,6 +82,7 @@ const FAILURE_WINDOW_MS = 5 * 60_000;
 export class Feed implements ElementFeed {
   #source: FeedSource;
   #options: FeedOptions;
+  /** Per element id: the fingerprint last delivered, or {@link DELETED} once a delete was. */
   #known = new Map<string, string>();
   #queue: { change: ElementChange; token: unknown; hasToken: boolean }[] = [];
   #started = false;
@@ -249,9 +252,9 @@ export class Feed implements ElementFeed {
       seen.add(id);
       this.#offer(id, doc, "reconcile", undefined, false);
     }
-    for (const id of [...this.#known.keys()]) {
-      if (seen.has(id)) continue;
-      this.#known.delete(id);
+    for (const [id, print] of [...this.#known]) {
+      if (seen.has(id) || print === DELETED) continue;
+      this.#known.set(id, DELETED);
       this.#queue.push({
         change: { op: "delete", id, source: "reconcile" },
         token: undefined,
@@ -275,7 +278,10 @@ export class Feed implements ElementFeed {
     }
     const doc = await this.#source.lookup(raw.id);
     if (doc === null) {
-      if (this.#known.delete(raw.id)) {
+      // A delete is delivered once per element, also when this feed never delivered the element
+      // (it was deleted while a resumed watcher was down; its consumer may still know it).
+      if (this.#known.get(raw.id) !== DELETED) {
+        this.#known.set(raw.id, DELETED);
         this.#queue.push({
           change: { op: "delete", id: raw.id, source: "change" },
           token: raw.token,

@@ -197,3 +197,29 @@ Deno.test("the failure count is reset once a real change is handled", async () =
     await feed.close();
   }
 });
+
+Deno.test("a delete is delivered once, also for an element this feed never delivered", async () => {
+  const source = new FakeSource();
+  source.docs.set("a", element("a"));
+  const feed = new Feed(source, {});
+  try {
+    assert.deepEqual(summary(await take(feed, 2)), ["upsert:a:reconcile", "synced"]);
+    // b was deleted before this feed started (a resumed stream replays its delete).
+    source.push({ token: 1, op: "delete", id: "b" });
+    assert.deepEqual(summary(await take(feed, 1)), ["delete:b:change"]);
+    source.docs.delete("a");
+    source.push({ token: 2, op: "delete", id: "a" });
+    assert.deepEqual(summary(await take(feed, 1)), ["delete:a:change"]);
+    // Replays and rescans do not deliver them again.
+    source.push({ token: 3, op: "delete", id: "a" });
+    source.push({ token: 4, op: "delete", id: "b" });
+    source.push(new Error("connection reset"));
+    assert.deepEqual(summary(await take(feed, 1)), ["synced"]);
+    // A new element with a deleted id is delivered again.
+    source.docs.set("a", element("a"));
+    source.push({ token: 5, op: "change", id: "a" });
+    assert.deepEqual(summary(await take(feed, 1)), ["upsert:a:change"]);
+  } finally {
+    await feed.close();
+  }
+});

@@ -943,6 +943,30 @@ export const CASES: Record<string, Case> = {
     }
   },
 
+  async "feed resumes: deletes made while the watcher was down come once"(fx) {
+    const { store } = fx;
+    const [kept, gone] = [await addElement(store, 9401), await addElement(store, 9402)];
+    const first = store.watchElements({ resumeKey: "host-d", pollIntervalMs: 10 });
+    await collect(first, (c) => c.op === "synced");
+    await store.setElementStatus(kept, "DISABLED");
+    await collect(first, (c) => c.op === "upsert" && c.id === kept);
+    await first.close();
+    assert.equal(await store.removeElement(gone), true);
+    const other = await fx.connect();
+    const second = other.watchElements({ resumeKey: "host-d", pollIntervalMs: 10 });
+    try {
+      const changes = await collect(second, (c) => c.op === "synced");
+      const sentinel = await addElement(store, 9499);
+      changes.push(...await collect(second, (c) => c.op === "upsert" && c.id === sentinel));
+      const deletes = changes.flatMap((c) => c.op === "delete" ? [c.id] : []);
+      assert.deepEqual(deletes, [gone], "the delete made while down is delivered once");
+      assert.deepEqual(upsertIds(changes), [kept, sentinel]);
+    } finally {
+      await second.close();
+      await other.close();
+    }
+  },
+
   async "feed recovers from a lost resume position"(fx) {
     const { store } = fx;
     const a = await addElement(store, 9401);
