@@ -133,6 +133,7 @@ long   g_redSide[];             // POSITION_TYPE the position had when the volum
 double g_redVolume[];           // lots still to take off
 int    g_redFails[];
 ulong  g_redNextMs[];
+ulong  g_redSinceMs[];          // when it was noted (the position may lag the deal briefly)
 
 //--- close orders sent by the EA that may still be working (RETURN remainders, PLACED)
 ulong  g_closeOrders[];
@@ -1529,13 +1530,11 @@ void NoteDealWhileLocked(const MqlTradeTransaction &trans)
       return;
    if(entry==DEAL_ENTRY_OUT || entry==DEAL_ENTRY_OUT_BY || !(volume>0) || symbol=="")
       return;
-   if(!PositionSelect(symbol))
-      return;                                // nothing left on the symbol
-   long side=PositionGetInteger(POSITION_TYPE);
-   long dealSide=(dealType==DEAL_TYPE_BUY ? POSITION_TYPE_BUY : POSITION_TYPE_SELL);
-   if(side!=dealSide)
-      return;                                // the deal reduced the position (entry OUT)
-   if(SelectedPositionIsNew())
+   long side=(dealType==DEAL_TYPE_BUY ? POSITION_TYPE_BUY : POSITION_TYPE_SELL);
+   bool found=PositionSelect(symbol);
+   if(entry<0 && (!found || PositionGetInteger(POSITION_TYPE)!=side))
+      return;                                // entry unknown: the deal reduced the position (OUT)
+   if(found && PositionGetInteger(POSITION_TYPE)==side && SelectedPositionIsNew())
       return;                                // opened while locked: closed whole by EnforceLock
    for(int i=0;i<ArraySize(g_redDeal);i++)
       if(g_redDeal[i]==deal)
@@ -1547,12 +1546,14 @@ void NoteDealWhileLocked(const MqlTradeTransaction &trans)
    ArrayResize(g_redVolume,n+1);
    ArrayResize(g_redFails,n+1);
    ArrayResize(g_redNextMs,n+1);
+   ArrayResize(g_redSinceMs,n+1);
    g_redDeal[n]=deal;
    g_redSymbol[n]=symbol;
    g_redSide[n]=side;
    g_redVolume[n]=volume;                    // INOUT: capped at the reversed position's volume
    g_redFails[n]=0;
    g_redNextMs[n]=0;
+   g_redSinceMs[n]=GetTickCount64();
    PrintFormat("riskguard: deal %I64u added %s lots to the %s position while locked",deal,DoubleToString(volume,8),symbol);
   }
 
@@ -1565,12 +1566,14 @@ void RemoveReductionAt(const int i)
    g_redVolume[i]=g_redVolume[last];
    g_redFails[i]=g_redFails[last];
    g_redNextMs[i]=g_redNextMs[last];
+   g_redSinceMs[i]=g_redSinceMs[last];
    ArrayResize(g_redDeal,last);
    ArrayResize(g_redSymbol,last);
    ArrayResize(g_redSide,last);
    ArrayResize(g_redVolume,last);
    ArrayResize(g_redFails,last);
    ArrayResize(g_redNextMs,last);
+   ArrayResize(g_redSinceMs,last);
   }
 
 void ClearReductions()
@@ -1581,6 +1584,7 @@ void ClearReductions()
    ArrayResize(g_redVolume,0);
    ArrayResize(g_redFails,0);
    ArrayResize(g_redNextMs,0);
+   ArrayResize(g_redSinceMs,0);
   }
 
 bool EnforceReductions(const ulong now)
@@ -1592,7 +1596,14 @@ bool EnforceReductions(const ulong now)
          continue;
       string symbol=g_redSymbol[i];
       //--- gone, turned to the other side, or now counted as opened while locked: done here
-      if(!PositionSelect(symbol) || PositionGetInteger(POSITION_TYPE)!=g_redSide[i] || SelectedPositionIsNew())
+      //--- (the position list may lag the deal for a moment: a mismatch counts after 2 s)
+      if(!PositionSelect(symbol) || PositionGetInteger(POSITION_TYPE)!=g_redSide[i])
+        {
+         if(now>=g_redSinceMs[i] && now-g_redSinceMs[i]>=2000)
+            RemoveReductionAt(i);
+         continue;
+        }
+      if(SelectedPositionIsNew())
         {
          RemoveReductionAt(i);
          continue;
