@@ -82,7 +82,7 @@ export class Executor {
   readonly #targets = new Map<string, Target>();
   #lock: { until: number; rule: string; reason: string } | undefined;
   #flatten: { rule: string; reason: string } | undefined;
-  #pending: Promise<unknown>[] = [];
+  readonly #pending = new Set<Promise<unknown>>();
 
   /** Creates an executor with no targets. */
   constructor(options: ExecutorOptions) {
@@ -105,11 +105,14 @@ export class Executor {
     this.#flatten = { rule, reason };
   }
 
-  /** Ends {@link holdLocked}: the next snapshots are no longer flattened. */
+  /**
+   * Ends {@link holdLocked}: the next snapshots are no longer flattened, and closes or cancels
+   * still being retried stop (a rule that still wants one asks again on the next snapshot).
+   */
   release(): void {
     this.#lock = undefined;
     this.#flatten = undefined;
-    this.#targets.delete("lock");
+    for (const key of ["lock", "close_all", "cancel_orders"]) this.#targets.delete(key);
   }
 
   /** True while a lock is being held. */
@@ -135,7 +138,7 @@ export class Executor {
     const orders = snapshot.orders.length;
     const due: Array<[Target, OutgoingCommand]> = [];
     const lockTarget = this.#targets.get("lock");
-    if (this.#lock !== undefined && !snapshot.locked) {
+    if (this.#lock !== undefined && !eaHolds(snapshot, this.#lock.until)) {
       const target = lockTarget ?? this.#target("lock", this.#lock.rule, this.#lock.reason);
       due.push([target, { type: "lock", reason: this.#lock.reason, until: this.#lock.until }]);
     }
@@ -163,11 +166,7 @@ export class Executor {
 
   /** Waits until every command sent so far has been answered or has failed. */
   async settle(): Promise<void> {
-    while (this.#pending.length > 0) {
-      const pending = this.#pending;
-      this.#pending = [];
-      await Promise.allSettled(pending);
-    }
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
   /** Starts enforcing an action; returns false when it was already being enforced. */
@@ -209,7 +208,7 @@ export class Executor {
     const tickets = new Set(snapshot.positions.map((p) => p.ticket));
     for (const target of [...this.#targets.values()]) {
       let done: boolean;
-      if (target.key === "lock") done = snapshot.locked;
+      if (target.key === "lock") done = eaHolds(snapshot, this.#lock?.until ?? 0);
       else if (target.key === "cancel_orders") done = snapshot.orders.length === 0;
       else if (target.key === "close_all") done = snapshot.positions.length === 0;
       else done = !tickets.has(Number(target.key.slice("close:".length)));
@@ -279,9 +278,23 @@ export class Executor {
       },
     ).finally(() => {
       target.inFlight = false;
+      this.#pending.delete(sent);
     });
-    this.#pending.push(sent);
+    this.#pending.add(sent);
   }
+}
+
+/**
+ * True when the EA's own lock is at least as strong as a lock ending at `until` (0 = never):
+ * a weaker one (a day lock where a permanent one is held) must be replaced. An EA that does not
+ * report when its lock ends is taken at its word.
+ */
+function eaHolds(snapshot: Snapshot, until: number): boolean {
+  if (!snapshot.locked) return false;
+  const eaUntil = snapshot.locked_until;
+  if (eaUntil === undefined || eaUntil === 0) return true;
+  // The EA keeps whole seconds: an end up to a second earlier than ours is the same lock.
+  return until !== 0 && until <= eaUntil + 1_000;
 }
 
 /** True when a lock ending at `until` is stronger than one ending at `current` (0 = never). */

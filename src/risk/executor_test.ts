@@ -158,3 +158,38 @@ Deno.test("executor: a weaker lock asked for later never shortens the held one",
   await executor.settle();
   assert.deepEqual(sender.sent.map((c) => c.type === "lock" && c.until), [0]);
 });
+
+Deno.test("executor: a stronger lock is sent while the EA holds a weaker one", async () => {
+  const { sender, executor } = setup();
+  const dayEnd = Date.UTC(2026, 10, 25);
+  executor.apply(snapshot({ locked: true, locked_until: dayEnd }), [
+    { type: "lock", until: dayEnd, rule: "max_daily_loss", reason: "day" },
+  ]);
+  await executor.settle();
+  assert.equal(sender.sent.length, 0, "the EA already holds this day lock");
+  // The EA keeps whole seconds: an end 0.5 s earlier is the same lock.
+  executor.apply(snapshot({ locked: true, locked_until: dayEnd - 500 }), []);
+  await executor.settle();
+  assert.equal(sender.sent.length, 0);
+  executor.apply(snapshot({ locked: true, locked_until: dayEnd }), [
+    { type: "lock", until: 0, rule: "max_drawdown", reason: "dd" },
+  ]);
+  await executor.settle();
+  assert.deepEqual(sender.sent, [{ type: "lock", reason: "dd", until: 0 }]);
+  executor.apply(snapshot({ locked: true, locked_until: 0 }), []);
+  assert.equal(executor.openTargets, 0, "confirmed once the EA reports the permanent lock");
+});
+
+Deno.test("executor: release stops closes that belonged to the lock", async () => {
+  const { clock, sender, executor } = setup({ fail: true });
+  executor.holdLocked(0, "max_drawdown", "dd");
+  const open = snapshot({ locked: true, positions: [position()] });
+  executor.apply(open, []);
+  await executor.settle();
+  assert.deepEqual(sender.sent.map((c) => c.type), ["close_all"]);
+  executor.release(); // a person unlocked the account
+  clock.advance(60_000);
+  executor.apply(snapshot({ positions: [position()] }), []);
+  await executor.settle();
+  assert.equal(sender.sent.length, 1, "no close after the release");
+});

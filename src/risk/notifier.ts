@@ -2,7 +2,7 @@
  * Webhook notifications: breach, lock, escalation and error events POSTed as JSON to
  * `RISKGUARD_WEBHOOK_URL`. Sending never blocks enforcement: {@link WebhookNotifier.notify}
  * only enqueues, a background loop delivers with retries and backoff, and a full queue drops
- * its oldest notification (counted).
+ * its oldest notification of the lowest level (counted).
  *
  * @module
  */
@@ -44,6 +44,8 @@ export interface WebhookOptions {
   /** The fetch implementation (tests may wrap it). */
   fetch?: typeof fetch;
 }
+
+const LEVEL_RANK: Record<Notification["level"], number> = { info: 0, warning: 1, critical: 2 };
 
 /** Delivery counters. */
 export interface WebhookStats {
@@ -88,12 +90,26 @@ export class WebhookNotifier {
     if (this.#closed) return;
     this.#queue.push(notification);
     if (this.#queue.length > this.#maxQueue) {
-      this.#queue.shift();
+      this.#queue.splice(this.#victim(), 1);
       this.#stats.dropped++;
     }
     this.#draining ??= this.#drain().finally(() => {
       this.#draining = undefined;
     });
+  }
+
+  /**
+   * The notification to drop when the queue is full: the oldest of the lowest level, so a flood
+   * of warnings never pushes out a lock or an escalation. The head is skipped while it is being
+   * delivered.
+   */
+  #victim(): number {
+    const first = this.#draining === undefined ? 0 : 1;
+    let victim = first;
+    for (let i = first + 1; i < this.#queue.length; i++) {
+      if (LEVEL_RANK[this.#queue[i]!.level] < LEVEL_RANK[this.#queue[victim]!.level]) victim = i;
+    }
+    return victim;
   }
 
   /** Waits until the queue is empty or `timeoutMs` passed, whichever comes first. */

@@ -78,9 +78,26 @@ Deno.test("webhook: a slow webhook makes the queue drop its oldest entries", asy
   try {
     for (let i = 0; i < 6; i++) notifier.notify(notification(`n${i}`));
     await notifier.flush();
-    // n0 was in flight; n1..n3 were pushed out by n4 and n5.
+    // n0 was in flight; each newer one pushed out the oldest waiting one.
     assert.equal(notifier.stats.dropped, 4);
-    assert.deepEqual(hook.received.map((n) => n.message), ["n0", "n4", "n5"]);
+    assert.deepEqual(hook.received.map((n) => n.message), ["n0", "n5"]);
+  } finally {
+    await notifier.close();
+    await hook.server.shutdown();
+  }
+});
+
+Deno.test("webhook: a flood of warnings never pushes out a critical notification", async () => {
+  const hook = startWebhook([], 30);
+  const notifier = new WebhookNotifier(hook.url, { backoffMs: 5, maxQueue: 3 });
+  try {
+    notifier.notify({ ...notification("first"), level: "info" });
+    notifier.notify({ ...notification("LOCK"), level: "critical" });
+    for (let i = 0; i < 5; i++) {
+      notifier.notify({ ...notification(`warning ${i}`), level: "warning" });
+    }
+    await notifier.flush();
+    assert.ok(hook.received.some((n) => n.message === "LOCK"), JSON.stringify(hook.received));
   } finally {
     await notifier.close();
     await hook.server.shutdown();

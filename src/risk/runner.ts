@@ -191,8 +191,12 @@ class RiskRunner {
   #silentSince: number | undefined;
   #restarting = false;
   #pluginsKey = "";
-  /** An unlock was already sent to reconcile the EA's own lock in this EA session. */
-  #eaUnlockSent = false;
+  /** When an unlock was last sent to the EA in this EA session (retried until it holds). */
+  #eaUnlockAt: number | undefined;
+  /** Detaches the listener of the current bridge. */
+  #bridgeOff: (() => void) | undefined;
+  /** A terminal restart in progress; shutdown waits for it so nothing it starts is orphaned. */
+  #restartPromise: Promise<void> | undefined;
 
   constructor(options: RiskRunOptions) {
     this.#o = options;
@@ -216,7 +220,7 @@ class RiskRunner {
     if (this.#o.signal.aborted) this.#stop.abort();
     try {
       await this.#start();
-      await Promise.all([this.#bridgeLoop(), this.#feedLoop(), this.#timers()]);
+      await Promise.all([this.#feedLoop(), this.#timers()]);
     } catch (error) {
       // Once the lease is held, say on the element why this process could not go on.
       if (this.#lease !== undefined) {
@@ -357,7 +361,7 @@ class RiskRunner {
     return this.#o.pathway ?? instance.path;
   }
 
-  /** Binds a bridge with a fresh token and starts the terminal that connects to it. */
+  /** Binds a bridge with a fresh token, listens to it, and starts the terminal for it. */
   async #connectTerminal(instance: Instance): Promise<void> {
     const token = makeToken();
     this.#bridge = await Bridge.open({
@@ -367,6 +371,18 @@ class RiskRunner {
       clock: this.#clock,
       ackTimeoutMs: this.#timing.ackTimeoutMs,
       staleAfterMs: this.#timing.snapshotAlarmMs,
+    });
+    this.#bridgeOff?.();
+    this.#bridgeOff = this.#bridge.on((event) => {
+      try {
+        this.#onBridgeEvent(event);
+      } catch (error) {
+        // A bug in handling one event must not end enforcement of the next ones.
+        this.#log.error("failed to handle bridge event {type}: {error}", {
+          type: event.type,
+          error: describeError(error),
+        });
+      }
     });
     this.#terminal = await this.#launchTerminal(instance, token);
   }
@@ -422,26 +438,6 @@ class RiskRunner {
 
   // ---------------------------------------------------------------- loops
 
-  async #bridgeLoop(): Promise<void> {
-    const bridge = this.#requireBridge();
-    const stopped = new Promise<void>((resolve) =>
-      this.#stop.signal.addEventListener("abort", () => resolve(), { once: true })
-    );
-    const off = bridge.on((event) => {
-      try {
-        this.#onBridgeEvent(event);
-      } catch (error) {
-        // A bug in handling one event must not end enforcement of the next ones.
-        this.#log.error("failed to handle bridge event {type}: {error}", {
-          type: event.type,
-          error: describeError(error),
-        });
-      }
-    });
-    await stopped;
-    off();
-  }
-
   async #feedLoop(): Promise<void> {
     while (!this.#stop.signal.aborted) {
       const feed = this.#store.watchElements({ elementId: this.#o.elementId });
@@ -490,7 +486,7 @@ class RiskRunner {
     switch (event.type) {
       case "hello":
         this.#silentSince = undefined;
-        this.#eaUnlockSent = false;
+        this.#eaUnlockAt = undefined;
         // Nobody watched the account while the EA was away: if a reset passed meanwhile, the
         // day is rebuilt from the terminal's own figures instead of rolled over from now.
         this.#fresh = true;
@@ -600,7 +596,7 @@ class RiskRunner {
     this.#enforce(snapshot, evaluation.actions, evaluation.context.day.ends_at);
     this.#askPlugins(evaluation.context, evaluation.state.day.date);
     this.#writeMetrics(snapshot, evaluation.context.day.pnl, now);
-    this.#o.onStatus?.(this.#status(snapshot, evaluation.context.day.pnl));
+    this.#observe(() => this.#o.onStatus?.(this.#status(snapshot, evaluation.context.day.pnl)));
   }
 
   #askPlugins(context: Parameters<PluginHost["evaluate"]>[0], date: string): void {
@@ -646,7 +642,9 @@ class RiskRunner {
         case "lock": {
           // A day lock must end in the future; one that does not (a rule's mistake) holds
           // until the end of the trading day instead of flapping on every snapshot.
-          const until = action.scope === "day" && action.until <= this.#clock.now()
+          const until = action.scope === "permanent"
+            ? 0 // permanent means permanent, whatever `until` a plugin put beside it
+            : action.until <= this.#clock.now()
             ? dayEndsAt
             : action.until;
           const lock = { ...action, until };
@@ -725,19 +723,29 @@ class RiskRunner {
 
   /**
    * The element is the truth: when it says ALLOWED but the EA still holds a lock of its own (a
-   * person unlocked the account while no risk process ran), the EA is unlocked, once per EA
-   * session. A lock this process decides on is held by the executor and never undone here.
+   * person unlocked the account while no risk process ran, or an unlock did not land), the EA
+   * is unlocked, and the unlock is resent every few seconds until a snapshot shows it took. A
+   * lock this process decides on is held by the executor and never undone here.
    */
   #reconcileEaLock(snapshot: Snapshot): void {
     if (this.#trading !== "ALLOWED" || !snapshot.locked || this.#executor.holding) return;
-    if (this.#eaUnlockSent || this.#o.dryRun === true) return;
-    this.#eaUnlockSent = true;
-    this.#record("unlock", "the EA is locked but the account is ALLOWED: unlocking the EA", {
-      server_time: snapshot.server_time,
-    });
-    void this.#requireBridge().send({ type: "unlock" }).catch((error) =>
-      this.#record("error", `unlock command failed: ${describeError(error)}`)
-    );
+    if (this.#o.dryRun === true) return;
+    const now = this.#clock.now();
+    if (this.#eaUnlockAt !== undefined && now - this.#eaUnlockAt < EA_UNLOCK_RETRY_MS) return;
+    if (this.#eaUnlockAt === undefined) {
+      this.#record("unlock", "the EA is locked but the account is ALLOWED: unlocking the EA", {
+        server_time: snapshot.server_time,
+      });
+    }
+    this.#sendUnlock();
+  }
+
+  /** Sends `unlock` to the EA; a failure is recorded, and reconciliation retries it. */
+  #sendUnlock(): void {
+    this.#eaUnlockAt = this.#clock.now();
+    void this.#requireBridge().send({ type: "unlock" }).then((ack) => {
+      if (!ack.ok) this.#record("error", `unlock refused by the EA (retcode ${ack.retcode})`);
+    }, (error) => this.#record("error", `unlock command failed: ${describeError(error)}`));
   }
 
   #unlock(why: string): void {
@@ -748,13 +756,9 @@ class RiskRunner {
     this.#record("unlock", why);
     this.#persistTrading();
     this.#notify("unlock", "info", `account unlocked: ${why}`);
-    // Snapshots may show the EA locked until this unlock lands: no second unlock for them.
-    this.#eaUnlockSent = true;
-    if (this.#o.dryRun !== true) {
-      void this.#requireBridge().send({ type: "unlock" }).catch((error) =>
-        this.#record("error", `unlock command failed: ${describeError(error)}`)
-      );
-    }
+    // Snapshots may show the EA locked until this unlock lands; reconciliation resends it
+    // only if it still has not taken a few seconds later.
+    if (this.#o.dryRun !== true) this.#sendUnlock();
   }
 
   #onExecutorEvent(event: ExecutorEvent): void {
@@ -819,8 +823,9 @@ class RiskRunner {
       } s: restarting the terminal`,
     );
     this.#notify("error", "critical", "terminal restarted after a long silence");
-    void this.#restartTerminal().finally(() => {
+    this.#restartPromise = this.#restartTerminal().finally(() => {
       this.#restarting = false;
+      this.#restartPromise = undefined;
       this.#silentSince = this.#clock.now();
     });
   }
@@ -832,7 +837,6 @@ class RiskRunner {
       if (this.#stop.signal.aborted) return;
       await this.#bridge?.close().catch(() => {});
       await this.#connectTerminal(instance);
-      this.#bridge?.on((event) => this.#onBridgeEvent(event));
     } catch (error) {
       this.#record("error", `terminal restart failed: ${describeError(error)}`);
     }
@@ -871,7 +875,11 @@ class RiskRunner {
       );
       return;
     }
-    if (this.#tradingPersisted && this.#trading !== "ALLOWED" && element.trading === "ALLOWED") {
+    this.#element = element;
+    if (
+      this.#o.dryRun !== true && this.#tradingPersisted && this.#trading !== "ALLOWED" &&
+      element.trading === "ALLOWED" && await this.#unlockedInStore()
+    ) {
       this.#unlock("unlocked by a person (element trading set to ALLOWED)");
     }
     const settings = this.#settingsOf(element);
@@ -883,10 +891,20 @@ class RiskRunner {
         this.#fresh = true;
       }
       this.#settings = settings;
-      this.#element = element;
       this.#record("lifecycle", "configuration changed: new limits apply now");
       await this.#loadPlugins();
     }
+  }
+
+  /**
+   * A change may be delivered with a copy of the element read before this process's own lock
+   * write landed: only a fresh read that still says ALLOWED is a person's unlock. When the
+   * store cannot be asked, the lock stays (the safe side).
+   */
+  async #unlockedInStore(): Promise<boolean> {
+    const current = await this.#store.getElement(this.#o.elementId).catch(() => null);
+    return current?.valid === true && current.element.trading === "ALLOWED" &&
+      this.#trading !== "ALLOWED";
   }
 
   #settingsOf(element: Element): RiskSettings {
@@ -926,11 +944,22 @@ class RiskRunner {
       detail: extra.detail ?? {},
       host: this.#o.host,
     };
-    this.#o.onEvent?.(event);
     this.#writes.submit({
       kind: "event",
       run: async () => void await this.#store.appendEvent(event),
     });
+    this.#observe(() => this.#o.onEvent?.(event));
+  }
+
+  /** Runs an observer callback; its failure is logged, never allowed into enforcement. */
+  #observe(callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      this.#log.warn("an event or status listener failed: {error}", {
+        error: describeError(error),
+      });
+    }
   }
 
   #persist(patch: ManagedPatch): void {
@@ -1033,10 +1062,13 @@ class RiskRunner {
 
   async #shutdown(): Promise<void> {
     this.#stop.abort();
+    this.#bridgeOff?.(); // no more enforcement once stopping (the lease may be gone)
+    await this.#restartPromise;
     await this.#plugins?.close();
+    // Closing the bridge first ends commands still waiting for an ack at once (CLOSED).
+    await this.#bridge?.close().catch(() => {});
     await this.#executor?.settle();
     await this.#terminal?.stop().catch(() => {});
-    await this.#bridge?.close().catch(() => {});
     if (this.#lease !== undefined && this.#fatal === undefined) {
       this.#record("lifecycle", "risk process stopped");
       await this.#writes.flush(5_000);
@@ -1057,6 +1089,9 @@ class RiskRunner {
     return this.#bridge;
   }
 }
+
+/** How often an unlock that has not taken yet is resent to the EA. */
+const EA_UNLOCK_RETRY_MS = 5_000;
 
 function round2(value: number): number {
   return Math.round(value * 100) / 100;

@@ -5,8 +5,18 @@
  * database does.
  */
 import assert from "node:assert/strict";
-import { type Store, StoreUnavailableError } from "../../src/store/mod.ts";
+import {
+  type ElementFeed,
+  type Store,
+  StoreUnavailableError,
+  type WatchOptions,
+} from "../../src/store/mod.ts";
 import { runRisk } from "../../src/risk/runner.ts";
+import {
+  launchTerminal,
+  type LaunchTerminalOptions,
+  type TerminalHandle,
+} from "../../src/mt5/terminal.ts";
 import { RiskGuardError } from "../../src/shared/errors.ts";
 import { eventsOf, runScenario } from "../support/risk_harness.ts";
 
@@ -198,6 +208,160 @@ Deno.test("dry run: breaches and decisions are recorded, nothing is sent", async
     const element = await result.store.getElement(result.elementId);
     assert.ok(element?.valid);
     assert.equal(element.element.trading, "ALLOWED", "a dry run does not store a lock");
+  } finally {
+    await result.cleanup();
+  }
+});
+
+Deno.test("a feed copy read before the lock write is not taken for a person's unlock", async () => {
+  // Change-stream deliveries can lag (network, driver lookups): each change is delivered 300 ms
+  // after it was read, while an operator keeps editing an unrelated setting.
+  let base: Store | undefined;
+  let editor: ReturnType<typeof setInterval> | undefined;
+  const lagging = (feed: ElementFeed): ElementFeed => {
+    const next = async () => {
+      const result = await feed.next();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return result;
+    };
+    return { next, close: () => feed.close(), [Symbol.asyncIterator]: () => ({ next }) };
+  };
+  const result = await runScenario({
+    scenario: "losing_day",
+    element: { max_daily_loss: 300 },
+    wrapStore: (store) => {
+      base = store;
+      return new Proxy(store, {
+        get(target, property) {
+          if (property === "watchElements") {
+            return (options: WatchOptions) => lagging(target.watchElements(options));
+          }
+          const value = Reflect.get(target, property, target);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    },
+    until: (status) => {
+      let n = 20;
+      editor ??= setInterval(() => {
+        void base!.configureElement(status.element_id, { max_open_positions: n++ }).catch(() => {});
+      }, 150);
+      return status.trading === "LOCKED_DAY";
+    },
+    settleMs: 3_000,
+    maxMs: 15_000,
+  });
+  clearInterval(editor);
+  try {
+    assert.equal(result.error, undefined);
+    assert.deepEqual(eventsOf(result.events, "unlock"), [], "no self-made unlock");
+    assert.equal(eventsOf(result.events, "lock").length, 1);
+    assert.equal(result.sim.locked, true);
+  } finally {
+    await result.cleanup();
+  }
+});
+
+Deno.test("a plugin's permanent lock is permanent on the EA too", async () => {
+  const dir = await Deno.makeTempDir();
+  const plugin = `${dir}/permanent.ts`;
+  await Deno.writeTextFile(
+    plugin,
+    `export default {
+      id: "permanent_lock",
+      evaluate: ({ now }) => [
+        { type: "lock", scope: "permanent", until: now + 3_600_000, reason: "permanent" },
+      ],
+    };\n`,
+  );
+  const result = await runScenario({
+    scenario: "calm",
+    element: {},
+    risk: { ruleFiles: [plugin] },
+    until: (status) => status.trading === "LOCKED" && status.seq >= 10,
+    settleMs: 500,
+  });
+  try {
+    assert.equal(result.error, undefined);
+    const locks = eventsOf(result.events, "command").filter((e) => e.detail.type === "lock");
+    assert.equal(locks.length, 1, "sent once, no flapping");
+    assert.equal(locks[0]!.detail.until, 0);
+    assert.equal(result.sim.locked, true);
+  } finally {
+    await result.cleanup();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("dry run: element changes never read as a person's unlock", async () => {
+  let base: Store | undefined;
+  let editedAt: number | undefined;
+  const result = await runScenario({
+    scenario: "losing_day",
+    element: { max_daily_loss: "5%" },
+    risk: { dryRun: true },
+    wrapStore: (store) => (base = store),
+    until: (status) => {
+      if (status.trading === "LOCKED_DAY" && editedAt === undefined) {
+        editedAt = Date.now();
+        void base!.configureElement(status.element_id, { name: "edited" });
+      }
+      return editedAt !== undefined && Date.now() - editedAt > 1_500;
+    },
+    settleMs: 500,
+  });
+  try {
+    assert.equal(result.error, undefined);
+    assert.deepEqual(eventsOf(result.events, "unlock"), []);
+  } finally {
+    await result.cleanup();
+  }
+});
+
+Deno.test("a stop during a terminal restart leaves no terminal or port behind", async () => {
+  const started: TerminalHandle[] = [];
+  let port = 0;
+  const stop = new AbortController();
+  const result = await runScenario({
+    scenario: "calm",
+    element: {},
+    maxMs: 8_000,
+    risk: {
+      signal: stop.signal,
+      timing: { terminalRestartMs: 1_200, snapshotAlarmMs: 500 },
+      launchTerminal: async (options: LaunchTerminalOptions) => {
+        port = options.port;
+        if (started.length === 0) {
+          // A terminal whose EA never connects: the silence makes the runner restart it.
+          const silent: TerminalHandle = {
+            kind: "sim",
+            pid: undefined,
+            sim: undefined,
+            helloReceived: () => Promise.resolve(),
+            stop: () => Promise.resolve(),
+            done: Promise.resolve(),
+          };
+          started.push(silent);
+          return silent;
+        }
+        // The replacement takes a while to start, and the run is stopped meanwhile.
+        setTimeout(() => stop.abort(), 300);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        const terminal = await launchTerminal(options);
+        started.push(terminal);
+        return terminal;
+      },
+    },
+  });
+  try {
+    assert.equal(result.error, undefined);
+    assert.equal(started.length, 2, "the silent terminal was restarted");
+    const replacementStopped = await Promise.race([
+      started[1]!.done.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1_000)),
+    ]);
+    assert.ok(replacementStopped, "the terminal started during the stop was stopped too");
+    for (const p of [port, port + 1]) Deno.listen({ hostname: "127.0.0.1", port: p }).close();
   } finally {
     await result.cleanup();
   }
