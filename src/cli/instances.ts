@@ -19,39 +19,49 @@ export function registerInstances(program: Command, ctx: CliContext): void {
   instances.command("add").description("register a terminal folder on this host")
     .requiredOption("--path <folder>", "terminal folder, or sim:<scenario> for the simulator")
     .option("--port <number>", "bridge base port (default: next free one on this host)")
+    .option(
+      "--symbol <name>",
+      "chart symbol the EA is attached to at startup (default EURUSD; e.g. EURUSD.m)",
+    )
     .option("--json", "print the stored instance as JSON")
-    .action(async (options: { path: string; port?: string; json?: boolean }, command: Command) => {
-      const config = await startCommand(ctx, command);
-      let port: number | undefined;
-      if (options.port !== undefined) {
-        port = Number(options.port);
-        if (!/^\d+$/.test(options.port.trim()) || port < 1024 || port > 65_534) {
-          throw new RiskGuardError(
-            "INPUT_INVALID",
-            `Invalid --port ${JSON.stringify(options.port)}: an integer from 1024 to 65534`,
-          );
+    .action(
+      async (
+        options: { path: string; port?: string; symbol?: string; json?: boolean },
+        command: Command,
+      ) => {
+        const config = await startCommand(ctx, command);
+        let port: number | undefined;
+        if (options.port !== undefined) {
+          port = Number(options.port);
+          if (!/^\d+$/.test(options.port.trim()) || port < 1024 || port > 65_534) {
+            throw new RiskGuardError(
+              "INPUT_INVALID",
+              `Invalid --port ${JSON.stringify(options.port)}: an integer from 1024 to 65534`,
+            );
+          }
         }
-      }
-      const instance = await withStore(
-        config.store,
-        { db: config.db },
-        (store) =>
-          store.addInstance({
-            path: options.path,
-            host: config.host,
-            ...(port === undefined ? {} : { port }),
-          }),
-      ).catch(conflictIsInput);
-      if (options.json === true) {
-        ctx.stdout(`${JSON.stringify(instance, null, 2)}\n`);
-        return;
-      }
-      ctx.stdout(
-        `Added instance ${instance._id}: ${instance.path} on host ${instance.host}, ports ${instance.port}-${
-          instance.port + 1
-        }\n`,
-      );
-    });
+        const instance = await withStore(
+          config.store,
+          { db: config.db },
+          (store) =>
+            store.addInstance({
+              path: options.path,
+              host: config.host,
+              ...(port === undefined ? {} : { port }),
+              ...(options.symbol === undefined ? {} : { symbol: options.symbol }),
+            }),
+        ).catch(conflictIsInput);
+        if (options.json === true) {
+          ctx.stdout(`${JSON.stringify(instance, null, 2)}\n`);
+          return;
+        }
+        ctx.stdout(
+          `Added instance ${instance._id}: ${instance.path} on host ${instance.host}, ports ${instance.port}-${
+            instance.port + 1
+          }\n`,
+        );
+      },
+    );
 
   instances.command("list").description("list terminals")
     .option("--json", "print JSON")

@@ -69,7 +69,11 @@ export interface BridgeInputs {
  * are written verbatim: a password containing a line break is refused.
  */
 export function renderStartupIni(config: StartupConfig): string {
-  for (const [name, value] of [["password", config.password], ["server", config.server]]) {
+  const values = [["password", config.password], ["server", config.server], [
+    "symbol",
+    config.symbol ?? "",
+  ]];
+  for (const [name, value] of values) {
     if (/[\r\n]/.test(value!)) {
       throw new TerminalError(`Cannot write startup ini: ${name} contains a line break`);
     }
@@ -206,6 +210,8 @@ export interface LaunchTerminalOptions {
   heartbeatMs?: number;
   /** EA path under MQL5/Experts (default `RiskGuardBridge`). */
   expert?: string;
+  /** Chart symbol the EA is attached to (default `EURUSD`; brokers may name it `EURUSD.m`). */
+  symbol?: string | undefined;
   /** Restart the process when it dies (default true). */
   restart?: boolean;
   /** First restart delay in ms (default 1000), doubled per consecutive crash up to 60 s. */
@@ -333,6 +339,7 @@ class TerminalLauncher implements TerminalHandle {
         password: o.password,
         server: o.server,
         ...(o.expert === undefined ? {} : { expert: o.expert }),
+        ...(o.symbol === undefined ? {} : { symbol: o.symbol }),
       },
       {
         port: o.port,

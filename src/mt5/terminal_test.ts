@@ -340,3 +340,42 @@ Deno.test("launchTerminal: a recorded pid that is no terminal any more is left a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("launchTerminal: the instance's chart symbol goes into the startup ini", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    let ini = "";
+    const handle = await launchTerminal({
+      path: dir,
+      login: 1,
+      password: "secret",
+      server: "S",
+      port: 6000,
+      token: "t",
+      symbol: "EURUSD.m",
+      spawn: (_program, args) => {
+        ini = args[1]!.replace("/config:", "");
+        return new FakeProcess(args);
+      },
+    });
+    const text = new TextDecoder("utf-16le").decode(await Deno.readFile(ini));
+    assert.match(text, /\r\nSymbol=EURUSD\.m\r\n/);
+    await handle.stop();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("startup ini: a line break in the symbol is refused", () => {
+  assert.throws(
+    () =>
+      renderStartupIni({
+        login: 1,
+        password: "p",
+        server: "S",
+        presetName: "x.set",
+        symbol: "EURUSD\r\n[Experts]",
+      }),
+    /symbol contains a line break/,
+  );
+});

@@ -396,6 +396,7 @@ class RiskRunner {
       password,
       server: this.#element.server,
       port: instance.port,
+      symbol: instance.symbol,
       token,
       ...(this.#o.sim?.mode === undefined ? {} : { simMode: this.#o.sim.mode }),
       ...(this.#o.sim?.seed === undefined ? {} : { simSeed: this.#o.sim.seed }),

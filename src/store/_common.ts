@@ -310,8 +310,13 @@ export function portsOverlap(a: number, b: number): boolean {
   return Math.abs(a - b) <= 1;
 }
 
-/** Validates a new instance's path and port. */
-export function checkNewInstance(path: unknown, host: unknown, port: unknown): void {
+/** Validates a new instance's path, host, port and chart symbol. */
+export function checkNewInstance(
+  path: unknown,
+  host: unknown,
+  port: unknown,
+  symbol?: unknown,
+): void {
   const issues = [];
   if (typeof path !== "string" || path.trim() === "") {
     issues.push({ field: "path", reason: "must be a terminal folder or sim:<scenario>" });
@@ -326,6 +331,12 @@ export function checkNewInstance(path: unknown, host: unknown, port: unknown): v
     issues.push({
       field: "port",
       reason: `must be an integer from 1024 to 65534, got ${String(port)}`,
+    });
+  }
+  if (symbol !== undefined && (typeof symbol !== "string" || !/^[^\s=]{1,64}$/.test(symbol))) {
+    issues.push({
+      field: "symbol",
+      reason: `must be a chart symbol without spaces, got ${JSON.stringify(symbol)}`,
     });
   }
   if (issues.length > 0) throw new StoreInputError("instance", issues);

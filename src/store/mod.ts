@@ -123,6 +123,8 @@ export interface NewInstance {
   host: string;
   /** Bridge base port (uses `port` and `port + 1`); allocated when omitted. */
   port?: number;
+  /** Chart symbol the EA is attached to at startup (default EURUSD). */
+  symbol?: string;
 }
 
 /** The result of {@link Store.insertElement}: the stored element, or why it was refused. */

@@ -339,7 +339,7 @@ export class MongoStore implements Store {
   /** Registers an instance; allocates its port when absent. */
   addInstance(input: NewInstance, now = Date.now()): Promise<Instance> {
     return this.#run(async () => {
-      checkNewInstance(input.path, input.host, input.port);
+      checkNewInstance(input.path, input.host, input.port, input.symbol);
       for (let attempt = 0;; attempt++) {
         const existing = (await this.#instances.find({ host: input.host }).toArray()).map(
           normalize,
@@ -374,6 +374,7 @@ export class MongoStore implements Store {
           path: input.path,
           host: input.host,
           port,
+          ...(input.symbol === undefined ? {} : { symbol: input.symbol }),
           status: "FREE",
           created_at: now,
         });

@@ -237,12 +237,17 @@ export type ElementError = z.output<typeof elementErrorSchema>;
 /** A plugin rule reference. */
 export type RuleRef = z.output<typeof ruleRefSchema>;
 
+/** A chart symbol as MT5 names it: no spaces, no `=` (it goes into the startup ini). */
+const CHART_SYMBOL = /^[^\s=]{1,64}$/;
+
 /** The schema of an `instances` document. */
 export const instanceSchema = z.object({
   _id: z.string().min(1),
   path: z.string().min(1),
   host: z.string().min(1),
   port: z.number().int().min(1).max(65_534),
+  /** Chart symbol the EA is attached to at startup (default EURUSD): brokers name it EURUSD.m. */
+  symbol: z.string().regex(CHART_SYMBOL, "must be a symbol name without spaces").optional(),
   status: z.enum(INSTANCE_STATUSES).default("FREE"),
   element_id: z.string().nullable().default(null),
   lease: z.number().int().min(0).nullable().default(null),

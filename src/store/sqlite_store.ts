@@ -313,7 +313,7 @@ export class SqliteStore implements Store {
   /** Registers an instance; allocates its port when absent. */
   addInstance(input: NewInstance, now = Date.now()): Promise<Instance> {
     return this.#run(() => {
-      checkNewInstance(input.path, input.host, input.port);
+      checkNewInstance(input.path, input.host, input.port, input.symbol);
       return this.#tx(() => {
         const existing = this.#db.prepare(
           "SELECT id, doc FROM instances WHERE json_extract(doc, '$.host') = ?",
@@ -348,6 +348,7 @@ export class SqliteStore implements Store {
           path: input.path,
           host: input.host,
           port,
+          ...(input.symbol === undefined ? {} : { symbol: input.symbol }),
           status: "FREE",
           created_at: now,
         });

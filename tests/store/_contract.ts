@@ -405,6 +405,20 @@ export const CASES: Record<string, Case> = {
     }
   },
 
+  async "instances keep a chart symbol for the terminal's startup chart"(fx) {
+    const { store } = fx;
+    const a = await store.addInstance({ path: "C:/mt5/a", host: "h1", symbol: "EURUSD.m" }, T0);
+    assert.equal(a.symbol, "EURUSD.m");
+    assert.equal((await store.getInstance(a._id))?.symbol, "EURUSD.m");
+    const b = await store.addInstance({ path: "C:/mt5/b", host: "h1" }, T0);
+    assert.equal(b.symbol, undefined);
+    const error = await rejectsWith(
+      store.addInstance({ path: "C:/mt5/c", host: "h1", symbol: "EUR USD" }),
+      "INPUT_INVALID",
+    );
+    assert.match(error.message, /symbol/);
+  },
+
   async "instances get collision-free ports per host"(fx) {
     const { store } = fx;
     const a = await store.addInstance({ path: "C:/mt5/a", host: "h1" }, T0);
