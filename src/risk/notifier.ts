@@ -47,6 +47,15 @@ export interface WebhookOptions {
 
 const LEVEL_RANK: Record<Notification["level"], number> = { info: 0, warning: 1, critical: 2 };
 
+/** Only the origin of a webhook URL is logged: services such as Slack keep a secret in the path. */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "(webhook)";
+  }
+}
+
 /** Delivery counters. */
 export interface WebhookStats {
   sent: number;
@@ -166,7 +175,7 @@ export class WebhookNotifier {
         this.#log?.warn(
           "webhook {url} rejected a notification after {attempt} attempt(s): {problem}",
           {
-            url: maskUriCredentials(this.#url),
+            url: originOf(this.#url),
             attempt,
             problem: maskUriCredentials(problem),
           },

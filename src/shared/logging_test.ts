@@ -27,6 +27,9 @@ Deno.test("logging: secrets from config and elements never reach console or file
     log.debug("bridge token {token} issued", { token: TOKEN });
     log.warn(`raw message with ${config.store}`);
     logger("admin").error("launch failed", { args: ["--password", PASSWORD], secret_key: "k" });
+    logger("store").error("store failed: {error}", {
+      error: new Error(`cannot reach ${config.store}`),
+    });
     await shutdownLogging();
 
     const fileText = await Deno.readTextFile(file);
@@ -37,6 +40,8 @@ Deno.test("logging: secrets from config and elements never reach console or file
       assert.doesNotMatch(text, new RegExp(TOKEN), `${name} leaks the token`);
       assert.match(text, /trader:\*\*\*\*@cluster0/, `${name} keeps the URI without password`);
     }
+    // An error keeps its (masked) text in the file instead of turning into `{}`.
+    assert.match(fileText, /cannot reach mongodb\+srv:\/\/trader:\*\*\*\*@cluster0/);
     // Every record of the account carries its element id.
     const records = fileText.trim().split("\n").map((line) => JSON.parse(line));
     const accountRecords = records.filter((r) => r.logger === "riskguard.risk");

@@ -36,9 +36,9 @@ export const SECRET_TEXT_PATTERNS: readonly SecretTextPattern[] = [
     pattern: /([a-z][a-z0-9+.-]*:\/\/)([^:@/\s"]*):(\S*)@/gi,
     replacement: (_match, scheme, user) => `${scheme}${user}:${MASK}@`,
   },
-  // The same with a space in the password (invalid in a URI, but people paste them).
+  // The same with a space in the user or password (invalid in a URI, but people paste them).
   {
-    pattern: /([a-z][a-z0-9+.-]*:\/\/)([^:@/\s"]*):([^@/\n]{0,200}?)@/gi,
+    pattern: /([a-z][a-z0-9+.-]*:\/\/)([^:@/\n"]*):([^@/\n]{0,200}?)@/gi,
     replacement: (_match, scheme, user) => `${scheme}${user}:${MASK}@`,
   },
   // Secret-looking query parameters and MongoDB AWS session tokens.
@@ -66,6 +66,32 @@ export function maskSecretsInText(text: string): string {
   return out;
 }
 
+/**
+ * A URI for display: everything before its last `@` (the user and password, whatever they
+ * contain) replaced by {@link MASK}; hosts, database and options stay readable.
+ */
+export function redactUri(uri: string): string {
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([\s\S]*)@([^@]*)$/i.exec(uri);
+  return match === null ? maskUriCredentials(uri) : `${match[1]}${MASK}@${match[3]}`;
+}
+
+/**
+ * Masks in `text` every piece of the credentials of `uri` (the part before its last `@`, and
+ * its pieces between `:`, `@` and `/`): for messages of libraries that echo a URI they could
+ * not parse, e.g. a driver's "getaddrinfo ENOTFOUND <part of a password>".
+ */
+export function scrubUriCredentials(text: string, uri: string): string {
+  const match = /^[a-z][a-z0-9+.-]*:\/\/([\s\S]*)@[^@]*$/i.exec(uri);
+  if (match === null) return maskUriCredentials(text);
+  const userinfo = match[1]!;
+  const pieces = [userinfo, ...userinfo.split(/[:@/]+/)]
+    .filter((piece) => piece.trim().length >= 2)
+    .sort((a, b) => b.length - a.length);
+  let out = text;
+  for (const piece of pieces) out = out.split(piece).join(MASK);
+  return maskUriCredentials(out);
+}
+
 /** True when a field with this name holds a secret. */
 export function isSecretField(name: string): boolean {
   return SECRET_FIELD_PATTERNS.some((pattern) => pattern.test(name));
@@ -90,6 +116,14 @@ export function maskUriCredentials(text: string): string {
 export function redactValue(value: unknown, depth = 0): unknown {
   if (depth > 20) return "[too deep]";
   if (typeof value === "string") return maskSecretsInText(value);
+  if (value instanceof Error) {
+    // Errors carry their text in non-enumerable fields: keep it, masked, instead of `{}`.
+    return {
+      name: value.name,
+      message: maskSecretsInText(value.message),
+      ...(value.stack === undefined ? {} : { stack: maskSecretsInText(value.stack) }),
+    };
+  }
   if (Array.isArray(value)) {
     // In argument lists the value after a secret flag (`--password`, `-token`) is a secret.
     return value.map((item, index) => {

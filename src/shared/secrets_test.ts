@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { isSecretField, maskSecretsInText, maskUriCredentials, redactValue } from "./secrets.ts";
+import {
+  isSecretField,
+  maskSecretsInText,
+  maskUriCredentials,
+  redactUri,
+  redactValue,
+  scrubUriCredentials,
+} from "./secrets.ts";
 
 Deno.test("secrets: URI credentials are masked, the rest is kept", () => {
   assert.equal(
@@ -69,5 +76,18 @@ Deno.test("secrets: awkward passwords in URIs are masked whole", () => {
   assert.equal(
     maskUriCredentials("mongodb://localhost:27017/riskguard failed for user@example"),
     "mongodb://localhost:27017/riskguard failed for user@example",
+  );
+});
+
+Deno.test("secrets: a URI's credentials are masked whatever they contain", () => {
+  const uri = "mongodb://ad min:p@ss w/rd@127.0.0.1:1/x";
+  assert.equal(redactUri(uri), "mongodb://****@127.0.0.1:1/x");
+  assert.equal(redactUri("mongodb://h1,h2/db"), "mongodb://h1,h2/db");
+  // A driver that could not parse the URI echoes pieces of it: they are scrubbed too.
+  const echoed = scrubUriCredentials(`getaddrinfo ENOTFOUND ss w for ${uri}`, uri);
+  assert.doesNotMatch(echoed, /ss w|p@ss|rd@|ad min/, echoed);
+  assert.equal(
+    maskUriCredentials("mongodb://ad min:TopSecret1@127.0.0.1:1/x"),
+    "mongodb://ad min:****@127.0.0.1:1/x",
   );
 });

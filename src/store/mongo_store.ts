@@ -88,7 +88,7 @@ import {
   type RawChange,
 } from "./_feed.ts";
 import { LeaseLostError, StoreError, StoreUnavailableError } from "./errors.ts";
-import { maskUriCredentials } from "../shared/secrets.ts";
+import { maskUriCredentials, redactUri, scrubUriCredentials } from "../shared/secrets.ts";
 
 /** Options of {@link MongoStore.open}. */
 export interface MongoStoreOptions {
@@ -132,7 +132,7 @@ export class MongoStore implements Store {
     this.#instances = db.collection("instances");
     this.#events = db.collection("events");
     this.#agentState = db.collection("agent_state");
-    this.description = `${maskUriCredentials(uri)} (database ${dbName})`;
+    this.description = `${redactUri(uri)} (database ${dbName})`;
   }
 
   /**
@@ -143,7 +143,8 @@ export class MongoStore implements Store {
    * @throws {StoreError} `INPUT_INVALID` for a malformed URI.
    */
   static async open(options: MongoStoreOptions): Promise<MongoStore> {
-    const masked = maskUriCredentials(options.uri);
+    const masked = redactUri(options.uri);
+    const describeSafely = (error: unknown) => scrubUriCredentials(describe(error), options.uri);
     let client: MongoClient;
     try {
       client = new MongoClient(options.uri, {
@@ -152,9 +153,13 @@ export class MongoStore implements Store {
         appName: "riskguard",
       });
     } catch (error) {
-      throw new StoreError("INPUT_INVALID", `Invalid MongoDB URI ${masked}: ${describe(error)}`, {
-        cause: error,
-      });
+      throw new StoreError(
+        "INPUT_INVALID",
+        `Invalid MongoDB URI ${masked}: ${describeSafely(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
     const attempts = Math.max(1, options.connectAttempts ?? 4);
     for (let attempt = 0;; attempt++) {
@@ -167,7 +172,7 @@ export class MongoStore implements Store {
           throw new StoreUnavailableError(
             `Cannot reach MongoDB at ${masked} after ${attempts} attempt${
               attempts === 1 ? "" : "s"
-            }: ${describe(error)}`,
+            }: ${describeSafely(error)}`,
             { cause: error },
           );
         }
