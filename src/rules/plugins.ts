@@ -179,6 +179,39 @@ export function defaultPluginCommand(): PluginCommand {
   };
 }
 
+/** Environment variables a plugin process may inherit: locations and locale, nothing secret. */
+const PLUGIN_ENV_ALLOWED = [
+  "PATH",
+  "HOME",
+  "USERPROFILE",
+  "DENO_DIR",
+  "TMP",
+  "TEMP",
+  "TMPDIR",
+  "SystemRoot",
+  "SYSTEMROOT",
+  "windir",
+  "LOCALAPPDATA",
+  "APPDATA",
+  "XDG_CACHE_HOME",
+  "LANG",
+  "TZ",
+  "NO_COLOR",
+];
+
+function pluginEnvironment(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of PLUGIN_ENV_ALLOWED) {
+    try {
+      const value = Deno.env.get(name);
+      if (value !== undefined) env[name] = value;
+    } catch {
+      // no env permission: pass nothing
+    }
+  }
+  return env;
+}
+
 const encoder = new TextEncoder();
 const log = logger("rules", "plugin");
 
@@ -197,6 +230,10 @@ class PluginProcess {
   ) {
     this.child = new Deno.Command(command.path, {
       args: command.args,
+      // A plugin never sees riskguard's secrets (RISKGUARD_SECRET_KEY, MONGODB_URI, ...): only
+      // what a runtime needs to start is passed on.
+      clearEnv: true,
+      env: pluginEnvironment(),
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",

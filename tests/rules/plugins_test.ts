@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { ManualClock } from "../../src/shared/clock.ts";
-import { PluginHost, type PluginSpec } from "../../src/rules/plugins.ts";
+import { defaultPluginCommand, PluginHost, type PluginSpec } from "../../src/rules/plugins.ts";
 import { sampleScenarios } from "../../src/rules/samples.ts";
 import { evaluateSnapshot } from "../../src/risk/engine.ts";
 import { settings } from "./_support.ts";
@@ -201,4 +201,28 @@ Deno.test("the example plugin closes positions opened inside the news window", a
       );
     },
   );
+});
+
+Deno.test("a plugin process never inherits riskguard's secrets, even with env access", async () => {
+  Deno.env.set("RISKGUARD_SECRET_KEY", "the-secret-key-value");
+  try {
+    // As inside the compiled executable, where the plugin process has every permission.
+    const command = defaultPluginCommand();
+    const allowEnv = {
+      path: command.path,
+      args: ["run", "--no-config", "-A", ...command.args.slice(-1)],
+    };
+    await withHost(
+      [{ module: fixture("reads_env.ts") }],
+      { deadlineMs: 5_000, command: allowEnv },
+      async (host) => {
+        assert.deepEqual(host.loadErrors, []);
+        const outcome = await host.evaluate(builtins(losingDay).context);
+        assert.deepEqual(outcome.errors, []);
+        assert.deepEqual(outcome.actions.map((a) => a.reason), ["secret key: (unset)"]);
+      },
+    );
+  } finally {
+    Deno.env.delete("RISKGUARD_SECRET_KEY");
+  }
 });
