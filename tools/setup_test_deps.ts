@@ -11,7 +11,7 @@
  */
 
 const root = new URL("..", import.meta.url).pathname;
-const inCi = Deno.env.get("CI") === "true";
+const inCi = ["true", "1"].includes(Deno.env.get("CI") ?? "");
 let failed = false;
 
 await step(
@@ -50,7 +50,10 @@ async function step(name: string, marker: string, recipe: string, command: strin
     if (!output.success) {
       failed = true;
       console.error(`setup: ${name} failed (exit ${output.code}):`);
-      console.error(new TextDecoder().decode(output.stderr).slice(-2000));
+      // Maven reports its errors on stdout, npm on stderr: show the end of both.
+      const decoder = new TextDecoder();
+      console.error(decoder.decode(output.stdout).slice(-2000));
+      console.error(decoder.decode(output.stderr).slice(-2000));
     }
   } catch (error) {
     failed = true;
