@@ -347,6 +347,12 @@ const STATE_BODY: number = 3;
 const STATE_FAILED: number = 4;
 
 /**
+ * What one frame counts against the message size beyond its body: the memory a frame object
+ * takes. Without it a peer could send millions of empty frames inside any size limit.
+ */
+const FRAME_OVERHEAD = 64;
+
+/**
  * Incremental ZMTP decoder. Feed it chunks as they arrive, in any split; it returns the events
  * completed by each chunk. Bodies are copies (the caller may reuse its read buffer) unless
  * `copyBodies` is false, in which case bodies may be views into the chunks fed. After an
@@ -501,7 +507,7 @@ export class Decoder {
         this.#fail(events, `command frame of ${size} bytes exceeds ${this.#maxCommand}`);
         return false;
       }
-    } else if (size > this.#maxMessage - this.#messageSize) {
+    } else if (size + FRAME_OVERHEAD > this.#maxMessage - this.#messageSize) {
       this.#fail(
         events,
         `message of ${this.#messageSize + size} bytes or more exceeds the maximum ` +
@@ -529,7 +535,8 @@ export class Decoder {
       return;
     }
     this.#frames.push(body);
-    this.#messageSize += body.length;
+    // Each frame costs memory beyond its body: empty frames must not be free.
+    this.#messageSize += body.length + FRAME_OVERHEAD;
     if ((this.#flags & FLAG_MORE) === 0) {
       events.push({ type: "message", frames: this.#frames });
       this.#frames = [];

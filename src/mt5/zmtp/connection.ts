@@ -75,6 +75,9 @@ export interface ConnectionOptions {
   copyBodies?: boolean;
 }
 
+/** Largest first message counted before the handshake ended when no maximum is set. */
+const DEFAULT_PIPELINED_MESSAGE = 16 * 1024 * 1024;
+
 const GREETING = 0;
 const HANDSHAKE = 1;
 const READY = 2;
@@ -89,6 +92,7 @@ export class ZmtpConnection {
   #step = "";
   #version = { major: 3, minor: 1 };
   #username: string | undefined;
+  #handshakeBytes = 0;
 
   /** Creates the connection and queues our greeting (the whole 64 bytes at once). */
   constructor(options: ConnectionOptions) {
@@ -133,6 +137,20 @@ export class ZmtpConnection {
   receive(chunk: Uint8Array): ConnectionEvent[] {
     const events: ConnectionEvent[] = [];
     if (this.#state === FAILED) return events;
+    if (this.#state !== READY) {
+      // Before the handshake ends a peer has proven nothing: it may not make us buffer more
+      // than a handshake needs (checked before decoding, so nothing is kept for it).
+      this.#handshakeBytes += chunk.length;
+      if (this.#handshakeBytes > this.#handshakeLimit()) {
+        this.#fail(
+          events,
+          "protocol",
+          `${this.#handshakeBytes} bytes before the handshake ended (limit ${this.#handshakeLimit()})`,
+          false,
+        );
+        return events;
+      }
+    }
     for (const event of this.#decoder.decode(chunk)) {
       if (this.#state === FAILED) break;
       switch (event.type) {
@@ -153,6 +171,18 @@ export class ZmtpConnection {
       }
     }
     return events;
+  }
+
+  /**
+   * Bytes a peer may send before the handshake ends. A PLAIN client may send nothing but
+   * greeting, HELLO and INITIATE before our READY; with NULL (and as a client) the peer's first
+   * message may follow its READY in the same segment, so one message more is allowed.
+   */
+  #handshakeLimit(): number {
+    const mechanism = this.#options.mechanism;
+    const handshake = 64 * 1024;
+    if (mechanism.type === "plain" && mechanism.role === "server") return handshake;
+    return handshake + (this.#options.maxMessageSize ?? DEFAULT_PIPELINED_MESSAGE);
   }
 
   /** Encodes a message for sending; returns the parts (headers and the caller's bodies). */

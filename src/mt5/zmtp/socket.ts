@@ -18,6 +18,9 @@ export interface ZmtpLogger {
   warn(message: string, properties?: Record<string, unknown>): void;
 }
 
+/** Connections a bound socket lets handshake at once; more are closed at once and counted. */
+const MAX_PENDING_HANDSHAKES = 32;
+
 /** Options of a {@link PushSocket} or {@link PullSocket}. Every field is optional. */
 export interface SocketOptions {
   /** Security mechanism; default NULL. */
@@ -241,7 +244,17 @@ export abstract class ZmtpSocket extends EventTarget {
     name: K,
     listener: (detail: SocketEventMap[K]) => void,
   ): () => void {
-    const wrapped = (event: Event) => listener((event as CustomEvent<SocketEventMap[K]>).detail);
+    const wrapped = (event: Event) => {
+      try {
+        listener((event as CustomEvent<SocketEventMap[K]>).detail);
+      } catch (error) {
+        // A listener's bug must not become an uncaught exception that ends the process.
+        this.options.logger?.warn("zmtp event listener failed", {
+          event: name,
+          error: (error as Error).message,
+        });
+      }
+    };
     this.addEventListener(name, wrapped);
     return () => this.removeEventListener(name, wrapped);
   }
@@ -353,21 +366,31 @@ export abstract class ZmtpSocket extends EventTarget {
   }
 
   async #accept(listener: Deno.TcpListener, endpoint: string): Promise<void> {
-    try {
-      for await (const conn of listener) {
-        if (this.#closed) {
-          conn.close();
-          continue;
-        }
-        this.#startPeer(conn, endpoint);
-      }
-    } catch (error) {
-      if (!this.#closed) {
-        this.options.logger?.warn("zmtp listener failed", {
+    while (!this.#closed) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (this.#closed || error instanceof Deno.errors.BadResource) return;
+        // E.g. too many open files: keep accepting once descriptors are free again.
+        this.options.logger?.warn("zmtp accept failed, retrying", {
           endpoint,
           error: (error as Error).message,
         });
+        await this.#sleep(100);
+        continue;
       }
+      if (this.#closed) {
+        conn.close();
+        continue;
+      }
+      if (this.connections.size - this.readyPeers.length >= MAX_PENDING_HANDSHAKES) {
+        // Connections that never finish their handshake must not crowd out the real peer.
+        this.counters.handshakeFailures++;
+        conn.close();
+        continue;
+      }
+      this.#startPeer(conn, endpoint);
     }
   }
 

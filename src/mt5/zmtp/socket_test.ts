@@ -416,6 +416,51 @@ Deno.test("socket: PLAIN handshake stalled after HELLO is dropped by the timeout
   }
 });
 
+Deno.test("socket: an unauthenticated PLAIN peer cannot make us buffer a flood of frames", async () => {
+  const pull = new PullSocket({
+    handshakeTimeoutMs: 5_000,
+    mechanism: { type: "plain", role: "server", authenticate: () => false },
+  });
+  await pull.bind("tcp://127.0.0.1:0");
+  const errors: string[] = [];
+  pull.on("protocol_error", (event) => errors.push(event.reason));
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: pull.port });
+  try {
+    // Greeting, then 200 KiB of empty MORE frames and no HELLO: before the fix this was kept.
+    await conn.write(encodeGreeting({ mechanism: "PLAIN", asServer: false }));
+    const flood = new Uint8Array(200 * 1024);
+    for (let i = 0; i < flood.length; i += 2) flood[i] = 0x01; // flags MORE, size 0
+    await conn.write(flood).catch(() => {});
+    await readUntilClosed(conn, 2_000); // dropped long before the handshake timeout
+    await until(() => errors.length === 1, 1_000, "protocol error reported");
+    assert.match(errors[0]!, /bytes before the handshake ended \(limit 65536\)/);
+  } finally {
+    conn.close();
+    await pull.close();
+  }
+});
+
+Deno.test("socket: empty frames count against the message size", async () => {
+  const pull = new PullSocket({ maxMessageSize: 64 * 100 });
+  await pull.bind("tcp://127.0.0.1:0");
+  const errors: string[] = [];
+  pull.on("protocol_error", (event) => errors.push(event.reason));
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: pull.port });
+  try {
+    await conn.write(nullGreeting);
+    await conn.write(encodeReady([["Socket-Type", "PUSH"]]));
+    const frames = new Uint8Array(2 * 200); // 200 empty MORE frames: 0 body bytes
+    for (let i = 0; i < frames.length; i += 2) frames[i] = 0x01;
+    await conn.write(frames).catch(() => {});
+    await readUntilClosed(conn, 2_000);
+    await until(() => errors.length === 1, 1_000, "protocol error reported");
+    assert.match(errors[0]!, /exceeds the maximum 6400/);
+  } finally {
+    conn.close();
+    await pull.close();
+  }
+});
+
 Deno.test("socket: a ZMTP 3.0 peer (libzmq 4.2 style) is served at 3.0, PING answered", async () => {
   const pull = new PullSocket();
   const versions: string[] = [];
