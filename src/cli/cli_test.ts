@@ -58,6 +58,16 @@ const BAD_INPUTS: Array<{ argv: string[]; message: RegExp }> = [
     message: /Invalid value for --log-level: "loud"; allowed: trace, debug/,
   },
   { argv: ["elements", "frobnicate"], message: /unknown command 'frobnicate'/ },
+  { argv: ["statu"], message: /Unknown command 'statu' \(did you mean status\?\)/ },
+  { argv: ["--mode", "admin"], message: /--mode admin is not implemented yet/ },
+  {
+    argv: ["--mode", "risk", "--element_id", "a1", "--store", "mongodb:/h/x"],
+    message: /--store: "mongodb:\/h\/x"; expected mongodb:\/\//,
+  },
+  {
+    argv: ["--mode", "risk", "--element_id", "a1", "--ping-interval", "200"],
+    message: /--ping-interval: 200; expected at most a third of --stale-after \(300\)/,
+  },
   { argv: ["sim", "--port", "5"], message: /required option '--scenario <name>' not specified/ },
 ];
 
@@ -69,6 +79,18 @@ for (const { argv, message } of BAD_INPUTS) {
     assert.match(ctx.err.join(""), message);
   });
 }
+
+Deno.test("cli: a MONGODB_URI that is no MongoDB URI exits 2 instead of opening a file", async () => {
+  const ctx = fakeContext({ MONGODB_URI: "garbage" });
+  assert.equal(await runCli(["status"], ctx), 2);
+  assert.match(ctx.err.join(""), /Invalid value for MONGODB_URI: "garbage"/);
+});
+
+Deno.test("cli: a log file that cannot be written exits 2 naming the setting", async () => {
+  const ctx = fakeContext({ RISKGUARD_LOG_FILE: "/nonexistent-dir/riskguard.log" });
+  assert.equal(await runCli(["--mode", "risk", "--element_id", "a1"], ctx), 2);
+  assert.match(ctx.err.join(""), /Cannot write the log file .*RISKGUARD_LOG_FILE/);
+});
 
 Deno.test("cli: an invalid environment variable exits 2 naming the variable", async () => {
   const ctx = fakeContext({ RISKGUARD_LOG_LEVEL: "chatty" });

@@ -7,6 +7,7 @@
 import type { Command } from "commander";
 import { type Config, type ConfigKey, loadConfig } from "../shared/config.ts";
 import { setupLogging } from "../shared/logging.ts";
+import { ConfigError } from "../shared/errors.ts";
 
 /** Input and output of one CLI run; tests replace it to capture output. */
 export interface CliContext {
@@ -50,7 +51,16 @@ export async function startCommand(ctx: CliContext, command: Command): Promise<C
     env: ctx.env,
     configFile: typeof options.config === "string" ? options.config : undefined,
   });
-  await setupLogging({ level: config.log_level, file: config.log_file });
+  try {
+    await setupLogging({ level: config.log_level, file: config.log_file });
+  } catch (error) {
+    throw new ConfigError(
+      `Cannot write the log file ${config.log_file} (--log-file or RISKGUARD_LOG_FILE): ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
   return config;
 }
 
@@ -86,21 +96,30 @@ async function readSecretFromTerminal(prompt: string): Promise<string | undefine
   const encoder = new TextEncoder();
   await Deno.stderr.write(encoder.encode(prompt));
   Deno.stdin.setRaw(true);
-  const bytes: number[] = [];
-  const buffer = new Uint8Array(1);
+  const decoder = new TextDecoder();
+  let secret = "";
+  let escape = false;
+  const buffer = new Uint8Array(64);
   try {
-    while (true) {
+    reading: while (true) {
       const n = await Deno.stdin.read(buffer);
       if (n === null) break;
-      const byte = buffer[0]!;
-      if (byte === 3) throw new Deno.errors.Interrupted("cancelled");
-      if (byte === 13 || byte === 10) break;
-      if (byte === 127 || byte === 8) bytes.pop();
-      else bytes.push(byte);
+      for (const char of decoder.decode(buffer.subarray(0, n), { stream: true })) {
+        if (escape) {
+          // Skip an escape sequence (arrow keys, ...): ESC [ ... final letter.
+          if (/[A-Za-z~]/.test(char)) escape = false;
+          continue;
+        }
+        if (char === "\u0003") throw new Deno.errors.Interrupted("cancelled");
+        if (char === "\r" || char === "\n") break reading;
+        if (char === "\u001b") escape = true;
+        else if (char === "\u007f" || char === "\b") secret = [...secret].slice(0, -1).join("");
+        else if (char >= " ") secret += char;
+      }
     }
   } finally {
     Deno.stdin.setRaw(false);
     await Deno.stderr.write(encoder.encode("\n"));
   }
-  return new TextDecoder().decode(new Uint8Array(bytes));
+  return secret;
 }

@@ -12,7 +12,7 @@
  */
 import type { Command } from "commander";
 import { RiskGuardError } from "../shared/errors.ts";
-import { MASK } from "../shared/secrets.ts";
+import { MASK, redactValue } from "../shared/secrets.ts";
 import {
   CONFIG_ELEMENT_FIELDS,
   elementSchema,
@@ -438,6 +438,8 @@ function maskDoc(doc: object): Record<string, unknown> {
   const out: Record<string, unknown> = { ...(doc as Record<string, unknown>) };
   if (out.password !== undefined) out.password = MASK;
   if (out.password_enc !== undefined) out.password_enc = MASK;
+  // Plugin options may carry API keys or tokens: secret-looking fields are masked there too.
+  if (Array.isArray(out.rules)) out.rules = redactValue(out.rules);
   for (const key of ["max_daily_loss", "max_position_risk", "max_profit"]) {
     out[key] = showLimit(out[key]);
   }

@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { describeError, ExitCode, exitCodeOf } from "../shared/errors.ts";
-import { shutdownLogging } from "../shared/logging.ts";
+import { logExitReason, shutdownLogging } from "../shared/logging.ts";
 import { maskUriCredentials } from "../shared/secrets.ts";
 import { VERSION } from "../shared/version.ts";
 import type { CliContext } from "./context.ts";
@@ -46,6 +46,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerSim(program, ctx);
   registerDemo(program, ctx);
   applyToAll(program, (command) => {
+    command.configureHelp({ showGlobalOptions: true });
     command.exitOverride().configureOutput({
       writeOut: (text) => ctx.stdout(text),
       writeErr: (text) => ctx.stderr(text),
@@ -68,7 +69,9 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
       // Help and version are "errors" to commander; real parse errors were already printed.
       return error.exitCode === 0 ? ExitCode.Ok : ExitCode.InvalidInput;
     }
-    ctx.stderr(`riskguard: ${maskUriCredentials(describeError(error))}\n`);
+    const message = maskUriCredentials(describeError(error));
+    ctx.stderr(`riskguard: ${message}\n`);
+    logExitReason(exitCodeOf(error), message);
     return exitCodeOf(error);
   } finally {
     await shutdownLogging();

@@ -51,7 +51,17 @@ Modes:
 
 Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input error.`,
     )
+    .allowExcessArguments(true)
     .action(async (options: Record<string, unknown>, command: Command) => {
+      const [unknown] = command.args;
+      if (unknown !== undefined) {
+        const commands = program.commands.map((c) => c.name());
+        const near = commands.find((name) => name.startsWith(unknown.slice(0, 3)));
+        throw new ConfigError(
+          `Unknown command '${unknown}'${near === undefined ? "" : ` (did you mean ${near}?)`}; ` +
+            `commands: ${commands.join(", ")}; see riskguard --help`,
+        );
+      }
       const mode = options.mode as "admin" | "risk" | undefined;
       if (mode === undefined) {
         throw new ConfigError(

@@ -120,13 +120,51 @@ export function loadConfig(inputs: ConfigInputs = {}): Config {
   }
 
   const result = configSchema.safeParse(raw);
-  if (result.success) return result.data;
+  if (result.success) {
+    checkStore(result.data.store, origins.get("store")?.label ?? "--store");
+    const ping = origins.get("ping_interval_s")?.label ?? "--ping-interval";
+    const stale = origins.get("stale_after_s")?.label ?? "--stale-after";
+    if (result.data.ping_interval_s * 3 > result.data.stale_after_s) {
+      throw new ConfigError(
+        `Invalid value for ${ping}: ${result.data.ping_interval_s}; expected at most a third of ` +
+          `${stale} (${result.data.stale_after_s}), or live leases would be reaped`,
+      );
+    }
+    return result.data;
+  }
   const issue = result.error.issues[0]!;
   const key = String(issue.path[0] ?? "");
   const origin = origins.get(key);
   const where = origin?.label ?? key;
   const seen = origin === undefined ? "(default)" : showValue(key, origin.value);
   throw new ConfigError(`Invalid value for ${where}: ${seen}; ${describeIssue(issue)}`);
+}
+
+/**
+ * Catches store values that would silently open the wrong store: a `MONGODB_URI` that is no
+ * MongoDB URI (it would become a SQLite file), `mongodb:/host` without the second slash, and
+ * unknown schemes. Windows drive letters (`C:\\...`) are paths, not schemes.
+ */
+function checkStore(store: string, source: string): void {
+  const shown = JSON.stringify(maskUriCredentials(store));
+  const mongo = /^mongodb(\+srv)?:\/\//i.test(store);
+  if (source === "MONGODB_URI" && !mongo) {
+    throw new ConfigError(
+      `Invalid value for MONGODB_URI: ${shown}; expected mongodb://... or mongodb+srv://...`,
+    );
+  }
+  if (!mongo && /^mongodb/i.test(store)) {
+    throw new ConfigError(
+      `Invalid value for ${source}: ${shown}; expected mongodb://... or mongodb+srv://...`,
+    );
+  }
+  const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(store)?.[1]?.toLowerCase();
+  if (scheme !== undefined && !mongo && scheme !== "sqlite") {
+    throw new ConfigError(
+      `Invalid value for ${source}: ${shown}; expected mongodb://..., mongodb+srv://..., ` +
+        `sqlite:<path> or a file path`,
+    );
+  }
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -155,6 +193,15 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === "too_small" || issue.code === "too_big") {
+    const bound = String(issue.code === "too_small" ? issue.minimum : issue.maximum);
+    const side = issue.code === "too_small" ? "at least" : "at most";
+    return `expected ${side} ${issue.inclusive === false ? "(exclusive) " : ""}${bound}`;
+  }
+  if (issue.code === "invalid_type" && issue.expected === "int") return "expected a whole number";
+  if (issue.code === "invalid_format" && issue.format === "url") {
+    return "expected an http:// or https:// URL";
+  }
   if (issue.code === "invalid_value") {
     return `allowed: ${issue.values.map((v) => String(v)).join(", ")}`;
   }

@@ -32,6 +32,9 @@ export type RiskGuardErrorCode =
 /** Codes that mean "the input is wrong": restarting the process will not help. */
 const INPUT_CODES: ReadonlySet<RiskGuardErrorCode> = new Set([
   "CONFIG_INVALID",
+  // A feature that is not there yet will not appear on a restart either.
+  "NOT_IMPLEMENTED",
+  "PLUGIN_RUNTIME",
   "INPUT_INVALID",
   "NOT_FOUND",
   "ELEMENT_INVALID",

@@ -66,6 +66,10 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
     sinks,
     loggers: [
       { category: ROOT_CATEGORY, lowestLevel: options.level, sinks: Object.keys(sinks) },
+      // Why the process ended goes to the file too (the console already shows it on stderr).
+      ...(options.file === undefined
+        ? []
+        : [{ category: EXIT_CATEGORY, lowestLevel: "info" as const, sinks: ["file"] }]),
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
     ],
   });
@@ -91,6 +95,16 @@ function redactingValues<S extends Sink>(sink: S): S {
     target[Symbol.asyncDispose] = () => disposable[Symbol.asyncDispose]!();
   }
   return wrapped;
+}
+
+const EXIT_CATEGORY = "riskguard-exit";
+
+/** Records why the process ends in the log file (no-op without one). */
+export function logExitReason(code: number, message: string): void {
+  const log = getLogger([EXIT_CATEGORY]);
+  const properties = { code, message };
+  if (code === 0) log.info("exit {code}: {message}", properties);
+  else log.fatal("exit {code}: {message}", properties);
 }
 
 /** Flushes and closes every sink. */
