@@ -11,6 +11,7 @@
  */
 import type { Command } from "commander";
 import { ConfigError } from "../shared/errors.ts";
+import { freePortPair } from "../shared/net.ts";
 import { openStore } from "../store/mod.ts";
 import { isScenarioName, SCENARIO_NAMES } from "../mt5/sim/scenarios.ts";
 import { type RiskEvent, type RiskStatus, runRisk } from "../risk/runner.ts";
@@ -77,9 +78,11 @@ async function runDemo(ctx: CliContext, options: DemoOptions): Promise<void> {
     ctx.stdout(text);
   };
   try {
+    // Ports that are free now, so the demo runs beside anything that holds the default ones.
     const instance = await store.addInstance({
       path: `sim:${options.scenario}`,
       host: options.host,
+      port: freePortPair(),
     });
     const inserted = await store.insertElement({
       name: "demo account",

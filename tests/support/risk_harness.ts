@@ -15,6 +15,9 @@ import {
 } from "../../src/risk/runner.ts";
 import { openStore, type Store } from "../../src/store/mod.ts";
 
+export { freePortPair } from "../../src/shared/net.ts";
+import { freePortPair } from "../../src/shared/net.ts";
+
 /** The login the simulator reports. */
 export const SIM_LOGIN = 5_000_001;
 
@@ -124,28 +127,6 @@ export async function runScenario(run: ScenarioRun): Promise<ScenarioResult> {
       await Deno.remove(dir, { recursive: true });
     },
   };
-}
-
-/**
- * A base port `p` such that `p` and `p + 1` are free on 127.0.0.1 right now, so test files
- * running in parallel do not collide on the store's default ports.
- */
-export function freePortPair(): number {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const first = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (first.addr as Deno.NetAddr).port;
-    try {
-      if (port < 65_534) {
-        Deno.listen({ hostname: "127.0.0.1", port: port + 1 }).close();
-        return port;
-      }
-    } catch {
-      // port + 1 is taken: try another pair
-    } finally {
-      first.close();
-    }
-  }
-  throw new Error("no free port pair on 127.0.0.1");
 }
 
 /** Events of one type. */
