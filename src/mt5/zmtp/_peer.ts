@@ -66,6 +66,7 @@ export class Peer {
   #failure: PeerFailure | undefined;
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  #heartbeatTick = 0;
   #lastReceived = Date.now();
   #peerTtlMs = 0;
   #closing: Promise<void> | undefined;
@@ -168,7 +169,10 @@ export class Peer {
     // The watchdog runs when we ping, when we drop silent peers, or when the peer set a TTL.
     const watch = timeout > 0 ? timeout : this.#peerTtlMs;
     const tick = interval > 0 ? interval : watch > 0 ? Math.max(10, watch / 4) : 0;
-    if (tick <= 0 || this.#heartbeatTimer !== undefined) return;
+    if (tick <= 0 || tick === this.#heartbeatTick) return;
+    // A new TTL from the peer changes how often silence must be checked: re-arm the watchdog.
+    if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
+    this.#heartbeatTick = tick;
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), tick);
   }
 

@@ -176,7 +176,14 @@ export class PushSocket extends ZmtpSocket {
       if (!pending) break;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    await Promise.all(this.readyPeers.map((peer) => peer.flushed()));
+    // A peer that stopped reading must not hold close() beyond the linger time.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const rest = Math.max(0, deadline - Date.now());
+    await Promise.race([
+      Promise.all(this.readyPeers.map((peer) => peer.flushed())),
+      new Promise((resolve) => timer = setTimeout(resolve, rest)),
+    ]);
+    clearTimeout(timer);
   }
 
   /** @internal */

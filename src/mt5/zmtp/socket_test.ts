@@ -461,6 +461,46 @@ Deno.test("socket: empty frames count against the message size", async () => {
   }
 });
 
+Deno.test("socket: a shorter PING TTL from the peer re-arms the silence watchdog", async () => {
+  const pull = new PullSocket();
+  let disconnected = false;
+  pull.on("disconnect", () => disconnected = true);
+  await pull.bind("tcp://127.0.0.1:0");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: pull.port });
+  try {
+    await conn.write(new Uint8Array([...nullGreeting, ...encodeReady([["Socket-Type", "PUSH"]])]));
+    await until(() => pull.stats.peers === 1, 1_000, "peer ready");
+    await conn.write(encodeCommand("PING", Uint8Array.of(0xff, 0xff))); // TTL 6553.5 s
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await conn.write(encodeCommand("PING", Uint8Array.of(0x00, 0x01))); // TTL 100 ms, then silence
+    await until(() => disconnected, 2_000, "silent peer dropped after the new TTL");
+  } finally {
+    conn.close();
+    await pull.close();
+  }
+});
+
+Deno.test("socket: close() with linger returns in time although a peer stopped reading", async () => {
+  const push = new PushSocket({ lingerMs: 200 });
+  await push.bind("tcp://127.0.0.1:0");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: push.port });
+  try {
+    const pullGreeting = encodeGreeting({ mechanism: "NULL", asServer: false });
+    await conn.write(new Uint8Array([...pullGreeting, ...encodeReady([["Socket-Type", "PULL"]])]));
+    await until(() => push.stats.peers === 1, 1_000, "peer ready");
+    const big = new Uint8Array(1 << 20);
+    for (let i = 0; i < 16; i++) await push.send(big); // far more than TCP buffers take
+    const closed = await Promise.race([
+      push.close().then(() => "closed"),
+      new Promise((resolve) => setTimeout(() => resolve("hanging"), 3_000)),
+    ]);
+    assert.equal(closed, "closed");
+  } finally {
+    conn.close();
+    await push.close();
+  }
+});
+
 Deno.test("socket: a ZMTP 3.0 peer (libzmq 4.2 style) is served at 3.0, PING answered", async () => {
   const pull = new PullSocket();
   const versions: string[] = [];
