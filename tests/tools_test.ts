@@ -18,12 +18,15 @@ const REPORT = `<?xml version="1.0" encoding="UTF-8"?>
             <failure message="Uncaught Error: x">Error: x</failure>
         </testcase>
         <testcase name="encode -&gt; decode &gt; 3 chunks" classname="./y_test.ts" time="0.0"/>
+        <testcase name="d &gt; first" classname="./z_test.ts" time="0.0"/>
+        <testcase name="d" classname="./z_test.ts" time="0.0"/>
     </testsuite>
 </testsuites>`;
 
 Deno.test("junit summary: tests counted once, steps not, ignored tests as skipped", () => {
   const summary = summarizeJunit(REPORT);
-  assert.deepEqual(summary, { passed: 2, failed: 1, skipped: 1 });
-  assert.equal(summaryLine(summary), "2 passed, 1 failed, 1 skipped");
+  // a, "encode -> decode > 3 chunks" (no test of that prefix) and d pass; c fails; b is ignored.
+  assert.deepEqual(summary, { passed: 3, failed: 1, skipped: 1 });
+  assert.equal(summaryLine(summary), "3 passed, 1 failed, 1 skipped");
   assert.equal(summaryLine({ passed: 3, failed: 0, skipped: 0 }), "3 passed, 0 failed");
 });

@@ -19,14 +19,17 @@ export interface JunitSummary {
 /** Counts the tests of a Deno JUnit report (steps are not counted on their own). */
 export function summarizeJunit(xml: string): JunitSummary {
   const summary: JunitSummary = { passed: 0, failed: 0, skipped: 0 };
-  const tests: string[] = [];
   const testcase = /<testcase\b[^>]*\bname="([^"]*)"[^>]*?(?:\/>|>([\s\S]*?)<\/testcase>)/g;
-  for (const match of xml.matchAll(testcase)) {
-    const name = match[1]!;
-    const body = match[2] ?? "";
-    // Deno names a step "<test> > <step>" (escaped), listed after its test.
-    if (tests.some((test) => name.startsWith(`${test} &gt; `))) continue;
-    tests.push(name);
+  const cases = [...xml.matchAll(testcase)].map((match) => ({
+    name: match[1]!,
+    body: match[2] ?? "",
+  }));
+  const names = new Set(cases.map((item) => item.name));
+  for (const { name, body } of cases) {
+    // Deno names a step "<test> > <step>" (escaped); the test may be listed before or after it.
+    const parts = name.split(" &gt; ");
+    const isStep = parts.some((_, i) => i > 0 && names.has(parts.slice(0, i).join(" &gt; ")));
+    if (isStep) continue;
     if (/<(failure|error)\b/.test(body)) summary.failed++;
     else if (/<skipped\b/.test(body)) summary.skipped++;
     else summary.passed++;
