@@ -61,6 +61,14 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
       fieldRedaction,
     );
   }
+  if (options.file !== undefined && Deno.build.os !== "windows") {
+    // Log lines are masked, but still the operator's business only.
+    try {
+      Deno.chmodSync(options.file, 0o600);
+    } catch {
+      // created later by the sink, or not ours to change
+    }
+  }
   await configure({
     reset: true,
     sinks,

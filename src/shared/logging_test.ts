@@ -33,6 +33,9 @@ Deno.test("logging: secrets from config and elements never reach console or file
     await shutdownLogging();
 
     const fileText = await Deno.readTextFile(file);
+    if (Deno.build.os !== "windows") {
+      assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600, "the log file is private");
+    }
     const consoleText = lines.join("");
     for (const [name, text] of [["console", consoleText], ["file", fileText]] as const) {
       assert.ok(text.length > 0, `${name} output is empty`);

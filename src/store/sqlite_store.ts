@@ -156,6 +156,9 @@ export class SqliteStore implements Store {
         { cause: error },
       );
     }
+    // The file may hold account passwords (when no RISKGUARD_SECRET_KEY encrypts them): only
+    // its owner may read it. SQLite gives its -wal and -shm files the same permissions.
+    await restrictToOwner(options.path);
     const store = new SqliteStore(db, options.path);
     try {
       db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
@@ -977,4 +980,14 @@ function isConstraint(error: unknown): boolean {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Makes a file readable and writable by its owner only (not on Windows, where ACLs apply). */
+async function restrictToOwner(path: string): Promise<void> {
+  if (Deno.build.os === "windows" || path === ":memory:") return;
+  try {
+    await Deno.chmod(path, 0o600);
+  } catch {
+    // Not ours to change (or not there): the database still works.
+  }
 }

@@ -76,3 +76,18 @@ Deno.test("SqliteStore: writes succeed again once the other connection lets go",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "SqliteStore: the database file is readable by its owner only",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const store = await SqliteStore.open({ path: `${dir}/private.db` });
+      await store.close();
+      assert.equal((await Deno.stat(`${dir}/private.db`)).mode! & 0o777, 0o600);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
