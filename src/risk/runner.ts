@@ -189,7 +189,6 @@ class RiskRunner {
   #lastSnapshot: Snapshot | undefined;
   #lastMetricsAt = 0;
   #silentSince: number | undefined;
-  #restarting = false;
   #pluginsKey = "";
   /** When an unlock was last sent to the EA in this EA session (retried until it holds). */
   #eaUnlockAt: number | undefined;
@@ -814,9 +813,8 @@ class RiskRunner {
   }
 
   #checkSilence(now: number): void {
-    if (this.#silentSince === undefined || this.#restarting) return;
+    if (this.#silentSince === undefined || this.#restartPromise !== undefined) return;
     if (now - this.#silentSince < this.#timing.terminalRestartMs) return;
-    this.#restarting = true;
     this.#record(
       "error",
       `no data from the EA for ${
@@ -825,7 +823,6 @@ class RiskRunner {
     );
     this.#notify("error", "critical", "terminal restarted after a long silence");
     this.#restartPromise = this.#restartTerminal().finally(() => {
-      this.#restarting = false;
       this.#restartPromise = undefined;
       this.#silentSince = this.#clock.now();
     });
