@@ -581,15 +581,7 @@ export class SimTerminal {
         attempts: attempt.attempts,
       };
     }
-    if (attempt.retcode !== Retcode.DONE) {
-      return {
-        ticket,
-        ok: false,
-        retcode: attempt.retcode,
-        message: attempt.message,
-        attempts: attempt.attempts,
-      };
-    }
+    if (attempt.retcode !== Retcode.DONE) return refused(ticket, attempt);
     this.#orders.delete(ticket);
     this.#lockedTickets.delete(ticket);
     this.#history.cancelledOrders.push(ticket);
@@ -630,15 +622,7 @@ export class SimTerminal {
         attempts: attempt.attempts,
       };
     }
-    if (attempt.retcode !== Retcode.DONE) {
-      return {
-        ticket,
-        ok: false,
-        retcode: attempt.retcode,
-        message: attempt.message,
-        attempts: attempt.attempts,
-      };
-    }
+    if (attempt.retcode !== Retcode.DONE) return refused(ticket, attempt);
     const lots = volume <= 0 || volume >= position.volume
       ? position.volume
       : normalizeVolume(volume);
@@ -902,6 +886,20 @@ export class SimTerminal {
     if (commandId !== undefined) event.commandId = commandId;
     this.#history.trades.push(event);
   }
+}
+
+/** The result of a trade request the server refused (requote, market closed, ...). */
+function refused(
+  ticket: number,
+  attempt: { retcode: number; message: string; attempts: number },
+): TicketResult {
+  return {
+    ticket,
+    ok: false,
+    retcode: attempt.retcode,
+    message: attempt.message,
+    attempts: attempt.attempts,
+  };
 }
 
 function ack(id: string, ok: boolean, retcode: number, extra: Partial<Ack> = {}): Ack {
