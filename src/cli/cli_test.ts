@@ -59,7 +59,10 @@ const BAD_INPUTS: Array<{ argv: string[]; message: RegExp }> = [
   },
   { argv: ["elements", "frobnicate"], message: /unknown command 'frobnicate'/ },
   { argv: ["statu"], message: /Unknown command 'statu' \(did you mean status\?\)/ },
-  { argv: ["--mode", "admin"], message: /--mode admin is not implemented yet/ },
+  {
+    argv: ["--mode", "admin", "--element_id", "a1"],
+    message: /--element_id is only valid with --mode risk/,
+  },
   {
     argv: ["--mode", "risk", "--element_id", "a1", "--store", "mongodb:/h/x"],
     message: /--store: "mongodb:\/h\/x"; expected mongodb:\/\//,

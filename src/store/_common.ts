@@ -6,6 +6,8 @@
 import { z } from "zod";
 import type { InsertResult, LeaseRef, ManagedPatch, WatchOptions } from "./mod.ts";
 import {
+  type AgentHeartbeat,
+  agentHeartbeatSchema,
   dayStateSchema,
   describeIssues,
   ELEMENT_STATUSES,
@@ -470,4 +472,28 @@ export function normalizeEventIds<T>(event: T): T {
 export function normalizeWatchOptions(options: WatchOptions): WatchOptions {
   if (!isRecord(options) || typeof options.elementId !== "string") return options;
   return { ...options, elementId: normalizeId(options.elementId) };
+}
+
+/** `agent_state` id prefix of admin heartbeats (`agent:<host>`); resume tokens use the host. */
+export const AGENT_ID_PREFIX = "agent:";
+
+/**
+ * Whether a stored heartbeat blocks `beat`: it is another run of the host, not stopped, and
+ * younger than `staleAfterMs` at the new beat's time.
+ */
+export function heartbeatBlocks(
+  stored: AgentHeartbeat,
+  beat: AgentHeartbeat,
+  staleAfterMs: number,
+): boolean {
+  return stored.run_id !== beat.run_id && stored.stopped_at === null &&
+    beat.last_seen - stored.last_seen < staleAfterMs;
+}
+
+/** Parses stored heartbeats, skipping malformed ones, sorted by host. */
+export function validHeartbeats(docs: readonly unknown[]): AgentHeartbeat[] {
+  return docs.flatMap((doc) => {
+    const parsed = agentHeartbeatSchema.safeParse(doc);
+    return parsed.success ? [parsed.data] : [];
+  }).sort((a, b) => a.host < b.host ? -1 : a.host > b.host ? 1 : 0);
 }

@@ -22,6 +22,7 @@
  * @module
  */
 import type {
+  AgentHeartbeat,
   DayState,
   ElementError,
   ElementStatus,
@@ -151,6 +152,13 @@ export interface ReleaseOptions {
   /** Current time, epoch ms. */
   now?: number;
 }
+
+/** The result of {@link Store.beatAgent}. */
+export type BeatResult = { ok: true } | {
+  ok: false;
+  /** The other run of this host whose heartbeat is fresh. */
+  holder: AgentHeartbeat;
+};
 
 /** Options of {@link Store.reap}. */
 export interface ReapOptions {
@@ -348,6 +356,21 @@ export interface Store {
    * (ACTIVE ones become INACTIVE), bumping their lease.
    */
   reap(options: ReapOptions): Promise<ReapResult>;
+
+  /**
+   * Admin: marks a FREE instance `UNUSABLE` with the reason (`problem`), or an `UNUSABLE` one
+   * FREE again (`problem` null). Other states are left alone. Returns true when it changed.
+   */
+  setInstanceUsable(id: string, problem: string | null, now: number): Promise<boolean>;
+
+  /**
+   * Admin heartbeat: writes `beat` as the heartbeat of `beat.host`, unless another run of that
+   * host has a heartbeat that is not stopped and younger than `staleAfterMs` (then nothing is
+   * written and that heartbeat is returned). Atomic: of two runs starting at once, one wins.
+   */
+  beatAgent(beat: AgentHeartbeat, options: { staleAfterMs: number }): Promise<BeatResult>;
+  /** Every admin host's heartbeat, sorted by host. */
+  listAgents(): Promise<AgentHeartbeat[]>;
 
   /**
    * Appends an audit event (`at` defaults to now).

@@ -31,6 +31,7 @@ import {
   ObjectId,
 } from "mongodb";
 import type {
+  BeatResult,
   ElementFeed,
   ElementFilter,
   InsertResult,
@@ -47,6 +48,7 @@ import type {
   WatchOptions,
 } from "./mod.ts";
 import {
+  type AgentHeartbeat,
   type ElementError,
   type ElementStatus,
   type EventRecord,
@@ -58,6 +60,7 @@ import {
   parseInstance,
 } from "./schemas.ts";
 import {
+  AGENT_ID_PREFIX,
   allocatePort,
   backoffMs,
   checkManagedPatch,
@@ -78,6 +81,7 @@ import {
   sleep,
   toInstance,
   validEvents,
+  validHeartbeats,
   validInstances,
 } from "./_common.ts";
 import {
@@ -727,6 +731,63 @@ export class MongoStore implements Store {
       await this.#events.insertOne({ ...record, _id: toMongoId(record._id) });
       return record;
     });
+  }
+
+  /** Marks a FREE instance UNUSABLE with a reason, or an UNUSABLE one FREE again. */
+  setInstanceUsable(id: string, problem: string | null, now: number): Promise<boolean> {
+    id = normalizeId(id);
+    return this.#run(async () => {
+      const result = problem === null
+        ? await this.#instances.updateOne(
+          { ...idFilter(id), status: "UNUSABLE" },
+          { $set: { status: "FREE", error: null } },
+        )
+        : await this.#instances.updateOne(
+          { ...idFilter(id), $or: [{ status: "FREE" }, { status: { $exists: false } }] },
+          {
+            $set: {
+              status: "UNUSABLE",
+              error: { code: "INSTANCE_UNUSABLE", message: problem, at: now },
+            },
+          },
+        );
+      return result.modifiedCount === 1;
+    });
+  }
+
+  /** Writes an admin heartbeat unless another run of the host beat recently. */
+  beatAgent(beat: AgentHeartbeat, options: { staleAfterMs: number }): Promise<BeatResult> {
+    return this.#run(async () => {
+      const id = `${AGENT_ID_PREFIX}${beat.host}`;
+      // Written only over a heartbeat that does not block it (same run, stopped, or stale);
+      // with a blocking one the upsert collides on _id and nothing is written.
+      const filter: Filter<MDoc> = {
+        _id: id,
+        $or: [
+          { run_id: beat.run_id },
+          { stopped_at: { $ne: null } },
+          { last_seen: { $lte: beat.last_seen - options.staleAfterMs } },
+        ],
+      };
+      try {
+        await this.#agentState.replaceOne(filter, { _id: id, ...beat }, { upsert: true });
+        return { ok: true as const };
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+        const [holder] = validHeartbeats([await this.#agentState.findOne({ _id: id })]);
+        if (holder === undefined) throw error;
+        return { ok: false as const, holder };
+      }
+    });
+  }
+
+  /** Every admin host's heartbeat. */
+  listAgents(): Promise<AgentHeartbeat[]> {
+    return this.#run(async () =>
+      validHeartbeats(
+        await this.#agentState.find({ _id: { $regex: `^${AGENT_ID_PREFIX}` } }).toArray(),
+      )
+    );
   }
 
   /** Events of one element, oldest first. */

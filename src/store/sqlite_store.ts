@@ -13,6 +13,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import type {
+  BeatResult,
   ElementFeed,
   ElementFilter,
   InsertResult,
@@ -29,6 +30,7 @@ import type {
   WatchOptions,
 } from "./mod.ts";
 import {
+  type AgentHeartbeat,
   type ElementError,
   type ElementStatus,
   type EventRecord,
@@ -40,12 +42,14 @@ import {
   parseInstance,
 } from "./schemas.ts";
 import {
+  AGENT_ID_PREFIX,
   allocatePort,
   checkManagedPatch,
   checkNewEvent,
   checkNewInstance,
   checkStoredInstance,
   DEFAULT_STALE_MS,
+  heartbeatBlocks,
   isSimPath,
   newId,
   normalizeEventIds,
@@ -58,6 +62,7 @@ import {
   sleep,
   toInstance,
   validEvents,
+  validHeartbeats,
   validInstances,
 } from "./_common.ts";
 import {
@@ -566,6 +571,57 @@ export class SqliteStore implements Store {
         }
         return { instances: Number(freed.changes), elements: [...elements].sort() };
       })
+    );
+  }
+
+  /** Marks a FREE instance UNUSABLE with a reason, or an UNUSABLE one FREE again. */
+  setInstanceUsable(id: string, problem: string | null, now: number): Promise<boolean> {
+    id = normalizeId(id);
+    return this.#run(() =>
+      this.#tx(() => {
+        const doc = this.#get("instances", id);
+        if (doc === null) return false;
+        const status = doc.status ?? "FREE";
+        if (problem !== null && status === "FREE") {
+          doc.status = "UNUSABLE";
+          doc.error = { code: "INSTANCE_UNUSABLE", message: problem, at: now };
+        } else if (problem === null && status === "UNUSABLE") {
+          doc.status = "FREE";
+          doc.error = null;
+        } else {
+          return false;
+        }
+        this.#put("instances", id, doc);
+        return true;
+      })
+    );
+  }
+
+  /** Writes an admin heartbeat unless another run of the host beat recently. */
+  beatAgent(beat: AgentHeartbeat, options: { staleAfterMs: number }): Promise<BeatResult> {
+    return this.#run(() =>
+      this.#tx(() => {
+        const id = `${AGENT_ID_PREFIX}${beat.host}`;
+        const row = this.#db.prepare("SELECT doc FROM agent_state WHERE id = ?").get(id);
+        const [stored] = row === undefined ? [] : validHeartbeats([JSON.parse(String(row.doc))]);
+        if (stored !== undefined && heartbeatBlocks(stored, beat, options.staleAfterMs)) {
+          return { ok: false as const, holder: stored };
+        }
+        this.#db.prepare(
+          "INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+        ).run(id, JSON.stringify({ _id: id, ...beat }));
+        return { ok: true as const };
+      })
+    );
+  }
+
+  /** Every admin host's heartbeat. */
+  listAgents(): Promise<AgentHeartbeat[]> {
+    return this.#run(() =>
+      validHeartbeats(
+        this.#db.prepare("SELECT doc FROM agent_state WHERE id LIKE ?").all(`${AGENT_ID_PREFIX}%`)
+          .map((row) => JSON.parse(String(row.doc))),
+      )
     );
   }
 
