@@ -144,7 +144,10 @@ export async function runAdmin(options: AdminOptions): Promise<void> {
   const loops = [
     watcher.run(stop.signal),
     scheduler.run(stop.signal),
-    every(timing.sweepMs, stop.signal, log, "sweep", () => watcher.sweep(), false),
+    every(timing.sweepMs, stop.signal, log, "sweep", async () => {
+      await scheduler.checkInstances();
+      await watcher.sweep();
+    }, false),
     every(timing.reapMs, stop.signal, log, "reaper", reap, true),
     every(timing.tableMs, stop.signal, log, "table", table, true),
     every(timing.heartbeatMs, stop.signal, log, "heartbeat", async () => {

@@ -150,7 +150,7 @@ export class Scheduler {
       try {
         const parsed = await this.#o.store.getElement(id);
         if (parsed === null || !decide(parsed, this.#o.host).start) return null;
-        await this.#checkInstances();
+        await this.checkInstances();
         const lease = await this.#o.store.claimFreeInstance(id, this.#o.host, this.#clock.now());
         return { ...lease, path: lease.instance.path };
       } catch (error) {
@@ -175,7 +175,7 @@ export class Scheduler {
 
   async #round(signal: AbortSignal): Promise<void> {
     if (this.#queue.size === 0) return;
-    await this.#checkInstances();
+    await this.checkInstances();
     const order = [...this.#queue.entries()].sort((a, b) => a[1] - b[1]).map(([id]) => id);
     let noneFree = false;
     for (const id of order) {
@@ -265,7 +265,7 @@ export class Scheduler {
    * Marks FREE instances of this host whose terminal is missing as `UNUSABLE` (with the reason
    * and an event), and `UNUSABLE` ones whose terminal is back as FREE.
    */
-  async #checkInstances(): Promise<void> {
+  async checkInstances(): Promise<void> {
     const instances = await this.#o.store.listInstances({ host: this.#o.host });
     for (const instance of instances) {
       if (instance.status === "OCCUPIED") continue;

@@ -336,15 +336,14 @@ class Slot {
     // The child releases its lease when it ends cleanly; after a crash or a kill admin does.
     this.#lease = null;
     if (code === EXIT_CONFIG_ERROR && first !== "stop") {
-      await this.#release(lease, {
-        status: "ERROR",
-        error: {
-          code: "CHILD_INPUT_ERROR",
-          message: `risk process exited with code 2 (configuration or input error)` +
-            (lastError === "" ? "" : `: ${lastError}`),
-          at: this.#clock.now(),
-        },
-      });
+      const error: ElementError = {
+        code: "CHILD_INPUT_ERROR",
+        message: `risk process exited with code 2 (configuration or input error)` +
+          (lastError === "" ? "" : `: ${lastError}`),
+        at: this.#clock.now(),
+      };
+      // The child may have released the lease itself: then the element is marked unheld.
+      if (!await this.#release(lease, { status: "ERROR", error })) await this.#markError(error);
     } else {
       await this.#release(lease, { status: "INACTIVE" });
     }
@@ -355,9 +354,10 @@ class Slot {
   async #release(
     lease: LeaseRef,
     options: { status: "INACTIVE" | "ERROR"; error?: ElementError },
-  ): Promise<void> {
+  ): Promise<boolean> {
     try {
       await this.#o.store.release(lease, { ...options, now: this.#clock.now() });
+      return true;
     } catch (error) {
       // LEASE_LOST: the child released it, or another manager holds the element now.
       if (!(error instanceof RiskGuardError && error.code === "LEASE_LOST")) {
@@ -366,6 +366,7 @@ class Slot {
           error: describeError(error),
         });
       }
+      return false;
     }
   }
 
