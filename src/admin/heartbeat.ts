@@ -9,6 +9,7 @@
 import { ConfigError } from "../shared/errors.ts";
 import { VERSION } from "../shared/version.ts";
 import type { AgentHeartbeat, Store } from "../store/mod.ts";
+import { isProcessAlive } from "./control.ts";
 
 /** What changes between beats. */
 export interface BeatFigures {
@@ -56,7 +57,15 @@ export class Heartbeat {
       instances_total: figures.instancesTotal,
       stopped_at: stopped ? now : null,
     };
-    const result = await this.#store.beatAgent(beat, { staleAfterMs: this.#staleMs });
+    let result = await this.#store.beatAgent(beat, { staleAfterMs: this.#staleMs });
+    if (!result.ok && await this.#isDeadLocalRun(result.holder)) {
+      // An admin of this machine that was killed (kill -9, crash): its heartbeat is not stale
+      // yet, but its process is gone, so a restart must not wait for the stale threshold.
+      result = await this.#store.beatAgent(beat, {
+        staleAfterMs: this.#staleMs,
+        replaceRunId: result.holder.run_id,
+      });
+    }
     if (!result.ok) {
       const first = result.holder;
       throw new ConfigError(
@@ -67,6 +76,11 @@ export class Heartbeat {
           `${Math.round(this.#staleMs / 1000)} s no longer blocks).`,
       );
     }
+  }
+
+  async #isDeadLocalRun(holder: AgentHeartbeat): Promise<boolean> {
+    if (holder.machine !== machineName() || holder.pid === Deno.pid) return false;
+    return !await isProcessAlive(holder.pid);
   }
 }
 

@@ -478,16 +478,16 @@ export function normalizeWatchOptions(options: WatchOptions): WatchOptions {
 export const AGENT_ID_PREFIX = "agent:";
 
 /**
- * Whether a stored heartbeat blocks `beat`: it is another run of the host, not stopped, and
- * younger than `staleAfterMs` at the new beat's time.
+ * Whether a stored heartbeat blocks `beat`: it is another run of the host (and not the run
+ * `replaceRunId`, known dead), not stopped, and younger than `staleAfterMs` at the new beat's time.
  */
 export function heartbeatBlocks(
   stored: AgentHeartbeat,
   beat: AgentHeartbeat,
-  staleAfterMs: number,
+  options: { staleAfterMs: number; replaceRunId?: string },
 ): boolean {
-  return stored.run_id !== beat.run_id && stored.stopped_at === null &&
-    beat.last_seen - stored.last_seen < staleAfterMs;
+  return stored.run_id !== beat.run_id && stored.run_id !== options.replaceRunId &&
+    stored.stopped_at === null && beat.last_seen - stored.last_seen < options.staleAfterMs;
 }
 
 /** Parses stored heartbeats, skipping malformed ones, sorted by host. */

@@ -366,9 +366,14 @@ export interface Store {
   /**
    * Admin heartbeat: writes `beat` as the heartbeat of `beat.host`, unless another run of that
    * host has a heartbeat that is not stopped and younger than `staleAfterMs` (then nothing is
-   * written and that heartbeat is returned). Atomic: of two runs starting at once, one wins.
+   * written and that heartbeat is returned). `replaceRunId` names a run the caller knows is
+   * dead (its process is gone), whose heartbeat does not block. Atomic: of two runs starting at
+   * once, one wins.
    */
-  beatAgent(beat: AgentHeartbeat, options: { staleAfterMs: number }): Promise<BeatResult>;
+  beatAgent(
+    beat: AgentHeartbeat,
+    options: { staleAfterMs: number; replaceRunId?: string },
+  ): Promise<BeatResult>;
   /** Every admin host's heartbeat, sorted by host. */
   listAgents(): Promise<AgentHeartbeat[]>;
 

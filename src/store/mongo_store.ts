@@ -756,7 +756,10 @@ export class MongoStore implements Store {
   }
 
   /** Writes an admin heartbeat unless another run of the host beat recently. */
-  beatAgent(beat: AgentHeartbeat, options: { staleAfterMs: number }): Promise<BeatResult> {
+  beatAgent(
+    beat: AgentHeartbeat,
+    options: { staleAfterMs: number; replaceRunId?: string },
+  ): Promise<BeatResult> {
     return this.#run(async () => {
       const id = `${AGENT_ID_PREFIX}${beat.host}`;
       // Written only over a heartbeat that does not block it (same run, stopped, or stale);
@@ -765,6 +768,7 @@ export class MongoStore implements Store {
         _id: id,
         $or: [
           { run_id: beat.run_id },
+          ...(options.replaceRunId === undefined ? [] : [{ run_id: options.replaceRunId }]),
           { stopped_at: { $ne: null } },
           { last_seen: { $lte: beat.last_seen - options.staleAfterMs } },
         ],

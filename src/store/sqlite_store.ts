@@ -598,13 +598,16 @@ export class SqliteStore implements Store {
   }
 
   /** Writes an admin heartbeat unless another run of the host beat recently. */
-  beatAgent(beat: AgentHeartbeat, options: { staleAfterMs: number }): Promise<BeatResult> {
+  beatAgent(
+    beat: AgentHeartbeat,
+    options: { staleAfterMs: number; replaceRunId?: string },
+  ): Promise<BeatResult> {
     return this.#run(() =>
       this.#tx(() => {
         const id = `${AGENT_ID_PREFIX}${beat.host}`;
         const row = this.#db.prepare("SELECT doc FROM agent_state WHERE id = ?").get(id);
         const [stored] = row === undefined ? [] : validHeartbeats([JSON.parse(String(row.doc))]);
-        if (stored !== undefined && heartbeatBlocks(stored, beat, options.staleAfterMs)) {
+        if (stored !== undefined && heartbeatBlocks(stored, beat, options)) {
           return { ok: false as const, holder: stored };
         }
         this.#db.prepare(
