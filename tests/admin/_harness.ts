@@ -6,6 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { freePortPair } from "../../src/shared/net.ts";
 import { childEnv } from "../../src/shared/process.ts";
 import { MAIN_MODULE } from "../../src/shared/self_command.ts";
 import type { Element, EventRecord, Instance, Store } from "../../src/store/mod.ts";
@@ -204,7 +205,10 @@ export async function addSimInstances(
 ): Promise<Instance[]> {
   const instances: Instance[] = [];
   for (let i = 0; i < count; i++) {
-    instances.push(await store.addInstance({ path: `sim:${scenario}`, host }));
+    // Every "host" of a test is this machine: ports must differ across hosts and test files.
+    instances.push(
+      await store.addInstance({ path: `sim:${scenario}`, host, port: freePortPair() }),
+    );
   }
   return instances;
 }
@@ -272,4 +276,13 @@ export async function adapters(): Promise<{ list: Adapter[]; skipped: string | u
 /** A fresh temp folder. */
 export function tempDir(): Promise<string> {
   return Deno.makeTempDir({ prefix: "riskguard-admin-" });
+}
+
+/** Waits until process `pid` has ended. */
+export function waitGone(pid: number, timeoutMs = 20_000): Promise<true> {
+  return waitFor(
+    `process ${pid} gone`,
+    () => Promise.resolve(alive(pid) ? undefined : true),
+    timeoutMs,
+  );
 }

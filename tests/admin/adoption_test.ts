@@ -19,6 +19,7 @@ import {
   stopAdmin,
   tempDir,
   waitFor,
+  waitGone,
   waitGuarded,
 } from "./_harness.ts";
 
@@ -83,10 +84,7 @@ for (const adapter of list) {
 
         await t.step("the adopting admin can stop them", async () => {
           await store.setElementStatus(ids[0]!, "DISABLED");
-          await waitFor(
-            "adopted child stopped",
-            async () => alive(pids.get(ids[0]!)!) ? undefined : true,
-          );
+          await waitGone(pids.get(ids[0]!)!);
           await stopAdmin(admin);
           for (const id of ids) assert.ok(!alive(pids.get(id)!), `child of ${id} stopped`);
           const held = await store.listElements({ host });

@@ -18,6 +18,7 @@ import {
   stopAdmin,
   tempDir,
   waitFor,
+  waitGone,
   waitGuarded,
 } from "./_harness.ts";
 
@@ -57,7 +58,7 @@ for (const adapter of list) {
 
         await t.step("disable -> child stopped, instance FREE", async () => {
           await store.setElementStatus(id, "DISABLED");
-          await waitFor("child gone", async () => alive(pid) ? undefined : true);
+          await waitGone(pid);
           const freed = await waitFor("instance FREE", async () => {
             const i = await store.getInstance(instance!._id);
             return i?.status === "FREE" ? i : undefined;
@@ -80,7 +81,7 @@ for (const adapter of list) {
 
         await t.step("remove -> child stopped, instance FREE", async () => {
           assert.equal(await store.removeElement(id, { force: true }), true);
-          await waitFor("child gone", async () => alive(again) ? undefined : true);
+          await waitGone(again);
           await waitFor("instance FREE", async () => {
             const i = await store.getInstance(instance!._id);
             return i?.status === "FREE" ? i : undefined;
@@ -145,7 +146,7 @@ for (const adapter of list) {
               pending.error!.message,
               `no FREE instance on host ${host}; 0 of ${all.length} free`,
             );
-            await store.addInstance({ path: "sim:calm", host });
+            await addSimInstances(store, host, 1);
             await waitGuarded(store, id);
           },
         );

@@ -18,6 +18,7 @@ import {
   stopAdmin,
   tempDir,
   waitFor,
+  waitGone,
   waitGuarded,
 } from "./_harness.ts";
 
@@ -65,7 +66,7 @@ Deno.test({
             return p !== undefined && alive(p) && e.status === "ACTIVE" ? p : undefined;
           });
           Deno.kill(pid, "SIGKILL");
-          await waitFor("child gone", async () => alive(pid) ? undefined : true);
+          await waitGone(pid);
         }
         const e = await waitFor("ERROR", async () => {
           const e = await element(store, id);
