@@ -181,7 +181,8 @@ bool ZmqSetText(const long socket,const int option,const string value)
 int ZmqGetInt(const long socket,const int option)
   {
    uchar bytes[4];
-   ArrayInitialize(bytes,0);
+   for(int i=0;i<4;i++)
+      bytes[i]=0;
    ulong length=4;
    if(zmq_getsockopt(socket,option,bytes,length)!=0 || length!=4)
       return(-1);
