@@ -198,7 +198,7 @@ Deno.test("elements set changes limits and name, unsets fields, keeps the drawdo
     assert.equal(code, 0, io.err());
     assert.equal(
       io.out(),
-      `Changed element ${id}: max_daily_loss 3%, max_position_risk 250, name "main"\n`,
+      `Changed element ${id}: name "main", max_daily_loss 3%, max_position_risk 250\n`,
     );
 
     io.reset();
@@ -274,7 +274,7 @@ Deno.test("elements set refuses bad input with exit code 2 naming the flag; noth
       [["--unset", "trading"], /trading \(--unset trading\) may only be set to "ALLOWED"/],
       [["--unset", "max_proft"], /--unset max_proft: no such element field/],
       [["--max-profit", "100", "--unset", "max_profit"], /--unset max_profit contradicts/],
-      [["--drawdown-mode", "static"], /--drawdown-mode needs --max-drawdown/],
+      [["--drawdown-mode", "static"], /max_drawdown\.limit \(--max-drawdown\) is required/],
       [
         ["--max-drawdown", "5%", "--drawdown-mode", "sideways"],
         /max_drawdown\.mode \(--drawdown-mode\) must be one of/,
