@@ -305,11 +305,14 @@ export function registerElements(program: Command, ctx: CliContext): void {
 }
 
 const ADD_EXAMPLE = `
-Example (an FTMO-style account: day resets at midnight Prague time on the higher of balance and
-equity, 5% daily loss, 10% drawdown from the initial balance, profit target 10,000):
+Example (an FTMO-style account: the day resets at midnight Prague time on the higher of balance
+and equity; 5% daily loss; 10% drawdown from the initial balance; the day is locked in at a
+daily profit of 3,000):
   riskguard elements add --server FTMO-Demo --login 5012345 --name ftmo-100k \\
     --daily-reset 00:00 --timezone Europe/Prague --baseline max \\
-    --max-daily-loss 5% --max-drawdown 10% --initial-balance 100000 --max-profit 10000`;
+    --max-daily-loss 5% --max-drawdown 10% --initial-balance 100000 --max-profit 3000
+
+<account> in show, set, unlock, enable, disable and remove: the element id or the MT5 login.`;
 
 /** Builds the element document (without its password) from `add`'s options. */
 function elementFromOptions(options: Record<string, unknown>): Record<string, unknown> {
