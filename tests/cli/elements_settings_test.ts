@@ -478,3 +478,28 @@ Deno.test("elements settings, logins and import/export on MongoDB", async (t) =>
     await adapter.stop();
   }
 });
+
+Deno.test("elements add and set --help show every setting's flag with an example", async () => {
+  const { FIELD_FLAGS, flagName } = await import("../../src/cli/_element_flags.ts");
+  for (const which of ["add", "set"] as const) {
+    const ctx = fakeContext();
+    assert.equal(await runCli(["elements", which, "--help"], ctx), 0);
+    const help = ctx.out.join("");
+    for (const flag of FIELD_FLAGS) {
+      const name = flagName(flag, which);
+      if (flag.kind === "boolean") {
+        assert.match(help, new RegExp(`--${name}\\s+\\S`), `${which} --${name}`);
+      } else {
+        assert.match(help, new RegExp(`--${name} <[^>]+>\\s+[^\\n]*\\(e\\.g\\. --${name} `), name);
+      }
+    }
+    assert.match(help, /--rule <file>/);
+    assert.match(help, /--rule-options <json>/);
+    assert.match(
+      help,
+      /percent of the initial balance/,
+      "the drawdown help says what the rule does",
+    );
+    assert.doesNotMatch(help, /high-water mark like/);
+  }
+});
