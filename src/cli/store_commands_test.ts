@@ -442,3 +442,51 @@ Deno.test("status helpers: ping ages and tables", async () => {
     "a   num\n--  ---\nxy    1\nz   100\n",
   );
 });
+
+Deno.test("elements set --password prompts when given no value; import encrypts with the key", async () => {
+  await withDb(async (env) => {
+    const key = btoa(String.fromCharCode(...new Uint8Array(32).fill(5)));
+    const io = fakeContext({ ...env, RISKGUARD_SECRET_KEY: key }, "typed-new");
+    const add = ["elements", "add", "--server", "S", "--login", "31", "--password", "old-pw"];
+    assert.equal(await runCli(add, io.ctx), 0, io.err());
+    io.reset();
+    assert.equal(await runCli(["elements", "set", "31", "--password"], io.ctx), 0, io.err());
+    assert.match(io.out(), /password changed/);
+    assert.match(io.prompts.at(-1)!, /New password for login 31 on S/);
+    io.reset();
+    assert.equal(
+      await runCli(["elements", "set", "31", "--password-env", "NOT_SET_ANYWHERE"], io.ctx),
+      2,
+    );
+    assert.match(io.err(), /no environment variable NOT_SET_ANYWHERE is set/);
+
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(
+        `${dir}/f.json`,
+        '[{"server": "S", "login": 32, "password_env": "PW_32"}]',
+      );
+      const withPw = fakeContext({ ...env, RISKGUARD_SECRET_KEY: key, PW_32: "env-pw-32" });
+      assert.equal(await runCli(["elements", "import", `${dir}/f.json`], withPw.ctx), 0);
+      assert.ok(!(withPw.out() + withPw.err()).includes("env-pw-32"));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+
+    const { openStore, revealPassword } = await import("../store/mod.ts");
+    const store = await openStore(env.RISKGUARD_STORE);
+    try {
+      const stored = await store.listElements();
+      const byLogin = new Map(stored.map((p) => [p.valid ? p.element.login : 0, p]));
+      const first = byLogin.get(31);
+      const second = byLogin.get(32);
+      assert.ok(first?.valid && second?.valid);
+      assert.equal(first.element.password, undefined);
+      assert.equal(await revealPassword(first.element, key), "typed-new");
+      assert.equal(second.element.password, undefined, "imported passwords are encrypted");
+      assert.equal(await revealPassword(second.element, key), "env-pw-32");
+    } finally {
+      await store.close();
+    }
+  });
+});
