@@ -33,8 +33,6 @@ export {
 export type {
   BridgeInputs,
   LaunchTerminalOptions,
-  ProcessLike,
-  Spawner,
   StartupConfig,
   StartupFiles,
   TerminalEvent,
