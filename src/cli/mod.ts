@@ -22,8 +22,8 @@ import { DEFAULT_STALE_MS } from "../shared/stale.ts";
 export type { CliContext } from "./context.ts";
 export { processContext } from "./context.ts";
 
-/** Builds the full command tree. Exposed for tests of help and parsing. */
-export function buildProgram(ctx: CliContext): Command {
+/** Builds the full command tree. */
+function buildProgram(ctx: CliContext): Command {
   const program = new Command("riskguard")
     .description(
       "Guards MetaTrader 5 accounts: enforces loss, risk and profit limits, locks accounts and " +

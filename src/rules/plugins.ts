@@ -164,6 +164,12 @@ function firstLine(text: string): string {
 
 const PROCESS_URL = new URL("./_plugin_process.ts", import.meta.url);
 
+/**
+ * The plugin process's side of the protocol (folder-private `_plugin_process.ts`), for the
+ * compiled executable's hidden `rules serve-plugin` command.
+ */
+export { servePlugin } from "./_plugin_process.ts";
+
 /** How a plugin process is started: an executable and its arguments. */
 export type PluginCommand = CommandLine;
 

@@ -24,7 +24,7 @@ import { maskUriCredentials } from "../shared/secrets.ts";
  * Element fields that change on every ping; changes of only these are not fed. (The SQLite
  * triggers that record changes leave out the same fields.)
  */
-export const VOLATILE_ELEMENT_FIELDS = ["last_ping", "metrics", "updated_at"] as const;
+const VOLATILE_ELEMENT_FIELDS = ["last_ping", "metrics", "updated_at"] as const;
 
 /** Logs feed warnings (stream errors, lost positions) without credentials. */
 export function logFeedWarning(message: string): void {

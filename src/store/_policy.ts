@@ -29,12 +29,12 @@ export type Doc = Record<string, unknown>;
 export const STORE_RETRY_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 5_000 };
 
 /** The first bridge port handed out by `addInstance`. */
-export const FIRST_INSTANCE_PORT = 15_000;
+const FIRST_INSTANCE_PORT = 15_000;
 
 // ---- status of a document (the schemas' defaults, applied the same way everywhere) ----
 
 /** An element's status; a document without one is `PENDING` (the schema's default). */
-export function elementStatusOf(doc: Doc): ElementStatus {
+function elementStatusOf(doc: Doc): ElementStatus {
   return (doc.status ?? "PENDING") as ElementStatus;
 }
 
