@@ -19,7 +19,7 @@ import type { Logger } from "@logtape/logtape";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { describeError, RiskGuardError } from "../shared/errors.ts";
 import { abortableSleep } from "../shared/async.ts";
-import { parseSimPath } from "../mt5/mod.ts";
+import { parseSimPath } from "../mt5/terminal.ts";
 import type { Instance, LeaseRef, ParsedElement, Store } from "../store/mod.ts";
 import type { ChildTarget, Supervisor } from "./supervisor.ts";
 

@@ -15,11 +15,10 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { type Clock, systemClock } from "../shared/clock.ts";
-import { describeError, RiskGuardError } from "../shared/errors.ts";
+import { describeError, ExitCode, RiskGuardError } from "../shared/errors.ts";
 import { type ChildProcess, type Spawner, spawnProcess, stopProcess } from "../shared/process.ts";
 import { type CommandLine, selfCommand } from "../shared/self_command.ts";
 import {
-  EXIT_CONFIG_ERROR,
   isCrash,
   type RunContext,
   type RunOutcome,
@@ -335,7 +334,7 @@ class Slot {
 
     // The child releases its lease when it ends cleanly; after a crash or a kill admin does.
     this.#lease = null;
-    if (code === EXIT_CONFIG_ERROR && first !== "stop") {
+    if (code === ExitCode.InvalidInput && first !== "stop") {
       const error: ElementError = {
         code: "CHILD_INPUT_ERROR",
         message: `risk process exited with code 2 (configuration or input error)` +

@@ -410,8 +410,14 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case "not_multiple_of":
       return `${
         issue.message.replace(/^Too (small|big): expected \w+ to (have |be )?/, "must be ")
-          .replace(/must be >=/, "must be at least").replace(/must be <=/, "must be at most")
-          .replace(/must be >/, "must be more than").replace(/must be </, "must be less than")
+          .replace(/must be >=\s*/, "must be at least ").replace(
+            /must be <=\s*/,
+            "must be at most ",
+          )
+          .replace(/must be >\s*/, "must be more than ").replace(
+            /must be <\s*/,
+            "must be less than ",
+          )
       }${seen}`;
     case "unrecognized_keys":
       return `has unknown keys ${issue.keys.join(", ")}`;
