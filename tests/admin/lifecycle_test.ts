@@ -5,6 +5,8 @@
  * reason, then started once an instance is added; the heartbeat; shutdown releases everything.
  */
 import assert from "node:assert/strict";
+import { runCli } from "../../src/cli/mod.ts";
+import { fakeContext } from "../support/fake_cli.ts";
 import {
   adapters,
   addSimInstances,
@@ -159,6 +161,16 @@ for (const adapter of list) {
           });
           assert.equal(beats.stopped_at, null);
           assert.equal(beats.pid, admin.pid);
+          // `riskguard status` shows the host with its children and instances.
+          const ctx = fakeContext();
+          const code = await runCli(["status", "--store", fixture.spec, "--db", fixture.db], ctx);
+          assert.equal(code, 0, ctx.err.join(""));
+          const text = ctx.out.join("");
+          assert.match(text, /Hosts:/);
+          assert.match(
+            text,
+            new RegExp(`${host}\\s+\\S+\\s+\\d+s ago\\s+${admin.pid}\\s+${beats.children}\\s`),
+          );
         });
       } finally {
         await stopAdmin(admin);
