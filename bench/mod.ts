@@ -1,6 +1,6 @@
 /**
  * `deno task bench`: runs every benchmark script in this folder (`bench/*.ts` except this file),
- * one after another, each in its own process so that RSS figures are its own. Each script
+ * (admin, risk, rules, store, zmtp) one after another, each in its own process so that RSS figures are its own. Each script
  * prints its figures side by side with its reference.
  *
  * Pass names to run a subset: `deno task bench zmtp store`.
