@@ -9,6 +9,7 @@
 import {
   Decoder,
   type DecoderOptions,
+  DEFAULT_MAX_MESSAGE_SIZE,
   encodeCommand,
   encodeErrorCommand,
   encodeGreeting,
@@ -74,9 +75,6 @@ export interface ConnectionOptions {
   /** Passed to the {@link Decoder}: false lets message bodies be views into received chunks. */
   copyBodies?: boolean;
 }
-
-/** Largest first message counted before the handshake ended when no maximum is set. */
-const DEFAULT_PIPELINED_MESSAGE = 16 * 1024 * 1024;
 
 const GREETING = 0;
 const HANDSHAKE = 1;
@@ -182,7 +180,7 @@ export class ZmtpConnection {
     const mechanism = this.#options.mechanism;
     const handshake = 64 * 1024;
     if (mechanism.type === "plain" && mechanism.role === "server") return handshake;
-    return handshake + (this.#options.maxMessageSize ?? DEFAULT_PIPELINED_MESSAGE);
+    return handshake + (this.#options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE);
   }
 
   /** Encodes a message for sending; returns the parts (headers and the caller's bodies). */

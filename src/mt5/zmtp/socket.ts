@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { DEFAULT_MAX_MESSAGE_SIZE } from "./codec.ts";
 import type { PeerInfo } from "./connection.ts";
 import { ZmtpError } from "./errors.ts";
 import type { Mechanism, SocketType } from "./mechanism.ts";
@@ -149,7 +150,7 @@ function resolveOptions(type: SocketType, options: SocketOptions): ResolvedOptio
   return {
     socketType: type,
     mechanism: checkMechanism(options.mechanism ?? { type: "null" }),
-    maxMessageSize: positive("maxMessageSize", options.maxMessageSize, 16 * 1024 * 1024),
+    maxMessageSize: positive("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE),
     handshakeTimeoutMs: nonNegative("handshakeTimeoutMs", options.handshakeTimeoutMs, 10_000),
     heartbeatIntervalMs: interval,
     heartbeatTimeoutMs: nonNegative("heartbeatTimeoutMs", options.heartbeatTimeoutMs, interval * 2),
