@@ -37,6 +37,7 @@ export interface PeerOptions {
   socketType: SocketType;
   mechanism: Mechanism;
   maxMessageSize: number;
+  greetingTimeoutMs: number;
   handshakeTimeoutMs: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
@@ -65,6 +66,7 @@ export class Peer {
   #closed = false;
   #failure: PeerFailure | undefined;
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #greetingTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #heartbeatTick = 0;
   #lastReceived = Date.now();
@@ -110,6 +112,16 @@ export class Peer {
     return this.#zmtp.ready && this.#failure === undefined;
   }
 
+  /** Whether the peer's whole greeting arrived. */
+  get greeted(): boolean {
+    return this.#zmtp.greeted;
+  }
+
+  /** Whether the connection is failing or closed (it no longer counts as a pending handshake). */
+  get closing(): boolean {
+    return this.#failure !== undefined;
+  }
+
   /** Whether the socket may hand this peer another message now. */
   get writable(): boolean {
     return this.ready && this.#out.bytes < PEER_WRITE_HIGH;
@@ -120,8 +132,20 @@ export class Peer {
     return this.#out.messages;
   }
 
-  /** Sends the greeting and starts reading, the handshake timer and heartbeats. */
+  /** Sends the greeting and starts reading, the greeting and handshake timers and heartbeats. */
   start(): void {
+    if (this.#options.greetingTimeoutMs > 0) {
+      // A real peer sends its greeting at once; one that trickles it holds a handshake slot.
+      this.#greetingTimer = setTimeout(() => {
+        this.#greetingTimer = undefined;
+        if (this.#zmtp.greeted) return;
+        this.#fail({
+          kind: "timeout",
+          reason: `greeting not received within ${this.#options.greetingTimeoutMs} ms`,
+          handshake: true,
+        });
+      }, this.#options.greetingTimeoutMs);
+    }
     if (this.#options.handshakeTimeoutMs > 0) {
       this.#handshakeTimer = setTimeout(() => {
         this.#handshakeTimer = undefined;
@@ -158,7 +182,9 @@ export class Peer {
 
   #onReady(): void {
     if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
+    if (this.#greetingTimer !== undefined) clearTimeout(this.#greetingTimer);
     this.#handshakeTimer = undefined;
+    this.#greetingTimer = undefined;
     this.#startHeartbeat();
     this.#handlers.ready(this);
   }
@@ -317,6 +343,8 @@ export class Peer {
     if (this.#failure !== undefined) return;
     this.#failure = failure;
     if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
+    if (this.#greetingTimer !== undefined) clearTimeout(this.#greetingTimer);
+    this.#greetingTimer = undefined;
     if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
     this.#handshakeTimer = undefined;
     this.#heartbeatTimer = undefined;

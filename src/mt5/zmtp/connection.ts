@@ -114,6 +114,11 @@ export class ZmtpConnection {
     return this.#state === READY;
   }
 
+  /** Whether the peer's whole greeting arrived (the handshake may still be under way). */
+  get greeted(): boolean {
+    return this.#state !== GREETING;
+  }
+
   /** Whether the connection failed; the caller should flush output and close. */
   get failed(): boolean {
     return this.#state === FAILED;
