@@ -47,6 +47,12 @@ export interface PeerOptions {
 export const PEER_WRITE_HIGH = 512 * 1024;
 const READ_BUFFER = 256 * 1024;
 const MIN_READ = 16 * 1024;
+/**
+ * Read buffer of a connection that has not finished its handshake: enough for a greeting and
+ * the handshake commands. An unauthenticated connection costs this much, not {@link READ_BUFFER},
+ * which keeps a flood of junk connections cheap to accept and to evict.
+ */
+const HANDSHAKE_READ = 2 * 1024;
 
 /** A live connection to one remote socket. */
 export class Peer {
@@ -231,7 +237,7 @@ export class Peer {
     // Bodies are views into the read buffer (no per-message copy), so a region is never read
     // into twice: each read goes after the previous one, and a fresh buffer starts when little
     // room is left. The old buffer lives on only as long as messages still reference it.
-    let buffer = new Uint8Array(READ_BUFFER);
+    let buffer = new Uint8Array(HANDSHAKE_READ);
     let offset = 0;
     try {
       while (this.#failure === undefined) {
@@ -240,8 +246,9 @@ export class Peer {
           await gate;
           continue;
         }
-        if (buffer.length - offset < MIN_READ) {
-          buffer = new Uint8Array(READ_BUFFER);
+        const ready = this.#zmtp.ready;
+        if (buffer.length - offset < (ready ? MIN_READ : 1)) {
+          buffer = new Uint8Array(ready ? READ_BUFFER : HANDSHAKE_READ);
           offset = 0;
         }
         const n = await this.#conn.read(buffer.subarray(offset));
