@@ -39,6 +39,7 @@ export interface PeerOptions {
   maxMessageSize: number;
   greetingTimeoutMs: number;
   handshakeTimeoutMs: number;
+  messageTimeoutMs: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
 }
@@ -73,6 +74,7 @@ export class Peer {
   #failure: PeerFailure | undefined;
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   #greetingTimer: ReturnType<typeof setTimeout> | undefined;
+  #messageTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #heartbeatTick = 0;
   #lastReceived = Date.now();
@@ -266,6 +268,7 @@ export class Peer {
         offset += n;
         for (const event of events) this.#onEvent(event);
         this.#flushProtocolOutput();
+        this.#watchPartialMessage();
       }
     } catch (error) {
       if (this.#failure === undefined) {
@@ -276,6 +279,29 @@ export class Peer {
         });
       }
     }
+  }
+
+  /**
+   * Gives a partly received message a deadline from the moment it started: a peer that
+   * declares a large message and stalls must not keep its buffer forever.
+   */
+  #watchPartialMessage(): void {
+    const limit = this.#options.messageTimeoutMs;
+    if (limit <= 0 || this.#failure !== undefined) return;
+    if (!this.#zmtp.midMessage) {
+      if (this.#messageTimer !== undefined) clearTimeout(this.#messageTimer);
+      this.#messageTimer = undefined;
+      return;
+    }
+    this.#messageTimer ??= setTimeout(() => {
+      this.#messageTimer = undefined;
+      if (!this.#zmtp.midMessage) return;
+      this.#fail({
+        kind: "timeout",
+        reason: `message incomplete after ${limit} ms`,
+        handshake: false,
+      });
+    }, limit);
   }
 
   #onEvent(event: ConnectionEvent): void {

@@ -403,6 +403,15 @@ export class Decoder {
     return this.#state === STATE_FAILED;
   }
 
+  /**
+   * Whether a frame or a multi-part message has started and not ended: the decoder holds a
+   * partial body, size or earlier frames. A caller gives that state a deadline, since a peer
+   * that declares a large message and stalls would otherwise keep its buffer forever.
+   */
+  get midMessage(): boolean {
+    return this.#state === STATE_SIZE || this.#state === STATE_BODY || this.#frames.length > 0;
+  }
+
   /** Decodes a chunk; returns the events it completes. */
   decode(chunk: Uint8Array): DecoderEvent[] {
     const events: DecoderEvent[] = [];

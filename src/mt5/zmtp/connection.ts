@@ -119,6 +119,11 @@ export class ZmtpConnection {
     return this.#state !== GREETING;
   }
 
+  /** Whether the handshake is done and a message (or command) is partly received. */
+  get midMessage(): boolean {
+    return this.#state === READY && this.#decoder.midMessage;
+  }
+
   /** Whether the connection failed; the caller should flush output and close. */
   get failed(): boolean {
     return this.#state === FAILED;

@@ -46,6 +46,12 @@ export interface SocketOptions {
    * milliseconds is dropped and counted in `handshakeFailures`/`timeouts`. Default 10 000.
    */
   handshakeTimeoutMs?: number;
+  /**
+   * A message (or command) partly received for this many milliseconds, counted from its first
+   * byte, drops the peer (counted in `timeouts`): a peer that declares a large message and stalls
+   * must not keep its buffer. 0 turns it off. Default 30 000.
+   */
+  messageTimeoutMs?: number;
   /** Send a PING this often (ms) once a peer is ready; 0 (default) sends none. */
   heartbeatIntervalMs?: number;
   /**
@@ -168,6 +174,7 @@ function resolveOptions(type: SocketType, options: SocketOptions): ResolvedOptio
     maxMessageSize: positive("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE),
     greetingTimeoutMs: nonNegative("greetingTimeoutMs", options.greetingTimeoutMs, 1_000),
     handshakeTimeoutMs: nonNegative("handshakeTimeoutMs", options.handshakeTimeoutMs, 10_000),
+    messageTimeoutMs: nonNegative("messageTimeoutMs", options.messageTimeoutMs, 30_000),
     heartbeatIntervalMs: interval,
     heartbeatTimeoutMs: nonNegative("heartbeatTimeoutMs", options.heartbeatTimeoutMs, interval * 2),
     reconnectIntervalMs: positive("reconnectIntervalMs", options.reconnectIntervalMs, 100),
@@ -528,6 +535,9 @@ export abstract class ZmtpSocket extends EventTarget {
         break;
       case "timeout":
         this.counters.timeouts++;
+        if (!failure.handshake) {
+          this.options.logger?.warn("zmtp peer dropped", { ...address, reason: failure.reason });
+        }
         if (failure.handshake) {
           this.emit("handshake_failure", {
             ...address,
