@@ -17,6 +17,7 @@ import { registerInstances } from "./instances.ts";
 import { registerRules } from "./rules.ts";
 import { registerSim } from "./sim.ts";
 import { registerDemo } from "./demo.ts";
+import { registerEvents } from "./events.ts";
 
 export type { CliContext } from "./context.ts";
 export { processContext } from "./context.ts";
@@ -45,6 +46,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerRules(program, ctx);
   registerSim(program, ctx);
   registerDemo(program, ctx);
+  registerEvents(program, ctx);
   applyToAll(program, (command) => {
     command.configureHelp({ showGlobalOptions: true });
     command.exitOverride().configureOutput({

@@ -859,6 +859,21 @@ export const CASES: Record<string, Case> = {
     assert.deepEqual(last.map((e) => e.detail.n), [3, 4]);
     const since = await store.listEvents(id, { since: T0 + 3 });
     assert.deepEqual(since.map((e) => e.detail.n), [3, 4]);
+    // Every element (null), oldest first, and only some types.
+    const everyone = await store.listEvents(null);
+    assert.deepEqual(everyone.map((e) => [e.element_id === id ? "ours" : "other", e.at]), [
+      ["ours", T0],
+      ["other", T0],
+      ["ours", T0 + 1],
+      ["ours", T0 + 2],
+      ["ours", T0 + 3],
+      ["ours", T0 + 4],
+    ]);
+    assert.deepEqual((await store.listEvents(null, { since: T0 + 4 })).map((e) => e.at), [T0 + 4]);
+    const breachesAndLocks = await store.listEvents(null, { types: ["breach", "lock"] });
+    assert.deepEqual(breachesAndLocks.map((e) => e.type), ["lock", "breach"]);
+    assert.deepEqual(await store.listEvents(id, { types: ["lock"] }), []);
+    assert.deepEqual(await store.listEvents(null, { types: [] }), []);
     await rejectsWith(store.appendEvent({ element_id: "", type: "x" }), "INPUT_INVALID");
     await rejectsWith(store.appendEvent({ element_id: id } as never), "INPUT_INVALID");
     await rejectsWith(
