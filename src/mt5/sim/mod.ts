@@ -5,8 +5,18 @@
  *
  * @module
  */
+export { closeAllOrder, fifoBlocks } from "./close_order.ts";
+export type { CloseCandidate } from "./close_order.ts";
 export { SimEa } from "./ea.ts";
 export type { SimEaOptions, SimEaStats } from "./ea.ts";
+export {
+  DEFAULT_EXECUTION,
+  eaFillingModes,
+  serverAcceptsFilling,
+  SYMBOL_FILLING_FOK,
+  SYMBOL_FILLING_IOC,
+} from "./filling.ts";
+export type { ExecutionMode, FillingMode, SymbolExecution } from "./filling.ts";
 export { SIM_TOKEN_ENV, startSimulator } from "./launch.ts";
 export type { SimHandle, SimLaunchMode, SimLaunchOptions } from "./launch.ts";
 export { Market, SIM_SYMBOLS, SIM_VOLUME, symbolSpec, tickValue } from "./market.ts";
