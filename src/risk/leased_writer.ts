@@ -42,6 +42,8 @@ export class LeasedWriter {
   readonly #options: LeasedWriterOptions;
   readonly #queue: WriteQueue;
   #lastMetricsAt = 0;
+  /** Metrics (with day and peak) handed over but not yet written. */
+  #pendingMetrics: ManagedPatch | undefined;
   /** True once the current trading state is known to be in the store. */
   #tradingStored = true;
   /** The trading state last submitted (a write that lands for an older one does not count). */
@@ -103,31 +105,55 @@ export class LeasedWriter {
   }
 
   /**
-   * Writes the account's metrics with the day and peak state, at most once per metrics
-   * interval: this is the one place where metrics reach the store.
+   * Hands the account's metrics with the day and peak state to the writer after a snapshot.
+   * They are written at once when the last metrics write is a metrics interval old, else by
+   * {@link writeMetricsUntil} once it is (whether or not more snapshots arrive), and by
+   * {@link flushMetrics} on stop: a new high-water mark reached just before the market went
+   * quiet is never lost. This is the one place where metrics reach the store.
    */
   writeMetrics(
     snapshot: Snapshot,
     dailyPnl: number,
     state: { day?: DayState | undefined; peak?: PeakState | undefined },
   ): void {
-    const now = this.#options.clock.now();
-    if (now - this.#lastMetricsAt < this.#options.metricsIntervalMs) return;
-    this.#lastMetricsAt = now;
     const { day, peak } = state;
-    const patch: ManagedPatch = {
+    this.#pendingMetrics = {
       metrics: {
         balance: snapshot.account.balance,
         equity: snapshot.account.equity,
         daily_pl: round2(dailyPnl),
         positions: snapshot.positions.length,
         orders: snapshot.orders.length,
-        updated_at: now,
+        updated_at: this.#options.clock.now(),
       },
       ...(day === undefined ? {} : { day }),
       ...(peak === undefined ? {} : { peak }),
     };
+    this.#writeMetricsIfDue();
+  }
+
+  /** Writes metrics handed over since the last write, every metrics interval, until `signal`. */
+  async writeMetricsUntil(signal: AbortSignal): Promise<void> {
+    // A quarter interval: a waiting write lands at most a quarter interval after it is due.
+    const tick = Math.max(10, this.#options.metricsIntervalMs / 4);
+    while (!signal.aborted) {
+      await abortableSleep(tick, signal);
+      if (!signal.aborted) this.#writeMetricsIfDue();
+    }
+  }
+
+  /** Writes metrics handed over since the last write now (on stop). */
+  flushMetrics(): void {
+    const patch = this.#pendingMetrics;
+    if (patch === undefined) return;
+    this.#pendingMetrics = undefined;
+    this.#lastMetricsAt = this.#options.clock.now();
     this.#submit("metrics", "metrics", patch);
+  }
+
+  #writeMetricsIfDue(): void {
+    if (this.#options.clock.now() - this.#lastMetricsAt < this.#options.metricsIntervalMs) return;
+    this.flushMetrics();
   }
 
   /** Pings element and instance now and then every ping interval, until `signal` aborts. */

@@ -147,6 +147,7 @@ export async function runRisk(options: RiskRunOptions): Promise<void> {
     await Promise.all([
       live.run(stop.signal, { ...parts, stop: () => stop.abort(), die }),
       writer.pingUntil(stop.signal, () => session.pid),
+      writer.writeMetricsUntil(stop.signal),
       session.restartWhenSilent(stop.signal),
     ]);
   } catch (error) {
@@ -313,7 +314,8 @@ function routeBridgeEvent(event: BridgeEvent, guard: AccountGuard, audit: AuditT
 /**
  * Stops in order: no more enforcement (the lease may be gone), no terminal restart left
  * running, plugins stopped, commands still waiting for an ack ended, the terminal stopped;
- * then, unless the lease was lost, the writes are finished and the lease is given back.
+ * then, unless the lease was lost, the latest metrics with the day and peak state are written,
+ * the writes are finished and the lease is given back.
  */
 async function shutdown(parts: RiskParts, leaseHeld: boolean): Promise<void> {
   const { session, plugins, guard, audit, writer } = parts;
@@ -324,6 +326,8 @@ async function shutdown(parts: RiskParts, leaseHeld: boolean): Promise<void> {
   await guard.settle();
   await session.stopTerminal();
   if (leaseHeld) {
+    // The latest day and peak state must survive the stop, even after a quiet market.
+    writer.flushMetrics();
     audit.record("lifecycle", "risk process stopped");
     await writer.flush(5_000);
     await writer.release();
