@@ -16,7 +16,7 @@ import {
   ackAll,
   type AckPolicy,
   SCRIPTED_LOGIN,
-  ScriptedEa,
+  type ScriptedEa,
   scriptedTerminal,
 } from "../support/scripted_ea.ts";
 
