@@ -10,6 +10,7 @@ import type { Logger } from "@logtape/logtape";
 import type { Snapshot } from "../mt5/protocol.ts";
 import { resolveLimit } from "../rules/helpers.ts";
 import type { Action, RiskSettings, RuleContext } from "../rules/rule.ts";
+import { abortableSleep } from "../shared/async.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
 import type { Element, TradingState } from "../store/mod.ts";
@@ -163,6 +164,18 @@ export class AccountGuard {
     // Snapshots may show the EA locked until this unlock lands; reconciliation resends it
     // only if it still has not taken a few seconds later.
     if (!this.#options.dryRun) this.#sendUnlock();
+  }
+
+  /**
+   * Resends unconfirmed commands when their backoff is over, and escalates them, on a timer of
+   * its own until `signal` aborts: a quiet market sends no snapshots to do it.
+   */
+  async resendUntil(signal: AbortSignal): Promise<void> {
+    const tick = Math.max(10, Math.min(250, this.#options.retryBaseMs / 4));
+    while (!signal.aborted) {
+      await abortableSleep(tick, signal);
+      if (!signal.aborted) this.#executor.resendDue();
+    }
   }
 
   /** Waits until every command sent so far has been answered or has failed. */

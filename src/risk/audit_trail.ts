@@ -124,6 +124,16 @@ export class AuditTrail {
           detail: { ...event.command, attempt: event.attempt },
         });
         break;
+      case "command_resent":
+        this.record(
+          "command",
+          `${event.command.type} resent with the same id (attempt ${event.attempt}, delivery ${event.delivery})`,
+          {
+            rule: event.rule,
+            detail: { ...event.command, attempt: event.attempt, delivery: event.delivery },
+          },
+        );
+        break;
       case "command_acked":
         this.record(
           "ack",

@@ -8,7 +8,10 @@
  *   flight at a time; snapshots arriving meanwhile do not resend it.
  * - Confirmation: a close or cancel counts as done only when a later snapshot no longer shows
  *   the positions or orders, not when the ack says ok.
- * - Retries: while a target is not confirmed, it is resent with exponential backoff.
+ * - Retries: while a target is not confirmed, it is resent with exponential backoff, on the
+ *   caller's timer ({@link Executor.resendDue}) as well as on snapshots: a quiet market (heartbeats
+ *   only) does not stop retries. A resend of the same command with the same id by the bridge
+ *   (no ack in time, or the EA said hello again) is reported too (`command_resent`).
  * - Escalation: after `escalateAfter` attempts the executor reports an escalation once (event
  *   and critical notification) and keeps retrying at the longest backoff.
  * - Dry run: decisions are reported as `dry_run` events and nothing is sent.
@@ -26,8 +29,14 @@ export type OutgoingCommand = WithoutId<Command>;
 
 /** What the executor needs from the bridge. */
 export interface CommandSender {
-  /** Sends a command and resolves with the EA's ack (rejects on timeout or lost bridge). */
-  send(command: OutgoingCommand): Promise<Ack>;
+  /**
+   * Sends a command and resolves with the EA's ack (rejects on timeout or lost bridge);
+   * `onResend` hears of every resend of it with the same id, with its delivery number.
+   */
+  send(
+    command: OutgoingCommand,
+    options?: { onResend?: (command: Command, delivery: number) => void },
+  ): Promise<Ack>;
 }
 
 /** A protective decision of the engine, as far as the executor is concerned. */
@@ -40,6 +49,13 @@ export type ProtectiveAction =
 /** Something the executor did or saw, for the audit trail. */
 export type ExecutorEvent =
   | { type: "command_sent"; command: OutgoingCommand; attempt: number; rule: string }
+  | {
+    type: "command_resent";
+    command: Command;
+    attempt: number;
+    delivery: number;
+    rule: string;
+  }
   | { type: "command_acked"; command: OutgoingCommand; ack: Ack; rule: string }
   | { type: "command_failed"; command: OutgoingCommand; error: string; rule: string }
   | { type: "confirmed"; target: string; attempts: number; rule: string }
@@ -72,8 +88,6 @@ interface Target {
   inFlight: boolean;
   nextAttemptAt: number;
   escalated: boolean;
-  /** True once an ack arrived for the current attempt: the next snapshot decides. */
-  awaitingConfirmation: boolean;
 }
 
 /** See the module documentation. */
@@ -83,6 +97,8 @@ export class Executor {
   #lock: { until: number; rule: string; reason: string } | undefined;
   #flatten: { rule: string; reason: string } | undefined;
   readonly #pending = new Set<Promise<unknown>>();
+  /** The latest snapshot applied: what timer-driven resends decide from. */
+  #lastSnapshot: Snapshot | undefined;
 
   /** Creates an executor with no targets. */
   constructor(options: ExecutorOptions) {
@@ -133,7 +149,21 @@ export class Executor {
   apply(snapshot: Snapshot, actions: readonly ProtectiveAction[]): ProtectiveAction[] {
     const adopted = actions.filter((action) => this.#adopt(action));
     this.#confirm(snapshot);
+    this.#lastSnapshot = snapshot;
+    this.#sendDue(snapshot);
+    return adopted;
+  }
 
+  /**
+   * Resends what is due by its backoff although no snapshot arrived: call it on a timer. A
+   * target the latest snapshot did not show done is resent, acked or not.
+   */
+  resendDue(): void {
+    if (this.#lastSnapshot !== undefined) this.#sendDue(this.#lastSnapshot);
+  }
+
+  /** Sends what is due, in the safe order. */
+  #sendDue(snapshot: Snapshot): void {
     const positions = snapshot.positions.length;
     const orders = snapshot.orders.length;
     const due: Array<[Target, OutgoingCommand]> = [];
@@ -161,7 +191,6 @@ export class Executor {
       }
     }
     for (const [target, command] of due) this.#maybeSend(target, command);
-    return adopted;
   }
 
   /** Waits until every command sent so far has been answered or has failed. */
@@ -196,7 +225,6 @@ export class Executor {
         inFlight: false,
         nextAttemptAt: 0,
         escalated: false,
-        awaitingConfirmation: false,
       };
       this.#targets.set(key, target);
     }
@@ -222,16 +250,15 @@ export class Executor {
             rule: target.rule,
           });
         }
-      } else if (target.awaitingConfirmation && !target.inFlight) {
-        // Acked, but the snapshot still shows the goal unmet: resend after the backoff.
-        target.awaitingConfirmation = false;
       }
     }
   }
 
   #maybeSend(target: Target, command: OutgoingCommand): void {
     const now = this.#options.clock.now();
-    if (target.inFlight || target.awaitingConfirmation || now < target.nextAttemptAt) return;
+    // An ack alone does not count: until a snapshot shows the goal reached, the target is
+    // resent when its backoff is over, whether snapshots arrive meanwhile or not.
+    if (target.inFlight || now < target.nextAttemptAt) return;
     target.attempts++;
     const delay = Math.min(
       this.#options.retryBaseMs * 2 ** (target.attempts - 1),
@@ -263,9 +290,17 @@ export class Executor {
       attempt: target.attempts,
       rule: target.rule,
     });
-    const sent = this.#options.sender.send(command).then(
+    const attempt = target.attempts;
+    const onResend = (full: Command, delivery: number) =>
+      this.#options.onEvent({
+        type: "command_resent",
+        command: full,
+        attempt,
+        delivery,
+        rule: target.rule,
+      });
+    const sent = this.#options.sender.send(command, { onResend }).then(
       (ack) => {
-        target.awaitingConfirmation = true;
         this.#options.onEvent({ type: "command_acked", command, ack, rule: target.rule });
       },
       (error) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Ack } from "../mt5/protocol.ts";
+import type { Ack, Command } from "../mt5/protocol.ts";
 import { ManualClock } from "../shared/clock.ts";
 import { order, position, snapshot } from "../../tests/support/snapshots.ts";
 import {
@@ -192,4 +192,58 @@ Deno.test("executor: release stops closes that belonged to the lock", async () =
   executor.apply(snapshot({ positions: [position()] }), []);
   await executor.settle();
   assert.equal(sender.sent.length, 1, "no close after the release");
+});
+
+Deno.test("executor: without snapshots, an acked but unconfirmed close is resent on the timer and escalated", async () => {
+  const { clock, sender, events, executor } = setup();
+  // The EA acks close_all as done, but no snapshot comes to confirm it (a quiet market).
+  executor.apply(snapshot({ positions: [position()], locked: true }), [
+    { type: "close_all", rule: "r", reason: "x" },
+  ]);
+  await executor.settle();
+  const delays = [1_000, 2_000, 4_000, 8_000];
+  for (const delay of delays) {
+    const before = sender.sent.length;
+    clock.advance(delay - 1);
+    executor.resendDue();
+    await executor.settle();
+    assert.equal(sender.sent.length, before, `nothing before the ${delay} ms backoff is over`);
+    clock.advance(1);
+    executor.resendDue();
+    await executor.settle();
+    assert.equal(sender.sent.length, before + 1, `resent once the ${delay} ms backoff is over`);
+  }
+  const sent = events.filter((e) => e.type === "command_sent");
+  assert.deepEqual(sent.map((e) => e.type === "command_sent" && e.attempt), [1, 2, 3, 4, 5]);
+  const escalations = events.filter((e) => e.type === "escalation");
+  assert.equal(escalations.length, 1, "escalated once, after 3 attempts");
+  assert.equal(escalations[0]!.type === "escalation" && escalations[0]!.attempts, 3);
+});
+
+Deno.test("executor: a same-id resend by the bridge is reported with its attempt", async () => {
+  const clock = new ManualClock(Date.UTC(2026, 10, 24, 10));
+  const events: ExecutorEvent[] = [];
+  const executor = new Executor({
+    sender: {
+      send(command, options) {
+        // The bridge got no ack in time and sent the same command again.
+        options?.onResend?.({ ...command, id: "c1" } as Command, 2);
+        return Promise.resolve({ type: "ack", id: "c1", ok: true, retcode: 10009 });
+      },
+    },
+    clock,
+    onEvent: (event) => events.push(event),
+  });
+  executor.apply(snapshot({ locked: true, positions: [position()] }), [
+    { type: "close_all", rule: "r", reason: "x" },
+  ]);
+  await executor.settle();
+  const resent = events.find((e) => e.type === "command_resent");
+  assert.deepEqual(resent, {
+    type: "command_resent",
+    command: { type: "close_all", reason: "x", id: "c1" },
+    attempt: 1,
+    delivery: 2,
+    rule: "r",
+  });
 });

@@ -143,11 +143,12 @@ export async function runRisk(options: RiskRunOptions): Promise<void> {
     const run = { options, timing, clock, log, signal: stop.signal, die };
     parts = assemble(claim, run);
     await start(parts, claim, run);
-    const { live, writer, session } = parts;
+    const { live, writer, session, guard } = parts;
     await Promise.all([
       live.run(stop.signal, { ...parts, stop: () => stop.abort(), die }),
       writer.pingUntil(stop.signal, () => session.pid),
       writer.writeMetricsUntil(stop.signal),
+      guard.resendUntil(stop.signal),
       session.restartWhenSilent(stop.signal),
     ]);
   } catch (error) {
@@ -236,7 +237,7 @@ function assemble(claim: ClaimedElement, run: RunContext): RiskParts {
   const guard = new AccountGuard({
     element: claim.element,
     settings: riskSettingsOf(claim.element),
-    sender: { send: (command) => session.bridge.send(command) },
+    sender: { send: (command, sendOptions) => session.bridge.send(command, sendOptions) },
     clock,
     dryRun,
     retryBaseMs: timing.retryBaseMs,
