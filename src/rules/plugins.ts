@@ -54,6 +54,9 @@ export interface PluginLoadError {
   message: string;
 }
 
+/** The per-snapshot deadline of a plugin when none is given: the one the risk process uses. */
+export const DEFAULT_PLUGIN_DEADLINE_MS = 50;
+
 /** Options of {@link PluginHost.start}. */
 export interface PluginHostOptions {
   /** Folder relative plugin paths are resolved against; default the working directory. */
@@ -620,7 +623,7 @@ export class PluginHost {
     options: PluginHostOptions = {},
   ): Promise<PluginHost> {
     const settings = {
-      deadlineMs: options.deadlineMs ?? 50,
+      deadlineMs: options.deadlineMs ?? DEFAULT_PLUGIN_DEADLINE_MS,
       loadTimeoutMs: options.loadTimeoutMs ?? 5000,
       maxFailures: options.maxFailures ?? 3,
       backoffMs: options.backoffMs ?? 1000,

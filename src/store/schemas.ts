@@ -194,6 +194,8 @@ export const elementSchema = z.object({
   close_before_weekend: closeBeforeWeekendSchema.optional(),
   rules: z.array(ruleRefSchema).default([]),
   initial_balance: positive.optional(),
+  /** Only the admin of this host may claim the element (absent: any host with a FREE instance). */
+  pin_host: z.string().trim().min(1, "must not be empty").optional(),
   status: z.enum(ELEMENT_STATUSES).default("PENDING"),
   trading: z.enum(TRADING_STATES).default("ALLOWED"),
   lock_reason: z.string().nullable().default(null),
@@ -385,8 +387,14 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case "not_multiple_of":
       return `${
         issue.message.replace(/^Too (small|big): expected \w+ to (have |be )?/, "must be ")
-          .replace(/must be >=/, "must be at least").replace(/must be <=/, "must be at most")
-          .replace(/must be >/, "must be more than").replace(/must be </, "must be less than")
+          .replace(/must be >=\s*/, "must be at least ").replace(
+            /must be <=\s*/,
+            "must be at most ",
+          )
+          .replace(/must be >\s*/, "must be more than ").replace(
+            /must be <\s*/,
+            "must be less than ",
+          )
       }${seen}`;
     case "unrecognized_keys":
       return `has unknown keys ${issue.keys.join(", ")}`;
