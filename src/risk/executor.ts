@@ -95,7 +95,13 @@ export class Executor {
   readonly #options: Required<Omit<ExecutorOptions, "dryRun">> & { dryRun: boolean };
   readonly #targets = new Map<string, Target>();
   #lock: { until: number; rule: string; reason: string } | undefined;
-  #flatten: { rule: string; reason: string } | undefined;
+  /**
+   * Positions and orders that existed when the lock began (taken from the first snapshot
+   * applied while locked): a lock leaves them alone; only an action closes them.
+   */
+  #beforeLock: { positions: Set<number>; orders: Set<number> } | undefined;
+  /** Targets the lock itself started (closes of positions opened while locked). */
+  readonly #lockTargets = new Set<string>();
   readonly #pending = new Set<Promise<unknown>>();
   /** The latest snapshot applied: what timer-driven resends decide from. */
   #lastSnapshot: Snapshot | undefined;
@@ -112,23 +118,30 @@ export class Executor {
   }
 
   /**
-   * Keeps the account locked and flat (no orders, no positions) until {@link release}: used
-   * while the account is LOCKED_DAY or LOCKED, so that a position opened while locked is
-   * closed again.
+   * Keeps the account locked until {@link release}: used while the account is LOCKED_DAY or
+   * LOCKED. A lock refuses new trades and nothing more: positions and orders that existed when
+   * it began stay unless an action closes them (a limit that wants the account flat emits
+   * `cancel_orders` and `close_all` beside its `lock`). A position opened while locked is
+   * closed again (`close_position`), and orders placed while locked are cancelled when no older
+   * order would go with them (the EA deletes them itself too).
    */
   holdLocked(until: number, rule: string, reason: string): void {
+    // A stronger lock replacing a weaker one keeps what existed before the first.
+    if (this.#lock === undefined) this.#beforeLock = undefined;
     this.#lock = { until, rule, reason };
-    this.#flatten = { rule, reason };
   }
 
   /**
-   * Ends {@link holdLocked}: the next snapshots are no longer flattened, and closes or cancels
-   * still being retried stop (a rule that still wants one asks again on the next snapshot).
+   * Ends {@link holdLocked}: closes or cancels still being retried stop (a rule that still
+   * wants one asks again on the next snapshot).
    */
   release(): void {
     this.#lock = undefined;
-    this.#flatten = undefined;
-    for (const key of ["lock", "close_all", "cancel_orders"]) this.#targets.delete(key);
+    this.#beforeLock = undefined;
+    for (const key of ["lock", "close_all", "cancel_orders", ...this.#lockTargets]) {
+      this.#targets.delete(key);
+    }
+    this.#lockTargets.clear();
   }
 
   /** True while a lock is being held. */
@@ -149,6 +162,12 @@ export class Executor {
   apply(snapshot: Snapshot, actions: readonly ProtectiveAction[]): ProtectiveAction[] {
     const adopted = actions.filter((action) => this.#adopt(action));
     this.#confirm(snapshot);
+    if (this.#lock !== undefined) {
+      this.#beforeLock ??= {
+        positions: new Set(snapshot.positions.map((p) => p.ticket)),
+        orders: new Set(snapshot.orders.map((o) => o.ticket)),
+      };
+    }
     this.#lastSnapshot = snapshot;
     this.#sendDue(snapshot);
     return adopted;
@@ -164,20 +183,13 @@ export class Executor {
 
   /** Sends what is due, in the safe order. */
   #sendDue(snapshot: Snapshot): void {
-    const positions = snapshot.positions.length;
-    const orders = snapshot.orders.length;
     const due: Array<[Target, OutgoingCommand]> = [];
     const lockTarget = this.#targets.get("lock");
     if (this.#lock !== undefined && !eaHolds(snapshot, this.#lock.until)) {
       const target = lockTarget ?? this.#target("lock", this.#lock.rule, this.#lock.reason);
       due.push([target, { type: "lock", reason: this.#lock.reason, until: this.#lock.until }]);
     }
-    if (this.#flatten !== undefined && orders > 0) {
-      this.#target("cancel_orders", this.#flatten.rule, this.#flatten.reason);
-    }
-    if (this.#flatten !== undefined && positions > 0) {
-      this.#target("close_all", this.#flatten.rule, this.#flatten.reason);
-    }
+    if (this.#lock !== undefined) this.#undoTradesWhileLocked(snapshot, this.#lock);
     const cancel = this.#targets.get("cancel_orders");
     if (cancel !== undefined) due.push([cancel, { type: "cancel_orders" }]);
     const closeAll = this.#targets.get("close_all");
@@ -191,6 +203,23 @@ export class Executor {
       }
     }
     for (const [target, command] of due) this.#maybeSend(target, command);
+  }
+
+  /** Targets closing what was opened, and cancelling what was placed, while locked. */
+  #undoTradesWhileLocked(snapshot: Snapshot, lock: { rule: string; reason: string }): void {
+    const before = this.#beforeLock;
+    if (before === undefined) return;
+    for (const position of snapshot.positions) {
+      if (before.positions.has(position.ticket)) continue;
+      const key = `close:${position.ticket}`;
+      if (!this.#targets.has(key)) this.#lockTargets.add(key);
+      this.#target(key, lock.rule, lock.reason);
+    }
+    const placed = snapshot.orders.filter((order) => !before.orders.has(order.ticket));
+    if (placed.length > 0 && placed.length === snapshot.orders.length) {
+      if (!this.#targets.has("cancel_orders")) this.#lockTargets.add("cancel_orders");
+      this.#target("cancel_orders", lock.rule, lock.reason);
+    }
   }
 
   /** Waits until every command sent so far has been answered or has failed. */
@@ -242,6 +271,7 @@ export class Executor {
       else done = !tickets.has(Number(target.key.slice("close:".length)));
       if (done && !target.inFlight) {
         this.#targets.delete(target.key);
+        this.#lockTargets.delete(target.key);
         if (target.attempts > 0) {
           this.#options.onEvent({
             type: "confirmed",
