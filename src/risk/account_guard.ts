@@ -9,7 +9,7 @@
 import type { Logger } from "@logtape/logtape";
 import type { Snapshot } from "../mt5/protocol.ts";
 import { resolveLimit } from "../rules/helpers.ts";
-import type { Action, RiskSettings, RuleContext } from "../rules/rule.ts";
+import type { Action, DayState, RiskSettings, RuleContext } from "../rules/rule.ts";
 import { abortableSleep } from "../shared/async.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
@@ -104,7 +104,13 @@ export class AccountGuard {
     this.#options = options;
     const { element, audit } = options;
     this.#settings = options.settings;
-    this.#engine = { day: element.day ?? undefined, peak: element.peak ?? undefined };
+    const day = element.day ?? undefined;
+    this.#engine = {
+      day,
+      peak: element.peak ?? undefined,
+      // What was warned today survives a restart: warnings fire once per trading day.
+      notified: day?.notified === undefined ? undefined : { date: day.date, keys: day.notified },
+    };
     this.#lock = lockStateOf(element);
     this.#executor = new Executor({
       sender: options.sender,
@@ -198,6 +204,10 @@ export class AccountGuard {
     this.#rebuildDayOnNextSnapshot = false;
     const dayChanged = evaluation.day_change !== "same" ||
       evaluation.state.day.date !== this.#engine.day?.date;
+    const warned = evaluation.state.notified.keys.length !==
+      (this.#engine.notified?.date === evaluation.state.day.date
+        ? this.#engine.notified.keys.length
+        : 0);
     this.#engine = evaluation.state;
     if (dayChanged && evaluation.day_estimated) {
       audit.record(
@@ -213,7 +223,9 @@ export class AccountGuard {
         `trading day ${evaluation.state.day.date} (${evaluation.day_change})`,
         { server_time: snapshot.server_time, detail: { ...evaluation.state.day } },
       );
-      writer.patch({ day: evaluation.state.day, peak: evaluation.state.peak });
+      writer.patch({ day: this.#persistedDay(evaluation.state.day), peak: evaluation.state.peak });
+    } else if (warned) {
+      writer.patch({ day: this.#persistedDay(evaluation.state.day) });
     }
     for (const error of evaluation.errors) {
       audit.record("error", `rule ${error.rule} failed: ${error.message}`, { rule: error.rule });
@@ -229,10 +241,21 @@ export class AccountGuard {
     });
     this.#enforce(snapshot, evaluation.actions, evaluation.context.day.ends_at);
     this.#askPlugins(evaluation.context, evaluation.state.day.date);
-    writer.writeMetrics(snapshot, evaluation.context.day.pnl, this.#engine);
+    writer.writeMetrics(snapshot, evaluation.context.day.pnl, {
+      day: this.#persistedDay(evaluation.state.day),
+      peak: evaluation.state.peak,
+    });
     audit.observe(() =>
       this.#options.onStatus?.(this.#status(snapshot, evaluation.context.day.pnl))
     );
+  }
+
+  /** The day state to store: with the once-a-day notifications already delivered on it. */
+  #persistedDay(day: DayState): DayState {
+    const notified = this.#engine.notified;
+    return notified?.date === day.date && notified.keys.length > 0
+      ? { ...day, notified: notified.keys }
+      : day;
   }
 
   #askPlugins(context: RuleContext, date: string): void {
@@ -251,7 +274,10 @@ export class AccountGuard {
       // reset and its once-a-day memory belongs to that day.
       if (date !== this.#engine.day?.date) return;
       const merged = mergeLateActions(outcome.actions, this.#engine.notified, date);
+      const warned = merged.memory.keys.length !== (this.#engine.notified?.keys.length ?? 0);
       this.#engine = { ...this.#engine, notified: merged.memory };
+      const day = this.#engine.day;
+      if (warned && day !== undefined) this.#options.writer.patch({ day: this.#persistedDay(day) });
       const snapshot = this.#lastSnapshot;
       if (snapshot !== undefined) this.#enforce(snapshot, merged.actions, context.day.ends_at);
     }, (error) => {
