@@ -26,7 +26,10 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { exponentialBackoff } from "../shared/backoff.ts";
 import type { Clock } from "../shared/clock.ts";
+import { childEnv } from "../shared/process.ts";
+import { type CommandLine, selfCommand } from "../shared/self_command.ts";
 import { systemClock } from "../shared/clock.ts";
 import { type Action, checkActions, type RuleContext, type RuleError } from "./rule.ts";
 import { BUILTIN_RULE_IDS } from "./builtin/mod.ts";
@@ -161,58 +164,26 @@ function firstLine(text: string): string {
 
 const PROCESS_URL = new URL("./_plugin_process.ts", import.meta.url);
 
-/** How a plugin process is started. */
-export interface PluginCommand {
-  /** Executable. */
-  path: string;
-  /** Arguments. */
-  args: string[];
-}
+/**
+ * The plugin process's side of the protocol (folder-private `_plugin_process.ts`), for the
+ * compiled executable's hidden `rules serve-plugin` command.
+ */
+export { servePlugin } from "./_plugin_process.ts";
+
+/** How a plugin process is started: an executable and its arguments. */
+export type PluginCommand = CommandLine;
 
 /**
- * The default plugin process: inside a compiled executable, the executable itself with
- * `rules serve-plugin`; otherwise `deno run --allow-read` of `_plugin_process.ts` (read-only:
- * no network, no writes, no subprocesses, no environment).
+ * The default plugin process ({@link selfCommand}): inside a compiled executable, the executable
+ * itself with `rules serve-plugin`; otherwise `deno run --allow-read` of `_plugin_process.ts`
+ * (read-only: no network, no writes, no subprocesses, no environment), which ignores the
+ * arguments.
  */
 export function defaultPluginCommand(): PluginCommand {
-  if (Deno.build.standalone) return { path: Deno.execPath(), args: ["rules", "serve-plugin"] };
-  return {
-    path: Deno.execPath(),
-    args: ["run", "--no-config", "--allow-read", "--no-prompt", PROCESS_URL.href],
-  };
-}
-
-/** Environment variables a plugin process may inherit: locations and locale, nothing secret. */
-const PLUGIN_ENV_ALLOWED = [
-  "PATH",
-  "HOME",
-  "USERPROFILE",
-  "DENO_DIR",
-  "TMP",
-  "TEMP",
-  "TMPDIR",
-  "SystemRoot",
-  "SYSTEMROOT",
-  "windir",
-  "LOCALAPPDATA",
-  "APPDATA",
-  "XDG_CACHE_HOME",
-  "LANG",
-  "TZ",
-  "NO_COLOR",
-];
-
-function pluginEnvironment(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of PLUGIN_ENV_ALLOWED) {
-    try {
-      const value = Deno.env.get(name);
-      if (value !== undefined) env[name] = value;
-    } catch {
-      // no env permission: pass nothing
-    }
-  }
-  return env;
+  return selfCommand(["rules", "serve-plugin"], {
+    script: PROCESS_URL,
+    denoFlags: ["--no-config", "--allow-read", "--no-prompt"],
+  });
 }
 
 const encoder = new TextEncoder();
@@ -236,7 +207,7 @@ class PluginProcess {
       // A plugin never sees riskguard's secrets (RISKGUARD_SECRET_KEY, MONGODB_URI, ...): only
       // what a runtime needs to start is passed on.
       clearEnv: true,
-      env: pluginEnvironment(),
+      env: childEnv(),
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -589,7 +560,10 @@ class PluginSlot {
     this.#failuresInRow++;
     const { maxFailures, backoffMs, maxBackoffMs, clock } = this.#options;
     if (this.#failuresInRow >= maxFailures) {
-      const wait = Math.min(maxBackoffMs, backoffMs * 2 ** (this.#failuresInRow - maxFailures));
+      const wait = exponentialBackoff(this.#failuresInRow - maxFailures, {
+        baseMs: backoffMs,
+        maxMs: maxBackoffMs,
+      });
       this.#suspendedUntil = clock.now() + wait;
       this.#state = "suspended";
       return;

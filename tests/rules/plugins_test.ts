@@ -210,7 +210,12 @@ Deno.test("a plugin process never inherits riskguard's secrets, even with env ac
     const command = defaultPluginCommand();
     const allowEnv = {
       path: command.path,
-      args: ["run", "--no-config", "-A", ...command.args.slice(-1)],
+      args: [
+        "run",
+        "--no-config",
+        "-A",
+        ...command.args.slice(command.args.findIndex((arg) => arg.endsWith("_plugin_process.ts"))),
+      ],
     };
     await withHost(
       [{ module: fixture("reads_env.ts") }],

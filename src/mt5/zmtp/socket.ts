@@ -9,6 +9,7 @@ import { ZmtpError } from "./errors.ts";
 import type { Mechanism, SocketType } from "./mechanism.ts";
 import { isLoopback, parseEndpoint } from "./_endpoint.ts";
 import { Peer, type PeerFailure, type PeerOptions } from "./_peer.ts";
+import { exponentialBackoff } from "../../shared/backoff.ts";
 
 /** A logger the transport may write to (a LogTape `Logger` fits). Secrets are never passed. */
 export interface ZmtpLogger {
@@ -395,9 +396,12 @@ export abstract class ZmtpSocket extends EventTarget {
   }
 
   async #dial(endpoint: string, hostname: string, port: number): Promise<void> {
-    const base = this.options.reconnectIntervalMs;
-    const max = Math.max(base, this.options.reconnectMaxIntervalMs);
-    let delay = base;
+    const backoff = {
+      baseMs: this.options.reconnectIntervalMs,
+      maxMs: Math.max(this.options.reconnectIntervalMs, this.options.reconnectMaxIntervalMs),
+    };
+    /** Failed attempts since the last connection that completed its handshake. */
+    let failures = 0;
     while (!this.#closed) {
       let conn: Deno.TcpConn | undefined;
       try {
@@ -415,11 +419,10 @@ export abstract class ZmtpSocket extends EventTarget {
         }
         const peer = this.#startPeer(conn, endpoint);
         await peer.done;
-        if (peer.info !== undefined) delay = base;
+        if (peer.info !== undefined) failures = 0;
       }
       if (this.#closed) break;
-      await this.#sleep(delay);
-      delay = Math.min(max, delay * 2);
+      await this.#sleep(exponentialBackoff(failures++, backoff));
     }
   }
 
