@@ -17,8 +17,7 @@ import {
   registerChild,
   runAdmin,
 } from "../admin/mod.ts";
-import { runRisk } from "../risk/runner.ts";
-import { WebhookNotifier } from "../risk/notifier.ts";
+import { runRisk, WebhookNotifier } from "../risk/mod.ts";
 import { type CliContext, startCommand } from "./context.ts";
 
 /** Options of the risk mode, as parsed from the command line. */
