@@ -876,22 +876,17 @@ class MongoFeedSource implements FeedSource {
     return doc === null ? null : normalize(doc);
   }
 
-  async loadToken(key: string): Promise<unknown> {
+  async loadState(key: string): Promise<Doc | null> {
+    // Not normalized: the resume token goes back to the server exactly as it was stored.
     const doc = await this.#agentState.findOne({ _id: key });
-    return doc?.resume_token ?? null;
+    return doc === null ? null : { ...doc, _id: key };
   }
 
   async saveToken(key: string, token: unknown): Promise<void> {
-    const filter = { _id: key };
-    if (token === null) {
-      await this.#agentState.deleteOne(filter);
-      return;
-    }
-    await this.#agentState.updateOne(
-      filter,
-      { $set: { resume_token: token, updated_at: Date.now() } },
-      { upsert: true },
-    );
+    const update = token === null
+      ? { $unset: { resume_token: "" }, $set: { updated_at: Date.now() } }
+      : { $set: { resume_token: token, updated_at: Date.now() } };
+    await this.#agentState.updateOne({ _id: key }, update, { upsert: true });
   }
 
   #toRaw(change: ChangeStreamDocument<MDoc>): RawChange {
