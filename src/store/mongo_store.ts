@@ -440,17 +440,13 @@ export class MongoStore implements Store {
       if (taken === null) throw noFreeInstance(host);
       const instance = normalize(taken);
       await this.#releaseOthers(String(instance._id), elementId, now);
-      const won = await this.#elements.updateOne(
-        {
-          ...idFilter(elementId),
-          ...leaseIs(lease - 1),
-          instance_id: null,
-          status: { $ne: "DISABLED" },
-        },
-        { $set: claimedElementFields(String(instance._id), host, lease, now, null) },
+      const won = await this.#assignElement(
+        elementId,
+        { lease: lease - 1, instanceId: null },
+        taken._id,
+        claimedElementFields(String(instance._id), host, lease, now, null),
       );
-      if (won.matchedCount === 0) {
-        await this.#giveBack(taken._id, elementId, lease);
+      if (!won) {
         const again = await this.#rawElement(elementId);
         if (again === null) throw notFound("element", elementId);
         if (again.status === "DISABLED") throw elementDisabled(elementId);
@@ -525,17 +521,13 @@ export class MongoStore implements Store {
         throw instanceBusy(instanceId, normalize(latest), now);
       }
       await this.#releaseOthers(String(instance._id), elementId, now);
-      const won = await this.#elements.updateOne(
-        {
-          ...idFilter(elementId),
-          ...leaseIs(held0),
-          instance_id: current,
-          status: { $ne: "DISABLED" },
-        },
-        { $set: claimedElementFields(String(instance._id), host, lease, now, now) },
+      const won = await this.#assignElement(
+        elementId,
+        { lease: held0, instanceId: current },
+        instanceRaw._id,
+        claimedElementFields(String(instance._id), host, lease, now, now),
       );
-      if (won.matchedCount === 0) {
-        await this.#giveBack(instanceRaw._id, elementId, lease);
+      if (!won) {
         throw elementHeld(elementId, (await this.#rawElement(elementId)) ?? doc);
       }
       if (current !== null && current !== instance._id) {
@@ -776,12 +768,32 @@ export class MongoStore implements Store {
     return null;
   }
 
-  /** Undoes an instance take after losing the element race. */
-  async #giveBack(instanceKey: ObjectId | string, elementId: string, lease: number): Promise<void> {
+  /**
+   * The second half of a claim or take-over, once the instance is taken: a compare-and-set of
+   * the element on the lease and holder it was read with (and not DISABLED meanwhile). On a lost
+   * race the instance is given back. Whether the element was assigned.
+   */
+  async #assignElement(
+    elementId: string,
+    expected: { lease: number; instanceId: string | null },
+    instanceKey: ObjectId | string,
+    fields: Doc,
+  ): Promise<boolean> {
+    const won = await this.#elements.updateOne(
+      {
+        ...idFilter(elementId),
+        ...leaseIs(expected.lease),
+        instance_id: expected.instanceId,
+        status: { $ne: "DISABLED" },
+      },
+      { $set: fields },
+    );
+    if (won.matchedCount === 1) return true;
     await this.#instances.updateOne(
-      { _id: instanceKey, element_id: elementId, lease },
+      { _id: instanceKey, element_id: elementId, lease: fields.lease },
       { $set: FREED_INSTANCE_FIELDS },
     );
+    return false;
   }
 
   async #freeInstance(instanceId: string, elementId: string): Promise<void> {
