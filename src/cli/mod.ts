@@ -18,6 +18,7 @@ import { registerRules } from "./rules.ts";
 import { registerSim } from "./sim.ts";
 import { registerDemo } from "./demo.ts";
 import { DEFAULT_STALE_MS } from "../shared/stale.ts";
+import { registerEvents } from "./events.ts";
 
 export type { CliContext } from "./context.ts";
 export { processContext } from "./context.ts";
@@ -46,6 +47,7 @@ function buildProgram(ctx: CliContext): Command {
   registerRules(program, ctx);
   registerSim(program, ctx);
   registerDemo(program, ctx);
+  registerEvents(program, ctx);
   applyToAll(program, (command) => {
     command.configureHelp({ showGlobalOptions: true });
     command.exitOverride().configureOutput({

@@ -19,8 +19,13 @@
  *   `maxFailures` timeouts or crashes in a row it is suspended with exponential backoff;
  * - a plugin still busy with an earlier snapshot is skipped for the new one.
  *
- * In development the child has read permission only; inside the compiled executable it has
- * the executable's permissions. Only load plugin files you trust.
+ * - a plugin that throws in `evaluate` is treated like one that hangs: after `maxFailures`
+ *   failures in a row it is suspended with the same backoff, so it cannot flood the audit trail.
+ *
+ * What a plugin can reach: its process gives up network, environment, subprocess, write, FFI,
+ * system and import permissions before loading it, and the plugin runs in a Worker that may
+ * read its own folder and nothing else (see `_plugin_process.ts`), under `deno run` and in
+ * the compiled executable alike.
  *
  * @module
  */
@@ -175,14 +180,22 @@ export type PluginCommand = CommandLine;
 
 /**
  * The default plugin process ({@link selfCommand}): inside a compiled executable, the executable
- * itself with `rules serve-plugin`; otherwise `deno run --allow-read` of `_plugin_process.ts`
- * (read-only: no network, no writes, no subprocesses, no environment), which ignores the
- * arguments.
+ * itself with `rules serve-plugin`; otherwise `deno run --allow-read` of `_plugin_process.ts` (no
+ * network, writes, subprocesses or environment; no remote or npm modules), which ignores the
+ * arguments. Either way the process narrows its own permissions and runs the plugin in a Worker
+ * that reads its folder only.
  */
 export function defaultPluginCommand(): PluginCommand {
   return selfCommand(["rules", "serve-plugin"], {
     script: PROCESS_URL,
-    denoFlags: ["--no-config", "--allow-read", "--no-prompt"],
+    denoFlags: [
+      "--no-config",
+      "--unstable-worker-options",
+      "--no-remote",
+      "--no-npm",
+      "--allow-read",
+      "--no-prompt",
+    ],
   });
 }
 
@@ -497,7 +510,6 @@ class PluginSlot {
     if (pending === undefined || pending.seq !== reply.seq) return;
     this.#pending = undefined;
     clearTimeout(pending.timer);
-    this.#failuresInRow = 0;
     if (reply.type === "error") {
       this.#counters.errors++;
       const error: RuleError = {
@@ -511,9 +523,11 @@ class PluginSlot {
         error.line = where.line;
         error.column = where.column;
       }
+      this.#threw(error);
       pending.resolve({ actions: [], error });
       return;
     }
+    this.#failuresInRow = 0;
     this.#counters.evaluations++;
     const { actions, problems } = checkActions(reply.actions, this.id);
     if (problems.length > 0) {
@@ -551,6 +565,23 @@ class PluginSlot {
     this.#pending = undefined;
     clearTimeout(pending.timer);
     pending.resolve(settled);
+  }
+
+  /**
+   * A throw counts like a timeout or crash: the process answers, so it is kept until
+   * `maxFailures` failures in a row, then suspended with the same backoff (a plugin that throws
+   * on every snapshot must not flood the audit trail and the webhook).
+   */
+  #threw(error: RuleError): void {
+    if (this.#failuresInRow + 1 < this.#options.maxFailures) {
+      this.#failuresInRow++;
+      return;
+    }
+    this.#failed();
+    if (this.#state === "suspended") {
+      const ms = this.#suspendedUntil - this.#options.clock.now();
+      error.message += ` (suspended for ${ms} ms after ${this.#failuresInRow} failures in a row)`;
+    }
   }
 
   /** A timeout or crash: restart now, or suspend after too many in a row. */

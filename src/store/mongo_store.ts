@@ -672,15 +672,16 @@ export class MongoStore implements Store {
 
   /** Events of one element, oldest first. */
   listEvents(
-    elementId: string,
-    options: { limit?: number; since?: number } = {},
+    elementId: string | null,
+    options: { limit?: number; since?: number; types?: readonly string[] } = {},
   ): Promise<EventRecord[]> {
-    elementId = normalizeId(elementId);
+    const filter: Record<string, unknown> = { at: { $gte: options.since ?? 0 } };
+    if (elementId !== null) filter.element_id = normalizeId(elementId);
+    if (options.types !== undefined) filter.type = { $in: [...options.types] };
     return this.#run(async () => {
-      const docs = await this.#events.find({
-        element_id: elementId,
-        at: { $gte: options.since ?? 0 },
-      }).sort({ at: -1, _id: -1 }).limit(Math.max(1, Math.floor(options.limit ?? 100))).toArray();
+      const docs = await this.#events.find(filter).sort({ at: -1, _id: -1 }).limit(
+        Math.max(1, Math.floor(options.limit ?? 100)),
+      ).toArray();
       return validEvents(docs.reverse().map(normalize));
     });
   }

@@ -550,14 +550,27 @@ export class SqliteStore implements Store {
 
   /** Events of one element, oldest first. */
   listEvents(
-    elementId: string,
-    options: { limit?: number; since?: number } = {},
+    elementId: string | null,
+    options: { limit?: number; since?: number; types?: readonly string[] } = {},
   ): Promise<EventRecord[]> {
-    elementId = normalizeId(elementId);
+    const where = ["at >= ?"];
+    const params: (string | number)[] = [options.since ?? 0];
+    if (elementId !== null) {
+      where.push("element_id = ?");
+      params.push(normalizeId(elementId));
+    }
+    if (options.types !== undefined) {
+      if (options.types.length === 0) return Promise.resolve([]);
+      where.push(`json_extract(doc, '$.type') IN (${options.types.map(() => "?").join(", ")})`);
+      params.push(...options.types);
+    }
+    params.push(Math.max(1, Math.floor(options.limit ?? 100)));
     return this.#run(() => {
       const rows = this.#db.prepare(
-        "SELECT id, doc FROM events WHERE element_id = ? AND at >= ? ORDER BY at DESC, seq DESC LIMIT ?",
-      ).all(elementId, options.since ?? 0, Math.max(1, Math.floor(options.limit ?? 100)));
+        `SELECT id, doc FROM events WHERE ${
+          where.join(" AND ")
+        } ORDER BY at DESC, seq DESC LIMIT ?`,
+      ).all(...params);
       return validEvents(rows.reverse().map((row) => readDoc(row)));
     });
   }

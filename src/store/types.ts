@@ -328,9 +328,12 @@ export interface Store {
    * @throws {StoreError} `INPUT_INVALID` for a malformed event.
    */
   appendEvent(event: NewEvent): Promise<EventRecord>;
-  /** Events of one element, oldest first; the last `limit` (default 100) at or after `since`. */
+  /**
+   * Events of one element (`null`: of every element), oldest first; the last `limit` (default
+   * 100) at or after `since`, only of the given `types` when set.
+   */
   listEvents(
-    elementId: string,
-    options?: { limit?: number; since?: number },
+    elementId: string | null,
+    options?: { limit?: number; since?: number; types?: readonly string[] },
   ): Promise<EventRecord[]>;
 }

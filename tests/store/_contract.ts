@@ -903,6 +903,16 @@ export const CASES: Record<string, Case> = {
     assert.deepEqual(last.map((e) => e.detail.n), [3, 4]);
     const since = await store.listEvents(id, { since: T0 + 3 });
     assert.deepEqual(since.map((e) => e.detail.n), [3, 4]);
+    // Every element (null), oldest first, and only some types.
+    const everyone = await store.listEvents(null);
+    // (The order of two events with the same `at` is not part of the contract.)
+    assert.deepEqual(everyone.map((e) => e.at), [T0, T0, T0 + 1, T0 + 2, T0 + 3, T0 + 4]);
+    assert.deepEqual(everyone.filter((e) => e.element_id !== id).map((e) => e.type), ["lock"]);
+    assert.deepEqual((await store.listEvents(null, { since: T0 + 4 })).map((e) => e.at), [T0 + 4]);
+    const breachesAndLocks = await store.listEvents(null, { types: ["breach", "lock"] });
+    assert.deepEqual(breachesAndLocks.map((e) => e.type), ["lock", "breach"]);
+    assert.deepEqual(await store.listEvents(id, { types: ["lock"] }), []);
+    assert.deepEqual(await store.listEvents(null, { types: [] }), []);
     await rejectsWith(store.appendEvent({ element_id: "", type: "x" }), "INPUT_INVALID");
     await rejectsWith(store.appendEvent({ element_id: id } as never), "INPUT_INVALID");
     await rejectsWith(
