@@ -836,11 +836,10 @@ class SqliteFeedSource implements FeedSource {
     return attempt(() => getDoc(this.#db, "elements", id));
   }
 
-  loadToken(key: string): Promise<unknown> {
+  loadState(key: string): Promise<Doc | null> {
     return attempt(() => {
-      const row = this.#db.prepare("SELECT doc FROM agent_state WHERE id = ?").get(key);
-      if (row === undefined) return null;
-      return (JSON.parse(String(row.doc)) as Doc).resume_token ?? null;
+      const row = this.#db.prepare("SELECT id, doc FROM agent_state WHERE id = ?").get(key);
+      return row === undefined ? null : readDoc(row);
     });
   }
 
@@ -848,14 +847,19 @@ class SqliteFeedSource implements FeedSource {
   saveToken(key: string, token: unknown): Promise<void> {
     return attempt(() => {
       if (this.#storeClosed()) return;
+      const now = Date.now();
       if (token === null) {
-        this.#db.prepare("DELETE FROM agent_state WHERE id = ?").run(key);
+        this.#db.prepare(
+          "UPDATE agent_state SET doc = json_set(json_remove(doc, '$.resume_token'), '$.updated_at', ?) WHERE id = ?",
+        ).run(now, key);
         return;
       }
-      const doc = { _id: key, resume_token: token, updated_at: Date.now() };
+      // Only the position and its time change: the document's other fields are kept.
+      const doc = { _id: key, resume_token: token, updated_at: now };
       this.#db.prepare(
-        "INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-      ).run(key, JSON.stringify(doc));
+        `INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET
+           doc = json_set(doc, '$.resume_token', json(?), '$.updated_at', ?)`,
+      ).run(key, JSON.stringify(doc), JSON.stringify(token), now);
     });
   }
 }

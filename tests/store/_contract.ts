@@ -1119,6 +1119,43 @@ export const CASES: Record<string, Case> = {
     // An OCCUPIED instance is never marked.
     assert.equal(await store.setInstanceUsable(instance._id, "x", T0), false);
   },
+
+  async "feed positions are saved in agent_state without losing its other fields"(fx) {
+    const { store } = fx;
+    const a = await addElement(store, 9501);
+    // The admin's heartbeat lives in the same document as the feed position.
+    const heartbeat = { version: "0.1.0", children: 2, free: 1, total: 3 };
+    await fx.insertRaw("agent_state", { _id: "host-h", heartbeat, updated_at: T0 });
+    const feed = store.watchElements({ resumeKey: "host-h" });
+    try {
+      assert.deepEqual(upsertIds(await collect(feed, (c) => c.op === "synced")), [a]);
+      const b = await addElement(store, 9502);
+      await collect(feed, (c) => c.op === "upsert" && c.id === b);
+    } finally {
+      await feed.close(); // saves the position of the last handled change
+    }
+    const saved = await fx.readRaw("agent_state", "host-h");
+    assert.ok(saved !== null);
+    assert.deepEqual(saved.heartbeat, heartbeat, "the heartbeat is kept");
+    assert.ok(saved.resume_token !== undefined && saved.resume_token !== null, "position saved");
+    assert.equal(typeof saved.updated_at, "number");
+  },
+
+  async "an agent_state document written invalid by others is ignored by the feed"(fx) {
+    const { store } = fx;
+    const a = await addElement(store, 9601);
+    await fx.insertRaw("agent_state", { _id: "host-i", resume_token: 1, updated_at: "yesterday" });
+    const feed = store.watchElements({ resumeKey: "host-i" });
+    try {
+      assert.deepEqual(upsertIds(await collect(feed, (c) => c.op === "synced")), [a]);
+      const b = await addElement(store, 9602);
+      assert.deepEqual(upsertIds(await collect(feed, (c) => c.op === "upsert" && c.id === b)), [b]);
+    } finally {
+      await feed.close();
+    }
+    const saved = await fx.readRaw("agent_state", "host-i");
+    assert.equal(typeof saved?.updated_at, "number", "the next save makes the document valid");
+  },
 };
 
 /** Runs every case of the contract as steps of `t`, each on a fresh database. */
