@@ -17,8 +17,17 @@ export {
   SYMBOL_FILLING_IOC,
 } from "./filling.ts";
 export type { ExecutionMode, FillingMode, SymbolExecution } from "./filling.ts";
-export { SIM_TOKEN_ENV, startSimulator } from "./launch.ts";
-export type { SimHandle, SimLaunchMode, SimLaunchOptions } from "./launch.ts";
+export { createTerminal, SIM_TOKEN_ENV, startSimulator } from "./launch.ts";
+export type {
+  CreateTerminalOptions,
+  SimHandle,
+  SimLaunchMode,
+  SimLaunchOptions,
+} from "./launch.ts";
+export { formatSimPathway, parseSimPathway, SimPathwayError } from "./pathway.ts";
+export type { SimPathway, SimPathwayOptions } from "./pathway.ts";
+export { FLUSH_MS, TruthLog } from "./truth_log.ts";
+export type { TruthStart } from "./truth_log.ts";
 export { Market, SIM_SYMBOLS, SIM_VOLUME, symbolSpec, tickValue } from "./market.ts";
 export type { Gap, MarketOptions, Quote, SymbolSpec, Tick } from "./market.ts";
 export { isScenarioName, pipOf, scenario, SCENARIO_NAMES } from "./scenarios.ts";
@@ -34,7 +43,9 @@ export { Retcode, SimTerminal } from "./simulator.ts";
 export type {
   CloseCause,
   CommandRecord,
+  SimAccountState,
   SimHistory,
+  SimObserver,
   SimTerminalOptions,
   TradeEvent,
   Wait,
