@@ -128,7 +128,7 @@ export interface AccountVerdict {
   missingEvents: Finding[];
   /** Ack events stored more than once, or in another order than the EA answered. */
   disorderedEvents: Finding[];
-  /** Acks not required in the store: answered in the last second of a killed run. */
+  /** Acks not required in the store: answered in the last second of a run (stopped or killed). */
   exemptEvents: number;
   /** Tick-level crossings that no snapshot showed (the EA sampled past them). */
   transient: number;
@@ -138,8 +138,11 @@ export interface AccountVerdict {
 
 const DAY_MS = 86_400_000;
 const PROTECTIVE = new Set(["lock", "cancel_orders", "close_all", "close_position"]);
-/** A killed process loses the events it had not written yet: this much before its last line. */
-const KILL_LOSS_MS = 1_000;
+/**
+ * A process that stops (or is killed) closes its bridge before the EA's last answers arrive, or
+ * dies before writing them: acks this close to the end of a run are not required in the store.
+ */
+const STOP_LOSS_MS = 1_000;
 
 interface DayFigures {
   date: number;
@@ -212,8 +215,7 @@ export function checkAccount(
     /** A crossing seen in a snapshot since the EA was last unlocked. */
     let crossedSinceUnlock = false;
     let tickCrossed = false;
-    const lastLine = run.lines.at(-1);
-    const killedAt = run.clean ? undefined : (lastLine?.wall ?? run.start.wall);
+    const endedAt = run.lines.at(-1)?.wall ?? run.start.wall;
     if (day === undefined || dateOf(run.start.wall) > day.date) {
       const balance = num(run.start.balance);
       day = { date: dateOf(run.start.wall), start_balance: balance, start_equity: balance };
@@ -299,7 +301,9 @@ export function checkAccount(
           peak.high_equity = Math.max(peak.high_equity, equity);
           if (crossing(equity, false) !== undefined) crossedSinceUnlock = true;
           const rule = crossing(equity, true);
-          if (rule !== undefined && pending === undefined && !(locked && flat)) {
+          // While locked the breach is being enforced: positions the trader opens meanwhile are
+          // the EA's to close, not a new breach.
+          if (rule !== undefined && pending === undefined && !locked) {
             tickCrossed = false;
             verdict.crossings++;
             pending = { wall: line.wall, rule, deadline: line.wall + targetMs };
@@ -344,7 +348,7 @@ export function checkAccount(
           if (line.ok === true || line.ok === false) {
             const command = run.lines.find((l) => l.type === "command" && l.id === line.id);
             if (command !== undefined && PROTECTIVE.has(commandType(command))) {
-              const exempt = killedAt !== undefined && line.wall >= killedAt - KILL_LOSS_MS;
+              const exempt = line.wall >= endedAt - STOP_LOSS_MS;
               acked.push({ id: String(line.id), wall: line.wall, exempt });
             }
           }
