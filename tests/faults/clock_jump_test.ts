@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { openStore } from "../../src/store/mod.ts";
-import { addDrillAccount, allEvents, startRiskProcess, waitFor } from "./_risk_process.ts";
+import { addDrillAccount, allEvents, startRiskProcess, waitFor } from "../support/risk_process.ts";
 
 const HOUR = 3_600_000;
 const SERVER_OFFSET = 2 * HOUR; // the simulator's trade server clock

@@ -21,7 +21,7 @@ import {
   truthLines,
   verdictOf,
   waitFor,
-} from "./_risk_process.ts";
+} from "../support/risk_process.ts";
 
 Deno.test("kill -9 in the middle of a close-all: restarted, the account ends locked and flat", async () => {
   const dir = await Deno.makeTempDir({ prefix: "riskguard-drill-" });

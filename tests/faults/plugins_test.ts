@@ -13,7 +13,7 @@ import {
   startRiskProcess,
   verdictOf,
   waitFor,
-} from "./_risk_process.ts";
+} from "../support/risk_process.ts";
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname;
 

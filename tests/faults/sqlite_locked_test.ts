@@ -14,7 +14,7 @@ import {
   startRiskProcess,
   verdictOf,
   waitFor,
-} from "./_risk_process.ts";
+} from "../support/risk_process.ts";
 
 const OUTAGE_MS = 30_000;
 

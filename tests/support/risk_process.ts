@@ -21,7 +21,7 @@ import {
   type OracleSettings,
   readTruthLog,
   type TruthLine,
-} from "../support/oracle.ts";
+} from "./oracle.ts";
 
 /** The login of drill accounts. */
 export const DRILL_LOGIN = 5_000_001;
