@@ -19,7 +19,7 @@
  */
 import { parseArgs } from "node:util";
 import { SCENARIO_NAMES, type ScenarioName } from "../src/mt5/sim/scenarios.ts";
-import { openStore, type Store } from "../src/store/mod.ts";
+import { openStore } from "../src/store/mod.ts";
 import { type AccountVerdict, describeVerdict } from "../tests/support/oracle.ts";
 import {
   addDrillAccount,
