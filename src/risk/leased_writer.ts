@@ -41,7 +41,8 @@ export interface LeasedWriterOptions {
 export class LeasedWriter {
   readonly #options: LeasedWriterOptions;
   readonly #queue: WriteQueue;
-  #lastMetricsAt = 0;
+  /** Monotonic ms of the last metrics write (the interval is a duration). */
+  #lastMetricsAt = Number.NEGATIVE_INFINITY;
   /** Metrics (with day and peak) handed over but not yet written. */
   #pendingMetrics: ManagedPatch | undefined;
   /** True once the current trading state is known to be in the store. */
@@ -147,12 +148,14 @@ export class LeasedWriter {
     const patch = this.#pendingMetrics;
     if (patch === undefined) return;
     this.#pendingMetrics = undefined;
-    this.#lastMetricsAt = this.#options.clock.now();
+    this.#lastMetricsAt = this.#options.clock.monotonic();
     this.#submit("metrics", "metrics", patch);
   }
 
   #writeMetricsIfDue(): void {
-    if (this.#options.clock.now() - this.#lastMetricsAt < this.#options.metricsIntervalMs) return;
+    if (this.#options.clock.monotonic() - this.#lastMetricsAt < this.#options.metricsIntervalMs) {
+      return;
+    }
     this.flushMetrics();
   }
 
