@@ -31,6 +31,7 @@ import {
   ObjectId,
 } from "mongodb";
 import type {
+  BeatResult,
   ElementFeed,
   ElementFilter,
   InsertResult,
@@ -47,6 +48,7 @@ import type {
   WatchOptions,
 } from "./types.ts";
 import {
+  type AgentHeartbeat,
   type ElementError,
   type ElementStatus,
   type EventRecord,
@@ -72,10 +74,12 @@ import {
   prepareElement,
   toInstance,
   validEvents,
+  validHeartbeats,
   validInstances,
 } from "./_validation.ts";
 import {
   adoptsClaim,
+  AGENT_ID_PREFIX,
   claimableElement,
   claimableInstances,
   claimedElementFields,
@@ -90,6 +94,7 @@ import {
   instanceLost,
   instanceMatches,
   instanceOccupied,
+  instanceUsableFields,
   isStale,
   leaseLost,
   leaseOfDoc,
@@ -653,6 +658,60 @@ export class MongoStore implements Store {
       await this.#events.insertOne({ ...record, _id: toMongoId(record._id) });
       return record;
     });
+  }
+
+  /** Marks a FREE instance UNUSABLE with a reason, or an UNUSABLE one FREE again. */
+  setInstanceUsable(id: string, problem: string | null, now: number): Promise<boolean> {
+    id = normalizeId(id);
+    return this.#run(async () => {
+      const from = problem === null
+        ? { status: "UNUSABLE" }
+        : { $or: [{ status: "FREE" }, { status: { $exists: false } }] };
+      const result = await this.#instances.updateOne(
+        { ...idFilter(id), ...from },
+        { $set: instanceUsableFields(problem, now) },
+      );
+      return result.modifiedCount === 1;
+    });
+  }
+
+  /** Writes an admin heartbeat unless another run of the host beat recently. */
+  beatAgent(
+    beat: AgentHeartbeat,
+    options: { staleAfterMs: number; replaceRunId?: string },
+  ): Promise<BeatResult> {
+    return this.#run(async () => {
+      const id = `${AGENT_ID_PREFIX}${beat.host}`;
+      // Written only over a heartbeat that does not block it (same run, a run known dead,
+      // stopped, or stale); with a blocking one the upsert collides on _id: nothing is written.
+      const filter: Filter<MDoc> = {
+        _id: id,
+        $or: [
+          { run_id: beat.run_id },
+          ...(options.replaceRunId === undefined ? [] : [{ run_id: options.replaceRunId }]),
+          { stopped_at: { $ne: null } },
+          { last_seen: { $lte: beat.last_seen - options.staleAfterMs } },
+        ],
+      };
+      try {
+        await this.#agentState.replaceOne(filter, { _id: id, ...beat }, { upsert: true });
+        return { ok: true as const };
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+        const [holder] = validHeartbeats([await this.#agentState.findOne({ _id: id })]);
+        if (holder === undefined) throw error;
+        return { ok: false as const, holder };
+      }
+    });
+  }
+
+  /** Every admin host's heartbeat. */
+  listAgents(): Promise<AgentHeartbeat[]> {
+    return this.#run(async () =>
+      validHeartbeats(
+        await this.#agentState.find({ _id: { $regex: `^${AGENT_ID_PREFIX}` } }).toArray(),
+      )
+    );
   }
 
   /** Events of one element, oldest first. */
