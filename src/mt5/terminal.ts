@@ -248,14 +248,48 @@ export interface TerminalHandle {
   readonly done: Promise<void>;
 }
 
-/** Parses `sim:<scenario>`; returns undefined for a folder path. */
-export function parseSimPath(path: string): ScenarioName | undefined {
+/** A simulator instance path, parsed: `sim:<scenario>[?seed=N&speed=X]`. */
+export interface SimSpec {
+  /** The scenario played. */
+  scenario: ScenarioName;
+  /** Random seed (an integer), when the path names one. */
+  seed?: number;
+  /** Simulated time per real time (more than 0, at most 100), when the path names one. */
+  speed?: number;
+}
+
+/**
+ * Parses a simulator instance path, `sim:<scenario>` with optional `?seed=N&speed=X` (so an
+ * instance, and the risk process admin starts for it, plays a chosen run); returns undefined
+ * for a folder path.
+ *
+ * @throws {TerminalError} naming the path for an unknown scenario or a bad seed or speed.
+ */
+export function parseSimSpec(path: string): SimSpec | undefined {
   if (!path.startsWith("sim:")) return undefined;
-  const name = path.slice(4);
+  const [name = "", query] = path.slice(4).split("?", 2);
   if (!isScenarioName(name)) {
     throw new TerminalError(`Unknown simulator scenario in instance path: ${path}`);
   }
-  return name;
+  const spec: SimSpec = { scenario: name };
+  for (const [key, text] of new URLSearchParams(query ?? "")) {
+    const value = Number(text);
+    if (key === "seed" && text.trim() !== "" && Number.isSafeInteger(value)) spec.seed = value;
+    else if (key === "speed" && Number.isFinite(value) && value > 0 && value <= 100) {
+      spec.speed = value;
+    } else {
+      throw new TerminalError(
+        `Invalid simulator option in instance path ${path}: ${key}=${text} ` +
+          `(expected seed=<integer> and speed=<number from 0 to 100>)`,
+      );
+    }
+  }
+  return spec;
+}
+
+/** Parses `sim:<scenario>[?seed=N&speed=X]` into its scenario; undefined for a folder path. */
+export function parseSimPath(path: string): ScenarioName | undefined {
+  return parseSimSpec(path)?.scenario;
 }
 
 /**
@@ -263,8 +297,8 @@ export function parseSimPath(path: string): ScenarioName | undefined {
  * `terminal64.exe /portable /config:<ini>` in the folder, restarted when it dies.
  */
 export async function launchTerminal(options: LaunchTerminalOptions): Promise<TerminalHandle> {
-  const scenario = parseSimPath(options.path);
-  if (scenario !== undefined) return await launchSim(options, scenario);
+  const sim = parseSimSpec(options.path);
+  if (sim !== undefined) return await launchSim(options, sim);
   const launcher = new TerminalLauncher(options);
   await launcher.start();
   return launcher;
@@ -272,17 +306,20 @@ export async function launchTerminal(options: LaunchTerminalOptions): Promise<Te
 
 async function launchSim(
   options: LaunchTerminalOptions,
-  scenario: ScenarioName,
+  spec: SimSpec,
 ): Promise<TerminalHandle> {
+  // Seed and speed given by the caller (tests, an in-process run) win over the instance path's.
+  const seed = options.simSeed ?? spec.seed;
+  const speed = options.simSpeed ?? spec.speed;
   const sim = await startSimulator({
-    scenario,
+    scenario: spec.scenario,
     port: options.port,
     token: options.token,
     // The simulated account is the element's account, so the bridge's login check holds.
     login: options.login,
     mode: options.simMode ?? "in_process",
-    ...(options.simSeed === undefined ? {} : { seed: options.simSeed }),
-    ...(options.simSpeed === undefined ? {} : { speed: options.simSpeed }),
+    ...(seed === undefined ? {} : { seed }),
+    ...(speed === undefined ? {} : { speed }),
     ...(options.simExecDelayMs === undefined ? {} : { execDelayMs: options.simExecDelayMs }),
     ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
     ...(options.timerMs === undefined ? {} : { timerMs: options.timerMs }),

@@ -30,7 +30,7 @@ export type {
   ScriptedPending,
   TraderPolicy,
 } from "./scenarios.ts";
-export { Retcode, SimTerminal } from "./simulator.ts";
+export { Retcode, SimTerminal, TRIES_WHILE_LOCKED } from "./simulator.ts";
 export type {
   CloseCause,
   CommandRecord,
