@@ -17,12 +17,14 @@ import { registerInstances } from "./instances.ts";
 import { registerRules } from "./rules.ts";
 import { registerSim } from "./sim.ts";
 import { registerDemo } from "./demo.ts";
+import { DEFAULT_STALE_MS } from "../shared/stale.ts";
+import { registerEvents } from "./events.ts";
 
 export type { CliContext } from "./context.ts";
 export { processContext } from "./context.ts";
 
-/** Builds the full command tree. Exposed for tests of help and parsing. */
-export function buildProgram(ctx: CliContext): Command {
+/** Builds the full command tree. */
+function buildProgram(ctx: CliContext): Command {
   const program = new Command("riskguard")
     .description(
       "Guards MetaTrader 5 accounts: enforces loss, risk and profit limits, locks accounts and " +
@@ -45,6 +47,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerRules(program, ctx);
   registerSim(program, ctx);
   registerDemo(program, ctx);
+  registerEvents(program, ctx);
   applyToAll(program, (command) => {
     command.configureHelp({ showGlobalOptions: true });
     command.exitOverride().configureOutput({
@@ -102,7 +105,10 @@ function addGlobalOptions(program: Command): void {
       "also write JSON lines to this rotating file (env RISKGUARD_LOG_FILE)",
     )
     .option("--webhook-url <url>", "POST breach/lock/error events here (env RISKGUARD_WEBHOOK_URL)")
-    .option("--stale-after <seconds>", "ping age after which a lease is reaped (default 300)")
+    .option(
+      "--stale-after <seconds>",
+      `ping age after which a lease is reaped (default ${DEFAULT_STALE_MS / 1_000})`,
+    )
     .option("--ping-interval <seconds>", "seconds between pings of a risk process (default 10)");
 }
 

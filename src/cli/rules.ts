@@ -10,9 +10,13 @@ import type { Command } from "commander";
 import { RiskGuardError } from "../shared/errors.ts";
 import type { Action, RuleContext, RuleError } from "../rules/rule.ts";
 import { DEFAULT_SETTINGS } from "../rules/settings.ts";
-import { DEFAULT_PLUGIN_DEADLINE_MS, formatLoadError, PluginHost } from "../rules/plugins.ts";
+import {
+  DEFAULT_PLUGIN_DEADLINE_MS,
+  formatLoadError,
+  PluginHost,
+  servePlugin,
+} from "../rules/plugins.ts";
 import { sampleScenarios } from "../rules/samples.ts";
-import { servePlugin } from "../rules/_plugin_process.ts";
 import { prepareContext } from "../risk/engine.ts";
 import { type CliContext, startCommand } from "./context.ts";
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { resolveLimit } from "../rules/mod.ts";
+import { resolveLimit } from "../rules/helpers.ts";
 import type { Element, EventRecord, Store } from "../store/mod.ts";
 import type { DemoAccount } from "./setup.ts";
 

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { resolveLimit } from "../rules/mod.ts";
+import { resolveLimit } from "../rules/helpers.ts";
 import type { Element, EventRecord } from "../store/mod.ts";
 import { money, signedMoney } from "./_format.ts";
 import type { DemoAccount } from "./setup.ts";

@@ -34,7 +34,7 @@ import {
   PROTOCOL_VERSION,
   type Snapshot,
 } from "./protocol.ts";
-import { PullSocket, PushSocket } from "./zmtp/mod.ts";
+import { PullSocket, PushSocket, type SocketStats, type ZmtpLogger } from "./zmtp/mod.ts";
 
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 
@@ -85,6 +85,11 @@ export interface BridgeOptions {
   maxMessageSize?: number;
   /** PLAIN handshake timeout (default 5000 ms). */
   handshakeTimeoutMs?: number;
+  /**
+   * A message partly received for this long, from its first byte, closes the connection
+   * (default 5000 ms): a peer that declares a large message and stalls does not keep its buffer.
+   */
+  messageTimeoutMs?: number;
   /** Prefix of command ids (default: random per bridge). */
   idPrefix?: string;
   /** Minimum ms between two `ping {hello: true}` requests (default 2000). */
@@ -115,6 +120,7 @@ export type BridgeEvent =
   | { type: "wrong_account"; login: number }
   | { type: "dropped"; reason: DropReason; detail: string }
   | { type: "auth_failure"; socket: "pull" | "push" }
+  | { type: "protocol_error"; socket: "pull" | "push"; reason: string }
   | { type: "connect"; socket: "pull" | "push" }
   | { type: "disconnect"; socket: "pull" | "push" };
 
@@ -144,6 +150,13 @@ export interface BridgeStats {
   staleEvents: number;
   /** PLAIN credentials refused on either socket. */
   authFailures: number;
+  /**
+   * Connections closed for breaking the protocol (a message beyond the transport limit, a bad
+   * frame); each is logged with its reason.
+   */
+  protocolErrors: number;
+  /** Transport counters of each socket (evictions, timeouts such as a stalled message, ...). */
+  transport: { pull: Readonly<SocketStats>; push: Readonly<SocketStats> };
 }
 
 interface Pending {
@@ -159,6 +172,21 @@ interface Pending {
 
 const KNOWN_TYPES = new Set(["hello", "snapshot", "ack", "heartbeat"]);
 const log = logger("mt5", "bridge");
+const zmtpLog = logger("mt5", "zmtp");
+/**
+ * The transport's own lines under `mt5.zmtp`: why a connection was closed (protocol error, a
+ * stalled message), evictions at debug level. They never hold a secret. Refused credentials
+ * are logged by the bridge itself, once.
+ */
+const transportLog: ZmtpLogger = {
+  debug: (message, properties = {}) => zmtpLog.debug(message, properties),
+  warn: (message, properties = {}) => {
+    if (message === "zmtp authentication failed") return;
+    const why = "reason" in properties ? ": {reason}" : "";
+    const what = message.replace(/^zmtp /, "");
+    zmtpLog.warn(`EA connection: ${what} (peer {remote} on {endpoint})${why}`, properties);
+  },
+};
 
 /** The agent side of one EA connection. */
 export class Bridge {
@@ -180,7 +208,7 @@ export class Bridge {
   #lastSeq = 0;
   #lastSnapshot: Snapshot | undefined;
   #lastHelloRequest = -Infinity;
-  #stats: BridgeStats = {
+  #stats: Omit<BridgeStats, "transport"> = {
     received: 0,
     hellos: 0,
     snapshots: 0,
@@ -205,6 +233,7 @@ export class Bridge {
     timeouts: 0,
     staleEvents: 0,
     authFailures: 0,
+    protocolErrors: 0,
   };
   #queue: BridgeEvent[] = [];
   #wakeups: Array<() => void> = [];
@@ -222,6 +251,7 @@ export class Bridge {
       checkIntervalMs: options.checkIntervalMs ?? 250,
       maxMessageSize: options.maxMessageSize ?? MAX_MESSAGE_SIZE,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
+      messageTimeoutMs: options.messageTimeoutMs ?? 5_000,
       idPrefix: options.idPrefix ?? makeToken(6),
       helloRequestIntervalMs: options.helloRequestIntervalMs ?? 2_000,
     };
@@ -239,6 +269,8 @@ export class Bridge {
       // message is received and dropped here, so one bad message does not cut the session.
       maxMessageSize: Math.max(4 * this.#options.maxMessageSize, 4 * 1024 * 1024),
       handshakeTimeoutMs: this.#options.handshakeTimeoutMs,
+      messageTimeoutMs: this.#options.messageTimeoutMs,
+      logger: transportLog,
     };
     this.#pull = new PullSocket(transport);
     this.#push = new PushSocket(transport);
@@ -247,6 +279,12 @@ export class Bridge {
         this.#stats.authFailures++;
         log.warn("EA authentication refused on {socket} socket", { socket: name });
         this.#emit({ type: "auth_failure", socket: name });
+      });
+      socket.on("protocol_error", (event) => {
+        // The socket has closed the connection (e.g. a message far beyond our limit): say why.
+        // The transport logs the line with the reason (see transportLog).
+        this.#stats.protocolErrors++;
+        this.#emit({ type: "protocol_error", socket: name, reason: event.reason });
       });
       socket.on("connect", () => this.#emit({ type: "connect", socket: name }));
       socket.on("disconnect", () => this.#emit({ type: "disconnect", socket: name }));
@@ -272,7 +310,11 @@ export class Bridge {
 
   /** A copy of the counters. */
   get stats(): BridgeStats {
-    return { ...this.#stats, dropped: { ...this.#stats.dropped } };
+    return {
+      ...this.#stats,
+      dropped: { ...this.#stats.dropped },
+      transport: { pull: this.#pull.stats, push: this.#push.stats },
+    };
   }
 
   /** The last accepted `hello`, if any. */

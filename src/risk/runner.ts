@@ -605,8 +605,14 @@ class RiskRunner {
     void plugins.evaluate(context).then((outcome) => {
       if (this.#stop.signal.aborted) return;
       for (const error of outcome.errors) {
-        this.#record("error", `rule plugin ${error.rule} ${error.kind}: ${error.message}`, {
+        // Where in the plugin and on which snapshot: what its author needs to fix it.
+        const at = error.file === undefined
+          ? ""
+          : ` at ${error.file}${error.line === undefined ? "" : `:${error.line}`}`;
+        this.#record("error", `rule plugin ${error.rule} ${error.kind}${at}: ${error.message}`, {
           rule: error.rule,
+          server_time: context.snapshot.server_time,
+          detail: { ...error },
         });
       }
       if (outcome.actions.length === 0) return;

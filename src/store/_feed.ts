@@ -9,12 +9,22 @@
  *
  * @module
  */
-import type { ElementChange, ElementFeed } from "./mod.ts";
+import type { ElementChange, ElementFeed } from "./types.ts";
 import { parseElement } from "./schemas.ts";
-import { backoffMs, fingerprint, normalizeId, sleep } from "./_common.ts";
+import { normalizeId } from "./_ids.ts";
+import { STORE_RETRY_BACKOFF } from "./_policy.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
+import { abortableSleep } from "../shared/async.ts";
+import { exponentialBackoff } from "../shared/backoff.ts";
+import { describeError } from "../shared/errors.ts";
 import { logger } from "../shared/logging.ts";
 import { maskUriCredentials } from "../shared/secrets.ts";
+
+/**
+ * Element fields that change on every ping; changes of only these are not fed. (The SQLite
+ * triggers that record changes leave out the same fields.)
+ */
+const VOLATILE_ELEMENT_FIELDS = ["last_ping", "metrics", "updated_at"] as const;
 
 /** Logs feed warnings (stream errors, lost positions) without credentials. */
 export function logFeedWarning(message: string): void {
@@ -141,7 +151,7 @@ export class Feed implements ElementFeed {
     // A failed save is not fatal: the position is saved with a later change, and a restart
     // reconciles anyway.
     await this.#save(true).catch((error) =>
-      this.#options.onWarning?.(`cannot save the feed position: ${describe(error)}`)
+      this.#options.onWarning?.(`cannot save the feed position: ${describeError(error)}`)
     );
     while (!this.#closed) {
       const queued = this.#queue.shift();
@@ -172,11 +182,11 @@ export class Feed implements ElementFeed {
         if (error instanceof StoreError && error.code !== "STORE_UNAVAILABLE") throw error;
         if (failures > max) {
           throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(
-            `Element change feed failed ${failures} times in a row: ${describe(error)}`,
+            `Element change feed failed ${failures} times in a row: ${describeError(error)}`,
             { cause: error },
           );
         }
-        this.#options.onWarning?.(`element feed error, reopening: ${describe(error)}`);
+        this.#options.onWarning?.(`element feed error, reopening: ${describeError(error)}`);
         if (error instanceof HistoryLostError) {
           this.#handledToken = null;
           this.#savedToken = undefined;
@@ -184,7 +194,10 @@ export class Feed implements ElementFeed {
         await this.#source.stop().catch(() => {});
         this.#inflight = null;
         this.#started = false;
-        await sleep(backoffMs(failures - 1), this.#abort.signal);
+        await abortableSleep(
+          exponentialBackoff(failures - 1, STORE_RETRY_BACKOFF),
+          this.#abort.signal,
+        );
       }
     }
     return { done: true, value: undefined };
@@ -229,7 +242,7 @@ export class Feed implements ElementFeed {
       const timer = new AbortController();
       const onClose = () => timer.abort();
       this.#abort.signal.addEventListener("abort", onClose, { once: true });
-      const due = sleep(wait, timer.signal).then(() => "due" as const);
+      const due = abortableSleep(wait, timer.signal).then(() => "due" as const);
       try {
         const first = await Promise.race([inflight, due]);
         if (first === "due") return "due";
@@ -334,6 +347,22 @@ export class Feed implements ElementFeed {
   }
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** A stable text of a document without its volatile fields, to tell real changes apart. */
+export function fingerprint(doc: Record<string, unknown>): string {
+  const copy: Record<string, unknown> = { ...doc };
+  for (const field of VOLATILE_ELEMENT_FIELDS) delete copy[field];
+  return stableStringify(copy);
+}
+
+function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value).sort();
+    return `{${
+      keys.map((key) =>
+        `${JSON.stringify(key)}:${stableStringify((value as Record<string, unknown>)[key])}`
+      ).join(",")
+    }}`;
+  }
+  return JSON.stringify(value) ?? "null";
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Feed, type FeedSource, HistoryLostError, type RawChange } from "./_feed.ts";
-import type { ElementChange } from "./mod.ts";
+import type { ElementChange } from "./types.ts";
 
 /** An in-memory source whose stream fails on demand. */
 class FakeSource implements FeedSource {

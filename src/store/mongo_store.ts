@@ -45,41 +45,62 @@ import type {
   Store,
   TakeLeaseOptions,
   WatchOptions,
-} from "./mod.ts";
+} from "./types.ts";
 import {
   type ElementError,
   type ElementStatus,
   type EventRecord,
   type Instance,
-  instanceSchema,
   type NewEvent,
   type ParsedElement,
   parseElement,
-  parseInstance,
 } from "./schemas.ts";
 import {
-  allocatePort,
-  backoffMs,
-  checkManagedPatch,
-  checkNewEvent,
-  checkNewInstance,
-  checkStoredInstance,
-  CONFIG_ELEMENT_FIELDS,
-  DEFAULT_STALE_MS,
-  isSimPath,
+  HEX_ID,
   newId,
   normalizeEventIds,
   normalizeId,
   normalizeLeaseRef,
   normalizeWatchOptions,
-  portsOverlap,
-  prepareConfigChange,
+} from "./_ids.ts";
+import { CONFIG_ELEMENT_FIELDS, prepareConfigChange } from "./_config_change.ts";
+import {
+  checkManagedPatch,
+  checkNewEvent,
+  checkNewInstance,
+  checkStoredInstance,
   prepareElement,
-  sleep,
   toInstance,
   validEvents,
   validInstances,
-} from "./_common.ts";
+} from "./_validation.ts";
+import {
+  adoptsClaim,
+  claimableElement,
+  claimableInstances,
+  claimedElementFields,
+  compareIds,
+  compareInstances,
+  type Doc,
+  elementDisabled,
+  elementHeld,
+  elementStatusMatches,
+  FREED_INSTANCE_FIELDS,
+  instanceBusy,
+  instanceLost,
+  instanceMatches,
+  instanceOccupied,
+  isStale,
+  leaseLost,
+  leaseOfDoc,
+  noFreeInstance,
+  notFound,
+  occupiedInstanceFields,
+  planInstance,
+  releasedElementFields,
+  statusOfDisabled,
+  STORE_RETRY_BACKOFF,
+} from "./_policy.ts";
 import {
   Feed,
   type FeedSource,
@@ -87,7 +108,11 @@ import {
   logFeedWarning,
   type RawChange,
 } from "./_feed.ts";
-import { LeaseLostError, StoreError, StoreUnavailableError } from "./errors.ts";
+import { StoreError, StoreUnavailableError } from "./errors.ts";
+import { abortableSleep } from "../shared/async.ts";
+import { exponentialBackoff } from "../shared/backoff.ts";
+import { describeError } from "../shared/errors.ts";
+import { DEFAULT_STALE_MS } from "../shared/stale.ts";
 import { maskUriCredentials, redactUri, scrubUriCredentials } from "../shared/secrets.ts";
 
 /** Options of {@link MongoStore.open}. */
@@ -102,14 +127,16 @@ export interface MongoStoreOptions {
   serverSelectionTimeoutMs?: number;
 }
 
-type Doc = Record<string, unknown>;
-
 /** A stored document: ids are ObjectIds (24 hex digits) or strings. */
 interface MDoc extends Document {
   _id: ObjectId | string;
 }
 
-const HEX_ID = /^[0-9a-f]{24}$/i;
+/**
+ * Matches an instance whose status is FREE or missing (`null` also matches an absent field): an
+ * instance document without `status` is FREE, as the schema and `instanceStatusOf` say.
+ */
+const FREE_STATUS = { $in: ["FREE", null] };
 
 /** The MongoDB adapter of the store port. */
 export class MongoStore implements Store {
@@ -176,7 +203,7 @@ export class MongoStore implements Store {
             { cause: error },
           );
         }
-        await sleep(backoffMs(attempt + 2));
+        await abortableSleep(exponentialBackoff(attempt + 2, STORE_RETRY_BACKOFF));
       }
     }
     const store = new MongoStore(client, options.db ?? "riskguard", options.uri);
@@ -244,10 +271,8 @@ export class MongoStore implements Store {
       const query: Filter<MDoc> = {};
       if (filter.host !== undefined) query.host = filter.host;
       const docs = (await this.#elements.find(query).toArray()).map(normalize);
-      const statuses = filter.status;
-      return docs.filter((doc) =>
-        statuses === undefined || statuses.includes((doc.status ?? "PENDING") as ElementStatus)
-      ).sort(byId).map(parseElement);
+      return docs.filter((doc) => elementStatusMatches(doc, filter)).sort(compareIds)
+        .map(parseElement);
     });
   }
 
@@ -313,12 +338,12 @@ export class MongoStore implements Store {
       if (doc === null) return false;
       const instanceId = typeof doc.instance_id === "string" ? doc.instance_id : null;
       if (options.force !== true) {
-        if (instanceId !== null) throw held(id, doc);
+        if (instanceId !== null) throw elementHeld(id, doc);
         const result = await this.#elements.deleteOne({ ...idFilter(id), instance_id: null });
         if (result.deletedCount === 1) return true;
         const again = await this.#rawElement(id);
         if (again === null) return false;
-        throw held(id, again);
+        throw elementHeld(id, again);
       }
       const result = await this.#elements.deleteOne(idFilter(id));
       if (instanceId !== null) await this.#freeInstance(instanceId, id);
@@ -349,40 +374,7 @@ export class MongoStore implements Store {
         const existing = (await this.#instances.find({ host: input.host }).toArray()).map(
           normalize,
         );
-        if (!isSimPath(input.path)) {
-          const same = existing.find((doc) => doc.path === input.path);
-          if (same !== undefined) {
-            throw new StoreError(
-              "STORE_CONFLICT",
-              `Terminal folder ${input.path} is already instance ${
-                String(same._id)
-              } on host ${input.host}`,
-            );
-          }
-        }
-        const ports = existing.map((doc) => Number(doc.port));
-        let port = input.port;
-        if (port === undefined) port = allocatePort(ports);
-        else {
-          const clash = ports.find((used) => portsOverlap(used, port!));
-          if (clash !== undefined) {
-            throw new StoreError(
-              "STORE_CONFLICT",
-              `Port ${port} overlaps ports ${clash}-${
-                clash + 1
-              } already used on host ${input.host}`,
-            );
-          }
-        }
-        const doc = instanceSchema.parse({
-          _id: newId(now),
-          path: input.path,
-          host: input.host,
-          port,
-          ...(input.symbol === undefined ? {} : { symbol: input.symbol }),
-          status: "FREE",
-          created_at: now,
-        });
+        const doc = planInstance(existing, input, now);
         try {
           await this.#instances.insertOne({ ...doc, _id: toMongoId(doc._id) });
           return doc;
@@ -391,7 +383,7 @@ export class MongoStore implements Store {
           if (input.port !== undefined || attempt >= 5) {
             throw new StoreError(
               "STORE_CONFLICT",
-              `Port ${port} is already used on host ${input.host}`,
+              `Port ${doc.port} is already used on host ${input.host}`,
               { cause: error },
             );
           }
@@ -412,12 +404,10 @@ export class MongoStore implements Store {
   /** Instances sorted by host then port. */
   listInstances(filter: InstanceFilter = {}): Promise<Instance[]> {
     return this.#run(async () => {
-      const query: Filter<MDoc> = {};
-      if (filter.host !== undefined) query.host = filter.host;
-      if (filter.status !== undefined) query.status = filter.status;
-      const docs = await this.#instances.find(query).toArray();
-      return validInstances(docs.map(normalize)).sort((a, b) =>
-        a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port
+      const query: Filter<MDoc> = filter.host === undefined ? {} : { host: filter.host };
+      const docs = (await this.#instances.find(query).toArray()).map(normalize);
+      return validInstances(docs.filter((doc) => instanceMatches(doc, filter))).sort(
+        compareInstances,
       );
     });
   }
@@ -432,10 +422,7 @@ export class MongoStore implements Store {
       if (result.deletedCount === 1) return true;
       const doc = await this.#instances.findOne(idFilter(id));
       if (doc === null) return false;
-      throw new StoreError(
-        "STORE_CONFLICT",
-        `Instance ${id} is OCCUPIED by element ${String(doc.element_id)}; use --force`,
-      );
+      throw instanceOccupied(id, normalize(doc));
     });
   }
 
@@ -443,22 +430,14 @@ export class MongoStore implements Store {
   claimFreeInstance(elementId: string, host: string, now: number): Promise<Lease> {
     elementId = normalizeId(elementId);
     return this.#run(async () => {
-      const doc = await this.#claimableElement(elementId);
-      if (typeof doc.instance_id === "string") throw held(elementId, doc);
+      const doc = claimableElement(await this.#rawElement(elementId), elementId);
+      if (typeof doc.instance_id === "string") throw elementHeld(elementId, doc);
       const lease = leaseOfDoc(doc) + 1;
-      const taken = await this.#takeFreeInstance(host, {
-        status: "OCCUPIED",
-        element_id: elementId,
-        lease,
-        last_ping: now,
-        pid: null,
-      });
-      if (taken === null) {
-        throw new StoreError(
-          "CLAIM_FAILED",
-          `Cannot claim instance: no FREE instance on host ${host}`,
-        );
-      }
+      const taken = await this.#takeFreeInstance(
+        host,
+        occupiedInstanceFields(elementId, lease, now),
+      );
+      if (taken === null) throw noFreeInstance(host);
       const instance = normalize(taken);
       await this.#releaseOthers(String(instance._id), elementId, now);
       const won = await this.#elements.updateOne(
@@ -468,26 +447,14 @@ export class MongoStore implements Store {
           instance_id: null,
           status: { $ne: "DISABLED" },
         },
-        {
-          $set: {
-            instance_id: instance._id,
-            host,
-            lease,
-            leased_at: now,
-            last_ping: null,
-            status: "ACTIVE",
-            updated_at: now,
-          },
-        },
+        { $set: claimedElementFields(String(instance._id), host, lease, now, null) },
       );
       if (won.matchedCount === 0) {
         await this.#giveBack(taken._id, elementId, lease);
         const again = await this.#rawElement(elementId);
         if (again === null) throw notFound("element", elementId);
-        if (again.status === "DISABLED") {
-          throw new StoreError("CLAIM_FAILED", `Cannot claim element ${elementId}: it is DISABLED`);
-        }
-        if (typeof again.instance_id === "string") throw held(elementId, again);
+        if (again.status === "DISABLED") throw elementDisabled(elementId);
+        if (typeof again.instance_id === "string") throw elementHeld(elementId, again);
         throw new StoreError(
           "ELEMENT_HELD",
           `Element ${elementId} changed while it was being claimed (lease ${
@@ -512,19 +479,19 @@ export class MongoStore implements Store {
     return this.#run(async () => {
       const { now, host } = options;
       const cutoff = now - options.staleAfterMs;
-      const doc = await this.#claimableElement(elementId);
+      const doc = claimableElement(await this.#rawElement(elementId), elementId);
       const instanceRaw = await this.#instances.findOne(idFilter(instanceId));
       if (instanceRaw === null) throw notFound("instance", instanceId);
       const instance = normalize(instanceRaw);
       checkStoredInstance(instance);
       const current = typeof doc.instance_id === "string" ? doc.instance_id : null;
       const held0 = leaseOfDoc(doc);
-      if (current === instance._id && doc.last_ping === null && instance.element_id === elementId) {
+      if (adoptsClaim(doc, instance, instanceId)) {
         const adopted = await this.#elements.updateOne(
           { ...idFilter(elementId), ...leaseIs(held0), instance_id: current, last_ping: null },
           { $set: { last_ping: now, updated_at: now } },
         );
-        if (adopted.matchedCount === 0) throw held(elementId, doc);
+        if (adopted.matchedCount === 0) throw elementHeld(elementId, doc);
         await this.#instances.updateOne(
           { _id: instanceRaw._id, element_id: elementId },
           { $set: { last_ping: now } },
@@ -537,8 +504,9 @@ export class MongoStore implements Store {
           instance: toInstance({ ...instance, last_ping: now }),
         };
       }
-      if (current !== null && !isStale(doc, cutoff)) throw held(elementId, doc);
+      if (current !== null && !isStale(doc, cutoff)) throw elementHeld(elementId, doc);
       const lease = held0 + 1;
+      // The same rule as `instanceTakeable`, as a compare-and-set.
       const taken = await this.#instances.findOneAndUpdate(
         {
           _id: instanceRaw._id,
@@ -549,14 +517,12 @@ export class MongoStore implements Store {
             { last_ping: null },
           ],
         },
-        { $set: { status: "OCCUPIED", element_id: elementId, lease, last_ping: now, pid: null } },
+        { $set: occupiedInstanceFields(elementId, lease, now) },
         { returnDocument: "after" },
       );
       if (taken === null) {
-        throw new StoreError(
-          "CLAIM_FAILED",
-          `Cannot take instance ${instanceId}: OCCUPIED by element ${String(instance.element_id)}`,
-        );
+        const latest = (await this.#instances.findOne({ _id: instanceRaw._id })) ?? instanceRaw;
+        throw instanceBusy(instanceId, normalize(latest), now);
       }
       await this.#releaseOthers(String(instance._id), elementId, now);
       const won = await this.#elements.updateOne(
@@ -566,21 +532,11 @@ export class MongoStore implements Store {
           instance_id: current,
           status: { $ne: "DISABLED" },
         },
-        {
-          $set: {
-            instance_id: instance._id,
-            host,
-            lease,
-            leased_at: now,
-            last_ping: now,
-            status: "ACTIVE",
-            updated_at: now,
-          },
-        },
+        { $set: claimedElementFields(String(instance._id), host, lease, now, now) },
       );
       if (won.matchedCount === 0) {
         await this.#giveBack(instanceRaw._id, elementId, lease);
-        throw held(elementId, (await this.#rawElement(elementId)) ?? doc);
+        throw elementHeld(elementId, (await this.#rawElement(elementId)) ?? doc);
       }
       if (current !== null && current !== instance._id) {
         await this.#freeInstance(current, elementId);
@@ -603,20 +559,16 @@ export class MongoStore implements Store {
         { ...idFilter(lease.element_id), ...leaseIs(lease.lease) },
         { $set: { last_ping: now, updated_at: now } },
       );
-      if (result.matchedCount === 0) throw await this.#leaseLost(lease);
+      if (result.matchedCount === 0) {
+        throw leaseLost(lease, await this.#rawElement(lease.element_id));
+      }
       const set: Doc = { last_ping: now };
       if (options.pid !== undefined) set.pid = options.pid;
       const instance = await this.#instances.updateOne(
         { ...idFilter(lease.instance_id), element_id: lease.element_id, status: "OCCUPIED" },
         { $set: set },
       );
-      if (instance.matchedCount === 0) {
-        throw new LeaseLostError(
-          lease.element_id,
-          lease.lease,
-          `instance ${lease.instance_id} is no longer held by this element`,
-        );
-      }
+      if (instance.matchedCount === 0) throw instanceLost(lease);
     });
   }
 
@@ -633,14 +585,9 @@ export class MongoStore implements Store {
       if (result.matchedCount === 1) return;
       const doc = await this.#rawElement(lease.element_id);
       if (doc !== null && leaseOfDoc(doc) === lease.lease && doc.status === "DISABLED") {
-        throw new StoreError(
-          "STORE_CONFLICT",
-          `Element ${lease.element_id} is DISABLED; its status is not changed to ${
-            String(fields.status)
-          }`,
-        );
+        throw statusOfDisabled(lease.element_id, fields.status);
       }
-      throw await this.#leaseLost(lease);
+      throw leaseLost(lease, doc);
     });
   }
 
@@ -649,7 +596,7 @@ export class MongoStore implements Store {
     lease = normalizeLeaseRef(lease);
     return this.#run(async () => {
       const now = options.now ?? Date.now();
-      const set: Doc = { instance_id: null, host: null, leased_at: null, updated_at: now };
+      const set: Doc = releasedElementFields(now);
       if (options.error !== undefined) set.error = options.error;
       const base = { ...idFilter(lease.element_id), ...leaseIs(lease.lease) };
       let result = await this.#elements.updateOne(
@@ -659,7 +606,9 @@ export class MongoStore implements Store {
       if (result.matchedCount === 0) {
         result = await this.#elements.updateOne(base, { $set: set, $inc: { lease: 1 } });
       }
-      if (result.matchedCount === 0) throw await this.#leaseLost(lease);
+      if (result.matchedCount === 0) {
+        throw leaseLost(lease, await this.#rawElement(lease.element_id));
+      }
       await this.#freeInstance(lease.instance_id, lease.element_id);
     });
   }
@@ -676,7 +625,7 @@ export class MongoStore implements Store {
           status: "OCCUPIED",
           $or: [{ last_ping: { $lt: instanceCutoff } }, { last_ping: null }],
         },
-        { $set: { status: "FREE", element_id: null, lease: null, pid: null } },
+        { $set: FREED_INSTANCE_FIELDS },
       );
       const stale: Filter<MDoc> = {
         $or: [
@@ -731,15 +680,16 @@ export class MongoStore implements Store {
 
   /** Events of one element, oldest first. */
   listEvents(
-    elementId: string,
-    options: { limit?: number; since?: number } = {},
+    elementId: string | null,
+    options: { limit?: number; since?: number; types?: readonly string[] } = {},
   ): Promise<EventRecord[]> {
-    elementId = normalizeId(elementId);
+    const filter: Record<string, unknown> = { at: { $gte: options.since ?? 0 } };
+    if (elementId !== null) filter.element_id = normalizeId(elementId);
+    if (options.types !== undefined) filter.type = { $in: [...options.types] };
     return this.#run(async () => {
-      const docs = await this.#events.find({
-        element_id: elementId,
-        at: { $gte: options.since ?? 0 },
-      }).sort({ at: -1, _id: -1 }).limit(Math.max(1, Math.floor(options.limit ?? 100))).toArray();
+      const docs = await this.#events.find(filter).sort({ at: -1, _id: -1 }).limit(
+        Math.max(1, Math.floor(options.limit ?? 100)),
+      ).toArray();
       return validEvents(docs.reverse().map(normalize));
     });
   }
@@ -761,28 +711,6 @@ export class MongoStore implements Store {
     return doc === null ? null : normalize(doc);
   }
 
-  async #claimableElement(elementId: string): Promise<Doc> {
-    const doc = await this.#rawElement(elementId);
-    if (doc === null) throw notFound("element", elementId);
-    if (doc.status === "DISABLED") {
-      throw new StoreError("CLAIM_FAILED", `Cannot claim element ${elementId}: it is DISABLED`);
-    }
-    const parsed = parseElement(doc);
-    if (!parsed.valid) {
-      throw new StoreError(
-        "ELEMENT_INVALID",
-        `Cannot claim element ${elementId}: ${parsed.field} ${parsed.reason}`,
-      );
-    }
-    return doc;
-  }
-
-  async #leaseLost(lease: LeaseRef): Promise<LeaseLostError> {
-    const doc = await this.#rawElement(lease.element_id);
-    if (doc === null) return new LeaseLostError(lease.element_id, lease.lease, "element deleted");
-    return new LeaseLostError(lease.element_id, lease.lease, `current lease is ${leaseOfDoc(doc)}`);
-  }
-
   /**
    * Releases the held element `doc` with a compare-and-set on its observed lease and instance
    * (and `extra`): INACTIVE when ACTIVE, no instance, lease + 1. Whether it was released.
@@ -793,7 +721,7 @@ export class MongoStore implements Store {
     now: number,
     extra: Filter<MDoc>,
   ): Promise<boolean> {
-    const set: Doc = { instance_id: null, host: null, leased_at: null, updated_at: now };
+    const set: Doc = releasedElementFields(now);
     const filter: Filter<MDoc> = {
       _id: key as ObjectId | string,
       ...leaseIs(leaseOfDoc(doc)),
@@ -834,13 +762,12 @@ export class MongoStore implements Store {
    */
   async #takeFreeInstance(host: string, set: Doc): Promise<MDoc | null> {
     for (let round = 0; round < 3; round++) {
-      const candidates = await this.#instances.find({ host, status: "FREE" }).sort({ port: 1 })
-        .toArray();
-      const valid = candidates.filter((raw) => parseInstance(normalize(raw)).ok);
+      const candidates = await this.#instances.find({ host, status: FREE_STATUS }).toArray();
+      const valid = claimableInstances(candidates.map((raw) => ({ ...normalize(raw), raw })));
       if (valid.length === 0) return null;
-      for (const raw of valid) {
+      for (const { raw } of valid) {
         const taken = await this.#instances.findOneAndUpdate(
-          { _id: raw._id, status: "FREE" },
+          { _id: raw._id, status: FREE_STATUS },
           { $set: set },
           { returnDocument: "after" },
         );
@@ -854,14 +781,14 @@ export class MongoStore implements Store {
   async #giveBack(instanceKey: ObjectId | string, elementId: string, lease: number): Promise<void> {
     await this.#instances.updateOne(
       { _id: instanceKey, element_id: elementId, lease },
-      { $set: { status: "FREE", element_id: null, lease: null, pid: null } },
+      { $set: FREED_INSTANCE_FIELDS },
     );
   }
 
   async #freeInstance(instanceId: string, elementId: string): Promise<void> {
     await this.#instances.updateOne(
       { ...idFilter(instanceId), element_id: elementId },
-      { $set: { status: "FREE", element_id: null, lease: null, pid: null } },
+      { $set: FREED_INSTANCE_FIELDS },
     );
   }
 }
@@ -942,7 +869,7 @@ class MongoFeedSource implements FeedSource {
   async scan(elementId: string | undefined): Promise<Doc[]> {
     const docs = await this.#elements.find(elementId === undefined ? {} : idFilter(elementId))
       .toArray();
-    return docs.map(normalize).sort(byId);
+    return docs.map(normalize).sort(compareIds);
   }
 
   async lookup(id: string): Promise<Doc | null> {
@@ -1060,25 +987,6 @@ function normalizeValue(value: unknown, depth: number): unknown {
   return out;
 }
 
-function byId(a: Doc, b: Doc): number {
-  const x = String(a._id);
-  const y = String(b._id);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-function leaseOfDoc(doc: Doc): number {
-  return typeof doc.lease === "number" ? doc.lease : 0;
-}
-
-function isStale(doc: Doc, cutoff: number): boolean {
-  const seen = typeof doc.last_ping === "number"
-    ? doc.last_ping
-    : typeof doc.leased_at === "number"
-    ? doc.leased_at
-    : 0;
-  return seen < cutoff;
-}
-
 function isDuplicateKey(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 11000;
 }
@@ -1179,17 +1087,7 @@ export function mapMongoError(error: unknown, description: string): unknown {
   return error;
 }
 
-function notFound(what: string, id: string): StoreError {
-  return new StoreError("NOT_FOUND", `No ${what} with id ${id}`);
-}
-
-function held(id: string, doc: Doc): StoreError {
-  return new StoreError(
-    "ELEMENT_HELD",
-    `Element ${id} is held by host ${String(doc.host)} on instance ${String(doc.instance_id)}`,
-  );
-}
-
+/** A one-line description of a driver failure, with any URI credentials masked. */
 function describe(error: unknown): string {
-  return maskUriCredentials(error instanceof Error ? error.message : String(error));
+  return maskUriCredentials(describeError(error));
 }
