@@ -26,12 +26,15 @@ export function clockTime(at: number): string {
 /** Seconds as `MM:SS`. */
 export function minutes(seconds: number): string {
   const whole = Math.max(0, Math.floor(seconds));
-  return `${String(Math.floor(whole / 60)).padStart(2, "0")}:${String(whole % 60).padStart(2, "0")}`;
+  return `${String(Math.floor(whole / 60)).padStart(2, "0")}:${
+    String(whole % 60).padStart(2, "0")
+  }`;
 }
 
 /** `text` cut to `width` characters (ending in `~` when cut). */
 export function fit(text: string, width: number): string {
-  const chars = [...text.replace(/\s+/g, " ")];
+  // Line breaks and tabs would break the layout; runs of spaces are kept (padded cells).
+  const chars = [...text.replace(/[\r\n\t]+/g, " ")];
   if (chars.length <= width) return chars.join("");
   return width <= 0 ? "" : `${chars.slice(0, width - 1).join("")}~`;
 }

@@ -90,9 +90,11 @@ export function summarizeAccount(
       continue;
     }
     const ticket = typeof event.detail.ticket === "number" ? event.detail.ticket : null;
-    const confirmed = ticket === null ? undefined : later.find((e) =>
-      e.type === "lifecycle" && CONFIRMED.exec(e.message)?.[2] === String(ticket)
-    );
+    const confirmed = ticket === null
+      ? undefined
+      : later.find((e) =>
+        e.type === "lifecycle" && CONFIRMED.exec(e.message)?.[2] === String(ticket)
+      );
     breaches.push({
       rule: event.rule ?? "?",
       at: event.at,
@@ -157,8 +159,10 @@ export function summaryText(summary: AccountSummary): string[] {
   } else {
     const rules = [...new Set(summary.breaches.map((b) => b.rule))].join(", ");
     const count = summary.breaches.length;
-    lines.push(`${head} ${count} breach${count === 1 ? "" : "es"} (${rules}); trading ` +
-      `${summary.trading}; ${pl}`);
+    lines.push(
+      `${head} ${count} breach${count === 1 ? "" : "es"} (${rules}); trading ` +
+        `${summary.trading}; ${pl}`,
+    );
   }
   for (const breach of summary.breaches) {
     const took = breach.doneMs === null ? null : `${Math.round(breach.doneMs)} ms`;

@@ -55,9 +55,7 @@ export function renderFrame(state: FleetState, options: FrameOptions = {}): stri
   for (const account of state.accounts) lines.push(...accountLines(account, width, color));
   lines.push(rule);
   const footer = [
-    ...(state.dashboardUrl === undefined
-      ? []
-      : [fit(`dashboard ${state.dashboardUrl}`, width)]),
+    ...(state.dashboardUrl === undefined ? [] : [fit(`dashboard ${state.dashboardUrl}`, width)]),
     fit(`store ${state.storePath}`, width),
     fit(`logs  ${state.logPath}   Ctrl+C ends the demo`, width),
   ];
@@ -101,9 +99,8 @@ function accountLines(account: AccountView, width: number, color: boolean): stri
       paint(bar(used ?? 0), tone, color) + " " + limit;
   }
   const last = account.lastEvent;
-  const third = last === null
-    ? indent + paint("no event yet", "dim", color)
-    : indent + paint(fit(`${clockTime(last.at)} ${last.type}: ${last.message}`, width - 8), "dim", color);
+  const third = last === null ? indent + paint("no event yet", "dim", color) : indent +
+    paint(fit(`${clockTime(last.at)} ${last.type}: ${last.message}`, width - 8), "dim", color);
   return [first, second, third];
 }
 
