@@ -7,8 +7,7 @@ import { type Command, Option } from "commander";
 import { ConfigError, NotImplementedError } from "../shared/errors.ts";
 import { logger } from "../shared/logging.ts";
 import { openStore } from "../store/mod.ts";
-import { runRisk } from "../risk/runner.ts";
-import { WebhookNotifier } from "../risk/notifier.ts";
+import { runRisk, WebhookNotifier } from "../risk/mod.ts";
 import { type CliContext, startCommand } from "./context.ts";
 
 /** Options of the risk mode, as parsed from the command line. */

@@ -166,6 +166,9 @@ interface Pending {
   maxAttempts: number;
   timeoutMs: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Deliveries so far (first send, timeout resends and resends after a new hello). */
+  deliveries: number;
+  onResend: ((command: Command, delivery: number) => void) | undefined;
   resolve: (ack: Ack) => void;
   reject: (error: Error) => void;
 }
@@ -362,11 +365,17 @@ export class Bridge {
    * Sends a command and resolves with its ack. The bridge assigns the id (unless the command
    * has one), resends the same command (same id) when no ack comes within the timeout or when
    * the EA says hello again, and rejects with a `TIMEOUT` error after the last attempt, or with
-   * `CLOSED` when the bridge closes. An ack with `ok: false` resolves normally.
+   * `CLOSED` when the bridge closes. An ack with `ok: false` resolves normally. `onResend`
+   * hears of every same-id resend with its delivery number (2 for the first resend), so the
+   * audit trail can record it.
    */
   send(
     command: CommandInput | Command,
-    options: { timeoutMs?: number; retries?: number } = {},
+    options: {
+      timeoutMs?: number;
+      retries?: number;
+      onResend?: (command: Command, delivery: number) => void;
+    } = {},
   ): Promise<Ack> {
     if (this.#closed) {
       return Promise.reject(
@@ -390,6 +399,8 @@ export class Bridge {
         maxAttempts: 1 + Math.max(0, options.retries ?? this.#options.retries),
         timeoutMs: options.timeoutMs ?? this.#options.ackTimeoutMs,
         timer: undefined,
+        deliveries: 0,
+        onResend: options.onResend,
         resolve,
         reject,
       };
@@ -584,6 +595,8 @@ export class Bridge {
 
   #transmit(pending: Pending, countAttempt = true): void {
     if (countAttempt) pending.attempts++;
+    pending.deliveries++;
+    if (pending.deliveries > 1) pending.onResend?.(pending.command, pending.deliveries);
     if (pending.timer !== undefined) clearTimeout(pending.timer);
     pending.timer = setTimeout(() => this.#onTimeout(pending), pending.timeoutMs);
     this.#push.send(pending.bytes).catch((error) => {

@@ -144,6 +144,8 @@ export const dayStateSchema = z.object({
   baseline: z.number(),
   ops_seen: z.number().optional(),
   ops_date: z.string().regex(DATE, 'must be a date "YYYY-MM-DD"').optional(),
+  /** Once-a-day notifications already delivered this day (`rule|key`): not sent again. */
+  notified: z.array(z.string().max(500)).max(1_000).optional(),
 });
 
 /** Persisted high-water marks (owned by the risk engine; stored as given). */

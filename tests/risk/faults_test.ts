@@ -11,7 +11,7 @@ import {
   StoreUnavailableError,
   type WatchOptions,
 } from "../../src/store/mod.ts";
-import { runRisk } from "../../src/risk/runner.ts";
+import { runRisk } from "../../src/risk/mod.ts";
 import {
   launchTerminal,
   type LaunchTerminalOptions,
