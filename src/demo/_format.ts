@@ -72,3 +72,28 @@ export function stripColor(text: string): string {
   // deno-lint-ignore no-control-regex
   return text.replace(/\x1b\[[0-9;]*m/g, "");
 }
+
+/**
+ * `text` (which may hold colour codes) cut to `width` visible characters; a cut coloured line
+ * ends with a colour reset so the colour does not run into the next one.
+ */
+export function clip(text: string, width: number): string {
+  let visible = 0;
+  let out = "";
+  // deno-lint-ignore no-control-regex
+  for (const part of text.split(/(\x1b\[[0-9;]*m)/)) {
+    if (part.startsWith("\x1b[")) {
+      out += part;
+      continue;
+    }
+    const chars = [...part];
+    if (visible + chars.length <= width) {
+      out += part;
+      visible += chars.length;
+      continue;
+    }
+    out += chars.slice(0, Math.max(0, width - visible)).join("");
+    return out.includes("\x1b[") ? `${out}\x1b[0m` : out;
+  }
+  return out;
+}

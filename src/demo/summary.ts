@@ -196,6 +196,6 @@ export function summaryText(summary: AccountSummary): string[] {
       `    spread is not extra: equity already values positions at the price they close at`,
     );
   }
-  lines.push(`  ${summary.events} events recorded`);
+  lines.push(`  ${summary.events} event${summary.events === 1 ? "" : "s"} recorded`);
   return lines;
 }

@@ -10,6 +10,7 @@
  * @module
  */
 import {
+  clip,
   clockTime,
   fit,
   left,
@@ -50,7 +51,7 @@ export function renderFrame(state: FleetState, options: FrameOptions = {}): stri
   const lines = [
     paint(left(title, width - clock.length - 1), "bold", color) + " " + clock,
     rule,
-    paint(left(accountHeader(), width), "dim", color),
+    paint(accountHeader(), "dim", color),
   ];
   for (const account of state.accounts) lines.push(...accountLines(account, width, color));
   lines.push(rule);
@@ -66,7 +67,8 @@ export function renderFrame(state: FleetState, options: FrameOptions = {}): stri
   for (const event of recent) lines.push(actionLine(event, width, color));
   lines.push(rule);
   lines.push(...footer.map((line) => paint(line, "dim", color)));
-  return lines;
+  // The account columns need 80; a narrower terminal loses their right end, never a line.
+  return lines.map((line) => clip(line, width));
 }
 
 function accountHeader(): string {
