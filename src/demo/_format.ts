@@ -42,13 +42,13 @@ export function fit(text: string, width: number): string {
 /** `text` cut or padded on the right to exactly `width` characters. */
 export function left(text: string, width: number): string {
   const cut = fit(text, width);
-  return cut + " ".repeat(width - [...cut].length);
+  return cut + " ".repeat(Math.max(0, width - [...cut].length));
 }
 
 /** `text` cut or padded on the left to exactly `width` characters. */
 export function right(text: string, width: number): string {
   const cut = fit(text, width);
-  return " ".repeat(width - [...cut].length) + cut;
+  return " ".repeat(Math.max(0, width - [...cut].length)) + cut;
 }
 
 /** Colours of the TTY view. */

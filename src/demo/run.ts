@@ -64,6 +64,8 @@ export async function runDemo(
   const feed = new EventFeed(store, accounts);
   let admin: AdminRun | undefined;
   let failure: Error | undefined;
+  // Set once the demo stops admin itself: its exit is then expected.
+  let stopping = false;
   let phase: FleetState["phase"] = "starting";
   const state = async (): Promise<FleetState> => ({
     now: Date.now(),
@@ -86,8 +88,8 @@ export async function runDemo(
     const started = startAdmin(paths, host);
     admin = started;
     void started.exited.then((code) => {
-      if (running.aborted) return;
-      failure = adminFailure(code, started.tail());
+      if (running.aborted || stopping) return;
+      failure ??= adminFailure(code, started.tail());
       halt.abort();
     });
     // Issue 15: once `riskguard dashboard` exists, start it here on the same store (like
@@ -111,6 +113,7 @@ export async function runDemo(
   } catch (error) {
     failure ??= error as Error;
   } finally {
+    stopping = true;
     await admin?.stop();
     screen?.close();
     globalThis.removeEventListener("unload", restore);
@@ -133,7 +136,8 @@ function adminFailure(code: number, tail: string[]): Error {
 
 function frameOptions(io: DemoIo): { width: number; height: number; color: boolean } {
   const size = terminalSize();
-  return { width: Math.min(80, size.columns), height: size.rows, color: io.color };
+  // Never narrower than the title needs; 80 columns is the layout's width.
+  return { width: Math.max(40, Math.min(80, size.columns)), height: size.rows, color: io.color };
 }
 
 /** Draws a frame on the terminal, or prints new events (and the table every 10 s). */

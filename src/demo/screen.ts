@@ -33,7 +33,7 @@ export class TtyScreen {
   /** Draws a frame over the previous one. */
   draw(lines: readonly string[]): void {
     if (!this.#open) return;
-    this.#write(HOME + lines.map((line) => line + CLEAR_LINE_END).join("\r\n") + CLEAR_BELOW);
+    this.#write(HOME + lines.map((line) => line + CLEAR_LINE_END).join("\n") + CLEAR_BELOW);
   }
 
   /** Restores the normal screen and the cursor (once). */
@@ -44,10 +44,13 @@ export class TtyScreen {
   }
 }
 
-/** The terminal's size, or 80 x 24 when it cannot be read. */
+/**
+ * The terminal's size; 80 x 24 for what cannot be read (a pseudo-terminal may report 0 x 0).
+ */
 export function terminalSize(): { columns: number; rows: number } {
   try {
-    return Deno.consoleSize();
+    const { columns, rows } = Deno.consoleSize();
+    return { columns: columns > 0 ? columns : 80, rows: rows > 0 ? rows : 24 };
   } catch {
     return { columns: 80, rows: 24 };
   }

@@ -121,7 +121,7 @@ function actionLine(event: EventLine, width: number, color: boolean): string {
     : event.type === "unlock" || event.type === "lifecycle"
     ? "green"
     : undefined;
-  const head = `${clockTime(event.at)} ${event.login} ${left(event.type, 9)}`;
+  const head = `${clockTime(event.at)} ${event.login} ${left(event.type, 10)}`;
   const rule = event.rule === null ? "" : `[${event.rule}] `;
   return head + paint(fit(`${rule}${event.message}`, width - head.length), tone, color);
 }

@@ -12,7 +12,7 @@ Deno.test("screen: alternate screen, home + overwrite frames, restored once", ()
   screen.draw(["first", "second"]);
   const frame = out.shift()!;
   assert.ok(!frame.includes("\x1b[2J"), "a frame never clears the whole screen (flicker)");
-  assert.equal(frame, "\x1b[Hfirst\x1b[K\r\nsecond\x1b[K\x1b[J");
+  assert.equal(frame, "\x1b[Hfirst\x1b[K\nsecond\x1b[K\x1b[J");
   screen.close();
   screen.close();
   assert.deepEqual(out, ["\x1b[?25h\x1b[?1049l"], "restored exactly once");
