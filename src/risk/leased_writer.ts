@@ -12,7 +12,7 @@ import { abortableSleep } from "../shared/async.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
 import type { Lease, ManagedPatch, Store } from "../store/mod.ts";
-import { round2 } from "./_money.ts";
+import { round2 } from "../shared/money.ts";
 import type { RiskEvent } from "./audit_trail.ts";
 import type { LockState } from "./lock_state.ts";
 import { WriteQueue } from "./write_queue.ts";

@@ -9,6 +9,8 @@
 import { z } from "zod";
 import type { InsertResult, ManagedPatch } from "./types.ts";
 import {
+  type AgentHeartbeat,
+  agentHeartbeatSchema,
   dayStateSchema,
   describeIssues,
   ELEMENT_STATUSES,
@@ -211,4 +213,12 @@ export function validEvents(docs: Record<string, unknown>[]): EventRecord[] {
 function firstIssue(issues: FieldIssue[]): string {
   const first = issues[0];
   return first === undefined ? "invalid" : `${first.field} ${first.reason}`;
+}
+
+/** Parses stored heartbeats, skipping malformed ones, sorted by host. */
+export function validHeartbeats(docs: readonly unknown[]): AgentHeartbeat[] {
+  return docs.flatMap((doc) => {
+    const parsed = agentHeartbeatSchema.safeParse(doc);
+    return parsed.success ? [parsed.data] : [];
+  }).sort((a, b) => a.host < b.host ? -1 : a.host > b.host ? 1 : 0);
 }

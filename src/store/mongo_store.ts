@@ -31,6 +31,7 @@ import {
   ObjectId,
 } from "mongodb";
 import type {
+  BeatResult,
   ElementFeed,
   ElementFilter,
   InsertResult,
@@ -47,6 +48,7 @@ import type {
   WatchOptions,
 } from "./types.ts";
 import {
+  type AgentHeartbeat,
   type ElementError,
   type ElementStatus,
   type EventRecord,
@@ -72,10 +74,12 @@ import {
   prepareElement,
   toInstance,
   validEvents,
+  validHeartbeats,
   validInstances,
 } from "./_validation.ts";
 import {
   adoptsClaim,
+  AGENT_ID_PREFIX,
   claimableElement,
   claimableInstances,
   claimedElementFields,
@@ -90,6 +94,7 @@ import {
   instanceLost,
   instanceMatches,
   instanceOccupied,
+  instanceUsableFields,
   isStale,
   leaseLost,
   leaseOfDoc,
@@ -440,17 +445,13 @@ export class MongoStore implements Store {
       if (taken === null) throw noFreeInstance(host);
       const instance = normalize(taken);
       await this.#releaseOthers(String(instance._id), elementId, now);
-      const won = await this.#elements.updateOne(
-        {
-          ...idFilter(elementId),
-          ...leaseIs(lease - 1),
-          instance_id: null,
-          status: { $ne: "DISABLED" },
-        },
-        { $set: claimedElementFields(String(instance._id), host, lease, now, null) },
+      const won = await this.#assignElement(
+        elementId,
+        { lease: lease - 1, instanceId: null },
+        taken._id,
+        claimedElementFields(String(instance._id), host, lease, now, null),
       );
-      if (won.matchedCount === 0) {
-        await this.#giveBack(taken._id, elementId, lease);
+      if (!won) {
         const again = await this.#rawElement(elementId);
         if (again === null) throw notFound("element", elementId);
         if (again.status === "DISABLED") throw elementDisabled(elementId);
@@ -525,17 +526,13 @@ export class MongoStore implements Store {
         throw instanceBusy(instanceId, normalize(latest), now);
       }
       await this.#releaseOthers(String(instance._id), elementId, now);
-      const won = await this.#elements.updateOne(
-        {
-          ...idFilter(elementId),
-          ...leaseIs(held0),
-          instance_id: current,
-          status: { $ne: "DISABLED" },
-        },
-        { $set: claimedElementFields(String(instance._id), host, lease, now, now) },
+      const won = await this.#assignElement(
+        elementId,
+        { lease: held0, instanceId: current },
+        instanceRaw._id,
+        claimedElementFields(String(instance._id), host, lease, now, now),
       );
-      if (won.matchedCount === 0) {
-        await this.#giveBack(instanceRaw._id, elementId, lease);
+      if (!won) {
         throw elementHeld(elementId, (await this.#rawElement(elementId)) ?? doc);
       }
       if (current !== null && current !== instance._id) {
@@ -678,6 +675,60 @@ export class MongoStore implements Store {
     });
   }
 
+  /** Marks a FREE instance UNUSABLE with a reason, or an UNUSABLE one FREE again. */
+  setInstanceUsable(id: string, problem: string | null, now: number): Promise<boolean> {
+    id = normalizeId(id);
+    return this.#run(async () => {
+      const from = problem === null
+        ? { status: "UNUSABLE" }
+        : { $or: [{ status: "FREE" }, { status: { $exists: false } }] };
+      const result = await this.#instances.updateOne(
+        { ...idFilter(id), ...from },
+        { $set: instanceUsableFields(problem, now) },
+      );
+      return result.modifiedCount === 1;
+    });
+  }
+
+  /** Writes an admin heartbeat unless another run of the host beat recently. */
+  beatAgent(
+    beat: AgentHeartbeat,
+    options: { staleAfterMs: number; replaceRunId?: string },
+  ): Promise<BeatResult> {
+    return this.#run(async () => {
+      const id = `${AGENT_ID_PREFIX}${beat.host}`;
+      // Written only over a heartbeat that does not block it (same run, a run known dead,
+      // stopped, or stale); with a blocking one the upsert collides on _id: nothing is written.
+      const filter: Filter<MDoc> = {
+        _id: id,
+        $or: [
+          { run_id: beat.run_id },
+          ...(options.replaceRunId === undefined ? [] : [{ run_id: options.replaceRunId }]),
+          { stopped_at: { $ne: null } },
+          { last_seen: { $lte: beat.last_seen - options.staleAfterMs } },
+        ],
+      };
+      try {
+        await this.#agentState.replaceOne(filter, { _id: id, ...beat }, { upsert: true });
+        return { ok: true as const };
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+        const [holder] = validHeartbeats([await this.#agentState.findOne({ _id: id })]);
+        if (holder === undefined) throw error;
+        return { ok: false as const, holder };
+      }
+    });
+  }
+
+  /** Every admin host's heartbeat. */
+  listAgents(): Promise<AgentHeartbeat[]> {
+    return this.#run(async () =>
+      validHeartbeats(
+        await this.#agentState.find({ _id: { $regex: `^${AGENT_ID_PREFIX}` } }).toArray(),
+      )
+    );
+  }
+
   /** Events of one element, oldest first. */
   listEvents(
     elementId: string | null,
@@ -777,12 +828,32 @@ export class MongoStore implements Store {
     return null;
   }
 
-  /** Undoes an instance take after losing the element race. */
-  async #giveBack(instanceKey: ObjectId | string, elementId: string, lease: number): Promise<void> {
+  /**
+   * The second half of a claim or take-over, once the instance is taken: a compare-and-set of
+   * the element on the lease and holder it was read with (and not DISABLED meanwhile). On a lost
+   * race the instance is given back. Whether the element was assigned.
+   */
+  async #assignElement(
+    elementId: string,
+    expected: { lease: number; instanceId: string | null },
+    instanceKey: ObjectId | string,
+    fields: Doc,
+  ): Promise<boolean> {
+    const won = await this.#elements.updateOne(
+      {
+        ...idFilter(elementId),
+        ...leaseIs(expected.lease),
+        instance_id: expected.instanceId,
+        status: { $ne: "DISABLED" },
+      },
+      { $set: fields },
+    );
+    if (won.matchedCount === 1) return true;
     await this.#instances.updateOne(
-      { _id: instanceKey, element_id: elementId, lease },
+      { _id: instanceKey, element_id: elementId, lease: fields.lease },
       { $set: FREED_INSTANCE_FIELDS },
     );
+    return false;
   }
 
   async #freeInstance(instanceId: string, elementId: string): Promise<void> {
@@ -877,22 +948,17 @@ class MongoFeedSource implements FeedSource {
     return doc === null ? null : normalize(doc);
   }
 
-  async loadToken(key: string): Promise<unknown> {
+  async loadState(key: string): Promise<Doc | null> {
+    // Not normalized: the resume token goes back to the server exactly as it was stored.
     const doc = await this.#agentState.findOne({ _id: key });
-    return doc?.resume_token ?? null;
+    return doc === null ? null : { ...doc, _id: key };
   }
 
   async saveToken(key: string, token: unknown): Promise<void> {
-    const filter = { _id: key };
-    if (token === null) {
-      await this.#agentState.deleteOne(filter);
-      return;
-    }
-    await this.#agentState.updateOne(
-      filter,
-      { $set: { resume_token: token, updated_at: Date.now() } },
-      { upsert: true },
-    );
+    const update = token === null
+      ? { $unset: { resume_token: "" }, $set: { updated_at: Date.now() } }
+      : { $set: { resume_token: token, updated_at: Date.now() } };
+    await this.#agentState.updateOne({ _id: key }, update, { upsert: true });
   }
 
   #toRaw(change: ChangeStreamDocument<MDoc>): RawChange {

@@ -13,6 +13,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import type {
+  BeatResult,
   ElementFeed,
   ElementFilter,
   InsertResult,
@@ -29,6 +30,7 @@ import type {
   WatchOptions,
 } from "./types.ts";
 import {
+  type AgentHeartbeat,
   type ElementError,
   type ElementStatus,
   type EventRecord,
@@ -53,10 +55,12 @@ import {
   prepareElement,
   toInstance,
   validEvents,
+  validHeartbeats,
   validInstances,
 } from "./_validation.ts";
 import {
   adoptsClaim,
+  AGENT_ID_PREFIX,
   claimableElement,
   claimableInstances,
   claimedElementFields,
@@ -65,12 +69,14 @@ import {
   elementHeld,
   elementStatusMatches,
   FREED_INSTANCE_FIELDS,
+  heartbeatBlocks,
   holdsInstance,
   instanceBusy,
   instanceLost,
   instanceMatches,
   instanceOccupied,
   instanceTakeable,
+  instanceUsableFields,
   isStale,
   leaseLost,
   leaseOf,
@@ -532,6 +538,52 @@ export class SqliteStore implements Store {
     );
   }
 
+  /** Marks a FREE instance UNUSABLE with a reason, or an UNUSABLE one FREE again. */
+  setInstanceUsable(id: string, problem: string | null, now: number): Promise<boolean> {
+    id = normalizeId(id);
+    return this.#run(() =>
+      this.#tx(() => {
+        const doc = this.#get("instances", id);
+        if (doc === null) return false;
+        const status = doc.status ?? "FREE";
+        if (status !== (problem === null ? "UNUSABLE" : "FREE")) return false;
+        this.#put("instances", id, { ...doc, ...instanceUsableFields(problem, now) });
+        return true;
+      })
+    );
+  }
+
+  /** Writes an admin heartbeat unless another run of the host beat recently. */
+  beatAgent(
+    beat: AgentHeartbeat,
+    options: { staleAfterMs: number; replaceRunId?: string },
+  ): Promise<BeatResult> {
+    return this.#run(() =>
+      this.#tx(() => {
+        const id = `${AGENT_ID_PREFIX}${beat.host}`;
+        const row = this.#db.prepare("SELECT doc FROM agent_state WHERE id = ?").get(id);
+        const [stored] = row === undefined ? [] : validHeartbeats([JSON.parse(String(row.doc))]);
+        if (stored !== undefined && heartbeatBlocks(stored, beat, options)) {
+          return { ok: false as const, holder: stored };
+        }
+        this.#db.prepare(
+          "INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+        ).run(id, JSON.stringify({ _id: id, ...beat }));
+        return { ok: true as const };
+      })
+    );
+  }
+
+  /** Every admin host's heartbeat. */
+  listAgents(): Promise<AgentHeartbeat[]> {
+    return this.#run(() =>
+      validHeartbeats(
+        this.#db.prepare("SELECT doc FROM agent_state WHERE id LIKE ?").all(`${AGENT_ID_PREFIX}%`)
+          .map((row) => JSON.parse(String(row.doc))),
+      )
+    );
+  }
+
   /** Appends an audit event. */
   appendEvent(event: NewEvent): Promise<EventRecord> {
     event = normalizeEventIds(event);
@@ -784,11 +836,10 @@ class SqliteFeedSource implements FeedSource {
     return attempt(() => getDoc(this.#db, "elements", id));
   }
 
-  loadToken(key: string): Promise<unknown> {
+  loadState(key: string): Promise<Doc | null> {
     return attempt(() => {
-      const row = this.#db.prepare("SELECT doc FROM agent_state WHERE id = ?").get(key);
-      if (row === undefined) return null;
-      return (JSON.parse(String(row.doc)) as Doc).resume_token ?? null;
+      const row = this.#db.prepare("SELECT id, doc FROM agent_state WHERE id = ?").get(key);
+      return row === undefined ? null : readDoc(row);
     });
   }
 
@@ -796,14 +847,19 @@ class SqliteFeedSource implements FeedSource {
   saveToken(key: string, token: unknown): Promise<void> {
     return attempt(() => {
       if (this.#storeClosed()) return;
+      const now = Date.now();
       if (token === null) {
-        this.#db.prepare("DELETE FROM agent_state WHERE id = ?").run(key);
+        this.#db.prepare(
+          "UPDATE agent_state SET doc = json_set(json_remove(doc, '$.resume_token'), '$.updated_at', ?) WHERE id = ?",
+        ).run(now, key);
         return;
       }
-      const doc = { _id: key, resume_token: token, updated_at: Date.now() };
+      // Only the position and its time change: the document's other fields are kept.
+      const doc = { _id: key, resume_token: token, updated_at: now };
       this.#db.prepare(
-        "INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-      ).run(key, JSON.stringify(doc));
+        `INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET
+           doc = json_set(doc, '$.resume_token', json(?), '$.updated_at', ?)`,
+      ).run(key, JSON.stringify(doc), JSON.stringify(token), now);
     });
   }
 }

@@ -23,6 +23,7 @@
  * @module
  */
 import type {
+  AgentHeartbeat,
   DayState,
   ElementError,
   ElementStatus,
@@ -126,6 +127,13 @@ export interface ReleaseOptions {
   /** Current time, epoch ms. */
   now?: number;
 }
+
+/** The result of {@link Store.beatAgent}. */
+export type BeatResult = { ok: true } | {
+  ok: false;
+  /** The other run of this host whose heartbeat is fresh. */
+  holder: AgentHeartbeat;
+};
 
 /** Options of {@link Store.reap}. */
 export interface ReapOptions {
@@ -321,6 +329,26 @@ export interface Store {
    * (ACTIVE ones become INACTIVE), bumping their lease.
    */
   reap(options: ReapOptions): Promise<ReapResult>;
+
+  /**
+   * Admin: marks a FREE instance `UNUSABLE` with the reason (`problem`), or an `UNUSABLE` one
+   * FREE again (`problem` null). Other states are left alone. Returns true when it changed.
+   */
+  setInstanceUsable(id: string, problem: string | null, now: number): Promise<boolean>;
+
+  /**
+   * Admin heartbeat: writes `beat` as the heartbeat of `beat.host`, unless another run of that
+   * host has a heartbeat that is not stopped and younger than `staleAfterMs` (then nothing is
+   * written and that heartbeat is returned). `replaceRunId` names a run the caller knows is
+   * dead (its process is gone), whose heartbeat does not block. Atomic: of two runs starting at
+   * once, one wins.
+   */
+  beatAgent(
+    beat: AgentHeartbeat,
+    options: { staleAfterMs: number; replaceRunId?: string },
+  ): Promise<BeatResult>;
+  /** Every admin host's heartbeat, sorted by host. */
+  listAgents(): Promise<AgentHeartbeat[]>;
 
   /**
    * Appends an audit event (`at` defaults to now).

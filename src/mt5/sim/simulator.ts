@@ -43,6 +43,7 @@ import {
   scenario as scenarioByName,
   type ScenarioName,
 } from "./scenarios.ts";
+import { round2 } from "../../shared/money.ts";
 
 /** MT5 trade server return codes used by the simulator and the EA. */
 export const Retcode = {
@@ -1042,10 +1043,6 @@ function normalizeVolume(volume: number): number {
   return Math.round(volume / SIM_VOLUME.step) * SIM_VOLUME.step > 0
     ? Number((Math.round(volume / SIM_VOLUME.step) * SIM_VOLUME.step).toFixed(2))
     : 0;
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
 }
 
 function round8(value: number): number {
