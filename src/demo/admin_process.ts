@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { CONTROL_DIR_ENV, ControlDir, isProcessAlive } from "../admin/mod.ts";
 import { abortableSleep } from "../shared/async.ts";
 import {
   childEnv,
@@ -21,9 +21,6 @@ import {
 } from "../shared/process.ts";
 import { selfCommand } from "../shared/self_command.ts";
 import type { DemoPaths } from "./setup.ts";
-
-/** The environment variable that hands admin its control folder. */
-const CONTROL_DIR_ENV = "RISKGUARD_CONTROL_DIR";
 
 /** How long admin may take to stop its risk processes and exit, ms. */
 const ADMIN_STOP_MS = 25_000;
@@ -39,8 +36,8 @@ export interface AdminRun {
   readonly exited: Promise<number>;
   /** Its last console lines (for a message when it fails). */
   tail(): string[];
-  /** Stops it (see the module's description) and every risk process it left. */
-  stop(): Promise<StopOutcome>;
+  /** Stops it (see the module's description) and every risk process of `elementIds` it left. */
+  stop(elementIds: readonly string[]): Promise<StopOutcome>;
 }
 
 /** Starts `riskguard --mode admin` for the demo. */
@@ -76,10 +73,10 @@ export function startAdmin(paths: DemoPaths, host: string): AdminRun {
     pid: child.pid,
     exited,
     tail: () => [...lines],
-    stop: async () => {
+    stop: async (elementIds) => {
       const outcome = await stopAdmin(child);
       await pumps;
-      await stopLeftovers(paths.controlDir);
+      await stopLeftovers(paths.controlDir, elementIds);
       return outcome;
     },
   };
@@ -91,38 +88,36 @@ async function stopAdmin(child: ChildProcess): Promise<StopOutcome> {
 }
 
 /**
- * Stops every risk process named in the control folder that still runs: asks it through its
- * stop file, then ends it. Returns the pids that were still running.
+ * Stops the risk processes of `elementIds` that admin's control folder names and that still
+ * run: asks each through its stop file, and ends those still running after `timeoutMs`.
+ * Returns the pids that were still running.
  */
-export async function stopLeftovers(controlDir: string): Promise<number[]> {
+export async function stopLeftovers(
+  controlDir: string,
+  elementIds: readonly string[],
+  timeoutMs = CHILD_STOP_MS,
+): Promise<number[]> {
+  const control = new ControlDir(controlDir);
   const running: { pid: number; elementId: string }[] = [];
-  let entries: Deno.DirEntry[] = [];
-  try {
-    entries = [...Deno.readDirSync(controlDir)];
-  } catch {
-    return []; // admin never started a child
-  }
-  for (const entry of entries) {
-    if (!entry.name.endsWith(".child.json")) continue;
-    try {
-      const record = JSON.parse(await Deno.readTextFile(join(controlDir, entry.name)));
-      if (typeof record?.pid === "number" && isRunning(record.pid)) {
-        running.push({ pid: record.pid, elementId: entry.name.slice(0, -".child.json".length) });
-      }
-    } catch {
-      // A record being rewritten or removed right now: its process is handled by admin.
+  for (const elementId of elementIds) {
+    const record = await control.readChild(elementId);
+    if (record !== null && await isProcessAlive(record.pid)) {
+      running.push({ pid: record.pid, elementId });
     }
   }
-  for (const { elementId } of running) {
-    await Deno.writeTextFile(join(controlDir, `${elementId}.stop`), `${Date.now()}\n`);
-  }
-  const deadline = Date.now() + CHILD_STOP_MS;
+  for (const { elementId } of running) await control.requestStop(elementId);
+  const deadline = Date.now() + timeoutMs;
   const never = new AbortController().signal;
-  while (running.some(({ pid }) => isRunning(pid)) && Date.now() < deadline) {
+  const alive = async () => {
+    const states = await Promise.all(running.map(({ pid }) => isProcessAlive(pid)));
+    return running.filter((_, i) => states[i]);
+  };
+  let left = await alive();
+  while (left.length > 0 && Date.now() < deadline) {
     await abortableSleep(100, never);
+    left = await alive();
   }
-  for (const { pid } of running) {
-    if (!isRunning(pid)) continue;
+  for (const { pid } of left) {
     try {
       Deno.kill(pid, "SIGKILL");
     } catch {
@@ -130,19 +125,6 @@ export async function stopLeftovers(controlDir: string): Promise<number[]> {
     }
   }
   return running.map(({ pid }) => pid);
-}
-
-/**
- * Whether a process runs: Linux reads `/proc` (a zombie does not run); elsewhere a process is
- * taken as running, and ending it is tried.
- */
-function isRunning(pid: number): boolean {
-  if (Deno.build.os !== "linux") return true;
-  try {
-    return !/^\d+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
-  } catch {
-    return false;
-  }
 }
 
 async function readLines(

@@ -114,7 +114,7 @@ export async function runDemo(
     failure ??= error as Error;
   } finally {
     stopping = true;
-    await admin?.stop();
+    await admin?.stop(accounts.map((account) => account.id));
     screen?.close();
     globalThis.removeEventListener("unload", restore);
   }
