@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { formatSimPathway } from "../mt5/sim/pathway.ts";
 import type { ScenarioName } from "../mt5/sim/scenarios.ts";
 
 /** The scenarios the demo's accounts play, in order; more accounts cycle through them. */
@@ -66,5 +67,5 @@ export function planAccounts(count: number, seed: number): DemoAccountPlan[] {
 
 /** The instance path of a plan's simulated terminal: scenario, seed and speed. */
 export function simInstancePath(plan: DemoAccountPlan, speed: number): string {
-  return `sim:${plan.scenario}?seed=${plan.seed}&speed=${speed}`;
+  return formatSimPathway(plan.scenario, { seed: plan.seed, speed });
 }

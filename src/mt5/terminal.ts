@@ -32,7 +32,8 @@ import {
   spawnProcess,
 } from "../shared/process.ts";
 import { supervise, type SuperviseEvent } from "../shared/supervise.ts";
-import { isScenarioName, type ScenarioName } from "./sim/scenarios.ts";
+import type { ScenarioName } from "./sim/scenarios.ts";
+import { parseSimPathway, type SimPathwayOptions } from "./sim/pathway.ts";
 import { type SimHandle, type SimLaunchMode, startSimulator } from "./sim/launch.ts";
 
 /** The EA's file name under `MQL5/Experts` (without `.ex5`). */
@@ -282,48 +283,22 @@ export interface TerminalHandle {
   readonly done: Promise<void>;
 }
 
-/** A simulator instance path, parsed: `sim:<scenario>[?seed=N&speed=X]`. */
-export interface SimSpec {
-  /** The scenario played. */
-  scenario: ScenarioName;
-  /** Random seed (an integer), when the path names one. */
-  seed?: number;
-  /** Simulated time per real time (more than 0, at most 100), when the path names one. */
-  speed?: number;
-}
-
 /**
- * Parses a simulator instance path, `sim:<scenario>` with optional `?seed=N&speed=X` (so an
- * instance, and the risk process admin starts for it, plays a chosen run); returns undefined
- * for a folder path.
- *
- * @throws {TerminalError} naming the path for an unknown scenario or a bad seed or speed.
+ * Parses `sim:<scenario>` (with optional launch options, see `sim/pathway.ts`); returns
+ * undefined for a folder path.
  */
-export function parseSimSpec(path: string): SimSpec | undefined {
-  if (!path.startsWith("sim:")) return undefined;
-  const [name = "", query] = path.slice(4).split("?", 2);
-  if (!isScenarioName(name)) {
-    throw new TerminalError(`Unknown simulator scenario in instance path: ${path}`);
-  }
-  const spec: SimSpec = { scenario: name };
-  for (const [key, text] of new URLSearchParams(query ?? "")) {
-    const value = Number(text);
-    if (key === "seed" && text.trim() !== "" && Number.isSafeInteger(value)) spec.seed = value;
-    else if (key === "speed" && Number.isFinite(value) && value > 0 && value <= 100) {
-      spec.speed = value;
-    } else {
-      throw new TerminalError(
-        `Invalid simulator option in instance path ${path}: ${key}=${text} ` +
-          `(expected seed=<integer> and speed=<number from 0 to 100>)`,
-      );
-    }
-  }
-  return spec;
+export function parseSimPath(path: string): ScenarioName | undefined {
+  return simPathway(path)?.scenario;
 }
 
-/** Parses `sim:<scenario>[?seed=N&speed=X]` into its scenario; undefined for a folder path. */
-export function parseSimPath(path: string): ScenarioName | undefined {
-  return parseSimSpec(path)?.scenario;
+function simPathway(
+  path: string,
+): { scenario: ScenarioName; options: SimPathwayOptions } | undefined {
+  try {
+    return parseSimPathway(path);
+  } catch (error) {
+    throw new TerminalError((error as Error).message);
+  }
 }
 
 /**
@@ -331,8 +306,8 @@ export function parseSimPath(path: string): ScenarioName | undefined {
  * `terminal64.exe /portable /config:<ini>` in the folder, restarted when it dies.
  */
 export async function launchTerminal(options: LaunchTerminalOptions): Promise<TerminalHandle> {
-  const sim = parseSimSpec(options.path);
-  if (sim !== undefined) return await launchSim(options, sim);
+  const sim = simPathway(options.path);
+  if (sim !== undefined) return await launchSim(options, sim.scenario, sim.options);
   const launcher = new TerminalLauncher(options);
   await launcher.start();
   return launcher;
@@ -340,13 +315,17 @@ export async function launchTerminal(options: LaunchTerminalOptions): Promise<Te
 
 async function launchSim(
   options: LaunchTerminalOptions,
-  spec: SimSpec,
+  scenario: ScenarioName,
+  fromPath: SimPathwayOptions,
 ): Promise<TerminalHandle> {
-  // Seed and speed given by the caller (tests, an in-process run) win over the instance path's.
-  const seed = options.simSeed ?? spec.seed;
-  const speed = options.simSpeed ?? spec.speed;
+  // Options given by the caller win over those of the pathway.
+  const seed = options.simSeed ?? fromPath.seed;
+  const speed = options.simSpeed ?? fromPath.speed;
+  const execDelayMs = options.simExecDelayMs ?? fromPath.execDelayMs;
+  const heartbeatMs = options.heartbeatMs ?? fromPath.heartbeatMs;
+  const timerMs = options.timerMs ?? fromPath.timerMs;
   const sim = await startSimulator({
-    scenario: spec.scenario,
+    scenario,
     port: options.port,
     token: options.token,
     // The simulated account is the element's account, so the bridge's login check holds.
@@ -354,9 +333,10 @@ async function launchSim(
     mode: options.simMode ?? "in_process",
     ...(seed === undefined ? {} : { seed }),
     ...(speed === undefined ? {} : { speed }),
-    ...(options.simExecDelayMs === undefined ? {} : { execDelayMs: options.simExecDelayMs }),
-    ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
-    ...(options.timerMs === undefined ? {} : { timerMs: options.timerMs }),
+    ...(execDelayMs === undefined ? {} : { execDelayMs }),
+    ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
+    ...(timerMs === undefined ? {} : { timerMs }),
+    ...(fromPath.truthLog === undefined ? {} : { truthLog: fromPath.truthLog }),
   });
   options.onEvent?.({ type: "started", pid: sim.pid, attempt: 1 });
   return {

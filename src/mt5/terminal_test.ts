@@ -4,7 +4,6 @@ import {
   encodeUtf16le,
   launchTerminal,
   parseSimPath,
-  parseSimSpec,
   renderPreset,
   renderStartupIni,
   TERMINAL_PID_FILE,
@@ -137,24 +136,6 @@ Deno.test("parseSimPath", () => {
   assert.equal(parseSimPath("sim:gap"), "gap");
   assert.equal(parseSimPath("C:\\MT5\\inst1"), undefined);
   assert.throws(() => parseSimPath("sim:nope"), { name: "TerminalError" });
-  assert.equal(parseSimPath("sim:losing_day?seed=3&speed=2"), "losing_day");
-});
-
-Deno.test("parseSimSpec: seed and speed from the instance path, bad ones named", () => {
-  assert.deepEqual(parseSimSpec("sim:calm"), { scenario: "calm" });
-  assert.deepEqual(parseSimSpec("sim:losing_day?seed=3&speed=2.5"), {
-    scenario: "losing_day",
-    seed: 3,
-    speed: 2.5,
-  });
-  assert.equal(parseSimSpec("D:\\MT5\\a?seed=1"), undefined);
-  for (const bad of ["seed=1.5", "seed=", "speed=0", "speed=101", "speed=x", "color=red"]) {
-    assert.throws(() => parseSimSpec(`sim:calm?${bad}`), (error: Error) => {
-      assert.equal(error.name, "TerminalError");
-      assert.ok(error.message.includes(`sim:calm?${bad}`), error.message);
-      return true;
-    });
-  }
 });
 
 Deno.test("writeStartupFiles: ini in the folder, preset in MQL5/Presets", async () => {

@@ -12,7 +12,7 @@ import {
   waitClaimed,
 } from "../../src/demo/setup.ts";
 import { EventFeed, readAccounts } from "../../src/demo/state.ts";
-import { parseSimSpec } from "../../src/mt5/terminal.ts";
+import { parseSimPathway } from "../../src/mt5/sim/pathway.ts";
 import { openStore } from "../../src/store/mod.ts";
 
 Deno.test("setup: accounts cycle the scenarios, each with its terminal, seed and speed", async () => {
@@ -29,12 +29,12 @@ Deno.test("setup: accounts cycle the scenarios, each with its terminal, seed and
       accounts.push(account);
     }
     assert.deepEqual(
-      accounts.map((a) => [a.plan.scenario, a.plan.login, parseSimSpec(a.instancePath)]),
+      accounts.map((a) => [a.plan.scenario, a.plan.login, parseSimPathway(a.instancePath)]),
       [
-        ["calm", 5_000_001, { scenario: "calm", seed: 11, speed: 2 }],
-        ["losing_day", 5_000_002, { scenario: "losing_day", seed: 12, speed: 2 }],
-        ["big_position", 5_000_003, { scenario: "big_position", seed: 13, speed: 2 }],
-        ["calm", 5_000_004, { scenario: "calm", seed: 14, speed: 2 }],
+        ["calm", 5_000_001, { scenario: "calm", options: { seed: 11, speed: 2 } }],
+        ["losing_day", 5_000_002, { scenario: "losing_day", options: { seed: 12, speed: 2 } }],
+        ["big_position", 5_000_003, { scenario: "big_position", options: { seed: 13, speed: 2 } }],
+        ["calm", 5_000_004, { scenario: "calm", options: { seed: 14, speed: 2 } }],
       ],
     );
     const losing = await store.getElement(accounts[1]!.id);
