@@ -36,6 +36,11 @@ export interface AdminRun {
   readonly exited: Promise<number>;
   /** Its last console lines (for a message when it fails). */
   tail(): string[];
+  /**
+   * Asks it to stop without waiting (synchronous: usable while this process exits); on Windows,
+   * where there is no signal to ask with, it is ended.
+   */
+  interrupt(): void;
   /** Stops it (see the module's description) and every risk process of `elementIds` it left. */
   stop(elementIds: readonly string[]): Promise<StopOutcome>;
 }
@@ -73,6 +78,7 @@ export function startAdmin(paths: DemoPaths, host: string): AdminRun {
     pid: child.pid,
     exited,
     tail: () => [...lines],
+    interrupt: () => child.kill(Deno.build.os === "windows" ? "SIGKILL" : "SIGINT"),
     stop: async (elementIds) => {
       const outcome = await stopAdmin(child);
       await pumps;

@@ -56,16 +56,20 @@ export async function runDemo(
   if (options.durationS !== undefined) stops.push(AbortSignal.timeout(options.durationS * 1_000));
   const stop = AbortSignal.any(stops);
   const screen = io.tty ? new TtyScreen(io.stdout) : undefined;
-  // Restores the terminal even when the process is ended by a second Ctrl+C (Deno.exit).
-  const restore = () => screen?.close();
+  let admin: AdminRun | undefined;
+  // Set once the demo stops admin itself: its exit is then expected.
+  let stopping = false;
+  // A second Ctrl+C ends this process at once (Deno.exit): the terminal is still restored, and
+  // admin, in a session of its own, is still asked to stop (it then stops its risk processes).
+  const restore = () => {
+    screen?.close();
+    if (admin !== undefined && !stopping) admin.interrupt();
+  };
   globalThis.addEventListener("unload", restore);
   // Filled as admin claims each account; the feed follows the same array.
   const accounts: DemoAccount[] = [];
   const feed = new EventFeed(store, accounts);
-  let admin: AdminRun | undefined;
   let failure: Error | undefined;
-  // Set once the demo stops admin itself: its exit is then expected.
-  let stopping = false;
   let phase: FleetState["phase"] = "starting";
   const state = async (): Promise<FleetState> => ({
     now: Date.now(),
