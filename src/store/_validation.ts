@@ -25,6 +25,7 @@ import {
   parseInstance,
   peakStateSchema,
   TRADING_STATES,
+  type ValidElement,
 } from "./schemas.ts";
 import { StoreError, StoreInputError } from "./errors.ts";
 import { newId, normalizeId } from "./_ids.ts";
@@ -73,12 +74,15 @@ export function checkNewEvent(input: unknown, id: string, now: number): EventRec
 
 /**
  * Prepares a new element document: fills id, status, trading, lease and timestamps, validates
- * it. Returns the document to store (raw limits kept) or the refusal.
+ * it. Returns the document to store (raw limits kept) with the element it parses to, or the
+ * refusal.
  */
 export function prepareElement(
   input: Record<string, unknown>,
   now: number,
-): { ok: true; doc: Record<string, unknown> } | (InsertResult & { ok: false }) {
+):
+  | { ok: true; doc: Record<string, unknown>; element: ValidElement }
+  | (InsertResult & { ok: false }) {
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     const issue = { field: "(document)", reason: "must be an object" };
     return { ok: false, ...issue, issues: [issue] };
@@ -108,7 +112,7 @@ export function prepareElement(
   if (!parsed.valid) {
     return { ok: false, field: parsed.field, reason: parsed.reason, issues: parsed.issues };
   }
-  return { ok: true, doc };
+  return { ok: true, doc, element: parsed };
 }
 
 /** Validates a new instance's path, host, port and chart symbol. */

@@ -106,13 +106,7 @@ import {
   statusOfDisabled,
   STORE_RETRY_BACKOFF,
 } from "./_policy.ts";
-import {
-  Feed,
-  type FeedSource,
-  HistoryLostError,
-  logFeedWarning,
-  type RawChange,
-} from "./_feed.ts";
+import { type Feed, type FeedSource, HistoryLostError, openFeed, type RawChange } from "./_feed.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
 import { abortableSleep } from "../shared/async.ts";
 import { exponentialBackoff } from "../shared/backoff.ts";
@@ -255,9 +249,7 @@ export class MongoStore implements Store {
         }
         throw error;
       }
-      const parsed = parseElement(prepared.doc);
-      if (!parsed.valid) throw new Error("unreachable: element validated before insert");
-      return { ok: true, element: parsed };
+      return { ok: true, element: prepared.element };
     });
   }
 
@@ -361,14 +353,7 @@ export class MongoStore implements Store {
     options = normalizeWatchOptions(options);
     if (this.#closed) throw new StoreError("CLOSED", `Store ${this.description} is closed`);
     const source = new MongoFeedSource(this.#elements, this.#agentState);
-    const feed: Feed = new Feed(source, {
-      resumeKey: options.resumeKey,
-      elementId: options.elementId,
-      maxRetries: options.maxRetries,
-      onWarning: logFeedWarning,
-    }, () => this.#feeds.delete(feed));
-    this.#feeds.add(feed);
-    return feed;
+    return openFeed(source, options, this.#feeds);
   }
 
   /** Registers an instance; allocates its port when absent. */

@@ -265,7 +265,10 @@ export const instanceSchema = z.object({
 /** A parsed instance (MT5 terminal folder on one host). */
 export type Instance = z.output<typeof instanceSchema>;
 
-/** Known event types; other strings are accepted for forward compatibility. */
+/**
+ * The event types riskguard writes. Stored events of other types (written by a newer version or
+ * another system) are still read: the schema accepts any non-empty string.
+ */
 export const EVENT_TYPES = [
   "lifecycle",
   "breach",
@@ -276,6 +279,9 @@ export const EVENT_TYPES = [
   "unlock",
   "error",
 ] as const;
+
+/** A type of event riskguard writes. */
+export type EventType = typeof EVENT_TYPES[number];
 
 /** The schema of an `events` document. */
 export const eventSchema = z.object({

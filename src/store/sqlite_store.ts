@@ -94,13 +94,7 @@ import {
   releasedElementFields,
   statusOfDisabled,
 } from "./_policy.ts";
-import {
-  Feed,
-  type FeedSource,
-  HistoryLostError,
-  logFeedWarning,
-  type RawChange,
-} from "./_feed.ts";
+import { type Feed, type FeedSource, HistoryLostError, openFeed, type RawChange } from "./_feed.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
 import { abortableSleep } from "../shared/async.ts";
 import { exponentialBackoff } from "../shared/backoff.ts";
@@ -272,9 +266,7 @@ export class SqliteStore implements Store {
       if (!inserted) {
         return { ok: false, field: "_id", reason: `already exists: ${id}`, issues: [] };
       }
-      const parsed = parseElement(prepared.doc);
-      if (!parsed.valid) throw new Error("unreachable: element validated before insert");
-      return { ok: true, element: parsed };
+      return { ok: true, element: prepared.element };
     });
   }
 
@@ -367,14 +359,7 @@ export class SqliteStore implements Store {
       this.#busyTimeoutMs,
       () => this.#closed,
     );
-    const feed: Feed = new Feed(source, {
-      resumeKey: options.resumeKey,
-      elementId: options.elementId,
-      maxRetries: options.maxRetries,
-      onWarning: logFeedWarning,
-    }, () => this.#feeds.delete(feed));
-    this.#feeds.add(feed);
-    return feed;
+    return openFeed(source, options, this.#feeds);
   }
 
   /** Registers an instance; allocates its port when absent. */
