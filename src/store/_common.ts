@@ -20,6 +20,8 @@ import {
   parseElement,
   parseInstance,
   peakStateSchema,
+  type Sample,
+  sampleSchema,
   TRADING_STATES,
   type ValidElement,
 } from "./schemas.ts";
@@ -29,6 +31,12 @@ import { maskUriCredentials } from "../shared/secrets.ts";
 
 /** Default staleness threshold: 5 minutes. */
 export const DEFAULT_STALE_MS = 5 * 60 * 1000;
+
+/** How long equity samples are kept by default: 30 days. */
+export const DEFAULT_SAMPLE_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** How many samples {@link Store.listSamples} returns by default. */
+export const DEFAULT_SAMPLE_LIMIT = 20_000;
 
 /** The first bridge port handed out by `addInstance`. */
 export const FIRST_INSTANCE_PORT = 15_000;
@@ -251,6 +259,28 @@ export function checkNewEvent(input: unknown, id: string, now: number): EventRec
     }]);
   }
   return record;
+}
+
+/** Validates a sample for {@link Store.appendSample} (id in the store's form). */
+export function checkSample(input: unknown): Sample {
+  const parsed = sampleSchema.safeParse(input, { reportInput: true });
+  if (!parsed.success) throw new StoreInputError("sample", describeIssues(parsed.error.issues));
+  return { ...parsed.data, element_id: normalizeId(parsed.data.element_id) };
+}
+
+/** Samples read back, with documents that do not parse skipped (and logged). */
+export function validSamples(docs: Record<string, unknown>[]): Sample[] {
+  const out: Sample[] = [];
+  for (const doc of docs) {
+    const parsed = sampleSchema.safeParse(doc, { reportInput: true });
+    if (parsed.success) out.push(parsed.data);
+    else {logSkippedDocument(
+        "sample",
+        doc.element_id,
+        firstIssue(describeIssues(parsed.error.issues)),
+      );}
+  }
+  return out;
 }
 
 /**

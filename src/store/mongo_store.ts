@@ -1,8 +1,9 @@
 /**
  * `MongoStore`: the production adapter of the {@link Store} port on `npm:mongodb` 7.5.
  *
- * It uses single-document atomic operations only (no transactions, TTL indexes or pipeline
- * updates), so it also runs on mongo-java-server. Claims take the instance first
+ * It uses single-document atomic operations only (no transactions or pipeline updates), so it
+ * also runs on mongo-java-server. The one TTL index (on `samples`) is optional: where the server
+ * refuses it, `pruneSamples` alone enforces the retention. Claims take the instance first
  * (`findOneAndUpdate` on a FREE one) and then compare-and-set the element on its `lease`; the
  * loser of a race gives the instance back. Element writes use `updateOne`/`insertOne`/`deleteOne`
  * so that they show up in change streams.
@@ -42,6 +43,7 @@ import type {
   ReapOptions,
   ReapResult,
   ReleaseOptions,
+  SampleRange,
   Store,
   TakeLeaseOptions,
   WatchOptions,
@@ -56,6 +58,7 @@ import {
   type ParsedElement,
   parseElement,
   parseInstance,
+  type Sample,
 } from "./schemas.ts";
 import {
   allocatePort,
@@ -63,8 +66,11 @@ import {
   checkManagedPatch,
   checkNewEvent,
   checkNewInstance,
+  checkSample,
   checkStoredInstance,
   CONFIG_ELEMENT_FIELDS,
+  DEFAULT_SAMPLE_LIMIT,
+  DEFAULT_SAMPLE_RETENTION_MS,
   DEFAULT_STALE_MS,
   isSimPath,
   newId,
@@ -79,6 +85,7 @@ import {
   toInstance,
   validEvents,
   validInstances,
+  validSamples,
 } from "./_common.ts";
 import {
   Feed,
@@ -89,6 +96,7 @@ import {
 } from "./_feed.ts";
 import { LeaseLostError, StoreError, StoreUnavailableError } from "./errors.ts";
 import { maskUriCredentials, redactUri, scrubUriCredentials } from "../shared/secrets.ts";
+import { logger } from "../shared/logging.ts";
 
 /** Options of {@link MongoStore.open}. */
 export interface MongoStoreOptions {
@@ -121,6 +129,7 @@ export class MongoStore implements Store {
   #elements: Collection<MDoc>;
   #instances: Collection<MDoc>;
   #events: Collection<MDoc>;
+  #samples: Collection<Document>;
   #agentState: Collection<MDoc>;
   #feeds = new Set<Feed>();
   #closed = false;
@@ -131,6 +140,7 @@ export class MongoStore implements Store {
     this.#elements = db.collection("elements");
     this.#instances = db.collection("instances");
     this.#events = db.collection("events");
+    this.#samples = db.collection("samples");
     this.#agentState = db.collection("agent_state");
     this.description = `${redactUri(uri)} (database ${dbName})`;
   }
@@ -198,6 +208,9 @@ export class MongoStore implements Store {
       await this.#instances.createIndex({ host: 1, status: 1, port: 1 });
       await this.#instances.createIndex({ status: 1, last_ping: 1 });
       await this.#events.createIndex({ element_id: 1, at: -1 });
+      await this.#samples.createIndex({ element_id: 1, at: 1 }, { unique: true });
+      await this.#samples.createIndex({ at: 1 });
+      await this.#ensureSampleTtl();
     });
   }
 
@@ -742,6 +755,60 @@ export class MongoStore implements Store {
       }).sort({ at: -1, _id: -1 }).limit(Math.max(1, Math.floor(options.limit ?? 100))).toArray();
       return validEvents(docs.reverse().map(normalize));
     });
+  }
+
+  /** Appends (or, at the same millisecond, replaces) one equity sample. */
+  appendSample(sample: Sample): Promise<void> {
+    return this.#run(async () => {
+      const s = checkSample(sample);
+      // `at_date` is `at` as a BSON date: TTL indexes only expire date fields.
+      await this.#samples.updateOne(
+        { element_id: s.element_id, at: s.at },
+        { $set: { ...s, at_date: new Date(s.at) } },
+        { upsert: true },
+      );
+    });
+  }
+
+  /** Samples of one element in a time range, oldest first. */
+  listSamples(elementId: string, range: SampleRange = {}): Promise<Sample[]> {
+    elementId = normalizeId(elementId);
+    return this.#run(async () => {
+      const at: Document = { $gte: range.since ?? 0 };
+      if (range.until !== undefined) at.$lte = range.until;
+      const docs = await this.#samples.find({ element_id: elementId, at }, {
+        projection: { _id: 0, at_date: 0 },
+      }).sort({ at: -1 }).limit(Math.max(1, Math.floor(range.limit ?? DEFAULT_SAMPLE_LIMIT)))
+        .toArray();
+      return validSamples(docs.reverse());
+    });
+  }
+
+  /** Deletes samples older than `before`. */
+  pruneSamples(before: number): Promise<number> {
+    return this.#run(async () =>
+      (await this.#samples.deleteMany({ at: { $lt: before } }))
+        .deletedCount
+    );
+  }
+
+  /**
+   * A TTL index that expires samples after the default retention, where the server supports
+   * it; otherwise (or for another retention) the admin's `pruneSamples` does the work.
+   */
+  async #ensureSampleTtl(): Promise<void> {
+    try {
+      await this.#samples.createIndex({ at_date: 1 }, {
+        name: "samples_ttl",
+        expireAfterSeconds: Math.round(DEFAULT_SAMPLE_RETENTION_MS / 1000),
+      });
+    } catch (error) {
+      if (isUnavailable(error)) throw error;
+      logger("store", "mongodb").info(
+        "No TTL index on samples ({reason}); retention relies on pruning",
+        { reason: describe(error) },
+      );
+    }
   }
 
   // ---- helpers ----
