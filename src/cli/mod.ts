@@ -17,6 +17,7 @@ import { registerInstances } from "./instances.ts";
 import { registerRules } from "./rules.ts";
 import { registerSim } from "./sim.ts";
 import { registerDemo } from "./demo.ts";
+import { registerDashboard } from "./dashboard.ts";
 
 export type { CliContext } from "./context.ts";
 export { processContext } from "./context.ts";
@@ -45,6 +46,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerRules(program, ctx);
   registerSim(program, ctx);
   registerDemo(program, ctx);
+  registerDashboard(program, ctx);
   applyToAll(program, (command) => {
     command.configureHelp({ showGlobalOptions: true });
     command.exitOverride().configureOutput({
