@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Html, html } from "./_html.ts";
+import { Html, html } from "./_html.ts";
 
 /** Which page is shown (its nav entry is marked, the script picks its behaviour). */
 export type PageName = "fleet" | "account" | "hosts";

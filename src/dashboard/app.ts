@@ -86,7 +86,8 @@ export function dashboardApp(options: DashboardAppOptions): Hono<DashboardEnv> {
   });
   app.get("/hosts", async (c) => {
     await hub.synced;
-    return c.html(hostsPage(hostSummaries(hub.instances(), hub.rows()), rowOptions()).text);
+    const instances = await store.listInstances();
+    return c.html(hostsPage(hostSummaries(instances, hub.rows()), rowOptions()).text);
   });
   app.get("/accounts/:id", async (c) => {
     await hub.synced;
