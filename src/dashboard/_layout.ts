@@ -35,7 +35,7 @@ export function layout(options: LayoutOptions, body: Html): Html {
         `
         : ""}>${label}</a>
     `;
-  return html`
+  return trimmed(html`
     <!doctype html>
     <html lang="en">
       <head>
@@ -58,5 +58,10 @@ export function layout(options: LayoutOptions, body: Html): Html {
     <script src="/assets/dashboard.js"></script>
       </body>
     </html>
-  `;
+  `);
+}
+
+/** The document without the indentation the formatter gives template literals. */
+function trimmed(markup: Html): Html {
+  return new Html(markup.text.trim());
 }
