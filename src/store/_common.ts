@@ -70,6 +70,7 @@ export const CONFIG_ELEMENT_FIELDS = [
   "close_before_weekend",
   "rules",
   "initial_balance",
+  "pin_host",
   "trading",
 ] as const;
 

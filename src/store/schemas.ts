@@ -194,6 +194,8 @@ export const elementSchema = z.object({
   close_before_weekend: closeBeforeWeekendSchema.optional(),
   rules: z.array(ruleRefSchema).default([]),
   initial_balance: positive.optional(),
+  /** Only the admin of this host may claim the element (absent: any host with a FREE instance). */
+  pin_host: z.string().trim().min(1, "must not be empty").optional(),
   status: z.enum(ELEMENT_STATUSES).default("PENDING"),
   trading: z.enum(TRADING_STATES).default("ALLOWED"),
   lock_reason: z.string().nullable().default(null),

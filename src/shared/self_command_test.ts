@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { MAIN_MODULE, selfCommand } from "./self_command.ts";
+
+Deno.test("selfCommand: compiled, the executable itself takes the arguments", () => {
+  const command = selfCommand(["--mode", "risk"], { standalone: true, denoFlags: ["--x"] });
+  assert.deepEqual(command, { path: Deno.execPath(), args: ["--mode", "risk"] });
+});
+
+Deno.test("selfCommand: under deno run, main.ts with the given flags", () => {
+  const main = fileURLToPath(MAIN_MODULE);
+  assert.deepEqual(selfCommand(["sim"], { standalone: false }).args, ["run", "-A", main, "sim"]);
+  const plugin = new URL("../rules/_plugin_process.ts", import.meta.url);
+  assert.deepEqual(
+    selfCommand([], { standalone: false, denoFlags: ["--allow-read"], script: plugin }).args,
+    ["run", "--allow-read", fileURLToPath(plugin)],
+  );
+});
+
+Deno.test("selfCommand really starts this program (deno run)", async () => {
+  const command = selfCommand(["--version"]);
+  const output = await new Deno.Command(command.path, { args: command.args, stdout: "piped" })
+    .output();
+  assert.deepEqual(output.code, 0);
+  assert.deepEqual(/^\d+\.\d+\.\d+/.test(new TextDecoder().decode(output.stdout).trim()), true);
+});
