@@ -19,7 +19,7 @@ import { samplePosition, sampleSnapshot } from "../src/rules/samples.ts";
 import { decodeCommand } from "../src/mt5/protocol.ts";
 import type { LaunchTerminalOptions, TerminalHandle } from "../src/mt5/terminal.ts";
 import { PullSocket, PushSocket } from "../src/mt5/zmtp/mod.ts";
-import { runRisk } from "../src/risk/runner.ts";
+import { runRisk } from "../src/risk/mod.ts";
 import { openStore } from "../src/store/mod.ts";
 
 const ROUNDS = 1_000;

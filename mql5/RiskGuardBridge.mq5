@@ -8,16 +8,16 @@
 //| tcp://127.0.0.1, PLAIN client, user "riskguard", password = the  |
 //| per-launch token (input InpToken).                               |
 //|                                                                  |
-//| Needs the mql-zmq binding (github.com/dingmaotu/mql-zmq):        |
-//| MQL5/Include/Zmq, MQL5/Include/Mql, MQL5/Libraries/libzmq.dll,   |
-//| libsodium.dll, and "Allow DLL imports". See mql5/README.md.      |
+//| Needs libzmq.dll (4.3.x, Windows x64) in MQL5/Libraries, the    |
+//| binding MQL5/Include/RiskGuard/Zmq.mqh (riskguard's own, in this |
+//| repository) and "Allow DLL imports". See mql5/README.md.         |
 //+------------------------------------------------------------------+
 #property copyright "riskguard"
 #property link      "https://github.com/riskguard"
-#property version   "1.10"
+#property version   "1.20"
 #property description "riskguard bridge: account snapshots out, lock/close commands in (ZeroMQ, PLAIN)."
 
-#include <Zmq/Zmq.mqh>
+#include <RiskGuard/Zmq.mqh>
 
 //--- inputs (written per launch by the agent into MQL5/Presets/riskguard-<port>.set)
 input int    InpPort        = 5555; // Agent base port (PUSH to it, PULL from port+1)
@@ -27,7 +27,7 @@ input int    InpHeartbeatMs = 1000; // Heartbeat when nothing changed (ms)
 
 //--- protocol constants
 #define RG_PROTOCOL        1
-#define RG_EA_VERSION      "1.1.0"
+#define RG_EA_VERSION      "1.2.0"
 #define RG_USERNAME        "riskguard"
 #define RG_MAX_MESSAGE     1048576
 #define RG_ACK_CACHE       256
@@ -56,6 +56,7 @@ input int    InpHeartbeatMs = 1000; // Heartbeat when nothing changed (ms)
 #define RC_PLACED            10008
 #define RC_DONE              10009
 #define RC_DONE_PARTIAL      10010
+#define RC_INVALID          10013
 #define RC_INVALID_VOLUME    10014
 #define RC_MARKET_CLOSED     10018
 #define RC_PRICE_CHANGED     10020
@@ -65,47 +66,24 @@ input int    InpHeartbeatMs = 1000; // Heartbeat when nothing changed (ms)
 #define RC_LOCKED            10028
 #define RC_INVALID_FILL      10030
 #define RC_POSITION_CLOSED   10036
+#define RC_FIFO_CLOSE        10045
 
-//+------------------------------------------------------------------+
-//| A Socket that sets the PLAIN credentials without a terminating   |
-//| zero. mql-zmq's setPlainUsername/setPlainPassword convert with   |
-//| StringToCharArray(..., -1, CP_UTF8), which copies the string's   |
-//| terminating 0: libzmq would then send "riskguard\0" and          |
-//| "<token>\0" (PLAIN fields are length-counted, RFC 24) and the    |
-//| agent would refuse every login. The bytes go through the         |
-//| binding's protected setOption(option, uchar[], length) instead.  |
-//+------------------------------------------------------------------+
-class RgSocket : public Socket
-  {
-public:
-                     RgSocket(const Context &ctx,const int type):Socket(ctx,type) {}
-   bool              setPlainCredential(const int option,const string value)
-     {
-      uchar bytes[];
-      //--- count = StringLen: the characters only, no terminating zero
-      int copied=StringToCharArray(value,bytes,0,StringLen(value),CP_UTF8);
-      int size=MathMin(copied,ArraySize(bytes));
-      while(size>0 && bytes[size-1]==0)
-         size--;                             // never a trailing NUL on the wire
-      if(size<=0)
-         return(false);
-      return(setOption(option,bytes,(size_t)size));
-     }
-  };
+#define RG_MARK_SETTLE_MS  5000     // connected this long before a missing lock mark is taken
 
-//--- ZeroMQ objects (kept across OnDeinit/OnInit on a chart symbol/period change)
-// One context per terminal process, shared by name between programs (mql-zmq GlobalHandle);
-// it is terminated when the last program using it unloads.
-Context  g_context("riskguard-bridge-context");
-RgSocket *g_push   = NULL;
-RgSocket *g_pull   = NULL;
+//--- ZeroMQ handles (C pointers, see Zmq.mqh), kept across OnDeinit/OnInit on a chart
+//--- symbol/period change. Created in OnInit, never before: a global object that called the
+//--- DLL in its constructor would run before OnInit, and with DLL imports disabled the terminal
+//--- would stop the program before OnInit could say why.
+long   g_context = 0;
+long   g_push    = 0;
+long   g_pull    = 0;
+uchar  g_rx[];                  // receive buffer: RG_MAX_MESSAGE bytes, allocated once
 
 //--- session state
 long   g_seq          = 0;      // seq of the last snapshot sent in this session
 string g_lastBody     = "";     // snapshot body last sent (change detection)
 ulong  g_lastSentMs   = 0;      // GetTickCount64() of the last message sent
 bool   g_needHello    = true;   // send hello before anything else
-bool   g_dirty        = true;   // trade event seen: look at the state now
 bool   g_historyDirty = true;   // recompute realized P/L and position commissions
 ulong  g_historyAtMs  = 0;
 bool   g_snapshotSent = false;  // a snapshot went out during the current timer event
@@ -139,6 +117,10 @@ ulong  g_redSinceMs[];          // when it was noted (the position may lag the d
 ulong  g_closeOrders[];
 string g_closeSymbols[];
 
+//--- positions closed whole during the current timer or trade event: a later step of the same
+//--- event (ReadCommands, then EnforceLock) may still see them in the position list
+ulong  g_closedNow[];
+
 //--- idempotency: last executed command ids and their acks
 string g_ackIds[];
 string g_ackJson[];
@@ -160,7 +142,8 @@ struct TicketResult
    string            message;
    double            volume;
    double            price;
-   int               attempts;
+   int               attempts;          // requests that count (a filling-mode switch does not)
+   string            filling;           // filling mode of the last deal request: fok/ioc/return
   };
 
 //+------------------------------------------------------------------+
@@ -169,6 +152,14 @@ struct TicketResult
 //+------------------------------------------------------------------+
 int OnInit()
   {
+   //--- first, before any libzmq call: with "Allow DLL imports" off the terminal would stop
+   //--- the program at its first DLL call with a generic message
+   if(MQLInfoInteger(MQL_DLLS_ALLOWED)==0)
+     {
+      Print("riskguard: DLL imports are not allowed for this EA; tick \"Allow DLL imports\" "+
+            "(riskguard's startup ini sets [Experts] AllowDllImport=1). The bridge cannot run.");
+      return(INIT_FAILED);
+     }
    if(StringLen(InpToken)==0)
      {
       Print("riskguard: InpToken is empty; start the EA through riskguard (preset riskguard-<port>.set)");
@@ -190,7 +181,7 @@ int OnInit()
    ArrayResize(g_ackIds,RG_ACK_CACHE);
    ArrayResize(g_ackJson,RG_ACK_CACHE);
    SyncAccount();                            // loads the lock of the logged-in account (if any)
-   if(g_push==NULL || g_pull==NULL)
+   if(g_push==0 || g_pull==0)
      {
       if(!Connect())
         {
@@ -199,7 +190,6 @@ int OnInit()
         }
      }
    g_needHello=true;
-   g_dirty=true;
    g_historyDirty=true;
    if(!EventSetMillisecondTimer(MathMax(InpTimerMs,10)))
      {
@@ -241,8 +231,9 @@ void OnTimer()
    if(!SyncAccount())
       return;                                // not logged in: nothing to report or enforce
    SyncLockVars();
-   if(g_push==NULL || g_pull==NULL)
+   if(g_push==0 || g_pull==0)
       return;
+   ArrayResize(g_closedNow,0);               // one timer event: never the same close twice
    if(g_needHello)
       SendHello();
    ReadCommands();
@@ -260,13 +251,13 @@ void OnTradeTransaction(const MqlTradeTransaction &trans,
                         const MqlTradeRequest &request,
                         const MqlTradeResult &result)
   {
-   g_dirty=true;
    if(trans.type==TRADE_TRANSACTION_DEAL_ADD || trans.type==TRADE_TRANSACTION_HISTORY_ADD)
       g_historyDirty=true;
    if(g_ownerId==0 || GlobalVariableGet(RG_OWNER_KEY)!=g_ownerId)
       return;                                // a copy about to be removed never trades
    if(!SyncAccount() || !g_locked)
       return;
+   ArrayResize(g_closedNow,0);
    if(trans.type==TRADE_TRANSACTION_DEAL_ADD)
       NoteDealWhileLocked(trans);
    if(trans.type==TRADE_TRANSACTION_DEAL_ADD || trans.type==TRADE_TRANSACTION_ORDER_ADD)
@@ -275,14 +266,28 @@ void OnTradeTransaction(const MqlTradeTransaction &trans,
 
 //+------------------------------------------------------------------+
 //| ZeroMQ: connect PUSH to port and PULL to port+1 as PLAIN client. |
+//| One context per program; sockets and context live until the EA  |
+//| really unloads (Disconnect).                                     |
 //+------------------------------------------------------------------+
 bool Connect()
   {
-   g_push=new RgSocket(g_context,ZMQ_PUSH);
-   g_pull=new RgSocket(g_context,ZMQ_PULL);
-   if(!g_push.valid() || !g_pull.valid())
+   if(g_context==0)
      {
-      Print("riskguard: cannot create ZeroMQ sockets (libzmq.dll loaded? Allow DLL imports on?)");
+      g_context=zmq_ctx_new();
+      if(g_context==0)
+        {
+         Print("riskguard: cannot create the ZeroMQ context (is MQL5\\Libraries\\libzmq.dll a 64-bit libzmq 4.x?)");
+         return(false);
+        }
+      PrintFormat("riskguard: libzmq %s loaded",ZmqVersion());
+     }
+   if(ArraySize(g_rx)!=RG_MAX_MESSAGE)
+      ArrayResize(g_rx,RG_MAX_MESSAGE);
+   g_push=zmq_socket(g_context,ZMQ_PUSH);
+   g_pull=zmq_socket(g_context,ZMQ_PULL);
+   if(g_push==0 || g_pull==0)
+     {
+      Print("riskguard: cannot create ZeroMQ sockets: "+ZmqLastError());
       return(false);
      }
    bool ok=true;
@@ -290,31 +295,38 @@ bool Connect()
    ok=ok && SetupSocket(g_pull);
    // Only queue messages on a completed connection: while the agent is away a send fails,
    // which tells us to say hello again once it is back (docs/protocol.md section 4.1).
-   ok=ok && g_push.setImmediate(true);
-   ok=ok && g_push.setSendHighWaterMark(100);
-   ok=ok && g_push.connect(StringFormat("tcp://127.0.0.1:%d",InpPort));
-   ok=ok && g_pull.connect(StringFormat("tcp://127.0.0.1:%d",InpPort+1));
+   ok=ok && ZmqSetInt(g_push,ZMQ_IMMEDIATE,1);
+   ok=ok && ZmqSetInt(g_push,ZMQ_SNDHWM,100);
+   ok=ok && ZmqConnect(g_push,StringFormat("tcp://127.0.0.1:%d",InpPort));
+   ok=ok && ZmqConnect(g_pull,StringFormat("tcp://127.0.0.1:%d",InpPort+1));
    if(!ok)
-      Print("riskguard: cannot configure or connect the ZeroMQ sockets");
+      Print("riskguard: cannot configure or connect the ZeroMQ sockets: "+ZmqLastError());
    return(ok);
   }
 
-bool SetupSocket(RgSocket *socket)
+bool SetupSocket(const long socket)
   {
    bool ok=true;
-   ok=ok && socket.setPlainCredential(ZMQ_PLAIN_USERNAME,RG_USERNAME);
-   ok=ok && socket.setPlainCredential(ZMQ_PLAIN_PASSWORD,InpToken);   // never printed
-   ok=ok && socket.setLinger(0);
-   ok=ok && socket.setMaxMessageSize(RG_MAX_MESSAGE);
-   ok=ok && socket.setReconnectInterval(100);      // first retry after 100 ms ...
-   ok=ok && socket.setReconnectIntervalMax(2000);  // ... backing off to 2 s (libzmq: 0 = no backoff)
+   ok=ok && ZmqSetText(socket,ZMQ_PLAIN_USERNAME,RG_USERNAME);
+   ok=ok && ZmqSetText(socket,ZMQ_PLAIN_PASSWORD,InpToken);     // never printed
+   ok=ok && ZmqSetInt(socket,ZMQ_LINGER,0);                     // close never waits
+   ok=ok && ZmqSetInt64(socket,ZMQ_MAXMSGSIZE,RG_MAX_MESSAGE);  // int64_t option
+   ok=ok && ZmqSetInt(socket,ZMQ_RECONNECT_IVL,100);            // first retry after 100 ms ...
+   ok=ok && ZmqSetInt(socket,ZMQ_RECONNECT_IVL_MAX,2000);       // ... backing off to 2 s
    return(ok);
   }
 
+//--- closes both sockets (linger 0: nothing queued is kept) and then the context
 void Disconnect()
   {
-   if(g_push!=NULL) { delete g_push; g_push=NULL; }   // zmq_close with linger 0
-   if(g_pull!=NULL) { delete g_pull; g_pull=NULL; }
+   if(g_push!=0) { zmq_close(g_push); g_push=0; }
+   if(g_pull!=0) { zmq_close(g_pull); g_pull=0; }
+   if(g_context!=0)
+     {
+      if(zmq_ctx_term(g_context)!=0)
+         Print("riskguard: zmq_ctx_term failed: "+ZmqLastError());
+      g_context=0;
+     }
   }
 
 //+------------------------------------------------------------------+
@@ -338,7 +350,6 @@ bool SyncAccount()
       ClearReductions();
       g_needHello=true;                      // the agent must see the new login in a hello
       g_lastBody="";
-      g_dirty=true;
       g_historyDirty=true;
      }
    return(g_login>0);
@@ -354,10 +365,9 @@ bool LoggedIn()
 //+------------------------------------------------------------------+
 bool Send(const string json)
   {
-   if(g_push==NULL)
+   if(g_push==0)
       return(false);
-   ZmqMsg msg(json);                       // UTF-8, no terminating zero
-   if(!g_push.send(msg,true))              // never block the terminal thread
+   if(!ZmqSendText(g_push,json))           // UTF-8, no terminating zero, never blocks
      {
       g_needHello=true;                    // agent away: new session when it is back
       return(false);
@@ -420,7 +430,6 @@ void Report(const bool force)
          g_lastBody=body;
          g_snapshotSent=true;
         }
-      g_dirty=false;
       return;
      }
    if(GetTickCount64()-g_lastSentMs>=(ulong)InpHeartbeatMs)
@@ -719,27 +728,35 @@ void ReadCommands()
       return;                                // commands wait in the queue until the login is known
    for(int n=0;n<100;n++)                    // bounded per timer event
      {
-      ZmqMsg msg;
-      if(!g_pull.recv(msg,true))
-         return;                             // nothing waiting (EAGAIN)
-      if(msg.more())
+      int size=zmq_recv(g_pull,g_rx,(ulong)ArraySize(g_rx),ZMQ_DONTWAIT);
+      if(size<0)
         {
-         // Multi-part messages are not part of the protocol: drain and drop them.
-         while(msg.more())
+         int error=zmq_errno();
+         if(error!=ZMQ_EAGAIN)               // EAGAIN: nothing waiting
+            Print("riskguard: receiving a command failed: "+ZmqErrorText(error));
+         return;
+        }
+      if(ZmqGetInt(g_pull,ZMQ_RCVMORE)==1)
+        {
+         // Multi-part messages are not part of the protocol: drain and drop them (libzmq
+         // delivers all parts of a message at once, so the rest is there already).
+         for(int part=0;part<1000;part++)
            {
-            ZmqMsg part;
-            if(!g_pull.recv(part,true)) break;
-            if(!part.more()) break;
+            if(zmq_recv(g_pull,g_rx,(ulong)ArraySize(g_rx),ZMQ_DONTWAIT)<0)
+               break;
+            if(ZmqGetInt(g_pull,ZMQ_RCVMORE)!=1)
+               break;
            }
          Print("riskguard: dropped a multi-part command");
          continue;
         }
-      if(msg.size()>RG_MAX_MESSAGE)
+      if(size>ArraySize(g_rx))
         {
-         Print("riskguard: dropped an oversized command");
+         Print("riskguard: dropped an oversized command");   // zmq_recv truncated it
          continue;
         }
-      HandleCommand(msg.getData());
+      //--- exactly `size` bytes of UTF-8 (never up to a NUL, never the rest of the buffer)
+      HandleCommand(size==0 ? "" : CharArrayToString(g_rx,0,size,CP_UTF8));
      }
   }
 
@@ -797,15 +814,25 @@ void HandleCommand(const string text)
      {
       TicketResult results[];
       ArrayResize(results,1);
-      ClosePosition((ulong)StringToInteger(JsonGet(keys,values,"ticket")),
-                    StringToDouble(JsonGet(keys,values,"volume")),results[0]);
+      //--- a missing, zero, negative or non-numeric ticket is refused: never "ok", and never a
+      //--- deal without a named position (on a netting account that could open a new one)
+      string text=JsonGet(keys,values,"ticket");
+      long ticket=StringToInteger(text);
+      if(ticket<=0 || text!=IntegerToString(ticket))
+        {
+         InitResult(results[0],0);
+         results[0].retcode=RC_INVALID;
+         results[0].message="close_position needs a position ticket";
+        }
+      else
+         ClosePosition((ulong)ticket,StringToDouble(JsonGet(keys,values,"volume")),results[0]);
       ack=Summarize(id,results);
      }
    else if(type=="close_all")
      {
       TicketResult results[];
       CancelAllOrders(results);              // pending orders first ...
-      CloseAllPositions(results);            // ... then positions, largest loss first
+      CloseAllPositions(results);            // ... then positions (largest loss first; FIFO)
       ack=Summarize(id,results);
      }
    else
@@ -817,7 +844,6 @@ void HandleCommand(const string text)
    g_ackJson[g_ackNext]=ack;
    g_ackNext=(g_ackNext+1)%RG_ACK_CACHE;
    Send(ack);
-   g_dirty=true;                             // the snapshot follows at the end of this timer event
    if(helloAfter)
       SendHello();
   }
@@ -850,7 +876,8 @@ string Summarize(const string id,TicketResult &results[])
             (results[i].message=="" ? "" : ",\"message\":"+JStr(results[i].message))+
             (results[i].volume>0 ? ",\"volume\":"+JNum(results[i].volume,8) : "")+
             (results[i].price>0 ? ",\"price\":"+JNum(results[i].price,10) : "")+
-            ",\"attempts\":"+IntegerToString(results[i].attempts)+"}";
+            ",\"attempts\":"+IntegerToString(results[i].attempts)+
+            (results[i].filling=="" ? "" : ",\"filling\":"+JStr(results[i].filling))+"}";
      }
    return("{\"type\":\"ack\",\"id\":"+JStr(id)+",\"ok\":"+JBool(ok)+",\"retcode\":"+IntegerToString(retcode)+
           (message=="" ? "" : ",\"message\":"+JStr(message))+
@@ -916,28 +943,55 @@ void CancelOrder(const ulong ticket,TicketResult &r)
    r.message=RetcodeText(r.retcode);
   }
 
+//+------------------------------------------------------------------+
+//| Closes every position. Largest loss first, so that what hurts    |
+//| most is gone first. On FIFO accounts (ACCOUNT_FIFO_CLOSE) the    |
+//| server only closes the oldest position of a symbol, so there the |
+//| symbols go largest total loss first and, within a symbol, the    |
+//| positions oldest first (POSITION_TIME_MSC, then ticket).         |
+//+------------------------------------------------------------------+
 void CloseAllPositions(TicketResult &results[])
   {
-   //--- largest loss first: the positions that hurt most are gone first
+   bool fifo=(AccountInfoInteger(ACCOUNT_FIFO_CLOSE)!=0);
    ulong tickets[];
+   string symbols[];
    double profits[];
+   long times[];
    for(int i=0;i<PositionsTotal();i++)
      {
       ulong ticket=PositionGetTicket(i);
       if(ticket==0) continue;
       int n=ArraySize(tickets);
       ArrayResize(tickets,n+1);
+      ArrayResize(symbols,n+1);
       ArrayResize(profits,n+1);
+      ArrayResize(times,n+1);
       tickets[n]=ticket;
+      symbols[n]=PositionGetString(POSITION_SYMBOL);
       profits[n]=PositionGetDouble(POSITION_PROFIT)+PositionGetDouble(POSITION_SWAP);
+      times[n]=PositionGetInteger(POSITION_TIME_MSC);
      }
    int n=ArraySize(tickets);
+   //--- FIFO: the sort key of a position is its symbol's total profit
+   double keys[];
+   ArrayResize(keys,n);
+   for(int i=0;i<n;i++)
+     {
+      keys[i]=profits[i];
+      if(!fifo) continue;
+      keys[i]=0;
+      for(int j=0;j<n;j++)
+         if(symbols[j]==symbols[i])
+            keys[i]+=profits[j];
+     }
    for(int i=0;i<n-1;i++)
       for(int j=i+1;j<n;j++)
-         if(profits[j]<profits[i])
+         if(CloseBefore(fifo,keys[j],symbols[j],times[j],tickets[j],keys[i],symbols[i],times[i],tickets[i]))
            {
-            double p=profits[i]; profits[i]=profits[j]; profits[j]=p;
-            ulong t=tickets[i]; tickets[i]=tickets[j]; tickets[j]=t;
+            double k=keys[i]; keys[i]=keys[j]; keys[j]=k;
+            string s=symbols[i]; symbols[i]=symbols[j]; symbols[j]=s;
+            long t=times[i]; times[i]=times[j]; times[j]=t;
+            ulong x=tickets[i]; tickets[i]=tickets[j]; tickets[j]=x;
            }
    for(int i=0;i<n;i++)
      {
@@ -947,20 +1001,41 @@ void CloseAllPositions(TicketResult &results[])
      }
   }
 
+//--- close_all order: is position a to be closed before position b?
+bool CloseBefore(const bool fifo,
+                 const double keyA,const string symbolA,const long timeA,const ulong ticketA,
+                 const double keyB,const string symbolB,const long timeB,const ulong ticketB)
+  {
+   if(!fifo)
+      return(keyA<keyB);                     // largest loss first
+   if(keyA!=keyB)
+      return(keyA<keyB);                     // the symbol that loses most first
+   if(symbolA!=symbolB)
+      return(symbolA<symbolB);               // same total: keep a symbol's positions together
+   if(timeA!=timeB)
+      return(timeA<timeB);                   // oldest first
+   return(ticketA<ticketB);
+  }
+
 //+------------------------------------------------------------------+
 //| Closes `volume` lots of a position (0 = all) with opposite deals.|
+//| Every request names the position (request.position = ticket) on  |
+//| hedging and netting accounts alike, as MetaQuotes' own           |
+//| CTrade::PositionClose does: a position that is already gone then |
+//| fails the request instead of an unnamed opposite deal opening a  |
+//| reverse position on a netting account.                           |
 //| Never closes more than asked: the volume the position keeps is   |
-//| fixed first, each attempt sends at most what is left above it,  |
+//| fixed first, each attempt sends at most what is left above it,   |
 //| and no new deal is sent while a close order of ours is still     |
 //| working on the symbol (ORDER_FILLING_RETURN leaves the unfilled  |
 //| rest as a live order; an exchange may answer PLACED).            |
 //| At most RG_MAX_ATTEMPTS attempts; switching to the next filling  |
-//| mode after 10030 does not count as one.                          |
+//| mode after 10030 is not one (r.attempts counts attempts only).   |
 //+------------------------------------------------------------------+
 void ClosePosition(const ulong ticket,const double volume,TicketResult &r)
   {
    InitResult(r,ticket);
-   if(!PositionSelectByTicket(ticket))
+   if(ClosedNow(ticket) || !PositionSelectByTicket(ticket))
      {
       r.ok=true; r.retcode=RC_POSITION_CLOSED; r.message="position already closed";
       return;
@@ -991,20 +1066,19 @@ void ClosePosition(const ulong ticket,const double volume,TicketResult &r)
      }
    double keep=NormalizeDouble(have-lots,8);  // what the position keeps when we are done
    double tiny=(step>0 ? step*0.5 : 1e-8);
-   bool hedging=(AccountInfoInteger(ACCOUNT_MARGIN_MODE)==ACCOUNT_MARGIN_MODE_RETAIL_HEDGING);
+   bool whole=(keep<tiny);
    ENUM_ORDER_TYPE_FILLING fillings[3];
    int fillingCount=FillingModes(symbol,fillings);
    int filling=0;
-   int counted=0;                            // attempts that count against RG_MAX_ATTEMPTS
    double remaining=lots;
-   while(counted<RG_MAX_ATTEMPTS)
+   while(r.attempts<RG_MAX_ATTEMPTS)
      {
-      counted++;
       r.attempts++;
       if(!PositionSelectByTicket(ticket))
         {
          r.ok=true; r.retcode=(r.volume>0 ? RC_DONE : RC_POSITION_CLOSED);
          if(r.volume==0) r.message="position already closed";
+         if(whole) NoteClosedNow(ticket);
          return;
         }
       //--- never more than what is left above `keep` (the position may lag the last fill:
@@ -1028,6 +1102,7 @@ void ClosePosition(const ulong ticket,const double volume,TicketResult &r)
       ZeroMemory(request);
       ZeroMemory(result);
       request.action=TRADE_ACTION_DEAL;
+      request.position=ticket;               // always named: see above
       request.symbol=symbol;
       request.volume=remaining;
       request.type=(type==POSITION_TYPE_BUY ? ORDER_TYPE_SELL : ORDER_TYPE_BUY);
@@ -1036,8 +1111,7 @@ void ClosePosition(const ulong ticket,const double volume,TicketResult &r)
       request.type_filling=fillings[filling];
       request.magic=PositionGetInteger(POSITION_MAGIC);
       request.comment=RG_CLOSE_COMMENT;
-      if(hedging)
-         request.position=ticket;           // netting: an opposite deal on the symbol closes it
+      r.filling=FillingName(fillings[filling]);
       bool sent=OrderSend(request,result);
       r.retcode=(int)result.retcode;
       if(result.order>0 && (result.retcode==RC_PLACED || result.retcode==RC_DONE_PARTIAL))
@@ -1047,6 +1121,7 @@ void ClosePosition(const ulong ticket,const double volume,TicketResult &r)
          r.ok=true;
          r.volume+=(result.volume>0 ? result.volume : remaining);
          r.price=result.price;
+         if(whole && result.retcode==RC_DONE) NoteClosedNow(ticket);
          return;
         }
       if(result.retcode==RC_DONE_PARTIAL)
@@ -1073,20 +1148,43 @@ void ClosePosition(const ulong ticket,const double volume,TicketResult &r)
       if(result.retcode==RC_POSITION_CLOSED)
         {
          r.ok=true; r.message="position already closed";
+         if(whole) NoteClosedNow(ticket);
          return;
         }
       if(result.retcode==RC_INVALID_FILL && filling+1<fillingCount)
         {
-         filling++;                          // FOK -> IOC -> RETURN
-         counted--;                          // not an attempt of its own
+         filling++;                          // the next mode this symbol allows
+         r.attempts--;                       // a switch is not an attempt of its own
          continue;
         }
-      if(!Retryable(result.retcode) || counted>=RG_MAX_ATTEMPTS)
+      if(!Retryable(result.retcode) || r.attempts>=RG_MAX_ATTEMPTS)
          break;
       Sleep(result.retcode==RC_TOO_MANY_REQUESTS ? 100 : 20);
      }
    r.ok=false;
    r.message=RetcodeText(r.retcode);
+  }
+
+//--- the position was closed whole earlier in this timer or trade event
+bool ClosedNow(const ulong ticket)
+  {
+   for(int i=0;i<ArraySize(g_closedNow);i++)
+      if(g_closedNow[i]==ticket)
+         return(true);
+   return(false);
+  }
+
+void NoteClosedNow(const ulong ticket)
+  {
+   if(!ClosedNow(ticket))
+      AppendTicket(g_closedNow,ticket);
+  }
+
+string FillingName(const ENUM_ORDER_TYPE_FILLING filling)
+  {
+   if(filling==ORDER_FILLING_FOK) return("fok");
+   if(filling==ORDER_FILLING_IOC) return("ioc");
+   return("return");
   }
 
 //--- remembers a close order that may still be working
@@ -1131,14 +1229,14 @@ int LiveCloseOrders(const string symbol,ulong &live[])
 bool SettleCloseOrders(const string symbol)
   {
    ulong live[];
-   for(int round=0;round<2;round++)
+   for(int pass=0;pass<2;pass++)
      {
       ulong start=GetTickCount64();
       while(LiveCloseOrders(symbol,live)>0 && GetTickCount64()-start<RG_SETTLE_MS)
          Sleep(RG_POLL_MS);
       if(ArraySize(live)==0)
          return(true);
-      if(round==1)
+      if(pass==1)
          break;
       for(int i=0;i<ArraySize(live);i++)
         {
@@ -1170,16 +1268,47 @@ double OrderFilledVolume(const ulong order,const double fallback)
    return(fallback);
   }
 
-//--- filling modes the symbol allows, preferred first
+//+------------------------------------------------------------------+
+//| Filling modes to try for a closing deal, preferred first, from   |
+//| the symbol's execution mode (SYMBOL_TRADE_EXEMODE) and filling   |
+//| flags (SYMBOL_FILLING_MODE), as the MT5 documentation defines    |
+//| them for market orders:                                          |
+//|  - Instant and Request execution: FOK only;                      |
+//|  - Market execution: FOK and/or IOC as flagged; both (FOK first) |
+//|    when the symbol reports neither flag;                         |
+//|  - Exchange execution: FOK and/or IOC as flagged, then RETURN    |
+//|    (always allowed there).                                       |
+//| RETURN is never sent for Instant, Request or Market execution:   |
+//| the server refuses it there (10030 INVALID_FILL).                |
+//| The same rule: src/mt5/sim/filling.ts, stand_in_ea.mjs.          |
+//+------------------------------------------------------------------+
 int FillingModes(const string symbol,ENUM_ORDER_TYPE_FILLING &modes[])
   {
-   long allowed=SymbolInfoInteger(symbol,SYMBOL_FILLING_MODE);
-   int n=0;
-   if((allowed & SYMBOL_FILLING_FOK)!=0) modes[n++]=ORDER_FILLING_FOK;
-   if((allowed & SYMBOL_FILLING_IOC)!=0) modes[n++]=ORDER_FILLING_IOC;
    long execution=SymbolInfoInteger(symbol,SYMBOL_TRADE_EXEMODE);
-   if(execution!=SYMBOL_TRADE_EXECUTION_MARKET || n==0)
+   long allowed=SymbolInfoInteger(symbol,SYMBOL_FILLING_MODE);
+   bool fok=((allowed & SYMBOL_FILLING_FOK)!=0);
+   bool ioc=((allowed & SYMBOL_FILLING_IOC)!=0);
+   int n=0;
+   if(execution==SYMBOL_TRADE_EXECUTION_INSTANT || execution==SYMBOL_TRADE_EXECUTION_REQUEST)
+     {
+      modes[n++]=ORDER_FILLING_FOK;
+      return(n);
+     }
+   if(execution==SYMBOL_TRADE_EXECUTION_EXCHANGE)
+     {
+      if(fok) modes[n++]=ORDER_FILLING_FOK;
+      if(ioc) modes[n++]=ORDER_FILLING_IOC;
       modes[n++]=ORDER_FILLING_RETURN;
+      return(n);
+     }
+   //--- SYMBOL_TRADE_EXECUTION_MARKET (and any later mode: treated the same, no RETURN)
+   if(fok) modes[n++]=ORDER_FILLING_FOK;
+   if(ioc) modes[n++]=ORDER_FILLING_IOC;
+   if(n==0)
+     {
+      modes[n++]=ORDER_FILLING_FOK;
+      modes[n++]=ORDER_FILLING_IOC;
+     }
    return(n);
   }
 
@@ -1200,6 +1329,8 @@ string RetcodeText(const int retcode)
       case RC_TOO_MANY_REQUESTS:  return("too many requests");
       case RC_CLIENT_DISABLES_AT: return("algo trading disabled in the terminal");
       case RC_INVALID_FILL:       return("invalid filling mode");
+      case RC_INVALID:            return("invalid request");
+      case RC_FIFO_CLOSE:         return("FIFO account: close the oldest position of the symbol first");
       default:                    return("retcode "+IntegerToString(retcode));
      }
   }
@@ -1207,6 +1338,7 @@ string RetcodeText(const int retcode)
 void InitResult(TicketResult &r,const ulong ticket)
   {
    r.ticket=ticket; r.ok=false; r.retcode=RC_NONE; r.message=""; r.volume=0; r.price=0; r.attempts=0;
+   r.filling="";
   }
 
 //+------------------------------------------------------------------+
@@ -1236,15 +1368,65 @@ void LoadLock()
    CheckLockExpiry();
   }
 
-//--- no mark stored (variable deleted, or a lock set by hand): what exists once the terminal is
-//--- connected stays; until then nothing counts as opened while locked (the position list may
-//--- not be loaded yet, and a mark of 0 would close everything)
+//+------------------------------------------------------------------+
+//| No mark stored (variable deleted, or a lock set by hand): what   |
+//| exists then stays (the agent's decision), what comes later is    |
+//| closed. The mark is never taken from a position list that may    |
+//| still be loading, because a mark of 0 (or too low) would close   |
+//| everything opened before the lock: the terminal must have been   |
+//| connected for RG_MARK_SETTLE_MS without a break, and the mark is |
+//| the highest ticket among open positions, pending orders and the  |
+//| account's order history; a funded account must first show at    |
+//| least its deposit deal. Until then nothing counts as new.        |
+//+------------------------------------------------------------------+
+ulong g_connectedSinceMs=0;                  // GetTickCount64() when TERMINAL_CONNECTED began
+
 void EnsureLockMark()
   {
-   if(!g_locked || g_lockTicket>=0 || TerminalInfoInteger(TERMINAL_CONNECTED)==0)
+   if(!g_locked || g_lockTicket>=0)
       return;
-   g_lockTicket=(double)HighestTicket();
+   if(TerminalInfoInteger(TERMINAL_CONNECTED)==0)
+     {
+      g_connectedSinceMs=0;
+      return;
+     }
+   ulong now=GetTickCount64();
+   if(g_connectedSinceMs==0)
+     {
+      g_connectedSinceMs=now;
+      return;
+     }
+   if(now-g_connectedSinceMs<RG_MARK_SETTLE_MS)
+      return;
+   ulong mark=HighestTicket();
+   int deals=0;
+   ulong past=HighestHistoryTicket(deals);
+   if(past>mark)
+      mark=past;
+   if(deals==0 && AccountInfoDouble(ACCOUNT_BALANCE)!=0)
+      return;                                // money but not even the deposit deal: not loaded
+   g_lockTicket=(double)mark;
+   PrintFormat("riskguard: lock without a stored ticket mark: mark %I64u taken",mark);
    WriteLockVars();
+  }
+
+//--- highest order ticket in the whole account history (0 when it is empty or not loaded);
+//--- `deals` = number of deals in it (a funded account has at least its deposit)
+ulong HighestHistoryTicket(int &deals)
+  {
+   ulong highest=0;
+   deals=0;
+   if(!HistorySelect(0,TimeTradeServer()+86400))
+      return(0);
+   g_historyDirty=true;                      // the day's selection is made again on the next report
+   deals=HistoryDealsTotal();
+   int total=HistoryOrdersTotal();
+   for(int i=0;i<total;i++)
+     {
+      ulong t=HistoryOrderGetTicket(i);
+      if(t>highest) highest=t;
+     }
+   return(highest);
   }
 
 void WriteLockVars()
@@ -1323,10 +1505,7 @@ void SyncLockVars()
          WriteLockVars();
      }
    else if(stored)
-     {
       LoadLock();
-      g_dirty=true;
-     }
   }
 
 void CheckLockExpiry()
@@ -1335,7 +1514,6 @@ void CheckLockExpiry()
      {
       Print("riskguard: lock expired");
       SetLock(false,0);
-      g_dirty=true;
      }
   }
 
@@ -1378,7 +1556,6 @@ void EnforceLock()
    if(!g_locked || g_lockTicket<0)
       return;                                // no mark yet: nothing counts as new
    ulong now=GetTickCount64();
-   bool acted=false;
    //--- pending orders placed while locked
    ulong orders[];
    for(int i=OrdersTotal()-1;i>=0;i--)
@@ -1394,7 +1571,6 @@ void EnforceLock()
          continue;
       TicketResult r;
       CancelOrder(orders[i],r);
-      acted=true;
       if(r.ok)
          BackoffClear(orders[i]);
       else
@@ -1415,7 +1591,6 @@ void EnforceLock()
          continue;
       TicketResult r;
       ClosePosition(positions[i],0,r);
-      acted=true;
       if(r.ok && !PositionSelectByTicket(positions[i]))
          BackoffClear(positions[i]);
       else if(r.ok)
@@ -1425,11 +1600,8 @@ void EnforceLock()
       PrintFormat("riskguard: closing position %I64u opened while locked: %s",positions[i],r.ok ? "ok" : r.message);
      }
    //--- netting: volume added to older positions
-   if(EnforceReductions(now))
-      acted=true;
+   EnforceReductions(now);
    BackoffPrune();
-   if(acted)
-      g_dirty=true;
   }
 
 //--- per-ticket backoff

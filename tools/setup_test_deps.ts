@@ -3,6 +3,8 @@
  *
  * - the Node libzmq peer (`npm:zeromq`, run under Node) in `tests/interop/node/`;
  * - mongo-java-server (Maven Central) in `.deps/mongo/`, started by the MongoStore tests;
+ * - actionlint (a Go module, built with the Go toolchain) in `.deps/bin/`, which lints the
+ *   GitHub workflows in the test suite;
  * - Debian's `chromium` (apt, only when running as root) for the dashboard's browser test.
  *
  * Run by `deno task test` before the tests. Outside CI a missing tool (no npm, no Maven) is
@@ -12,6 +14,8 @@
  */
 
 const root = new URL("..", import.meta.url).pathname;
+/** The pinned actionlint release (a Go module from the Go module proxy). */
+const ACTIONLINT_VERSION = "v1.7.12";
 const inCi = ["true", "1"].includes(Deno.env.get("CI") ?? "");
 let failed = false;
 
@@ -34,6 +38,13 @@ await step(
     "dependency:copy-dependencies",
     `-DoutputDirectory=${root}.deps/mongo`,
   ],
+);
+await step(
+  "actionlint",
+  `${root}.deps/bin/actionlint`,
+  `${root}.github/workflows/ci.yml`,
+  ["go", "install", `github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}`],
+  { GOBIN: `${root}.deps/bin` },
 );
 await installChromium();
 if (failed && inCi) Deno.exit(1);
@@ -73,13 +84,20 @@ async function installChromium() {
 }
 
 /** Runs `command` unless `marker` exists; skips when the `recipe` file is absent. */
-async function step(name: string, marker: string, recipe: string, command: string[]) {
+async function step(
+  name: string,
+  marker: string,
+  recipe: string,
+  command: string[],
+  env: Record<string, string> = {},
+) {
   if (await exists(marker)) return;
   if (!(await exists(recipe))) return;
   console.error(`setup: installing ${name} ...`);
   try {
     const output = await new Deno.Command(command[0]!, {
       args: command.slice(1),
+      env,
       stdout: "piped",
       stderr: "piped",
     }).output();

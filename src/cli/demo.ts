@@ -14,7 +14,7 @@ import { ConfigError } from "../shared/errors.ts";
 import { freePortPair } from "../shared/net.ts";
 import { openStore } from "../store/mod.ts";
 import { isScenarioName, SCENARIO_NAMES } from "../mt5/sim/scenarios.ts";
-import { type RiskEvent, type RiskStatus, runRisk } from "../risk/runner.ts";
+import { type RiskEvent, type RiskStatus, runRisk } from "../risk/mod.ts";
 import { type CliContext, startCommand } from "./context.ts";
 
 /** The account number the simulator reports. */

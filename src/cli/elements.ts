@@ -1,9 +1,14 @@
 /**
- * `riskguard elements add|list|show|set|unlock|enable|disable|remove`.
+ * `riskguard elements add|list|show|set|unlock|enable|disable|remove|import|export`.
  *
- * `add` prompts for the password (without echo) when `--password` is not given, and stores it
- * encrypted (`password_enc`, AES-GCM) when `RISKGUARD_SECRET_KEY` is set. Passwords are never
- * printed or logged: `show` masks them.
+ * Every field a person may change has a flag (`_element_flags.ts`), the same in `add` and `set`;
+ * the values are checked by the element schema when the store validates the document, and a
+ * refusal names the field with its flag. Commands that name an account take its id or its login
+ * (`--server` when the login exists on several servers).
+ *
+ * `add` prompts for the password (without echo) when neither `--password` nor `--password-env`
+ * is given, and stores it encrypted (`password_enc`, AES-GCM) when `RISKGUARD_SECRET_KEY` is
+ * set. Passwords are never printed or logged: `show` masks them.
  *
  * `set` and `unlock` change an element through `Store.configureElement`: a running risk process
  * sees the change on its element feed and applies new limits (or lifts its lock) at once.
@@ -17,67 +22,73 @@ import {
   CONFIG_ELEMENT_FIELDS,
   elementSchema,
   encryptPassword,
+  type FieldIssue,
   isRecord,
   type ParsedElement,
-  type Store,
+  parseElement,
   withStore,
 } from "../store/mod.ts";
 import type { Config } from "../shared/config.ts";
 import { type CliContext, startCommand } from "./context.ts";
 import { renderTable } from "./status.ts";
+import {
+  addFieldOptions,
+  describeField,
+  fieldsFromValues,
+  rawFields,
+  rawLimit,
+  rulesFromOptions,
+  valuesFromOptions,
+} from "./_element_flags.ts";
+import { loginAndServer, resolveElement } from "./_element_ref.ts";
+import { registerImportExport } from "./elements_import.ts";
 
-/** Options of `elements add`, as parsed by commander. */
-interface AddOptions {
-  server: string;
-  login: string;
-  password?: string;
-  name?: string;
-  maxDailyLoss?: string;
-  maxPositionRisk?: string;
-  maxProfit?: string;
-  maxDrawdown?: string;
-  drawdownMode?: string;
-  json?: boolean;
-}
-
-/** Options of `elements set`, as parsed by commander. */
-interface SetOptions {
-  name?: string;
-  maxDailyLoss?: string;
-  maxPositionRisk?: string;
-  maxProfit?: string;
-  maxDrawdown?: string;
-  drawdownMode?: string;
-  unset?: string[];
-  json?: boolean;
-}
+/** `--server` of the commands that name an account. */
+const SERVER_HELP = "the account's trade server, when its login exists on several (e.g. " +
+  "--server FTMO-Demo)";
+const ACCOUNT_ARG = "<account>";
+const ACCOUNT_HELP = "element id, or MT5 login";
 
 /** Adds the `elements` command group. */
 export function registerElements(program: Command, ctx: CliContext): void {
   const elements = program.command("elements").description("manage trading accounts (elements)");
-  elements.command("add").description("add an account (prompts for the password when not given)")
-    .requiredOption("--server <name>", "MT5 trade server")
-    .requiredOption("--login <number>", "MT5 account number")
-    .option("--password <password>", "account password (prompted when omitted; never echoed)")
-    .option("--name <label>", "a label shown by list and status")
-    .option("--max-daily-loss <limit>", "money, or percent of the day's baseline like 5%")
-    .option("--max-position-risk <limit>", "money, or percent of balance like 1%")
-    .option("--max-profit <limit>", "money, or percent of the day's baseline")
-    .option("--max-drawdown <limit>", "money, or percent of the high-water mark like 10%")
-    .option(
-      "--drawdown-mode <mode>",
-      "static, trailing_balance or trailing_equity (with --max-drawdown; default static)",
+  const add = elements.command("add")
+    .description(
+      "add an account with its limits and schedule (prompts for the password when not given)",
     )
+    .requiredOption("--server <name>", "MT5 trade server (e.g. --server FTMO-Demo)")
+    .requiredOption("--login <number>", "MT5 account number (e.g. --login 5012345)")
+    .option("--password <password>", "account password (prompted when omitted; never echoed)")
+    .option(
+      "--password-env <name>",
+      "read the password from this environment variable (e.g. --password-env FTMO_PW)",
+    );
+  addFieldOptions(add, "add", ["server", "login"])
     .option("--json", "print the stored element as JSON (password masked)")
-    .action(async (options: AddOptions, command: Command) => {
+    .addHelpText("after", ADD_EXAMPLE)
+    .action(async (options: Record<string, unknown>, command: Command) => {
       const config = await startCommand(ctx, command);
-      const doc = await elementFromOptions(options, ctx, config);
+      const doc = elementFromOptions(options);
+      // Checked before the password prompt, so a typo in a limit costs no typing.
+      checkElement(doc, "add");
       await withStore(config.store, { db: config.db }, async (store) => {
+        const same = (await store.listElements()).find((parsed) => {
+          const found = loginAndServer(parsed);
+          return found.login === doc.login && found.server === doc.server;
+        });
+        if (same !== undefined) {
+          throw new RiskGuardError(
+            "INPUT_INVALID",
+            `Login ${String(doc.login)} on ${String(doc.server)} already exists (element ` +
+              `${same.id}); change it with \`riskguard elements set ${same.id} ...\``,
+          );
+        }
+        await addPassword(doc, options, ctx, config);
         const result = await store.insertElement(doc);
         if (!result.ok) {
           throw new RiskGuardError(
             "ELEMENT_INVALID",
-            `Invalid element: ${cliField(result.field)} ${result.reason}`,
+            `Invalid element: ${describeIssues(result.issues, "add")}`,
           );
         }
         const element = result.element.element;
@@ -129,13 +140,15 @@ export function registerElements(program: Command, ctx: CliContext): void {
     },
   );
 
-  elements.command("show <id>").description("show one account (password masked)").action(
-    async (id: string, _options: unknown, command: Command) => {
+  elements.command(`show ${ACCOUNT_ARG}`)
+    .description(`show one account (password masked); ${ACCOUNT_ARG}: ${ACCOUNT_HELP}`)
+    .option("--server <name>", SERVER_HELP)
+    .action(async (ref: string, options: { server?: string }, command: Command) => {
       const config = await startCommand(ctx, command);
       const parsed = await withStore(
         config.store,
         { db: config.db },
-        (store) => mustGet(store, id),
+        (store) => resolveElement(store, ref, options.server),
       );
       if (parsed.valid) {
         ctx.stdout(`${JSON.stringify(maskDoc(parsed.element), null, 2)}\n`);
@@ -150,43 +163,54 @@ export function registerElements(program: Command, ctx: CliContext): void {
           }\n`,
         );
       }
-    },
-  );
+    });
 
-  elements.command("set <id>")
-    .description("change an account's limits or name (a running risk process applies them at once)")
-    .option("--max-daily-loss <limit>", "money, or percent of the day's baseline like 5%")
-    .option("--max-position-risk <limit>", "money, or percent of balance like 1%")
-    .option("--max-profit <limit>", "money, or percent of the day's baseline")
-    .option("--max-drawdown <limit>", "money, or percent of the high-water mark like 10%")
-    .option(
-      "--drawdown-mode <mode>",
-      "static, trailing_balance or trailing_equity (default: the current mode, else static)",
+  const set = elements.command(`set ${ACCOUNT_ARG}`)
+    .description(
+      "change an account's settings (a running risk process applies them at once); " +
+        `${ACCOUNT_ARG}: ${ACCOUNT_HELP}`,
     )
-    .option("--name <label>", "a label shown by list and status")
+    .option("--server <name>", SERVER_HELP)
+    .option(
+      "--password [password]",
+      "a new account password (prompted, never echoed, when given without a value)",
+    )
+    .option(
+      "--password-env <name>",
+      "a new password from this environment variable (e.g. --password-env FTMO_PW)",
+    );
+  addFieldOptions(set, "set")
     .option(
       "--unset <field>",
-      "remove an optional field, e.g. max_profit (repeatable)",
+      "remove an optional field, its default applies again, e.g. max_profit (repeatable)",
       collectValues,
     )
     .option("--json", "print the changed element as JSON (password masked)")
-    .action(async (id: string, options: SetOptions, command: Command) => {
-      if (!hasSetChanges(options)) {
+    .action(async (ref: string, options: Record<string, unknown>, command: Command) => {
+      const values = valuesFromOptions(options, "set");
+      const rules = rulesFromOptions(options);
+      const unset = (options.unset as string[] | undefined) ?? [];
+      const password = options.password !== undefined || options.passwordEnv !== undefined;
+      if (values.size === 0 && rules === undefined && unset.length === 0 && !password) {
         throw new RiskGuardError(
           "INPUT_INVALID",
-          `elements set ${id}: nothing to change (give --max-daily-loss, --max-position-risk, ` +
-            "--max-profit, --max-drawdown, --drawdown-mode, --name or --unset <field>)",
+          `elements set ${ref}: nothing to change (give a setting such as --max-daily-loss, ` +
+            "--daily-reset, --password or --unset <field>; see riskguard elements set --help)",
         );
       }
       const config = await startCommand(ctx, command);
       const message = await withStore(config.store, { db: config.db }, async (store) => {
-        const current = await mustGet(store, id);
-        const { changes, flags } = changesFromOptions(options, current);
+        const current = await resolveElement(store, ref, options.server as string | undefined);
+        const id = current.id;
+        const changes = fieldsFromValues(values, rawFields(current));
+        if (rules !== undefined) changes.rules = rules;
+        const flags = unsetFields(unset, changes);
+        if (password) await setPassword(changes, options, ctx, config, current);
         const result = await store.configureElement(id, changes);
         if (!result.ok) {
           throw new RiskGuardError(
             "ELEMENT_INVALID",
-            `Cannot change element ${id}: ${cliField(result.field, flags)} ${result.reason}`,
+            `Cannot change element ${id}: ${describeIssues(result.issues, "set", flags)}`,
           );
         }
         const element = result.element.element;
@@ -194,23 +218,29 @@ export function registerElements(program: Command, ctx: CliContext): void {
         const held = element.instance_id === null
           ? ""
           : `A running risk process (host ${element.host}) applies it when it sees the change.\n`;
-        return `Changed element ${id}: ${describeChanges(changes, element)}\n${held}`;
+        return `Changed element ${id}: ${describeChanges(changes, rawFields(result.element))}\n` +
+          held;
       });
       ctx.stdout(message);
     });
 
-  elements.command("unlock <id>")
-    .description("allow trading again on a locked account (sets trading ALLOWED)")
-    .action(async (id: string, _options: unknown, command: Command) => {
+  elements.command(`unlock ${ACCOUNT_ARG}`)
+    .description(
+      `allow trading again on a locked account (sets trading ALLOWED); ${ACCOUNT_ARG}: ` +
+        ACCOUNT_HELP,
+    )
+    .option("--server <name>", SERVER_HELP)
+    .action(async (ref: string, options: { server?: string }, command: Command) => {
       const config = await startCommand(ctx, command);
       const message = await withStore(config.store, { db: config.db }, async (store) => {
-        const current = await mustGet(store, id);
+        const current = await resolveElement(store, ref, options.server);
+        const id = current.id;
         const raw: Record<string, unknown> = current.valid ? current.element : current.raw;
         const result = await store.configureElement(id, { trading: "ALLOWED" });
         if (!result.ok) {
           throw new RiskGuardError(
             "ELEMENT_INVALID",
-            `Cannot unlock element ${id}: ${cliField(result.field)} ${result.reason}`,
+            `Cannot unlock element ${id}: ${describeIssues(result.issues, "set")}`,
           );
         }
         if (raw.trading === undefined || raw.trading === "ALLOWED") {
@@ -226,82 +256,159 @@ export function registerElements(program: Command, ctx: CliContext): void {
       ctx.stdout(message);
     });
 
-  elements.command("enable <id>").description("allow the agent to manage an account").action(
-    async (id: string, _options: unknown, command: Command) => {
+  elements.command(`enable ${ACCOUNT_ARG}`)
+    .description(`allow the agent to manage an account; ${ACCOUNT_ARG}: ${ACCOUNT_HELP}`)
+    .option("--server <name>", SERVER_HELP)
+    .action(async (ref: string, options: { server?: string }, command: Command) => {
       const config = await startCommand(ctx, command);
       const message = await withStore(config.store, { db: config.db }, async (store) => {
-        const parsed = await mustGet(store, id);
+        const parsed = await resolveElement(store, ref, options.server);
         const status = parsed.valid ? parsed.element.status : parsed.raw.status;
-        if (status === "ACTIVE") return `Element ${id} is already ACTIVE (managed)\n`;
-        await store.setElementStatus(id, "PENDING", { error: null });
-        return `Enabled element ${id} (status PENDING: the admin will pick it up)\n`;
+        if (status === "ACTIVE") return `Element ${parsed.id} is already ACTIVE (managed)\n`;
+        await store.setElementStatus(parsed.id, "PENDING", { error: null });
+        return `Enabled element ${parsed.id} (status PENDING: the admin will pick it up)\n`;
       });
       ctx.stdout(message);
-    },
-  );
+    });
 
-  elements.command("disable <id>").description("stop managing an account (status DISABLED)")
-    .action(async (id: string, _options: unknown, command: Command) => {
+  elements.command(`disable ${ACCOUNT_ARG}`)
+    .description(`stop managing an account (status DISABLED); ${ACCOUNT_ARG}: ${ACCOUNT_HELP}`)
+    .option("--server <name>", SERVER_HELP)
+    .action(async (ref: string, options: { server?: string }, command: Command) => {
       const config = await startCommand(ctx, command);
-      await withStore(config.store, { db: config.db }, async (store) => {
-        await store.setElementStatus(id, "DISABLED");
+      const id = await withStore(config.store, { db: config.db }, async (store) => {
+        const parsed = await resolveElement(store, ref, options.server);
+        await store.setElementStatus(parsed.id, "DISABLED");
+        return parsed.id;
       });
       ctx.stdout(`Disabled element ${id}\n`);
     });
 
-  elements.command("remove <id>").description("delete an account")
+  elements.command(`remove ${ACCOUNT_ARG}`)
+    .description(`delete an account; ${ACCOUNT_ARG}: ${ACCOUNT_HELP}`)
+    .option("--server <name>", SERVER_HELP)
     .option("--force", "also remove an account that is being managed (frees its instance)")
-    .action(async (id: string, options: { force?: boolean }, command: Command) => {
-      const config = await startCommand(ctx, command);
-      const removed = await withStore(
-        config.store,
-        { db: config.db },
-        (store) => store.removeElement(id, { force: options.force === true }),
-      );
-      if (!removed) throw new RiskGuardError("NOT_FOUND", `No element with id ${id}`);
-      ctx.stdout(`Removed element ${id}\n`);
-    });
+    .action(
+      async (ref: string, options: { server?: string; force?: boolean }, command: Command) => {
+        const config = await startCommand(ctx, command);
+        const id = await withStore(config.store, { db: config.db }, async (store) => {
+          const parsed = await resolveElement(store, ref, options.server);
+          const removed = await store.removeElement(parsed.id, { force: options.force === true });
+          if (!removed) throw new RiskGuardError("NOT_FOUND", `No element with id ${parsed.id}`);
+          return parsed.id;
+        });
+        ctx.stdout(`Removed element ${id}\n`);
+      },
+    );
+
+  registerImportExport(elements, ctx);
 }
 
-/** Builds the element document from `add`'s options, prompting for the password. */
-async function elementFromOptions(
-  options: AddOptions,
+const ADD_EXAMPLE = `
+Example (an FTMO-style account: the day resets at midnight Prague time on the higher of balance
+and equity; 5% daily loss; 10% drawdown from the initial balance; the day is locked in at a
+daily profit of 3,000):
+  riskguard elements add --server FTMO-Demo --login 5012345 --name ftmo-100k \\
+    --daily-reset 00:00 --timezone Europe/Prague --baseline max \\
+    --max-daily-loss 5% --max-drawdown 10% --initial-balance 100000 --max-profit 3000
+
+<account> in show, set, unlock, enable, disable and remove: the element id or the MT5 login.`;
+
+/** Builds the element document (without its password) from `add`'s options. */
+function elementFromOptions(options: Record<string, unknown>): Record<string, unknown> {
+  const login = String(options.login).trim();
+  const doc: Record<string, unknown> = {
+    server: options.server,
+    login: /^\d+$/.test(login) ? Number(login) : options.login,
+    ...fieldsFromValues(valuesFromOptions(options, "add")),
+  };
+  if (doc.pin_host === null) delete doc.pin_host;
+  const rules = rulesFromOptions(options);
+  if (rules !== undefined) doc.rules = rules;
+  return doc;
+}
+
+/**
+ * Validates a new element with the schema before anything is asked or written (the password is
+ * a stand-in here: it is asked for afterwards).
+ */
+function checkElement(doc: Record<string, unknown>, which: "add"): void {
+  const parsed = parseElement({ ...doc, _id: "new", password: "(checked later)" });
+  if (!parsed.valid) {
+    throw new RiskGuardError(
+      "ELEMENT_INVALID",
+      `Invalid element: ${describeIssues(parsed.issues, which)}`,
+    );
+  }
+}
+
+/** Reads the password of `add` (flag, environment variable or prompt) into the document. */
+async function addPassword(
+  doc: Record<string, unknown>,
+  options: Record<string, unknown>,
   ctx: CliContext,
   config: Config,
-): Promise<Record<string, unknown>> {
-  let password = options.password;
-  if (password === undefined) {
-    password = await ctx.readSecret(`Password for login ${options.login} on ${options.server}: `);
+): Promise<void> {
+  const password = await readPassword(
+    options,
+    ctx,
+    `Password for login ${String(doc.login)} on ${String(doc.server)}: `,
+  );
+  if (config.secret_key !== undefined) {
+    doc.password_enc = await encryptPassword(password, config.secret_key);
+  } else doc.password = password;
+}
+
+/** Puts a new password of `set` into the changes (encrypted when the key is set). */
+async function setPassword(
+  changes: Record<string, unknown>,
+  options: Record<string, unknown>,
+  ctx: CliContext,
+  config: Config,
+  current: ParsedElement,
+): Promise<void> {
+  const { login, server } = loginAndServer(current);
+  const password = await readPassword(
+    { ...options, password: options.password === true ? undefined : options.password },
+    ctx,
+    `New password for login ${String(login)} on ${String(server)}: `,
+  );
+  if (config.secret_key !== undefined) {
+    changes.password_enc = await encryptPassword(password, config.secret_key);
+  } else changes.password = password;
+}
+
+/** The password from `--password`, `--password-env`, or the terminal; never empty. */
+export async function readPassword(
+  options: Record<string, unknown>,
+  ctx: CliContext,
+  prompt: string,
+): Promise<string> {
+  let password = typeof options.password === "string" ? options.password : undefined;
+  const env = options.passwordEnv;
+  if (password !== undefined && typeof env === "string") {
+    throw new RiskGuardError("INPUT_INVALID", "Give --password or --password-env, not both");
+  }
+  if (typeof env === "string") {
+    password = ctx.env[env];
     if (password === undefined) {
       throw new RiskGuardError(
         "INPUT_INVALID",
-        "No --password given and no terminal to prompt on",
+        `--password-env ${env}: no environment variable ${env} is set`,
+      );
+    }
+  }
+  if (password === undefined) {
+    password = await ctx.readSecret(prompt);
+    if (password === undefined) {
+      throw new RiskGuardError(
+        "INPUT_INVALID",
+        "No --password or --password-env given and no terminal to prompt on",
       );
     }
   }
   if (password === "") throw new RiskGuardError("INPUT_INVALID", "The password must not be empty");
-  const doc: Record<string, unknown> = {
-    server: options.server,
-    login: /^\d+$/.test(options.login.trim()) ? Number(options.login.trim()) : options.login,
-  };
-  if (options.name !== undefined) doc.name = options.name;
-  if (config.secret_key !== undefined) {
-    doc.password_enc = await encryptPassword(password, config.secret_key);
-  } else doc.password = password;
-  if (options.maxDailyLoss !== undefined) doc.max_daily_loss = limitValue(options.maxDailyLoss);
-  if (options.maxPositionRisk !== undefined) {
-    doc.max_position_risk = limitValue(options.maxPositionRisk);
-  }
-  if (options.maxProfit !== undefined) doc.max_profit = limitValue(options.maxProfit);
-  if (options.maxDrawdown !== undefined) {
-    doc.max_drawdown = {
-      limit: limitValue(options.maxDrawdown),
-      mode: options.drawdownMode ?? "static",
-    };
-  } else if (options.drawdownMode !== undefined) {
-    throw new RiskGuardError("INPUT_INVALID", "--drawdown-mode needs --max-drawdown");
-  }
-  return doc;
+  return password;
 }
 
 /** Commander's collector of a repeatable option. */
@@ -309,52 +416,17 @@ function collectValues(value: string, previous: string[] | undefined): string[] 
   return [...(previous ?? []), value];
 }
 
-/** True when `elements set` was given anything to change. */
-function hasSetChanges(options: SetOptions): boolean {
-  return options.name !== undefined || options.maxDailyLoss !== undefined ||
-    options.maxPositionRisk !== undefined || options.maxProfit !== undefined ||
-    options.maxDrawdown !== undefined || options.drawdownMode !== undefined ||
-    (options.unset?.length ?? 0) > 0;
-}
-
 /** Element field names a person may name in `--unset`, and every field of the schema. */
 const CONFIG_FIELDS: ReadonlySet<string> = new Set(CONFIG_ELEMENT_FIELDS);
 const SCHEMA_FIELDS: ReadonlySet<string> = new Set(Object.keys(elementSchema.shape));
 
 /**
- * Builds `configureElement`'s changes from `set`'s options, and the flag that gave each field
- * (for error messages). A new drawdown limit keeps the current mode unless `--drawdown-mode`.
+ * Adds `--unset <field>` removals (`null`) to `changes`; returns the flag that named each field
+ * (for error messages). A field may not be both set and removed.
  */
-function changesFromOptions(
-  options: SetOptions,
-  current: ParsedElement,
-): { changes: Record<string, unknown>; flags: Record<string, string> } {
-  const changes: Record<string, unknown> = {};
+function unsetFields(unset: readonly string[], changes: Record<string, unknown>) {
   const flags: Record<string, string> = {};
-  const limits = [
-    ["max_daily_loss", options.maxDailyLoss],
-    ["max_position_risk", options.maxPositionRisk],
-    ["max_profit", options.maxProfit],
-  ] as const;
-  for (const [field, text] of limits) {
-    if (text !== undefined) changes[field] = limitValue(text);
-  }
-  if (options.name !== undefined) changes.name = options.name;
-  if (options.maxDrawdown !== undefined || options.drawdownMode !== undefined) {
-    const now = currentDrawdown(current);
-    if (options.maxDrawdown === undefined && now === undefined) {
-      throw new RiskGuardError(
-        "INPUT_INVALID",
-        `--drawdown-mode needs --max-drawdown: element ${current.id} has no max_drawdown`,
-      );
-    }
-    changes.max_drawdown = {
-      ...now,
-      limit: options.maxDrawdown === undefined ? now?.limit : limitValue(options.maxDrawdown),
-      mode: options.drawdownMode ?? now?.mode ?? "static",
-    };
-  }
-  for (const text of options.unset ?? []) {
+  for (const text of unset) {
     const field = text.trim().replace(/^--/, "").replaceAll("-", "_");
     if (!CONFIG_FIELDS.has(field) && !SCHEMA_FIELDS.has(field)) {
       throw new RiskGuardError(
@@ -373,64 +445,45 @@ function changesFromOptions(
     changes[field] = null;
     flags[field] = `--unset ${field}`;
   }
-  return { changes, flags };
+  return flags;
 }
 
-/** The element's drawdown settings in their raw form (limit as money or "N%"), if any. */
-function currentDrawdown(parsed: ParsedElement): Record<string, unknown> | undefined {
-  if (parsed.valid) {
-    const drawdown = parsed.element.max_drawdown;
-    return drawdown === undefined ? undefined : { ...drawdown, limit: showLimit(drawdown.limit) };
-  }
-  const raw = parsed.raw.max_drawdown;
-  return isRecord(raw) ? { ...raw } : undefined;
+/** Every issue of a refusal, each field named with its flag: `a (--a) why; b (--b) why`. */
+function describeIssues(
+  issues: readonly FieldIssue[],
+  which: "add" | "set",
+  given: Readonly<Record<string, string>> = {},
+): string {
+  return issues.map((issue) => {
+    const top = issue.field.split(".")[0]!;
+    const name = given[top] === undefined
+      ? describeField(issue.field, which)
+      : `${issue.field} (${given[top]})`;
+    return `${name} ${issue.reason}`;
+  }).join("; ");
 }
 
 /** `max_daily_loss 3%, max_profit removed, name "main"`: what `set` changed, as stored. */
-function describeChanges(changes: Record<string, unknown>, element: object): string {
-  const stored = element as Record<string, unknown>;
+function describeChanges(changes: Record<string, unknown>, stored: Record<string, unknown>) {
   return Object.keys(changes).map((field) => {
     const value = stored[field];
+    if (field === "password" || field === "password_enc") {
+      return changes[field] === null ? undefined : "password changed";
+    }
     if (changes[field] === null) {
       return value === undefined ? `${field} removed` : `${field} back to its default`;
     }
     if (field === "max_drawdown" && isRecord(value)) {
-      return `max_drawdown ${String(showLimit(value.limit))} (${String(value.mode)})`;
+      return `max_drawdown ${String(value.limit)} (${String(value.mode)}${
+        value.stop_at_initial === true ? ", stops at the initial balance" : ""
+      })`;
     }
-    return `${field} ${field === "name" ? JSON.stringify(value) : String(showLimit(value))}`;
-  }).join(", ");
-}
-
-/** A command-line limit: `250` -> 250 (money), `5%` stays a string, anything else as typed. */
-function limitValue(text: string): number | string {
-  const trimmed = text.trim();
-  return /^[0-9]+(\.[0-9]+)?$/.test(trimmed) ? Number(trimmed) : trimmed;
-}
-
-/**
- * The command-line spelling of a document field, for error messages; `given` names the flag a
- * command used for a field when it differs (e.g. `--unset max_profit`).
- */
-function cliField(field: string, given: Readonly<Record<string, string>> = {}): string {
-  const flags: Record<string, string> = {
-    login: "--login",
-    server: "--server",
-    password: "--password",
-    name: "--name",
-    max_daily_loss: "--max-daily-loss",
-    max_position_risk: "--max-position-risk",
-    max_profit: "--max-profit",
-    "max_drawdown.limit": "--max-drawdown",
-    "max_drawdown.mode": "--drawdown-mode",
-  };
-  const flag = given[field] ?? flags[field];
-  return flag === undefined ? field : `${field} (${flag})`;
-}
-
-async function mustGet(store: Store, id: string): Promise<ParsedElement> {
-  const parsed = await store.getElement(id);
-  if (parsed === null) throw new RiskGuardError("NOT_FOUND", `No element with id ${id}`);
-  return parsed;
+    if (typeof value === "string" && field !== "name" && field !== "pin_host") {
+      return `${field} ${value}`;
+    }
+    if (typeof value === "number" || typeof value === "boolean") return `${field} ${value}`;
+    return `${field} ${JSON.stringify(redactValue(value))}`;
+  }).filter((text) => text !== undefined).join(", ");
 }
 
 /** A copy of an element document with its passwords masked and limits in their raw form. */
@@ -441,21 +494,11 @@ function maskDoc(doc: object): Record<string, unknown> {
   // Plugin options may carry API keys or tokens: secret-looking fields are masked there too.
   if (Array.isArray(out.rules)) out.rules = redactValue(out.rules);
   for (const key of ["max_daily_loss", "max_position_risk", "max_profit"]) {
-    out[key] = showLimit(out[key]);
+    out[key] = rawLimit(out[key]);
   }
-  const drawdown = out.max_drawdown as Record<string, unknown> | undefined;
-  if (drawdown !== undefined && drawdown !== null && typeof drawdown === "object") {
-    out.max_drawdown = { ...drawdown, limit: showLimit(drawdown.limit) };
-  }
+  const drawdown = out.max_drawdown;
+  if (isRecord(drawdown)) out.max_drawdown = { ...drawdown, limit: rawLimit(drawdown.limit) };
   return out;
-}
-
-function showLimit(value: unknown): unknown {
-  if (value !== null && typeof value === "object" && "kind" in value && "value" in value) {
-    const limit = value as { kind: string; value: number };
-    return limit.kind === "percent" ? `${limit.value}%` : limit.value;
-  }
-  return value;
 }
 
 interface ElementSummary {
@@ -475,10 +518,10 @@ function summary(parsed: ParsedElement): ElementSummary {
   if (parsed.valid) {
     const e = parsed.element;
     const limits = [
-      ["loss", showLimit(e.max_daily_loss)],
-      ["risk", showLimit(e.max_position_risk)],
-      ["profit", showLimit(e.max_profit)],
-      ["dd", showLimit(e.max_drawdown?.limit)],
+      ["loss", rawLimit(e.max_daily_loss)],
+      ["risk", rawLimit(e.max_position_risk)],
+      ["profit", rawLimit(e.max_profit)],
+      ["dd", rawLimit(e.max_drawdown?.limit)],
     ].filter(([, value]) => value !== undefined).map(([name, value]) => `${name} ${value}`);
     return {
       id: parsed.id,

@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from "commander";
 import { describeError, ExitCode, exitCodeOf } from "../shared/errors.ts";
 import { logExitReason, shutdownLogging } from "../shared/logging.ts";
 import { maskUriCredentials } from "../shared/secrets.ts";
-import { VERSION } from "../shared/version.ts";
+import { VERSION_LINE } from "../shared/version.ts";
 import type { CliContext } from "./context.ts";
 import { registerModes } from "./modes.ts";
 import { registerStatus } from "./status.ts";
@@ -17,19 +17,21 @@ import { registerInstances } from "./instances.ts";
 import { registerRules } from "./rules.ts";
 import { registerSim } from "./sim.ts";
 import { registerDemo } from "./demo.ts";
+import { DEFAULT_STALE_MS } from "../shared/stale.ts";
+import { registerEvents } from "./events.ts";
 import { registerDashboard } from "./dashboard.ts";
 
 export type { CliContext } from "./context.ts";
 export { processContext } from "./context.ts";
 
-/** Builds the full command tree. Exposed for tests of help and parsing. */
-export function buildProgram(ctx: CliContext): Command {
+/** Builds the full command tree. */
+function buildProgram(ctx: CliContext): Command {
   const program = new Command("riskguard")
     .description(
       "Guards MetaTrader 5 accounts: enforces loss, risk and profit limits, locks accounts and " +
         "closes positions the moment a limit is crossed.",
     )
-    .version(VERSION, "-V, --version", "print the version")
+    .version(VERSION_LINE, "-V, --version", "print the version and the commit it was built from")
     .helpOption("-h, --help", "show help")
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -46,6 +48,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerRules(program, ctx);
   registerSim(program, ctx);
   registerDemo(program, ctx);
+  registerEvents(program, ctx);
   registerDashboard(program, ctx);
   applyToAll(program, (command) => {
     command.configureHelp({ showGlobalOptions: true });
@@ -104,7 +107,10 @@ function addGlobalOptions(program: Command): void {
       "also write JSON lines to this rotating file (env RISKGUARD_LOG_FILE)",
     )
     .option("--webhook-url <url>", "POST breach/lock/error events here (env RISKGUARD_WEBHOOK_URL)")
-    .option("--stale-after <seconds>", "ping age after which a lease is reaped (default 300)")
+    .option(
+      "--stale-after <seconds>",
+      `ping age after which a lease is reaped (default ${DEFAULT_STALE_MS / 1_000})`,
+    )
     .option("--ping-interval <seconds>", "seconds between pings of a risk process (default 10)");
 }
 

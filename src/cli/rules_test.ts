@@ -31,7 +31,7 @@ Deno.test("rules check runs the example plugin and prints its actions", async ()
     /fresh_position\s*\n\s+lock until 2026-11-24T13:35Z: news at 2026-11-24 13:30 UTC/,
   );
   assert.match(out, /close_position 7001: position 7001 opened inside the window/);
-  assert.match(out, /checked \d+ snapshots: \d+ with actions, 0 errors/);
+  assert.match(out, /checked (\d+) of \1 snapshots: \d+ with actions, 0 errors/);
 });
 
 Deno.test("rules check fails with exit code 2 on a plugin that does not load or has bad options", async () => {
@@ -85,4 +85,40 @@ Deno.test("rules serve-plugin is a working plugin process (the compiled executab
   } finally {
     await host.close();
   }
+});
+
+Deno.test("rules check tells the truth about a plugin that hangs: timeouts, then nothing faked", async () => {
+  const hangs = fileURLToPath(
+    new URL("../../tests/rules/fixtures/never_returns.ts", import.meta.url),
+  );
+  const ctx = fakeContext();
+  const code = await runCli(
+    ["rules", "check", hangs, "--hours", "1", "--deadline", "200"],
+    ctx,
+  );
+  const out = ctx.out.join("");
+  assert.equal(code, 2, out);
+  // 8 scenarios + 13 sweep snapshots; 3 timeouts in a row suspend the plugin
+  assert.match(out, /^\s+flat\s+failed \(see above\)$/m);
+  assert.match(out, /^\s+winning_day\s+not evaluated$/m);
+  assert.doesNotMatch(out, /no actions/, "a snapshot never evaluated is not 'no actions'");
+  assert.match(out, /13 of 13 sweep snapshots not evaluated/);
+  assert.match(
+    out,
+    /checked 3 of 21 snapshots: 0 with actions, 3 errors \(3 timeouts\), 18 not evaluated \(stopped: plugin suspended/,
+  );
+  assert.doesNotMatch(out, /slowest answer/, "a timeout is no answer");
+  assert.match(ctx.err.join(""), /failed on 3 of 3 snapshots evaluated, 18 not evaluated/);
+});
+
+Deno.test("rules check reports the slowest answer against the risk process's 50 ms", async () => {
+  const ctx = fakeContext();
+  const code = await runCli(["rules", "check", example, "--hours", "0"], ctx);
+  const out = ctx.out.join("");
+  assert.equal(code, 0, ctx.err.join(""));
+  assert.match(out, /checked 8 of 8 snapshots: \d+ with actions, 0 errors \(0 timeouts\)$/m);
+  assert.match(
+    out,
+    /slowest answer \d+ ms \(deadline here 1000 ms; the risk process allows 50 ms per snapshot/,
+  );
 });

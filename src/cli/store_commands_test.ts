@@ -198,7 +198,7 @@ Deno.test("elements set changes limits and name, unsets fields, keeps the drawdo
     assert.equal(code, 0, io.err());
     assert.equal(
       io.out(),
-      `Changed element ${id}: max_daily_loss 3%, max_position_risk 250, name "main"\n`,
+      `Changed element ${id}: name "main", max_daily_loss 3%, max_position_risk 250\n`,
     );
 
     io.reset();
@@ -274,7 +274,7 @@ Deno.test("elements set refuses bad input with exit code 2 naming the flag; noth
       [["--unset", "trading"], /trading \(--unset trading\) may only be set to "ALLOWED"/],
       [["--unset", "max_proft"], /--unset max_proft: no such element field/],
       [["--max-profit", "100", "--unset", "max_profit"], /--unset max_profit contradicts/],
-      [["--drawdown-mode", "static"], /--drawdown-mode needs --max-drawdown/],
+      [["--drawdown-mode", "static"], /max_drawdown\.limit \(--max-drawdown\) is required/],
       [
         ["--max-drawdown", "5%", "--drawdown-mode", "sideways"],
         /max_drawdown\.mode \(--drawdown-mode\) must be one of/,
@@ -441,4 +441,52 @@ Deno.test("status helpers: ping ages and tables", async () => {
     renderTable(["a", "num"], [["xy", "1"], ["z", "100"]], [false, true]),
     "a   num\n--  ---\nxy    1\nz   100\n",
   );
+});
+
+Deno.test("elements set --password prompts when given no value; import encrypts with the key", async () => {
+  await withDb(async (env) => {
+    const key = btoa(String.fromCharCode(...new Uint8Array(32).fill(5)));
+    const io = fakeContext({ ...env, RISKGUARD_SECRET_KEY: key }, "typed-new");
+    const add = ["elements", "add", "--server", "S", "--login", "31", "--password", "old-pw"];
+    assert.equal(await runCli(add, io.ctx), 0, io.err());
+    io.reset();
+    assert.equal(await runCli(["elements", "set", "31", "--password"], io.ctx), 0, io.err());
+    assert.match(io.out(), /password changed/);
+    assert.match(io.prompts.at(-1)!, /New password for login 31 on S/);
+    io.reset();
+    assert.equal(
+      await runCli(["elements", "set", "31", "--password-env", "NOT_SET_ANYWHERE"], io.ctx),
+      2,
+    );
+    assert.match(io.err(), /no environment variable NOT_SET_ANYWHERE is set/);
+
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(
+        `${dir}/f.json`,
+        '[{"server": "S", "login": 32, "password_env": "PW_32"}]',
+      );
+      const withPw = fakeContext({ ...env, RISKGUARD_SECRET_KEY: key, PW_32: "env-pw-32" });
+      assert.equal(await runCli(["elements", "import", `${dir}/f.json`], withPw.ctx), 0);
+      assert.ok(!(withPw.out() + withPw.err()).includes("env-pw-32"));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+
+    const { openStore, revealPassword } = await import("../store/mod.ts");
+    const store = await openStore(env.RISKGUARD_STORE);
+    try {
+      const stored = await store.listElements();
+      const byLogin = new Map(stored.map((p) => [p.valid ? p.element.login : 0, p]));
+      const first = byLogin.get(31);
+      const second = byLogin.get(32);
+      assert.ok(first?.valid && second?.valid);
+      assert.equal(first.element.password, undefined);
+      assert.equal(await revealPassword(first.element, key), "typed-new");
+      assert.equal(second.element.password, undefined, "imported passwords are encrypted");
+      assert.equal(await revealPassword(second.element, key), "env-pw-32");
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -24,8 +24,6 @@ export type FleetUpdate =
 export interface FleetHubOptions {
   /** How often metrics, pings and last events are re-read, ms (default 1 000). */
   refreshMs?: number;
-  /** SQLite: how often the change table is polled, ms (default 25). */
-  pollIntervalMs?: number;
 }
 
 /** Every how many refreshes the last event of every element is re-read (events that came
@@ -36,7 +34,6 @@ const EVENT_SWEEP_EVERY = 5;
 export class FleetHub {
   #store: Store;
   #refreshMs: number;
-  #pollIntervalMs: number | undefined;
   #elements = new Map<string, ParsedElement>();
   #instances = new Map<string, Instance>();
   #lastEvents = new Map<string, EventRecord | undefined>();
@@ -50,7 +47,6 @@ export class FleetHub {
   constructor(store: Store, options: FleetHubOptions = {}) {
     this.#store = store;
     this.#refreshMs = options.refreshMs ?? 1_000;
-    this.#pollIntervalMs = options.pollIntervalMs;
     this.#synced = new Promise((resolve) => this.#markSynced = resolve);
   }
 
@@ -112,9 +108,7 @@ export class FleetHub {
   async #runFeed(signal: AbortSignal): Promise<void> {
     const log = logger("dashboard", "feed");
     while (!signal.aborted) {
-      const feed = this.#store.watchElements(
-        this.#pollIntervalMs === undefined ? {} : { pollIntervalMs: this.#pollIntervalMs },
-      );
+      const feed = this.#store.watchElements();
       const stop = () => void feed.close();
       signal.addEventListener("abort", stop, { once: true });
       try {

@@ -6,7 +6,8 @@
  * @module
  */
 import type { Element } from "../store/mod.ts";
-import { drawdownFloor, resolveLimit } from "../rules/mod.ts";
+import { resolveLimit } from "../rules/helpers.ts";
+import { drawdownFloor } from "../rules/builtin/mod.ts";
 
 /** The limit lines of one account; a line is `null` when its limit or baseline is unknown. */
 export interface LimitLines {

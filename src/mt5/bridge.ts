@@ -20,7 +20,7 @@
  * @module
  */
 import { type Clock, systemClock } from "../shared/clock.ts";
-import { RiskGuardError } from "../shared/errors.ts";
+import { describeError, RiskGuardError } from "../shared/errors.ts";
 import { logger } from "../shared/logging.ts";
 import {
   type Ack,
@@ -34,7 +34,7 @@ import {
   PROTOCOL_VERSION,
   type Snapshot,
 } from "./protocol.ts";
-import { PullSocket, PushSocket } from "./zmtp/mod.ts";
+import { PullSocket, PushSocket, type SocketStats, type ZmtpLogger } from "./zmtp/mod.ts";
 
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 
@@ -85,6 +85,11 @@ export interface BridgeOptions {
   maxMessageSize?: number;
   /** PLAIN handshake timeout (default 5000 ms). */
   handshakeTimeoutMs?: number;
+  /**
+   * A message partly received for this long, from its first byte, closes the connection
+   * (default 5000 ms): a peer that declares a large message and stalls does not keep its buffer.
+   */
+  messageTimeoutMs?: number;
   /** Prefix of command ids (default: random per bridge). */
   idPrefix?: string;
   /** Minimum ms between two `ping {hello: true}` requests (default 2000). */
@@ -115,6 +120,7 @@ export type BridgeEvent =
   | { type: "wrong_account"; login: number }
   | { type: "dropped"; reason: DropReason; detail: string }
   | { type: "auth_failure"; socket: "pull" | "push" }
+  | { type: "protocol_error"; socket: "pull" | "push"; reason: string }
   | { type: "connect"; socket: "pull" | "push" }
   | { type: "disconnect"; socket: "pull" | "push" };
 
@@ -144,6 +150,13 @@ export interface BridgeStats {
   staleEvents: number;
   /** PLAIN credentials refused on either socket. */
   authFailures: number;
+  /**
+   * Connections closed for breaking the protocol (a message beyond the transport limit, a bad
+   * frame); each is logged with its reason.
+   */
+  protocolErrors: number;
+  /** Transport counters of each socket (evictions, timeouts such as a stalled message, ...). */
+  transport: { pull: Readonly<SocketStats>; push: Readonly<SocketStats> };
 }
 
 interface Pending {
@@ -153,12 +166,30 @@ interface Pending {
   maxAttempts: number;
   timeoutMs: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Deliveries so far (first send, timeout resends and resends after a new hello). */
+  deliveries: number;
+  onResend: ((command: Command, delivery: number) => void) | undefined;
   resolve: (ack: Ack) => void;
   reject: (error: Error) => void;
 }
 
 const KNOWN_TYPES = new Set(["hello", "snapshot", "ack", "heartbeat"]);
 const log = logger("mt5", "bridge");
+const zmtpLog = logger("mt5", "zmtp");
+/**
+ * The transport's own lines under `mt5.zmtp`: why a connection was closed (protocol error, a
+ * stalled message), evictions at debug level. They never hold a secret. Refused credentials
+ * are logged by the bridge itself, once.
+ */
+const transportLog: ZmtpLogger = {
+  debug: (message, properties = {}) => zmtpLog.debug(message, properties),
+  warn: (message, properties = {}) => {
+    if (message === "zmtp authentication failed") return;
+    const why = "reason" in properties ? ": {reason}" : "";
+    const what = message.replace(/^zmtp /, "");
+    zmtpLog.warn(`EA connection: ${what} (peer {remote} on {endpoint})${why}`, properties);
+  },
+};
 
 /** The agent side of one EA connection. */
 export class Bridge {
@@ -180,7 +211,7 @@ export class Bridge {
   #lastSeq = 0;
   #lastSnapshot: Snapshot | undefined;
   #lastHelloRequest = -Infinity;
-  #stats: BridgeStats = {
+  #stats: Omit<BridgeStats, "transport"> = {
     received: 0,
     hellos: 0,
     snapshots: 0,
@@ -205,6 +236,7 @@ export class Bridge {
     timeouts: 0,
     staleEvents: 0,
     authFailures: 0,
+    protocolErrors: 0,
   };
   #queue: BridgeEvent[] = [];
   #wakeups: Array<() => void> = [];
@@ -222,6 +254,7 @@ export class Bridge {
       checkIntervalMs: options.checkIntervalMs ?? 250,
       maxMessageSize: options.maxMessageSize ?? MAX_MESSAGE_SIZE,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 5_000,
+      messageTimeoutMs: options.messageTimeoutMs ?? 5_000,
       idPrefix: options.idPrefix ?? makeToken(6),
       helloRequestIntervalMs: options.helloRequestIntervalMs ?? 2_000,
     };
@@ -239,6 +272,8 @@ export class Bridge {
       // message is received and dropped here, so one bad message does not cut the session.
       maxMessageSize: Math.max(4 * this.#options.maxMessageSize, 4 * 1024 * 1024),
       handshakeTimeoutMs: this.#options.handshakeTimeoutMs,
+      messageTimeoutMs: this.#options.messageTimeoutMs,
+      logger: transportLog,
     };
     this.#pull = new PullSocket(transport);
     this.#push = new PushSocket(transport);
@@ -247,6 +282,12 @@ export class Bridge {
         this.#stats.authFailures++;
         log.warn("EA authentication refused on {socket} socket", { socket: name });
         this.#emit({ type: "auth_failure", socket: name });
+      });
+      socket.on("protocol_error", (event) => {
+        // The socket has closed the connection (e.g. a message far beyond our limit): say why.
+        // The transport logs the line with the reason (see transportLog).
+        this.#stats.protocolErrors++;
+        this.#emit({ type: "protocol_error", socket: name, reason: event.reason });
       });
       socket.on("connect", () => this.#emit({ type: "connect", socket: name }));
       socket.on("disconnect", () => this.#emit({ type: "disconnect", socket: name }));
@@ -272,7 +313,11 @@ export class Bridge {
 
   /** A copy of the counters. */
   get stats(): BridgeStats {
-    return { ...this.#stats, dropped: { ...this.#stats.dropped } };
+    return {
+      ...this.#stats,
+      dropped: { ...this.#stats.dropped },
+      transport: { pull: this.#pull.stats, push: this.#push.stats },
+    };
   }
 
   /** The last accepted `hello`, if any. */
@@ -320,11 +365,17 @@ export class Bridge {
    * Sends a command and resolves with its ack. The bridge assigns the id (unless the command
    * has one), resends the same command (same id) when no ack comes within the timeout or when
    * the EA says hello again, and rejects with a `TIMEOUT` error after the last attempt, or with
-   * `CLOSED` when the bridge closes. An ack with `ok: false` resolves normally.
+   * `CLOSED` when the bridge closes. An ack with `ok: false` resolves normally. `onResend`
+   * hears of every same-id resend with its delivery number (2 for the first resend), so the
+   * audit trail can record it.
    */
   send(
     command: CommandInput | Command,
-    options: { timeoutMs?: number; retries?: number } = {},
+    options: {
+      timeoutMs?: number;
+      retries?: number;
+      onResend?: (command: Command, delivery: number) => void;
+    } = {},
   ): Promise<Ack> {
     if (this.#closed) {
       return Promise.reject(
@@ -348,6 +399,8 @@ export class Bridge {
         maxAttempts: 1 + Math.max(0, options.retries ?? this.#options.retries),
         timeoutMs: options.timeoutMs ?? this.#options.ackTimeoutMs,
         timer: undefined,
+        deliveries: 0,
+        onResend: options.onResend,
         resolve,
         reject,
       };
@@ -396,7 +449,7 @@ export class Bridge {
       await this.#push.bind(`tcp://${host}:${commandPort}`);
     } catch (error) {
       await Promise.all([this.#pull.close(), this.#push.close()]);
-      const why = error instanceof Error ? error.message : String(error);
+      const why = describeError(error);
       throw new BridgeError(
         "BRIDGE_LOST",
         `Cannot bind bridge on ${host}:${port} and ${port + 1} (is another process using the ` +
@@ -542,6 +595,8 @@ export class Bridge {
 
   #transmit(pending: Pending, countAttempt = true): void {
     if (countAttempt) pending.attempts++;
+    pending.deliveries++;
+    if (pending.deliveries > 1) pending.onResend?.(pending.command, pending.deliveries);
     if (pending.timer !== undefined) clearTimeout(pending.timer);
     pending.timer = setTimeout(() => this.#onTimeout(pending), pending.timeoutMs);
     this.#push.send(pending.bytes).catch((error) => {

@@ -219,8 +219,10 @@ export const ticketResultSchema = z.object({
   volume: volume.optional(),
   /** Execution price of the close deal. */
   price: price.optional(),
-  /** Trade requests sent for this ticket (1 + retries). */
+  /** Trade requests sent for this ticket (1 + retries; a filling-mode switch is not one). */
   attempts: z.number().int().nonnegative().optional(),
+  /** Filling mode of the last closing deal request (`ORDER_TYPE_FILLING`). */
+  filling: z.enum(["fok", "ioc", "return"]).optional(),
 });
 
 /** EA -> agent: the answer to a command. */

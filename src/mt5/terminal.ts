@@ -11,12 +11,27 @@
  * 3. starts `<folder>/terminal64.exe /portable /config:<ini>`;
  * 4. once the EA has said hello ({@link TerminalHandle.helloReceived}), deletes both files:
  *    they hold the account password and the token;
- * 5. watches the process: when it dies unexpectedly it writes the files again and restarts it
- *    with a growing delay (1 s, 2 s, 4 s ... 60 s).
+ * 5. watches the process with the shared supervisor (`shared/supervise.ts`): whenever it ends
+ *    (whatever its exit code: the terminal is not riskguard, so exit code 2 means nothing
+ *    special) it writes the files again and restarts it with a growing delay (1 s, 2 s, 4 s ...
+ *    60 s); the EA's hello resets the delay.
+ *
+ * The terminal starts with a cleared environment: the locations and locale of
+ * `shared/process.ts`'s `childEnv` and what Windows and Wine need to run a program, never
+ * `RISKGUARD_SECRET_KEY`, the store URI or anything else of the risk process. Every EA and script
+ * a trader runs in that terminal sees only this environment.
  *
  * @module
  */
 import { RiskGuardError } from "../shared/errors.ts";
+import {
+  BASE_ENV_NAMES,
+  childEnv,
+  type ChildProcess,
+  type Spawner,
+  spawnProcess,
+} from "../shared/process.ts";
+import { supervise, type SuperviseEvent } from "../shared/supervise.ts";
 import { isScenarioName, type ScenarioName } from "./sim/scenarios.ts";
 import { type SimHandle, type SimLaunchMode, startSimulator } from "./sim/launch.ts";
 
@@ -175,17 +190,36 @@ export async function removeStartupFiles(files: StartupFiles): Promise<void> {
   }
 }
 
-/** A started process, as {@link launchTerminal} needs it (replaced in tests). */
-export interface ProcessLike {
-  readonly pid: number;
-  /** Resolves with the exit code when the process ends. */
-  readonly exited: Promise<number>;
-  /** Asks the process to end. */
-  kill(): void;
-}
-
-/** Starts a program; the default uses `Deno.Command`. */
-export type Spawner = (program: string, args: string[], cwd: string) => ProcessLike;
+/**
+ * Environment variables the terminal gets from the risk process: {@link BASE_ENV_NAMES} and what
+ * a Windows program (natively or under Wine) needs to start. None of them can hold a secret.
+ */
+export const TERMINAL_ENV_NAMES: readonly string[] = [
+  ...BASE_ENV_NAMES,
+  "SystemDrive",
+  "ProgramData",
+  "ProgramFiles",
+  "ProgramFiles(x86)",
+  "CommonProgramFiles",
+  "ComSpec",
+  "PATHEXT",
+  "OS",
+  "PROCESSOR_ARCHITECTURE",
+  "NUMBER_OF_PROCESSORS",
+  "COMPUTERNAME",
+  "USERNAME",
+  "USERDOMAIN",
+  "HOMEDRIVE",
+  "HOMEPATH",
+  "PUBLIC",
+  "ALLUSERSPROFILE",
+  "WINEPREFIX",
+  "WINEARCH",
+  "WINEDEBUG",
+  "DISPLAY",
+  "WAYLAND_DISPLAY",
+  "XDG_RUNTIME_DIR",
+];
 
 /** Events of a running terminal. */
 export type TerminalEvent =
@@ -224,7 +258,7 @@ export interface LaunchTerminalOptions {
   simExecDelayMs?: number;
   /** Receives lifecycle events. */
   onEvent?: (event: TerminalEvent) => void;
-  /** Replaces process spawning (tests). */
+  /** Replaces process spawning (tests); default `spawnProcess` with a cleared environment. */
   spawn?: Spawner;
   /** Replaces the check "is `pid` a running MT5 terminal?" (tests). */
   isTerminalProcess?: (pid: number) => Promise<boolean>;
@@ -304,11 +338,11 @@ class TerminalLauncher implements TerminalHandle {
   readonly done: Promise<void>;
   #options: LaunchTerminalOptions;
   #spawn: Spawner;
-  #process: ProcessLike | undefined;
+  #process: ChildProcess | undefined;
   #files: StartupFiles | undefined;
-  #stopped = false;
+  #stop = new AbortController();
+  #markHealthy: (() => void) | undefined;
   #attempt = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
   #resolveDone!: () => void;
 
   constructor(options: LaunchTerminalOptions) {
@@ -321,16 +355,65 @@ class TerminalLauncher implements TerminalHandle {
     return this.#process?.pid;
   }
 
+  /** Starts the first process (its failure is the caller's), then supervises it. */
   async start(): Promise<void> {
     const o = this.#options;
-    const executable = joinPath(o.path, "terminal64.exe");
     if (o.spawn === undefined) {
       try {
-        await Deno.stat(executable);
+        await Deno.stat(this.#executable);
       } catch (error) {
-        throw new TerminalError(`Cannot start terminal: ${executable} not found`, { cause: error });
+        throw new TerminalError(`Cannot start terminal: ${this.#executable} not found`, {
+          cause: error,
+        });
       }
     }
+    const first = await this.#startProcess();
+    const restart = o.restart ?? true;
+    supervise({
+      run: async ({ signal, attempt, markHealthy }) => {
+        this.#markHealthy = markHealthy;
+        const process = attempt === 1 ? first : await this.#startProcess();
+        return await this.#watch(process, signal);
+      },
+      signal: this.#stop.signal,
+      // Every end of the terminal is restarted (unless restarts are off): its exit codes are
+      // MT5's, not riskguard's.
+      shouldRestart: () => restart,
+      backoff: { baseMs: o.restartDelayMs ?? 1_000, maxMs: 60_000 },
+      // Only the EA's hello says the terminal is healthy (see helloReceived).
+      healthyAfterMs: Infinity,
+      onEvent: (event) => this.#onSupervisorEvent(event),
+    }).catch((error) => o.onEvent?.({ type: "error", error: error as Error }))
+      .finally(() => this.#finish());
+  }
+
+  async helloReceived(): Promise<void> {
+    // The next crash restarts after the shortest delay again, and counts attempts from 1.
+    this.#markHealthy?.();
+    this.#attempt = 0;
+    if (this.#files === undefined) return;
+    const files = this.#files;
+    this.#files = undefined;
+    await removeStartupFiles(files);
+    this.#options.onEvent?.({ type: "files_removed" });
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.done;
+  }
+
+  get #executable(): string {
+    return joinPath(this.#options.path, "terminal64.exe");
+  }
+
+  get #pidFile(): string {
+    return joinPath(this.#options.path, TERMINAL_PID_FILE);
+  }
+
+  /** Writes the startup files and starts `terminal64.exe`; a failure leaves no secret files. */
+  async #startProcess(): Promise<ChildProcess> {
+    const o = this.#options;
     await this.#endLeftoverTerminal();
     this.#files = await writeStartupFiles(
       o.path,
@@ -349,54 +432,57 @@ class TerminalLauncher implements TerminalHandle {
       },
     );
     this.#attempt++;
-    let process: ProcessLike;
+    let process: ChildProcess;
     try {
-      process = this.#spawn(executable, ["/portable", `/config:${this.#files.ini}`], o.path);
+      process = this.#spawn(
+        { path: this.#executable, args: ["/portable", `/config:${this.#files.ini}`] },
+        { cwd: o.path, env: childEnv({}, TERMINAL_ENV_NAMES) },
+      );
     } catch (error) {
       await removeStartupFiles(this.#files).catch(() => {});
       this.#files = undefined;
-      throw new TerminalError(`Cannot start ${executable}: ${(error as Error).message}`, {
+      throw new TerminalError(`Cannot start ${this.#executable}: ${(error as Error).message}`, {
         cause: error,
       });
     }
     this.#process = process;
     await Deno.writeTextFile(this.#pidFile, String(process.pid)).catch(() => {});
     o.onEvent?.({ type: "started", pid: process.pid, attempt: this.#attempt });
-    process.exited.then((code) => this.#onExit(process, code), (error) => {
-      o.onEvent?.({ type: "error", error: error as Error });
-      this.#onExit(process, -1);
+    return process;
+  }
+
+  /** Waits for the process to end; when the launcher is stopped, ends it first. */
+  async #watch(process: ChildProcess, signal: AbortSignal): Promise<number> {
+    const kill = () => process.kill();
+    signal.addEventListener("abort", kill, { once: true });
+    if (signal.aborted) kill();
+    try {
+      return await process.exited;
+    } finally {
+      signal.removeEventListener("abort", kill);
+      if (this.#process === process) this.#process = undefined;
+    }
+  }
+
+  #onSupervisorEvent(event: SuperviseEvent): void {
+    if (event.type !== "ended") return;
+    const { outcome } = event;
+    if (outcome.kind === "threw") {
+      this.#options.onEvent?.({ type: "error", error: outcome.error as Error });
+    }
+    this.#options.onEvent?.({
+      type: "exited",
+      code: outcome.kind === "exit" ? outcome.code : -1,
+      restartInMs: event.restartInMs,
     });
   }
 
-  async helloReceived(): Promise<void> {
-    this.#attempt = 0;
-    if (this.#files === undefined) return;
-    const files = this.#files;
-    this.#files = undefined;
-    await removeStartupFiles(files);
-    this.#options.onEvent?.({ type: "files_removed" });
-  }
-
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    const process = this.#process;
-    if (process !== undefined) {
-      try {
-        process.kill();
-      } catch {
-        // already gone
-      }
-      await process.exited.catch(() => {});
-    }
+  /** The supervisor ended (stopped, or restarts are off): no secret files or pid file remain. */
+  async #finish(): Promise<void> {
     if (this.#files !== undefined) await removeStartupFiles(this.#files).catch(() => {});
+    this.#files = undefined;
     await Deno.remove(this.#pidFile).catch(() => {});
     this.#resolveDone();
-  }
-
-  get #pidFile(): string {
-    return joinPath(this.#options.path, TERMINAL_PID_FILE);
   }
 
   /**
@@ -424,35 +510,6 @@ class TerminalLauncher implements TerminalHandle {
       }
     }
     await Deno.remove(this.#pidFile).catch(() => {});
-  }
-
-  #onExit(process: ProcessLike, code: number): void {
-    if (process !== this.#process) return;
-    this.#process = undefined;
-    this.#scheduleRestart(code);
-  }
-
-  #scheduleRestart(code: number): void {
-    const o = this.#options;
-    const restart = !this.#stopped && (o.restart ?? true);
-    const base = o.restartDelayMs ?? 1000;
-    const delay = restart ? Math.min(60_000, base * 2 ** Math.max(0, this.#attempt - 1)) : null;
-    o.onEvent?.({ type: "exited", code, restartInMs: delay });
-    if (delay === null) {
-      if (!this.#stopped) {
-        this.#stopped = true;
-        this.#resolveDone();
-      }
-      return;
-    }
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      if (this.#stopped) return;
-      this.start().catch((error) => {
-        o.onEvent?.({ type: "error", error: error as Error });
-        this.#scheduleRestart(-1);
-      });
-    }, delay);
   }
 }
 
@@ -482,21 +539,6 @@ async function isTerminalProcess(pid: number): Promise<boolean> {
 
 function killProcess(pid: number): void {
   Deno.kill(pid, "SIGKILL");
-}
-
-function spawnProcess(program: string, args: string[], cwd: string): ProcessLike {
-  const child = new Deno.Command(program, {
-    args,
-    cwd,
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  return {
-    pid: child.pid,
-    exited: child.status.then((status) => status.code),
-    kill: () => child.kill(),
-  };
 }
 
 function joinPath(...parts: string[]): string {

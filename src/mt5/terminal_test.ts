@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
+import type { ChildProcess } from "../shared/process.ts";
 import {
   encodeUtf16le,
   launchTerminal,
   parseSimPath,
-  type ProcessLike,
   renderPreset,
   renderStartupIni,
   TERMINAL_PID_FILE,
@@ -155,10 +155,13 @@ Deno.test("writeStartupFiles: ini in the folder, preset in MQL5/Presets", async 
   }
 });
 
-class FakeProcess implements ProcessLike {
+class FakeProcess implements ChildProcess {
   static nextPid = 100;
   readonly pid = FakeProcess.nextPid++;
   readonly exited: Promise<number>;
+  readonly stdin = null;
+  readonly stdout = null;
+  readonly stderr = null;
   exit!: (code: number) => void;
   killed = false;
   constructor(readonly args: string[]) {
@@ -183,7 +186,7 @@ Deno.test("launchTerminal: starts terminal64.exe /portable /config, removes secr
       port: 6000,
       token: "tok",
       onEvent: (event) => events.push(event),
-      spawn: (program, args) => {
+      spawn: ({ path: program, args }) => {
         assert.ok(program.endsWith("terminal64.exe"));
         const p = new FakeProcess(args);
         spawned.push(p);
@@ -223,7 +226,7 @@ Deno.test("launchTerminal: a dying terminal is restarted with the files written 
       token: "tok",
       restartDelayMs: 1,
       onEvent: (event) => events.push(event),
-      spawn: (_program, args) => {
+      spawn: ({ args }) => {
         const p = new FakeProcess(args);
         spawned.push(p);
         if (spawned.length === 2) restarted();
@@ -300,7 +303,7 @@ Deno.test("launchTerminal: a terminal left by an earlier run is ended before sta
       server: "S",
       port: 6000,
       token: "new-token",
-      spawn: (_program, args) => new FakeProcess(args),
+      spawn: ({ args }) => new FakeProcess(args),
       isTerminalProcess: (pid) => Promise.resolve(alive.has(pid)),
       killProcess: (pid) => {
         killed.push(pid);
@@ -330,7 +333,7 @@ Deno.test("launchTerminal: a recorded pid that is no terminal any more is left a
       server: "S",
       port: 6000,
       token: "t",
-      spawn: (_program, args) => new FakeProcess(args),
+      spawn: ({ args }) => new FakeProcess(args),
       isTerminalProcess: () => Promise.resolve(false), // pid reused by another program
       killProcess: (pid) => killed.push(pid),
     });
@@ -353,7 +356,7 @@ Deno.test("launchTerminal: the instance's chart symbol goes into the startup ini
       port: 6000,
       token: "t",
       symbol: "EURUSD.m",
-      spawn: (_program, args) => {
+      spawn: ({ args }) => {
         ini = args[1]!.replace("/config:", "");
         return new FakeProcess(args);
       },

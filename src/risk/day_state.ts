@@ -7,7 +7,6 @@
  */
 import type { Snapshot } from "../mt5/protocol.ts";
 import type { DayState, DayView, PeakState, RiskSettings } from "../rules/rule.ts";
-import { floatingPnl } from "../rules/helpers.ts";
 import {
   DAY_MS,
   MINUTE_MS,
@@ -17,7 +16,7 @@ import {
   toWall,
   wallDate,
   wallMidnight,
-} from "../rules/_time.ts";
+} from "../rules/wall_clock.ts";
 
 /** The daily settings: reset time, time zone and baseline. */
 export type DailySettings = RiskSettings["daily"];
@@ -140,9 +139,10 @@ export function startDay(
  * With another reset, `realized_today` also holds deals from before the reset, so the start
  * balance is the larger of `balance` and `balance - total`: on the side that counts more of
  * today's losses (see {@link isResetAtServerMidnight}). `start_equity = start_balance +
- * floating P/L (with swap and commission) of the positions opened before the reset`, an
- * estimate that uses their current prices. `high_equity` is the larger of start equity and
- * current equity.
+ * profit + swap of the positions opened before the reset`, an estimate that uses their current
+ * prices. Their commission is not added: MT5 charges it to the balance when the deal is made,
+ * so it is already in `start_balance` (MT5's equity is balance + profit + swap of the open
+ * positions). `high_equity` is the larger of start equity and current equity.
  */
 export function reconstructDay(
   snapshot: Snapshot,
@@ -157,7 +157,7 @@ export function reconstructDay(
   const resetServerTime = window.starts_at + serverOffsetOf(snapshot);
   let carried = 0;
   for (const position of snapshot.positions) {
-    if (position.open_time < resetServerTime) carried += floatingPnl(position);
+    if (position.open_time < resetServerTime) carried += position.profit + position.swap;
   }
   const startEquity = startBalance + carried;
   return {

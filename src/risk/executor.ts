@@ -8,7 +8,10 @@
  *   flight at a time; snapshots arriving meanwhile do not resend it.
  * - Confirmation: a close or cancel counts as done only when a later snapshot no longer shows
  *   the positions or orders, not when the ack says ok.
- * - Retries: while a target is not confirmed, it is resent with exponential backoff.
+ * - Retries: while a target is not confirmed, it is resent with exponential backoff, on the
+ *   caller's timer ({@link Executor.resendDue}) as well as on snapshots: a quiet market (heartbeats
+ *   only) does not stop retries. A resend of the same command with the same id by the bridge
+ *   (no ack in time, or the EA said hello again) is reported too (`command_resent`).
  * - Escalation: after `escalateAfter` attempts the executor reports an escalation once (event
  *   and critical notification) and keeps retrying at the longest backoff.
  * - Dry run: decisions are reported as `dry_run` events and nothing is sent.
@@ -18,6 +21,7 @@
 import type { Ack, Command, Snapshot } from "../mt5/protocol.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
+import { exponentialBackoff } from "../shared/backoff.ts";
 
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 
@@ -26,8 +30,14 @@ export type OutgoingCommand = WithoutId<Command>;
 
 /** What the executor needs from the bridge. */
 export interface CommandSender {
-  /** Sends a command and resolves with the EA's ack (rejects on timeout or lost bridge). */
-  send(command: OutgoingCommand): Promise<Ack>;
+  /**
+   * Sends a command and resolves with the EA's ack (rejects on timeout or lost bridge);
+   * `onResend` hears of every resend of it with the same id, with its delivery number.
+   */
+  send(
+    command: OutgoingCommand,
+    options?: { onResend?: (command: Command, delivery: number) => void },
+  ): Promise<Ack>;
 }
 
 /** A protective decision of the engine, as far as the executor is concerned. */
@@ -40,6 +50,13 @@ export type ProtectiveAction =
 /** Something the executor did or saw, for the audit trail. */
 export type ExecutorEvent =
   | { type: "command_sent"; command: OutgoingCommand; attempt: number; rule: string }
+  | {
+    type: "command_resent";
+    command: Command;
+    attempt: number;
+    delivery: number;
+    rule: string;
+  }
   | { type: "command_acked"; command: OutgoingCommand; ack: Ack; rule: string }
   | { type: "command_failed"; command: OutgoingCommand; error: string; rule: string }
   | { type: "confirmed"; target: string; attempts: number; rule: string }
@@ -72,8 +89,6 @@ interface Target {
   inFlight: boolean;
   nextAttemptAt: number;
   escalated: boolean;
-  /** True once an ack arrived for the current attempt: the next snapshot decides. */
-  awaitingConfirmation: boolean;
 }
 
 /** See the module documentation. */
@@ -81,8 +96,16 @@ export class Executor {
   readonly #options: Required<Omit<ExecutorOptions, "dryRun">> & { dryRun: boolean };
   readonly #targets = new Map<string, Target>();
   #lock: { until: number; rule: string; reason: string } | undefined;
-  #flatten: { rule: string; reason: string } | undefined;
+  /**
+   * Positions and orders that existed when the lock began (taken from the first snapshot
+   * applied while locked): a lock leaves them alone; only an action closes them.
+   */
+  #beforeLock: { positions: Set<number>; orders: Set<number> } | undefined;
+  /** Targets the lock itself started (closes of positions opened while locked). */
+  readonly #lockTargets = new Set<string>();
   readonly #pending = new Set<Promise<unknown>>();
+  /** The latest snapshot applied: what timer-driven resends decide from. */
+  #lastSnapshot: Snapshot | undefined;
 
   /** Creates an executor with no targets. */
   constructor(options: ExecutorOptions) {
@@ -96,23 +119,30 @@ export class Executor {
   }
 
   /**
-   * Keeps the account locked and flat (no orders, no positions) until {@link release}: used
-   * while the account is LOCKED_DAY or LOCKED, so that a position opened while locked is
-   * closed again.
+   * Keeps the account locked until {@link release}: used while the account is LOCKED_DAY or
+   * LOCKED. A lock refuses new trades and nothing more: positions and orders that existed when
+   * it began stay unless an action closes them (a limit that wants the account flat emits
+   * `cancel_orders` and `close_all` beside its `lock`). A position opened while locked is
+   * closed again (`close_position`), and orders placed while locked are cancelled when no older
+   * order would go with them (the EA deletes them itself too).
    */
   holdLocked(until: number, rule: string, reason: string): void {
+    // A stronger lock replacing a weaker one keeps what existed before the first.
+    if (this.#lock === undefined) this.#beforeLock = undefined;
     this.#lock = { until, rule, reason };
-    this.#flatten = { rule, reason };
   }
 
   /**
-   * Ends {@link holdLocked}: the next snapshots are no longer flattened, and closes or cancels
-   * still being retried stop (a rule that still wants one asks again on the next snapshot).
+   * Ends {@link holdLocked}: closes or cancels still being retried stop (a rule that still
+   * wants one asks again on the next snapshot).
    */
   release(): void {
     this.#lock = undefined;
-    this.#flatten = undefined;
-    for (const key of ["lock", "close_all", "cancel_orders"]) this.#targets.delete(key);
+    this.#beforeLock = undefined;
+    for (const key of ["lock", "close_all", "cancel_orders", ...this.#lockTargets]) {
+      this.#targets.delete(key);
+    }
+    this.#lockTargets.clear();
   }
 
   /** True while a lock is being held. */
@@ -133,21 +163,34 @@ export class Executor {
   apply(snapshot: Snapshot, actions: readonly ProtectiveAction[]): ProtectiveAction[] {
     const adopted = actions.filter((action) => this.#adopt(action));
     this.#confirm(snapshot);
+    if (this.#lock !== undefined) {
+      this.#beforeLock ??= {
+        positions: new Set(snapshot.positions.map((p) => p.ticket)),
+        orders: new Set(snapshot.orders.map((o) => o.ticket)),
+      };
+    }
+    this.#lastSnapshot = snapshot;
+    this.#sendDue(snapshot);
+    return adopted;
+  }
 
-    const positions = snapshot.positions.length;
-    const orders = snapshot.orders.length;
+  /**
+   * Resends what is due by its backoff although no snapshot arrived: call it on a timer. A
+   * target the latest snapshot did not show done is resent, acked or not.
+   */
+  resendDue(): void {
+    if (this.#lastSnapshot !== undefined) this.#sendDue(this.#lastSnapshot);
+  }
+
+  /** Sends what is due, in the safe order. */
+  #sendDue(snapshot: Snapshot): void {
     const due: Array<[Target, OutgoingCommand]> = [];
     const lockTarget = this.#targets.get("lock");
     if (this.#lock !== undefined && !eaHolds(snapshot, this.#lock.until)) {
       const target = lockTarget ?? this.#target("lock", this.#lock.rule, this.#lock.reason);
       due.push([target, { type: "lock", reason: this.#lock.reason, until: this.#lock.until }]);
     }
-    if (this.#flatten !== undefined && orders > 0) {
-      this.#target("cancel_orders", this.#flatten.rule, this.#flatten.reason);
-    }
-    if (this.#flatten !== undefined && positions > 0) {
-      this.#target("close_all", this.#flatten.rule, this.#flatten.reason);
-    }
+    if (this.#lock !== undefined) this.#undoTradesWhileLocked(snapshot, this.#lock);
     const cancel = this.#targets.get("cancel_orders");
     if (cancel !== undefined) due.push([cancel, { type: "cancel_orders" }]);
     const closeAll = this.#targets.get("close_all");
@@ -161,7 +204,23 @@ export class Executor {
       }
     }
     for (const [target, command] of due) this.#maybeSend(target, command);
-    return adopted;
+  }
+
+  /** Targets closing what was opened, and cancelling what was placed, while locked. */
+  #undoTradesWhileLocked(snapshot: Snapshot, lock: { rule: string; reason: string }): void {
+    const before = this.#beforeLock;
+    if (before === undefined) return;
+    for (const position of snapshot.positions) {
+      if (before.positions.has(position.ticket)) continue;
+      const key = `close:${position.ticket}`;
+      if (!this.#targets.has(key)) this.#lockTargets.add(key);
+      this.#target(key, lock.rule, lock.reason);
+    }
+    const placed = snapshot.orders.filter((order) => !before.orders.has(order.ticket));
+    if (placed.length > 0 && placed.length === snapshot.orders.length) {
+      if (!this.#targets.has("cancel_orders")) this.#lockTargets.add("cancel_orders");
+      this.#target("cancel_orders", lock.rule, lock.reason);
+    }
   }
 
   /** Waits until every command sent so far has been answered or has failed. */
@@ -196,7 +255,6 @@ export class Executor {
         inFlight: false,
         nextAttemptAt: 0,
         escalated: false,
-        awaitingConfirmation: false,
       };
       this.#targets.set(key, target);
     }
@@ -214,6 +272,7 @@ export class Executor {
       else done = !tickets.has(Number(target.key.slice("close:".length)));
       if (done && !target.inFlight) {
         this.#targets.delete(target.key);
+        this.#lockTargets.delete(target.key);
         if (target.attempts > 0) {
           this.#options.onEvent({
             type: "confirmed",
@@ -222,21 +281,20 @@ export class Executor {
             rule: target.rule,
           });
         }
-      } else if (target.awaitingConfirmation && !target.inFlight) {
-        // Acked, but the snapshot still shows the goal unmet: resend after the backoff.
-        target.awaitingConfirmation = false;
       }
     }
   }
 
   #maybeSend(target: Target, command: OutgoingCommand): void {
     const now = this.#options.clock.now();
-    if (target.inFlight || target.awaitingConfirmation || now < target.nextAttemptAt) return;
+    // An ack alone does not count: until a snapshot shows the goal reached, the target is
+    // resent when its backoff is over, whether snapshots arrive meanwhile or not.
+    if (target.inFlight || now < target.nextAttemptAt) return;
     target.attempts++;
-    const delay = Math.min(
-      this.#options.retryBaseMs * 2 ** (target.attempts - 1),
-      this.#options.retryMaxMs,
-    );
+    const delay = exponentialBackoff(target.attempts - 1, {
+      baseMs: this.#options.retryBaseMs,
+      maxMs: this.#options.retryMaxMs,
+    });
     target.nextAttemptAt = now + delay;
     if (target.attempts > this.#options.escalateAfter && !target.escalated) {
       target.escalated = true;
@@ -263,9 +321,17 @@ export class Executor {
       attempt: target.attempts,
       rule: target.rule,
     });
-    const sent = this.#options.sender.send(command).then(
+    const attempt = target.attempts;
+    const onResend = (full: Command, delivery: number) =>
+      this.#options.onEvent({
+        type: "command_resent",
+        command: full,
+        attempt,
+        delivery,
+        rule: target.rule,
+      });
+    const sent = this.#options.sender.send(command, { onResend }).then(
       (ack) => {
-        target.awaitingConfirmation = true;
         this.#options.onEvent({ type: "command_acked", command, ack, rule: target.rule });
       },
       (error) => {

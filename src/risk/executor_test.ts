@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Ack } from "../mt5/protocol.ts";
+import type { Ack, Command } from "../mt5/protocol.ts";
 import { ManualClock } from "../shared/clock.ts";
 import { order, position, snapshot } from "../../tests/support/snapshots.ts";
 import {
@@ -102,7 +102,9 @@ Deno.test("executor: while held locked, a position opened later is closed again"
   assert.equal(sender.sent.length, 0, "locked and flat: nothing to do");
   executor.apply(snapshot({ locked: true, positions: [position({ ticket: 77 })] }), []);
   await executor.settle();
-  assert.deepEqual(sender.sent.map((c) => c.type), ["close_all"]);
+  // Only the position opened while locked is closed (issue 11.2: a lock is not a close_all).
+  assert.deepEqual(sender.sent.map((c) => c.type), ["close_position"]);
+  assert.equal(sender.sent[0]!.type === "close_position" && sender.sent[0]!.ticket, 77);
   executor.release();
   executor.apply(snapshot({ positions: [position({ ticket: 78 })] }), []);
   await executor.settle();
@@ -184,7 +186,8 @@ Deno.test("executor: release stops closes that belonged to the lock", async () =
   const { clock, sender, executor } = setup({ fail: true });
   executor.holdLocked(0, "max_drawdown", "dd");
   const open = snapshot({ locked: true, positions: [position()] });
-  executor.apply(open, []);
+  // The limit that locked asks for the close itself (a lock alone closes nothing).
+  executor.apply(open, [{ type: "close_all", rule: "max_drawdown", reason: "dd" }]);
   await executor.settle();
   assert.deepEqual(sender.sent.map((c) => c.type), ["close_all"]);
   executor.release(); // a person unlocked the account
@@ -192,4 +195,92 @@ Deno.test("executor: release stops closes that belonged to the lock", async () =
   executor.apply(snapshot({ positions: [position()] }), []);
   await executor.settle();
   assert.equal(sender.sent.length, 1, "no close after the release");
+});
+
+Deno.test("executor: without snapshots, an acked but unconfirmed close is resent on the timer and escalated", async () => {
+  const { clock, sender, events, executor } = setup();
+  // The EA acks close_all as done, but no snapshot comes to confirm it (a quiet market).
+  executor.apply(snapshot({ positions: [position()], locked: true }), [
+    { type: "close_all", rule: "r", reason: "x" },
+  ]);
+  await executor.settle();
+  const delays = [1_000, 2_000, 4_000, 8_000];
+  for (const delay of delays) {
+    const before = sender.sent.length;
+    clock.advance(delay - 1);
+    executor.resendDue();
+    await executor.settle();
+    assert.equal(sender.sent.length, before, `nothing before the ${delay} ms backoff is over`);
+    clock.advance(1);
+    executor.resendDue();
+    await executor.settle();
+    assert.equal(sender.sent.length, before + 1, `resent once the ${delay} ms backoff is over`);
+  }
+  const sent = events.filter((e) => e.type === "command_sent");
+  assert.deepEqual(sent.map((e) => e.type === "command_sent" && e.attempt), [1, 2, 3, 4, 5]);
+  const escalations = events.filter((e) => e.type === "escalation");
+  assert.equal(escalations.length, 1, "escalated once, after 3 attempts");
+  assert.equal(escalations[0]!.type === "escalation" && escalations[0]!.attempts, 3);
+});
+
+Deno.test("executor: a same-id resend by the bridge is reported with its attempt", async () => {
+  const clock = new ManualClock(Date.UTC(2026, 10, 24, 10));
+  const events: ExecutorEvent[] = [];
+  const executor = new Executor({
+    sender: {
+      send(command, options) {
+        // The bridge got no ack in time and sent the same command again.
+        options?.onResend?.({ ...command, id: "c1" } as Command, 2);
+        return Promise.resolve({ type: "ack", id: "c1", ok: true, retcode: 10009 });
+      },
+    },
+    clock,
+    onEvent: (event) => events.push(event),
+  });
+  executor.apply(snapshot({ locked: true, positions: [position()] }), [
+    { type: "close_all", rule: "r", reason: "x" },
+  ]);
+  await executor.settle();
+  const resent = events.find((e) => e.type === "command_resent");
+  assert.deepEqual(resent, {
+    type: "command_resent",
+    command: { type: "close_all", reason: "x", id: "c1" },
+    attempt: 1,
+    delivery: 2,
+    rule: "r",
+  });
+});
+
+Deno.test("executor: a lock alone leaves existing positions and orders alone", async () => {
+  const { sender, executor } = setup();
+  const before = snapshot({
+    positions: [position({ ticket: 1 }), position({ ticket: 2 })],
+    orders: [order({ ticket: 5 })],
+  });
+  executor.apply(before, [{ type: "lock", until: 0, rule: "max_trades", reason: "5 trades" }]);
+  await executor.settle();
+  assert.deepEqual(sender.sent.map((c) => c.type), ["lock"]);
+  // Locked now; the same positions and order, then one opened and one placed while locked.
+  const locked = { ...before, locked: true };
+  executor.apply(locked, []);
+  await executor.settle();
+  assert.deepEqual(sender.sent.map((c) => c.type), ["lock"], "nothing closed or cancelled");
+  executor.apply({
+    ...locked,
+    positions: [...before.positions, position({ ticket: 3 })],
+    orders: [...before.orders, order({ ticket: 6 })],
+  }, []);
+  await executor.settle();
+  assert.deepEqual(sender.sent.map((c) => c.type), ["lock", "close_position"]);
+  assert.equal(sender.sent[1]!.type === "close_position" && sender.sent[1]!.ticket, 3);
+  // The order placed while locked is left to the EA: cancel_orders would delete order 5 too.
+});
+
+Deno.test("executor: orders placed while locked are cancelled when no older order remains", async () => {
+  const { sender, executor } = setup();
+  executor.holdLocked(0, "r", "locked");
+  executor.apply(snapshot({ locked: true }), []);
+  executor.apply(snapshot({ locked: true, orders: [order({ ticket: 9 })] }), []);
+  await executor.settle();
+  assert.deepEqual(sender.sent.map((c) => c.type), ["cancel_orders"]);
 });

@@ -19,14 +19,22 @@
  *   `maxFailures` timeouts or crashes in a row it is suspended with exponential backoff;
  * - a plugin still busy with an earlier snapshot is skipped for the new one.
  *
- * In development the child has read permission only; inside the compiled executable it has
- * the executable's permissions. Only load plugin files you trust.
+ * - a plugin that throws in `evaluate` is treated like one that hangs: after `maxFailures`
+ *   failures in a row it is suspended with the same backoff, so it cannot flood the audit trail.
+ *
+ * What a plugin can reach: its process gives up network, environment, subprocess, write, FFI,
+ * system and import permissions before loading it, and the plugin runs in a Worker that may
+ * read its own folder and nothing else (see `_plugin_process.ts`), under `deno run` and in
+ * the compiled executable alike.
  *
  * @module
  */
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { exponentialBackoff } from "../shared/backoff.ts";
 import type { Clock } from "../shared/clock.ts";
+import { childEnv } from "../shared/process.ts";
+import { type CommandLine, selfCommand } from "../shared/self_command.ts";
 import { systemClock } from "../shared/clock.ts";
 import { type Action, checkActions, type RuleContext, type RuleError } from "./rule.ts";
 import { BUILTIN_RULE_IDS } from "./builtin/mod.ts";
@@ -53,6 +61,9 @@ export interface PluginLoadError {
   /** What went wrong. */
   message: string;
 }
+
+/** The per-snapshot deadline of a plugin when none is given: the one the risk process uses. */
+export const DEFAULT_PLUGIN_DEADLINE_MS = 50;
 
 /** Options of {@link PluginHost.start}. */
 export interface PluginHostOptions {
@@ -158,58 +169,34 @@ function firstLine(text: string): string {
 
 const PROCESS_URL = new URL("./_plugin_process.ts", import.meta.url);
 
-/** How a plugin process is started. */
-export interface PluginCommand {
-  /** Executable. */
-  path: string;
-  /** Arguments. */
-  args: string[];
-}
+/**
+ * The plugin process's side of the protocol (folder-private `_plugin_process.ts`), for the
+ * compiled executable's hidden `rules serve-plugin` command.
+ */
+export { servePlugin } from "./_plugin_process.ts";
+
+/** How a plugin process is started: an executable and its arguments. */
+export type PluginCommand = CommandLine;
 
 /**
- * The default plugin process: inside a compiled executable, the executable itself with
- * `rules serve-plugin`; otherwise `deno run --allow-read` of `_plugin_process.ts` (read-only:
- * no network, no writes, no subprocesses, no environment).
+ * The default plugin process ({@link selfCommand}): inside a compiled executable, the executable
+ * itself with `rules serve-plugin`; otherwise `deno run --allow-read` of `_plugin_process.ts` (no
+ * network, writes, subprocesses or environment; no remote or npm modules), which ignores the
+ * arguments. Either way the process narrows its own permissions and runs the plugin in a Worker
+ * that reads its folder only.
  */
 export function defaultPluginCommand(): PluginCommand {
-  if (Deno.build.standalone) return { path: Deno.execPath(), args: ["rules", "serve-plugin"] };
-  return {
-    path: Deno.execPath(),
-    args: ["run", "--no-config", "--allow-read", "--no-prompt", PROCESS_URL.href],
-  };
-}
-
-/** Environment variables a plugin process may inherit: locations and locale, nothing secret. */
-const PLUGIN_ENV_ALLOWED = [
-  "PATH",
-  "HOME",
-  "USERPROFILE",
-  "DENO_DIR",
-  "TMP",
-  "TEMP",
-  "TMPDIR",
-  "SystemRoot",
-  "SYSTEMROOT",
-  "windir",
-  "LOCALAPPDATA",
-  "APPDATA",
-  "XDG_CACHE_HOME",
-  "LANG",
-  "TZ",
-  "NO_COLOR",
-];
-
-function pluginEnvironment(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of PLUGIN_ENV_ALLOWED) {
-    try {
-      const value = Deno.env.get(name);
-      if (value !== undefined) env[name] = value;
-    } catch {
-      // no env permission: pass nothing
-    }
-  }
-  return env;
+  return selfCommand(["rules", "serve-plugin"], {
+    script: PROCESS_URL,
+    denoFlags: [
+      "--no-config",
+      "--unstable-worker-options",
+      "--no-remote",
+      "--no-npm",
+      "--allow-read",
+      "--no-prompt",
+    ],
+  });
 }
 
 const encoder = new TextEncoder();
@@ -233,7 +220,7 @@ class PluginProcess {
       // A plugin never sees riskguard's secrets (RISKGUARD_SECRET_KEY, MONGODB_URI, ...): only
       // what a runtime needs to start is passed on.
       clearEnv: true,
-      env: pluginEnvironment(),
+      env: childEnv(),
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -523,7 +510,6 @@ class PluginSlot {
     if (pending === undefined || pending.seq !== reply.seq) return;
     this.#pending = undefined;
     clearTimeout(pending.timer);
-    this.#failuresInRow = 0;
     if (reply.type === "error") {
       this.#counters.errors++;
       const error: RuleError = {
@@ -537,9 +523,11 @@ class PluginSlot {
         error.line = where.line;
         error.column = where.column;
       }
+      this.#threw(error);
       pending.resolve({ actions: [], error });
       return;
     }
+    this.#failuresInRow = 0;
     this.#counters.evaluations++;
     const { actions, problems } = checkActions(reply.actions, this.id);
     if (problems.length > 0) {
@@ -579,6 +567,23 @@ class PluginSlot {
     pending.resolve(settled);
   }
 
+  /**
+   * A throw counts like a timeout or crash: the process answers, so it is kept until
+   * `maxFailures` failures in a row, then suspended with the same backoff (a plugin that throws
+   * on every snapshot must not flood the audit trail and the webhook).
+   */
+  #threw(error: RuleError): void {
+    if (this.#failuresInRow + 1 < this.#options.maxFailures) {
+      this.#failuresInRow++;
+      return;
+    }
+    this.#failed();
+    if (this.#state === "suspended") {
+      const ms = this.#suspendedUntil - this.#options.clock.now();
+      error.message += ` (suspended for ${ms} ms after ${this.#failuresInRow} failures in a row)`;
+    }
+  }
+
   /** A timeout or crash: restart now, or suspend after too many in a row. */
   #failed(): void {
     if (this.#state === "closed") return;
@@ -586,7 +591,10 @@ class PluginSlot {
     this.#failuresInRow++;
     const { maxFailures, backoffMs, maxBackoffMs, clock } = this.#options;
     if (this.#failuresInRow >= maxFailures) {
-      const wait = Math.min(maxBackoffMs, backoffMs * 2 ** (this.#failuresInRow - maxFailures));
+      const wait = exponentialBackoff(this.#failuresInRow - maxFailures, {
+        baseMs: backoffMs,
+        maxMs: maxBackoffMs,
+      });
       this.#suspendedUntil = clock.now() + wait;
       this.#state = "suspended";
       return;
@@ -620,7 +628,7 @@ export class PluginHost {
     options: PluginHostOptions = {},
   ): Promise<PluginHost> {
     const settings = {
-      deadlineMs: options.deadlineMs ?? 50,
+      deadlineMs: options.deadlineMs ?? DEFAULT_PLUGIN_DEADLINE_MS,
       loadTimeoutMs: options.loadTimeoutMs ?? 5000,
       maxFailures: options.maxFailures ?? 3,
       backoffMs: options.backoffMs ?? 1000,

@@ -110,6 +110,11 @@ export interface DayState {
   ops_seen?: number | undefined;
   /** Server date (`YYYY-MM-DD`) of `ops_seen`. */
   ops_date?: string | undefined;
+  /**
+   * Once-a-day notifications (warnings) already delivered during this day, as `rule|key`:
+   * persisted so that a restarted risk process does not send them again.
+   */
+  notified?: string[] | undefined;
 }
 
 /** The persisted high-water marks for drawdown (element field `peak`). */

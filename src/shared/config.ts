@@ -11,6 +11,7 @@ import { z } from "zod";
 import { parse as parseJsonc, type ParseError, printParseErrorCode } from "jsonc-parser";
 import { ConfigError } from "./errors.ts";
 import { isSecretField, MASK, maskUriCredentials } from "./secrets.ts";
+import { DEFAULT_STALE_MS } from "./stale.ts";
 
 /** Log levels, lowest first. */
 export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
@@ -37,7 +38,7 @@ export const configSchema = z.object({
   /** Optional key (base64, 32 bytes) that encrypts element passwords at rest with AES-GCM. */
   secret_key: z.string().min(1).optional(),
   /** Seconds without a ping after which an instance is freed and an element deactivated. */
-  stale_after_s: z.coerce.number().int().min(10).max(86_400).default(300),
+  stale_after_s: z.coerce.number().int().min(10).max(86_400).default(DEFAULT_STALE_MS / 1_000),
   /** Seconds between pings of a risk process. */
   ping_interval_s: z.coerce.number().int().min(1).max(3_600).default(10),
 });

@@ -41,8 +41,12 @@ export function childEnv(
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of names) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
+    try {
+      const value = Deno.env.get(name);
+      if (value !== undefined) env[name] = value;
+    } catch {
+      // No permission to read the environment: the child gets nothing of it.
+    }
   }
   return { ...env, ...extra };
 }

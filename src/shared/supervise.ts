@@ -11,9 +11,7 @@
 import { abortableSleep } from "./async.ts";
 import { type BackoffOptions, exponentialBackoff } from "./backoff.ts";
 import { type Clock, systemClock } from "./clock.ts";
-
-/** Exit code of a configuration or input error: never restarted. */
-export const EXIT_CONFIG_ERROR = 2;
+import { ExitCode } from "./errors.ts";
 
 /** How one run of a service ended. */
 export type RunOutcome =
@@ -52,7 +50,7 @@ export interface SuperviseOptions {
   signal: AbortSignal;
   /**
    * Whether an outcome is a crash to restart (default: a throw or an exit code other than 0 and
-   * {@link EXIT_CONFIG_ERROR}). Returning false ends the supervisor with `not_restarted`.
+   * `ExitCode.InvalidInput` (2)). Returning false ends the supervisor with `not_restarted`.
    */
   shouldRestart?: (outcome: RunOutcome) => boolean;
   /** Restart delays (default 1 s doubling to 60 s). */
@@ -73,7 +71,7 @@ export interface SuperviseOptions {
 
 /** The default restart decision: crashes are restarted, exit 0 and exit 2 are not. */
 export function isCrash(outcome: RunOutcome): boolean {
-  return outcome.kind === "threw" || (outcome.code !== 0 && outcome.code !== EXIT_CONFIG_ERROR);
+  return outcome.kind === "threw" || (outcome.code !== 0 && outcome.code !== ExitCode.InvalidInput);
 }
 
 /** Runs a service until it ends for good, restarting it after crashes. */

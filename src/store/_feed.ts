@@ -9,12 +9,22 @@
  *
  * @module
  */
-import type { ElementChange, ElementFeed } from "./mod.ts";
-import { parseElement } from "./schemas.ts";
-import { backoffMs, fingerprint, normalizeId, sleep } from "./_common.ts";
+import type { ElementChange, ElementFeed } from "./types.ts";
+import { agentStateSchema, describeIssues, parseElement } from "./schemas.ts";
+import { normalizeId } from "./_ids.ts";
+import { STORE_RETRY_BACKOFF } from "./_policy.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
+import { abortableSleep } from "../shared/async.ts";
+import { exponentialBackoff } from "../shared/backoff.ts";
+import { describeError } from "../shared/errors.ts";
 import { logger } from "../shared/logging.ts";
 import { maskUriCredentials } from "../shared/secrets.ts";
+
+/**
+ * Element fields that change on every ping; changes of only these are not fed. (The SQLite
+ * triggers that record changes leave out the same fields.)
+ */
+const VOLATILE_ELEMENT_FIELDS = ["last_ping", "metrics", "updated_at"] as const;
 
 /** Logs feed warnings (stream errors, lost positions) without credentials. */
 export function logFeedWarning(message: string): void {
@@ -52,9 +62,12 @@ export interface FeedSource {
   scan(elementId: string | undefined): Promise<Record<string, unknown>[]>;
   /** The current document of one element, or `null`. */
   lookup(id: string): Promise<Record<string, unknown> | null>;
-  /** The saved position of `key`, or `null`. */
-  loadToken(key: string): Promise<unknown>;
-  /** Saves (`null`: forgets) the position of `key`. */
+  /** The `agent_state` document of `key` as stored, or `null`. */
+  loadState(key: string): Promise<Record<string, unknown> | null>;
+  /**
+   * Saves (`null`: forgets) the position of `key` in its `agent_state` document (`resume_token`
+   * and `updated_at`), keeping the document's other fields (the admin's heartbeat).
+   */
   saveToken(key: string, token: unknown): Promise<void>;
 }
 
@@ -141,7 +154,7 @@ export class Feed implements ElementFeed {
     // A failed save is not fatal: the position is saved with a later change, and a restart
     // reconciles anyway.
     await this.#save(true).catch((error) =>
-      this.#options.onWarning?.(`cannot save the feed position: ${describe(error)}`)
+      this.#options.onWarning?.(`cannot save the feed position: ${describeError(error)}`)
     );
     while (!this.#closed) {
       const queued = this.#queue.shift();
@@ -172,11 +185,11 @@ export class Feed implements ElementFeed {
         if (error instanceof StoreError && error.code !== "STORE_UNAVAILABLE") throw error;
         if (failures > max) {
           throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(
-            `Element change feed failed ${failures} times in a row: ${describe(error)}`,
+            `Element change feed failed ${failures} times in a row: ${describeError(error)}`,
             { cause: error },
           );
         }
-        this.#options.onWarning?.(`element feed error, reopening: ${describe(error)}`);
+        this.#options.onWarning?.(`element feed error, reopening: ${describeError(error)}`);
         if (error instanceof HistoryLostError) {
           this.#handledToken = null;
           this.#savedToken = undefined;
@@ -184,7 +197,10 @@ export class Feed implements ElementFeed {
         await this.#source.stop().catch(() => {});
         this.#inflight = null;
         this.#started = false;
-        await sleep(backoffMs(failures - 1), this.#abort.signal);
+        await abortableSleep(
+          exponentialBackoff(failures - 1, STORE_RETRY_BACKOFF),
+          this.#abort.signal,
+        );
       }
     }
     return { done: true, value: undefined };
@@ -195,7 +211,7 @@ export class Feed implements ElementFeed {
     let token: unknown = null;
     if (this.#handledToken !== undefined) token = this.#handledToken;
     else if (this.#options.resumeKey !== undefined) {
-      token = await this.#source.loadToken(this.#options.resumeKey);
+      token = this.#resumeToken(await this.#source.loadState(this.#options.resumeKey));
     }
     try {
       await this.#source.open(token);
@@ -214,6 +230,25 @@ export class Feed implements ElementFeed {
   }
 
   /**
+   * The saved position in an `agent_state` document, validated by its schema: a document
+   * written invalid by others is ignored (logged), and the feed starts with a full reconcile.
+   */
+  #resumeToken(doc: Record<string, unknown> | null): unknown {
+    if (doc === null) return null;
+    const parsed = agentStateSchema.safeParse(doc, { reportInput: true });
+    if (!parsed.success) {
+      const [first] = describeIssues(parsed.error.issues);
+      this.#options.onWarning?.(
+        `agent_state ${String(doc._id)} is invalid (${
+          first === undefined ? "invalid" : `${first.field} ${first.reason}`
+        }): starting from a full reconcile`,
+      );
+      return null;
+    }
+    return parsed.data.resume_token ?? null;
+  }
+
+  /**
    * The next raw change. While a rescan is due (asked for by the stream, but throttled), waits
    * at most until it may run and then returns "due", keeping the pending read for later.
    */
@@ -229,7 +264,7 @@ export class Feed implements ElementFeed {
       const timer = new AbortController();
       const onClose = () => timer.abort();
       this.#abort.signal.addEventListener("abort", onClose, { once: true });
-      const due = sleep(wait, timer.signal).then(() => "due" as const);
+      const due = abortableSleep(wait, timer.signal).then(() => "due" as const);
       try {
         const first = await Promise.race([inflight, due]);
         if (first === "due") return "due";
@@ -334,6 +369,22 @@ export class Feed implements ElementFeed {
   }
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** A stable text of a document without its volatile fields, to tell real changes apart. */
+export function fingerprint(doc: Record<string, unknown>): string {
+  const copy: Record<string, unknown> = { ...doc };
+  for (const field of VOLATILE_ELEMENT_FIELDS) delete copy[field];
+  return stableStringify(copy);
+}
+
+function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value).sort();
+    return `{${
+      keys.map((key) =>
+        `${JSON.stringify(key)}:${stableStringify((value as Record<string, unknown>)[key])}`
+      ).join(",")
+    }}`;
+  }
+  return JSON.stringify(value) ?? "null";
 }

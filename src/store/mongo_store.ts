@@ -32,6 +32,7 @@ import {
   ObjectId,
 } from "mongodb";
 import type {
+  BeatResult,
   ElementFeed,
   ElementFilter,
   InsertResult,
@@ -47,46 +48,71 @@ import type {
   Store,
   TakeLeaseOptions,
   WatchOptions,
-} from "./mod.ts";
+} from "./types.ts";
 import {
+  type AgentHeartbeat,
   type ElementError,
   type ElementStatus,
   type EventRecord,
   type Instance,
-  instanceSchema,
   type NewEvent,
   type ParsedElement,
   parseElement,
-  parseInstance,
   type Sample,
 } from "./schemas.ts";
 import {
-  allocatePort,
-  backoffMs,
-  checkManagedPatch,
-  checkNewEvent,
-  checkNewInstance,
-  checkSample,
-  checkStoredInstance,
-  CONFIG_ELEMENT_FIELDS,
-  DEFAULT_SAMPLE_LIMIT,
-  DEFAULT_SAMPLE_RETENTION_MS,
-  DEFAULT_STALE_MS,
-  isSimPath,
+  HEX_ID,
   newId,
   normalizeEventIds,
   normalizeId,
   normalizeLeaseRef,
   normalizeWatchOptions,
-  portsOverlap,
-  prepareConfigChange,
+} from "./_ids.ts";
+import { CONFIG_ELEMENT_FIELDS, prepareConfigChange } from "./_config_change.ts";
+import {
+  checkManagedPatch,
+  checkNewEvent,
+  checkNewInstance,
+  checkSample,
+  checkStoredInstance,
+  DEFAULT_SAMPLE_LIMIT,
+  DEFAULT_SAMPLE_RETENTION_MS,
   prepareElement,
-  sleep,
   toInstance,
   validEvents,
+  validHeartbeats,
   validInstances,
   validSamples,
-} from "./_common.ts";
+} from "./_validation.ts";
+import {
+  adoptsClaim,
+  AGENT_ID_PREFIX,
+  claimableElement,
+  claimableInstances,
+  claimedElementFields,
+  compareIds,
+  compareInstances,
+  type Doc,
+  elementDisabled,
+  elementHeld,
+  elementStatusMatches,
+  FREED_INSTANCE_FIELDS,
+  instanceBusy,
+  instanceLost,
+  instanceMatches,
+  instanceOccupied,
+  instanceUsableFields,
+  isStale,
+  leaseLost,
+  leaseOfDoc,
+  noFreeInstance,
+  notFound,
+  occupiedInstanceFields,
+  planInstance,
+  releasedElementFields,
+  statusOfDisabled,
+  STORE_RETRY_BACKOFF,
+} from "./_policy.ts";
 import {
   Feed,
   type FeedSource,
@@ -94,7 +120,11 @@ import {
   logFeedWarning,
   type RawChange,
 } from "./_feed.ts";
-import { LeaseLostError, StoreError, StoreUnavailableError } from "./errors.ts";
+import { StoreError, StoreUnavailableError } from "./errors.ts";
+import { abortableSleep } from "../shared/async.ts";
+import { exponentialBackoff } from "../shared/backoff.ts";
+import { describeError } from "../shared/errors.ts";
+import { DEFAULT_STALE_MS } from "../shared/stale.ts";
 import { maskUriCredentials, redactUri, scrubUriCredentials } from "../shared/secrets.ts";
 import { logger } from "../shared/logging.ts";
 
@@ -110,14 +140,16 @@ export interface MongoStoreOptions {
   serverSelectionTimeoutMs?: number;
 }
 
-type Doc = Record<string, unknown>;
-
 /** A stored document: ids are ObjectIds (24 hex digits) or strings. */
 interface MDoc extends Document {
   _id: ObjectId | string;
 }
 
-const HEX_ID = /^[0-9a-f]{24}$/i;
+/**
+ * Matches an instance whose status is FREE or missing (`null` also matches an absent field): an
+ * instance document without `status` is FREE, as the schema and `instanceStatusOf` say.
+ */
+const FREE_STATUS = { $in: ["FREE", null] };
 
 /** The MongoDB adapter of the store port. */
 export class MongoStore implements Store {
@@ -186,7 +218,7 @@ export class MongoStore implements Store {
             { cause: error },
           );
         }
-        await sleep(backoffMs(attempt + 2));
+        await abortableSleep(exponentialBackoff(attempt + 2, STORE_RETRY_BACKOFF));
       }
     }
     const store = new MongoStore(client, options.db ?? "riskguard", options.uri);
@@ -257,10 +289,8 @@ export class MongoStore implements Store {
       const query: Filter<MDoc> = {};
       if (filter.host !== undefined) query.host = filter.host;
       const docs = (await this.#elements.find(query).toArray()).map(normalize);
-      const statuses = filter.status;
-      return docs.filter((doc) =>
-        statuses === undefined || statuses.includes((doc.status ?? "PENDING") as ElementStatus)
-      ).sort(byId).map(parseElement);
+      return docs.filter((doc) => elementStatusMatches(doc, filter)).sort(compareIds)
+        .map(parseElement);
     });
   }
 
@@ -326,12 +356,12 @@ export class MongoStore implements Store {
       if (doc === null) return false;
       const instanceId = typeof doc.instance_id === "string" ? doc.instance_id : null;
       if (options.force !== true) {
-        if (instanceId !== null) throw held(id, doc);
+        if (instanceId !== null) throw elementHeld(id, doc);
         const result = await this.#elements.deleteOne({ ...idFilter(id), instance_id: null });
         if (result.deletedCount === 1) return true;
         const again = await this.#rawElement(id);
         if (again === null) return false;
-        throw held(id, again);
+        throw elementHeld(id, again);
       }
       const result = await this.#elements.deleteOne(idFilter(id));
       if (instanceId !== null) await this.#freeInstance(instanceId, id);
@@ -362,40 +392,7 @@ export class MongoStore implements Store {
         const existing = (await this.#instances.find({ host: input.host }).toArray()).map(
           normalize,
         );
-        if (!isSimPath(input.path)) {
-          const same = existing.find((doc) => doc.path === input.path);
-          if (same !== undefined) {
-            throw new StoreError(
-              "STORE_CONFLICT",
-              `Terminal folder ${input.path} is already instance ${
-                String(same._id)
-              } on host ${input.host}`,
-            );
-          }
-        }
-        const ports = existing.map((doc) => Number(doc.port));
-        let port = input.port;
-        if (port === undefined) port = allocatePort(ports);
-        else {
-          const clash = ports.find((used) => portsOverlap(used, port!));
-          if (clash !== undefined) {
-            throw new StoreError(
-              "STORE_CONFLICT",
-              `Port ${port} overlaps ports ${clash}-${
-                clash + 1
-              } already used on host ${input.host}`,
-            );
-          }
-        }
-        const doc = instanceSchema.parse({
-          _id: newId(now),
-          path: input.path,
-          host: input.host,
-          port,
-          ...(input.symbol === undefined ? {} : { symbol: input.symbol }),
-          status: "FREE",
-          created_at: now,
-        });
+        const doc = planInstance(existing, input, now);
         try {
           await this.#instances.insertOne({ ...doc, _id: toMongoId(doc._id) });
           return doc;
@@ -404,7 +401,7 @@ export class MongoStore implements Store {
           if (input.port !== undefined || attempt >= 5) {
             throw new StoreError(
               "STORE_CONFLICT",
-              `Port ${port} is already used on host ${input.host}`,
+              `Port ${doc.port} is already used on host ${input.host}`,
               { cause: error },
             );
           }
@@ -425,12 +422,10 @@ export class MongoStore implements Store {
   /** Instances sorted by host then port. */
   listInstances(filter: InstanceFilter = {}): Promise<Instance[]> {
     return this.#run(async () => {
-      const query: Filter<MDoc> = {};
-      if (filter.host !== undefined) query.host = filter.host;
-      if (filter.status !== undefined) query.status = filter.status;
-      const docs = await this.#instances.find(query).toArray();
-      return validInstances(docs.map(normalize)).sort((a, b) =>
-        a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port
+      const query: Filter<MDoc> = filter.host === undefined ? {} : { host: filter.host };
+      const docs = (await this.#instances.find(query).toArray()).map(normalize);
+      return validInstances(docs.filter((doc) => instanceMatches(doc, filter))).sort(
+        compareInstances,
       );
     });
   }
@@ -445,10 +440,7 @@ export class MongoStore implements Store {
       if (result.deletedCount === 1) return true;
       const doc = await this.#instances.findOne(idFilter(id));
       if (doc === null) return false;
-      throw new StoreError(
-        "STORE_CONFLICT",
-        `Instance ${id} is OCCUPIED by element ${String(doc.element_id)}; use --force`,
-      );
+      throw instanceOccupied(id, normalize(doc));
     });
   }
 
@@ -456,51 +448,27 @@ export class MongoStore implements Store {
   claimFreeInstance(elementId: string, host: string, now: number): Promise<Lease> {
     elementId = normalizeId(elementId);
     return this.#run(async () => {
-      const doc = await this.#claimableElement(elementId);
-      if (typeof doc.instance_id === "string") throw held(elementId, doc);
+      const doc = claimableElement(await this.#rawElement(elementId), elementId);
+      if (typeof doc.instance_id === "string") throw elementHeld(elementId, doc);
       const lease = leaseOfDoc(doc) + 1;
-      const taken = await this.#takeFreeInstance(host, {
-        status: "OCCUPIED",
-        element_id: elementId,
-        lease,
-        last_ping: now,
-        pid: null,
-      });
-      if (taken === null) {
-        throw new StoreError(
-          "CLAIM_FAILED",
-          `Cannot claim instance: no FREE instance on host ${host}`,
-        );
-      }
+      const taken = await this.#takeFreeInstance(
+        host,
+        occupiedInstanceFields(elementId, lease, now),
+      );
+      if (taken === null) throw noFreeInstance(host);
       const instance = normalize(taken);
       await this.#releaseOthers(String(instance._id), elementId, now);
-      const won = await this.#elements.updateOne(
-        {
-          ...idFilter(elementId),
-          ...leaseIs(lease - 1),
-          instance_id: null,
-          status: { $ne: "DISABLED" },
-        },
-        {
-          $set: {
-            instance_id: instance._id,
-            host,
-            lease,
-            leased_at: now,
-            last_ping: null,
-            status: "ACTIVE",
-            updated_at: now,
-          },
-        },
+      const won = await this.#assignElement(
+        elementId,
+        { lease: lease - 1, instanceId: null },
+        taken._id,
+        claimedElementFields(String(instance._id), host, lease, now, null),
       );
-      if (won.matchedCount === 0) {
-        await this.#giveBack(taken._id, elementId, lease);
+      if (!won) {
         const again = await this.#rawElement(elementId);
         if (again === null) throw notFound("element", elementId);
-        if (again.status === "DISABLED") {
-          throw new StoreError("CLAIM_FAILED", `Cannot claim element ${elementId}: it is DISABLED`);
-        }
-        if (typeof again.instance_id === "string") throw held(elementId, again);
+        if (again.status === "DISABLED") throw elementDisabled(elementId);
+        if (typeof again.instance_id === "string") throw elementHeld(elementId, again);
         throw new StoreError(
           "ELEMENT_HELD",
           `Element ${elementId} changed while it was being claimed (lease ${
@@ -525,19 +493,19 @@ export class MongoStore implements Store {
     return this.#run(async () => {
       const { now, host } = options;
       const cutoff = now - options.staleAfterMs;
-      const doc = await this.#claimableElement(elementId);
+      const doc = claimableElement(await this.#rawElement(elementId), elementId);
       const instanceRaw = await this.#instances.findOne(idFilter(instanceId));
       if (instanceRaw === null) throw notFound("instance", instanceId);
       const instance = normalize(instanceRaw);
       checkStoredInstance(instance);
       const current = typeof doc.instance_id === "string" ? doc.instance_id : null;
       const held0 = leaseOfDoc(doc);
-      if (current === instance._id && doc.last_ping === null && instance.element_id === elementId) {
+      if (adoptsClaim(doc, instance, instanceId)) {
         const adopted = await this.#elements.updateOne(
           { ...idFilter(elementId), ...leaseIs(held0), instance_id: current, last_ping: null },
           { $set: { last_ping: now, updated_at: now } },
         );
-        if (adopted.matchedCount === 0) throw held(elementId, doc);
+        if (adopted.matchedCount === 0) throw elementHeld(elementId, doc);
         await this.#instances.updateOne(
           { _id: instanceRaw._id, element_id: elementId },
           { $set: { last_ping: now } },
@@ -550,8 +518,9 @@ export class MongoStore implements Store {
           instance: toInstance({ ...instance, last_ping: now }),
         };
       }
-      if (current !== null && !isStale(doc, cutoff)) throw held(elementId, doc);
+      if (current !== null && !isStale(doc, cutoff)) throw elementHeld(elementId, doc);
       const lease = held0 + 1;
+      // The same rule as `instanceTakeable`, as a compare-and-set.
       const taken = await this.#instances.findOneAndUpdate(
         {
           _id: instanceRaw._id,
@@ -562,38 +531,22 @@ export class MongoStore implements Store {
             { last_ping: null },
           ],
         },
-        { $set: { status: "OCCUPIED", element_id: elementId, lease, last_ping: now, pid: null } },
+        { $set: occupiedInstanceFields(elementId, lease, now) },
         { returnDocument: "after" },
       );
       if (taken === null) {
-        throw new StoreError(
-          "CLAIM_FAILED",
-          `Cannot take instance ${instanceId}: OCCUPIED by element ${String(instance.element_id)}`,
-        );
+        const latest = (await this.#instances.findOne({ _id: instanceRaw._id })) ?? instanceRaw;
+        throw instanceBusy(instanceId, normalize(latest), now);
       }
       await this.#releaseOthers(String(instance._id), elementId, now);
-      const won = await this.#elements.updateOne(
-        {
-          ...idFilter(elementId),
-          ...leaseIs(held0),
-          instance_id: current,
-          status: { $ne: "DISABLED" },
-        },
-        {
-          $set: {
-            instance_id: instance._id,
-            host,
-            lease,
-            leased_at: now,
-            last_ping: now,
-            status: "ACTIVE",
-            updated_at: now,
-          },
-        },
+      const won = await this.#assignElement(
+        elementId,
+        { lease: held0, instanceId: current },
+        instanceRaw._id,
+        claimedElementFields(String(instance._id), host, lease, now, now),
       );
-      if (won.matchedCount === 0) {
-        await this.#giveBack(instanceRaw._id, elementId, lease);
-        throw held(elementId, (await this.#rawElement(elementId)) ?? doc);
+      if (!won) {
+        throw elementHeld(elementId, (await this.#rawElement(elementId)) ?? doc);
       }
       if (current !== null && current !== instance._id) {
         await this.#freeInstance(current, elementId);
@@ -616,20 +569,16 @@ export class MongoStore implements Store {
         { ...idFilter(lease.element_id), ...leaseIs(lease.lease) },
         { $set: { last_ping: now, updated_at: now } },
       );
-      if (result.matchedCount === 0) throw await this.#leaseLost(lease);
+      if (result.matchedCount === 0) {
+        throw leaseLost(lease, await this.#rawElement(lease.element_id));
+      }
       const set: Doc = { last_ping: now };
       if (options.pid !== undefined) set.pid = options.pid;
       const instance = await this.#instances.updateOne(
         { ...idFilter(lease.instance_id), element_id: lease.element_id, status: "OCCUPIED" },
         { $set: set },
       );
-      if (instance.matchedCount === 0) {
-        throw new LeaseLostError(
-          lease.element_id,
-          lease.lease,
-          `instance ${lease.instance_id} is no longer held by this element`,
-        );
-      }
+      if (instance.matchedCount === 0) throw instanceLost(lease);
     });
   }
 
@@ -646,14 +595,9 @@ export class MongoStore implements Store {
       if (result.matchedCount === 1) return;
       const doc = await this.#rawElement(lease.element_id);
       if (doc !== null && leaseOfDoc(doc) === lease.lease && doc.status === "DISABLED") {
-        throw new StoreError(
-          "STORE_CONFLICT",
-          `Element ${lease.element_id} is DISABLED; its status is not changed to ${
-            String(fields.status)
-          }`,
-        );
+        throw statusOfDisabled(lease.element_id, fields.status);
       }
-      throw await this.#leaseLost(lease);
+      throw leaseLost(lease, doc);
     });
   }
 
@@ -662,7 +606,7 @@ export class MongoStore implements Store {
     lease = normalizeLeaseRef(lease);
     return this.#run(async () => {
       const now = options.now ?? Date.now();
-      const set: Doc = { instance_id: null, host: null, leased_at: null, updated_at: now };
+      const set: Doc = releasedElementFields(now);
       if (options.error !== undefined) set.error = options.error;
       const base = { ...idFilter(lease.element_id), ...leaseIs(lease.lease) };
       let result = await this.#elements.updateOne(
@@ -672,7 +616,9 @@ export class MongoStore implements Store {
       if (result.matchedCount === 0) {
         result = await this.#elements.updateOne(base, { $set: set, $inc: { lease: 1 } });
       }
-      if (result.matchedCount === 0) throw await this.#leaseLost(lease);
+      if (result.matchedCount === 0) {
+        throw leaseLost(lease, await this.#rawElement(lease.element_id));
+      }
       await this.#freeInstance(lease.instance_id, lease.element_id);
     });
   }
@@ -689,7 +635,7 @@ export class MongoStore implements Store {
           status: "OCCUPIED",
           $or: [{ last_ping: { $lt: instanceCutoff } }, { last_ping: null }],
         },
-        { $set: { status: "FREE", element_id: null, lease: null, pid: null } },
+        { $set: FREED_INSTANCE_FIELDS },
       );
       const stale: Filter<MDoc> = {
         $or: [
@@ -742,17 +688,72 @@ export class MongoStore implements Store {
     });
   }
 
+  /** Marks a FREE instance UNUSABLE with a reason, or an UNUSABLE one FREE again. */
+  setInstanceUsable(id: string, problem: string | null, now: number): Promise<boolean> {
+    id = normalizeId(id);
+    return this.#run(async () => {
+      const from = problem === null
+        ? { status: "UNUSABLE" }
+        : { $or: [{ status: "FREE" }, { status: { $exists: false } }] };
+      const result = await this.#instances.updateOne(
+        { ...idFilter(id), ...from },
+        { $set: instanceUsableFields(problem, now) },
+      );
+      return result.modifiedCount === 1;
+    });
+  }
+
+  /** Writes an admin heartbeat unless another run of the host beat recently. */
+  beatAgent(
+    beat: AgentHeartbeat,
+    options: { staleAfterMs: number; replaceRunId?: string },
+  ): Promise<BeatResult> {
+    return this.#run(async () => {
+      const id = `${AGENT_ID_PREFIX}${beat.host}`;
+      // Written only over a heartbeat that does not block it (same run, a run known dead,
+      // stopped, or stale); with a blocking one the upsert collides on _id: nothing is written.
+      const filter: Filter<MDoc> = {
+        _id: id,
+        $or: [
+          { run_id: beat.run_id },
+          ...(options.replaceRunId === undefined ? [] : [{ run_id: options.replaceRunId }]),
+          { stopped_at: { $ne: null } },
+          { last_seen: { $lte: beat.last_seen - options.staleAfterMs } },
+        ],
+      };
+      try {
+        await this.#agentState.replaceOne(filter, { _id: id, ...beat }, { upsert: true });
+        return { ok: true as const };
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+        const [holder] = validHeartbeats([await this.#agentState.findOne({ _id: id })]);
+        if (holder === undefined) throw error;
+        return { ok: false as const, holder };
+      }
+    });
+  }
+
+  /** Every admin host's heartbeat. */
+  listAgents(): Promise<AgentHeartbeat[]> {
+    return this.#run(async () =>
+      validHeartbeats(
+        await this.#agentState.find({ _id: { $regex: `^${AGENT_ID_PREFIX}` } }).toArray(),
+      )
+    );
+  }
+
   /** Events of one element, oldest first. */
   listEvents(
-    elementId: string,
-    options: { limit?: number; since?: number } = {},
+    elementId: string | null,
+    options: { limit?: number; since?: number; types?: readonly string[] } = {},
   ): Promise<EventRecord[]> {
-    elementId = normalizeId(elementId);
+    const filter: Record<string, unknown> = { at: { $gte: options.since ?? 0 } };
+    if (elementId !== null) filter.element_id = normalizeId(elementId);
+    if (options.types !== undefined) filter.type = { $in: [...options.types] };
     return this.#run(async () => {
-      const docs = await this.#events.find({
-        element_id: elementId,
-        at: { $gte: options.since ?? 0 },
-      }).sort({ at: -1, _id: -1 }).limit(Math.max(1, Math.floor(options.limit ?? 100))).toArray();
+      const docs = await this.#events.find(filter).sort({ at: -1, _id: -1 }).limit(
+        Math.max(1, Math.floor(options.limit ?? 100)),
+      ).toArray();
       return validEvents(docs.reverse().map(normalize));
     });
   }
@@ -787,8 +788,7 @@ export class MongoStore implements Store {
   /** Deletes samples older than `before`. */
   pruneSamples(before: number): Promise<number> {
     return this.#run(async () =>
-      (await this.#samples.deleteMany({ at: { $lt: before } }))
-        .deletedCount
+      (await this.#samples.deleteMany({ at: { $lt: before } })).deletedCount
     );
   }
 
@@ -828,28 +828,6 @@ export class MongoStore implements Store {
     return doc === null ? null : normalize(doc);
   }
 
-  async #claimableElement(elementId: string): Promise<Doc> {
-    const doc = await this.#rawElement(elementId);
-    if (doc === null) throw notFound("element", elementId);
-    if (doc.status === "DISABLED") {
-      throw new StoreError("CLAIM_FAILED", `Cannot claim element ${elementId}: it is DISABLED`);
-    }
-    const parsed = parseElement(doc);
-    if (!parsed.valid) {
-      throw new StoreError(
-        "ELEMENT_INVALID",
-        `Cannot claim element ${elementId}: ${parsed.field} ${parsed.reason}`,
-      );
-    }
-    return doc;
-  }
-
-  async #leaseLost(lease: LeaseRef): Promise<LeaseLostError> {
-    const doc = await this.#rawElement(lease.element_id);
-    if (doc === null) return new LeaseLostError(lease.element_id, lease.lease, "element deleted");
-    return new LeaseLostError(lease.element_id, lease.lease, `current lease is ${leaseOfDoc(doc)}`);
-  }
-
   /**
    * Releases the held element `doc` with a compare-and-set on its observed lease and instance
    * (and `extra`): INACTIVE when ACTIVE, no instance, lease + 1. Whether it was released.
@@ -860,7 +838,7 @@ export class MongoStore implements Store {
     now: number,
     extra: Filter<MDoc>,
   ): Promise<boolean> {
-    const set: Doc = { instance_id: null, host: null, leased_at: null, updated_at: now };
+    const set: Doc = releasedElementFields(now);
     const filter: Filter<MDoc> = {
       _id: key as ObjectId | string,
       ...leaseIs(leaseOfDoc(doc)),
@@ -901,13 +879,12 @@ export class MongoStore implements Store {
    */
   async #takeFreeInstance(host: string, set: Doc): Promise<MDoc | null> {
     for (let round = 0; round < 3; round++) {
-      const candidates = await this.#instances.find({ host, status: "FREE" }).sort({ port: 1 })
-        .toArray();
-      const valid = candidates.filter((raw) => parseInstance(normalize(raw)).ok);
+      const candidates = await this.#instances.find({ host, status: FREE_STATUS }).toArray();
+      const valid = claimableInstances(candidates.map((raw) => ({ ...normalize(raw), raw })));
       if (valid.length === 0) return null;
-      for (const raw of valid) {
+      for (const { raw } of valid) {
         const taken = await this.#instances.findOneAndUpdate(
-          { _id: raw._id, status: "FREE" },
+          { _id: raw._id, status: FREE_STATUS },
           { $set: set },
           { returnDocument: "after" },
         );
@@ -917,18 +894,38 @@ export class MongoStore implements Store {
     return null;
   }
 
-  /** Undoes an instance take after losing the element race. */
-  async #giveBack(instanceKey: ObjectId | string, elementId: string, lease: number): Promise<void> {
-    await this.#instances.updateOne(
-      { _id: instanceKey, element_id: elementId, lease },
-      { $set: { status: "FREE", element_id: null, lease: null, pid: null } },
+  /**
+   * The second half of a claim or take-over, once the instance is taken: a compare-and-set of
+   * the element on the lease and holder it was read with (and not DISABLED meanwhile). On a lost
+   * race the instance is given back. Whether the element was assigned.
+   */
+  async #assignElement(
+    elementId: string,
+    expected: { lease: number; instanceId: string | null },
+    instanceKey: ObjectId | string,
+    fields: Doc,
+  ): Promise<boolean> {
+    const won = await this.#elements.updateOne(
+      {
+        ...idFilter(elementId),
+        ...leaseIs(expected.lease),
+        instance_id: expected.instanceId,
+        status: { $ne: "DISABLED" },
+      },
+      { $set: fields },
     );
+    if (won.matchedCount === 1) return true;
+    await this.#instances.updateOne(
+      { _id: instanceKey, element_id: elementId, lease: fields.lease },
+      { $set: FREED_INSTANCE_FIELDS },
+    );
+    return false;
   }
 
   async #freeInstance(instanceId: string, elementId: string): Promise<void> {
     await this.#instances.updateOne(
       { ...idFilter(instanceId), element_id: elementId },
-      { $set: { status: "FREE", element_id: null, lease: null, pid: null } },
+      { $set: FREED_INSTANCE_FIELDS },
     );
   }
 }
@@ -1009,7 +1006,7 @@ class MongoFeedSource implements FeedSource {
   async scan(elementId: string | undefined): Promise<Doc[]> {
     const docs = await this.#elements.find(elementId === undefined ? {} : idFilter(elementId))
       .toArray();
-    return docs.map(normalize).sort(byId);
+    return docs.map(normalize).sort(compareIds);
   }
 
   async lookup(id: string): Promise<Doc | null> {
@@ -1017,22 +1014,17 @@ class MongoFeedSource implements FeedSource {
     return doc === null ? null : normalize(doc);
   }
 
-  async loadToken(key: string): Promise<unknown> {
+  async loadState(key: string): Promise<Doc | null> {
+    // Not normalized: the resume token goes back to the server exactly as it was stored.
     const doc = await this.#agentState.findOne({ _id: key });
-    return doc?.resume_token ?? null;
+    return doc === null ? null : { ...doc, _id: key };
   }
 
   async saveToken(key: string, token: unknown): Promise<void> {
-    const filter = { _id: key };
-    if (token === null) {
-      await this.#agentState.deleteOne(filter);
-      return;
-    }
-    await this.#agentState.updateOne(
-      filter,
-      { $set: { resume_token: token, updated_at: Date.now() } },
-      { upsert: true },
-    );
+    const update = token === null
+      ? { $unset: { resume_token: "" }, $set: { updated_at: Date.now() } }
+      : { $set: { resume_token: token, updated_at: Date.now() } };
+    await this.#agentState.updateOne({ _id: key }, update, { upsert: true });
   }
 
   #toRaw(change: ChangeStreamDocument<MDoc>): RawChange {
@@ -1125,25 +1117,6 @@ function normalizeValue(value: unknown, depth: number): unknown {
   const out: Doc = {};
   for (const [key, item] of Object.entries(value)) out[key] = normalizeValue(item, depth + 1);
   return out;
-}
-
-function byId(a: Doc, b: Doc): number {
-  const x = String(a._id);
-  const y = String(b._id);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-function leaseOfDoc(doc: Doc): number {
-  return typeof doc.lease === "number" ? doc.lease : 0;
-}
-
-function isStale(doc: Doc, cutoff: number): boolean {
-  const seen = typeof doc.last_ping === "number"
-    ? doc.last_ping
-    : typeof doc.leased_at === "number"
-    ? doc.leased_at
-    : 0;
-  return seen < cutoff;
 }
 
 function isDuplicateKey(error: unknown): boolean {
@@ -1246,17 +1219,7 @@ export function mapMongoError(error: unknown, description: string): unknown {
   return error;
 }
 
-function notFound(what: string, id: string): StoreError {
-  return new StoreError("NOT_FOUND", `No ${what} with id ${id}`);
-}
-
-function held(id: string, doc: Doc): StoreError {
-  return new StoreError(
-    "ELEMENT_HELD",
-    `Element ${id} is held by host ${String(doc.host)} on instance ${String(doc.instance_id)}`,
-  );
-}
-
+/** A one-line description of a driver failure, with any URI credentials masked. */
 function describe(error: unknown): string {
-  return maskUriCredentials(error instanceof Error ? error.message : String(error));
+  return maskUriCredentials(describeError(error));
 }

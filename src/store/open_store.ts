@@ -5,10 +5,13 @@
  * - `sqlite:<path>` or a plain file path -> {@link SqliteStore};
  * - nothing -> `sqlite:riskguard.db` in the working directory.
  *
+ * The MongoDB adapter (and with it the MongoDB driver) is loaded by a dynamic `import()` only
+ * when the store is MongoDB: a risk process, the demo or a command on SQLite never loads it.
+ * The specifier is a string literal, so `deno compile` still finds and embeds the module.
+ *
  * @module
  */
-import type { Store } from "./mod.ts";
-import { MongoStore } from "./mongo_store.ts";
+import type { Store } from "./types.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { StoreError } from "./errors.ts";
 
@@ -28,6 +31,8 @@ export interface OpenStoreOptions {
   serverSelectionTimeoutMs?: number;
   /** SQLite: how long a write waits for the lock, ms (default 10 000). */
   busyTimeoutMs?: number;
+  /** SQLite: how often a change feed polls the change table, ms (default 25). */
+  feedPollMs?: number;
 }
 
 /**
@@ -66,6 +71,7 @@ export async function openStore(
 ): Promise<Store> {
   const parsed = parseStoreSpec(spec);
   if (parsed.kind === "mongodb") {
+    const { MongoStore } = await import("./mongo_store.ts");
     return await MongoStore.open({
       uri: parsed.uri,
       ...(options.db === undefined ? {} : { db: options.db }),
@@ -80,6 +86,7 @@ export async function openStore(
   return await SqliteStore.open({
     path: parsed.path,
     ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+    ...(options.feedPollMs === undefined ? {} : { feedPollMs: options.feedPollMs }),
   });
 }
 

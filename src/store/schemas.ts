@@ -21,7 +21,7 @@ export const TRADING_STATES = ["ALLOWED", "LOCKED_DAY", "LOCKED"] as const;
 export type TradingState = typeof TRADING_STATES[number];
 
 /** States of an instance (MT5 terminal). */
-export const INSTANCE_STATUSES = ["FREE", "OCCUPIED"] as const;
+export const INSTANCE_STATUSES = ["FREE", "OCCUPIED", "UNUSABLE"] as const;
 /** A state of an instance. */
 export type InstanceStatus = typeof INSTANCE_STATUSES[number];
 
@@ -144,6 +144,8 @@ export const dayStateSchema = z.object({
   baseline: z.number(),
   ops_seen: z.number().optional(),
   ops_date: z.string().regex(DATE, 'must be a date "YYYY-MM-DD"').optional(),
+  /** Once-a-day notifications already delivered this day (`rule|key`): not sent again. */
+  notified: z.array(z.string().max(500)).max(1_000).optional(),
 });
 
 /** Persisted high-water marks (owned by the risk engine; stored as given). */
@@ -255,6 +257,8 @@ export const instanceSchema = z.object({
   lease: z.number().int().min(0).nullable().default(null),
   last_ping: epochMs.nullable().default(null),
   pid: z.number().int().positive().nullable().default(null),
+  /** Why an `UNUSABLE` instance cannot run a terminal (set by admin). */
+  error: elementErrorSchema.nullable().default(null),
   created_at: epochMs.optional(),
 });
 
@@ -317,6 +321,27 @@ export const agentStateSchema = z.object({
 
 /** Durable state of one admin host's change feed. */
 export type AgentState = z.output<typeof agentStateSchema>;
+
+/** An admin's heartbeat, stored in `agent_state` as `agent:<host>`. */
+export const agentHeartbeatSchema = z.object({
+  host: z.string().min(1),
+  /** One id per admin run: a restart is another run. */
+  run_id: z.string().min(1),
+  pid: z.number().int(),
+  /** The machine's own name (the host name may differ). */
+  machine: z.string(),
+  version: z.string(),
+  started_at: epochMs,
+  last_seen: epochMs,
+  children: z.number().int().min(0),
+  instances_free: z.number().int().min(0),
+  instances_total: z.number().int().min(0),
+  /** Set by a clean shutdown. */
+  stopped_at: epochMs.nullable().default(null),
+});
+
+/** An admin host's heartbeat. */
+export type AgentHeartbeat = z.output<typeof agentHeartbeatSchema>;
 
 /** One reason why a document is invalid. */
 export interface FieldIssue {
@@ -400,8 +425,14 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case "not_multiple_of":
       return `${
         issue.message.replace(/^Too (small|big): expected \w+ to (have |be )?/, "must be ")
-          .replace(/must be >=/, "must be at least").replace(/must be <=/, "must be at most")
-          .replace(/must be >/, "must be more than").replace(/must be </, "must be less than")
+          .replace(/must be >=\s*/, "must be at least ").replace(
+            /must be <=\s*/,
+            "must be at most ",
+          )
+          .replace(/must be >\s*/, "must be more than ").replace(
+            /must be <\s*/,
+            "must be less than ",
+          )
       }${seen}`;
     case "unrecognized_keys":
       return `has unknown keys ${issue.keys.join(", ")}`;

@@ -13,6 +13,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import type {
+  BeatResult,
   ElementFeed,
   ElementFilter,
   InsertResult,
@@ -28,43 +29,70 @@ import type {
   Store,
   TakeLeaseOptions,
   WatchOptions,
-} from "./mod.ts";
+} from "./types.ts";
 import {
+  type AgentHeartbeat,
   type ElementError,
   type ElementStatus,
   type EventRecord,
   type Instance,
-  instanceSchema,
   type NewEvent,
   type ParsedElement,
   parseElement,
-  parseInstance,
   type Sample,
 } from "./schemas.ts";
 import {
-  allocatePort,
+  newId,
+  normalizeEventIds,
+  normalizeId,
+  normalizeLeaseRef,
+  normalizeWatchOptions,
+} from "./_ids.ts";
+import { prepareConfigChange } from "./_config_change.ts";
+import {
   checkManagedPatch,
   checkNewEvent,
   checkNewInstance,
   checkSample,
   checkStoredInstance,
   DEFAULT_SAMPLE_LIMIT,
-  DEFAULT_STALE_MS,
-  isSimPath,
-  newId,
-  normalizeEventIds,
-  normalizeId,
-  normalizeLeaseRef,
-  normalizeWatchOptions,
-  portsOverlap,
-  prepareConfigChange,
   prepareElement,
-  sleep,
   toInstance,
   validEvents,
+  validHeartbeats,
   validInstances,
   validSamples,
-} from "./_common.ts";
+} from "./_validation.ts";
+import {
+  adoptsClaim,
+  AGENT_ID_PREFIX,
+  claimableElement,
+  claimableInstances,
+  claimedElementFields,
+  compareInstances,
+  type Doc,
+  elementHeld,
+  elementStatusMatches,
+  FREED_INSTANCE_FIELDS,
+  heartbeatBlocks,
+  holdsInstance,
+  instanceBusy,
+  instanceLost,
+  instanceMatches,
+  instanceOccupied,
+  instanceTakeable,
+  instanceUsableFields,
+  isStale,
+  leaseLost,
+  leaseOf,
+  leaseOfDoc,
+  noFreeInstance,
+  notFound,
+  occupiedInstanceFields,
+  planInstance,
+  releasedElementFields,
+  statusOfDisabled,
+} from "./_policy.ts";
 import {
   Feed,
   type FeedSource,
@@ -72,7 +100,10 @@ import {
   logFeedWarning,
   type RawChange,
 } from "./_feed.ts";
-import { LeaseLostError, StoreError, StoreUnavailableError } from "./errors.ts";
+import { StoreError, StoreUnavailableError } from "./errors.ts";
+import { abortableSleep } from "../shared/async.ts";
+import { DEFAULT_STALE_MS } from "../shared/stale.ts";
+import { describeError } from "../shared/errors.ts";
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -80,9 +111,9 @@ export interface SqliteStoreOptions {
   path: string;
   /** How long a write waits for another process's write lock, ms (default 10 000). */
   busyTimeoutMs?: number;
+  /** How often a change feed polls the change table, ms (default 25). */
+  feedPollMs?: number;
 }
-
-type Doc = Record<string, unknown>;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS elements (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -139,6 +170,10 @@ WHEN NEW.seq % 1000 = 0 BEGIN
 END;
 `;
 
+/** `json_set` paths and values of {@link FREED_INSTANCE_FIELDS}, for the reaper's bulk update. */
+const FREED_PATHS = Object.keys(FREED_INSTANCE_FIELDS).map((key) => `'$.${key}', ?`).join(", ");
+const FREED_VALUES = Object.values(FREED_INSTANCE_FIELDS) as (string | null)[];
+
 /** The SQLite adapter of the store port. */
 export class SqliteStore implements Store {
   /** Always `sqlite`. */
@@ -147,12 +182,14 @@ export class SqliteStore implements Store {
   readonly description: string;
   #db: DatabaseSync;
   #path: string;
+  #feedPollMs: number;
   #feeds = new Set<Feed>();
   #closed = false;
 
-  private constructor(db: DatabaseSync, path: string) {
+  private constructor(db: DatabaseSync, path: string, feedPollMs: number) {
     this.#db = db;
     this.#path = path;
+    this.#feedPollMs = Math.max(1, feedPollMs);
     this.description = `sqlite:${path}`;
   }
 
@@ -167,14 +204,14 @@ export class SqliteStore implements Store {
       db = new DatabaseSync(options.path);
     } catch (error) {
       throw new StoreUnavailableError(
-        `Cannot open SQLite database ${options.path}: ${describe(error)}`,
+        `Cannot open SQLite database ${options.path}: ${describeError(error)}`,
         { cause: error },
       );
     }
     // The file may hold account passwords (when no RISKGUARD_SECRET_KEY encrypts them): only
     // its owner may read it. SQLite gives its -wal and -shm files the same permissions.
     await restrictToOwner(options.path);
-    const store = new SqliteStore(db, options.path);
+    const store = new SqliteStore(db, options.path, options.feedPollMs ?? 25);
     try {
       db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
       for (let attempt = 0;; attempt++) {
@@ -183,7 +220,7 @@ export class SqliteStore implements Store {
           break;
         } catch (error) {
           if (!isBusy(error) || attempt >= 50) throw error;
-          await sleep(20 + Math.random() * 30);
+          await abortableSleep(20 + Math.random() * 30);
         }
       }
       db.exec("PRAGMA synchronous = NORMAL");
@@ -192,7 +229,7 @@ export class SqliteStore implements Store {
       db.close();
       if (error instanceof StoreError) throw error;
       throw new StoreUnavailableError(
-        `Cannot open SQLite database ${options.path}: ${describe(error)}`,
+        `Cannot open SQLite database ${options.path}: ${describeError(error)}`,
         { cause: error },
       );
     }
@@ -249,10 +286,8 @@ export class SqliteStore implements Store {
         : this.#db.prepare(
           "SELECT id, doc FROM elements WHERE json_extract(doc, '$.host') = ? ORDER BY id",
         ).all(filter.host);
-      const statuses = filter.status;
-      return rows.map((row) => readDoc(row)).filter((doc) =>
-        statuses === undefined || statuses.includes((doc.status ?? "PENDING") as ElementStatus)
-      ).map(parseElement);
+      return rows.map((row) => readDoc(row)).filter((doc) => elementStatusMatches(doc, filter))
+        .map(parseElement);
     });
   }
 
@@ -304,7 +339,7 @@ export class SqliteStore implements Store {
         if (doc === null) return false;
         const instanceId = typeof doc.instance_id === "string" ? doc.instance_id : null;
         if (instanceId !== null) {
-          if (options.force !== true) throw held(id, doc);
+          if (options.force !== true) throw elementHeld(id, doc);
           this.#freeInstance(instanceId, id);
         }
         this.#db.prepare("DELETE FROM elements WHERE id = ?").run(id);
@@ -317,7 +352,7 @@ export class SqliteStore implements Store {
   watchElements(options: WatchOptions = {}): ElementFeed {
     options = normalizeWatchOptions(options);
     if (this.#closed) throw new StoreError("CLOSED", `Store ${this.description} is closed`);
-    const source = new SqliteFeedSource(this, this.#db, options.pollIntervalMs ?? 25);
+    const source = new SqliteFeedSource(this.#db, this.#feedPollMs, () => this.#closed);
     const feed: Feed = new Feed(source, {
       resumeKey: options.resumeKey,
       elementId: options.elementId,
@@ -336,40 +371,7 @@ export class SqliteStore implements Store {
         const existing = this.#db.prepare(
           "SELECT id, doc FROM instances WHERE json_extract(doc, '$.host') = ?",
         ).all(input.host).map((row) => readDoc(row));
-        const ports = existing.map((doc) => Number(doc.port));
-        if (!isSimPath(input.path)) {
-          const same = existing.find((doc) => doc.path === input.path);
-          if (same !== undefined) {
-            throw new StoreError(
-              "STORE_CONFLICT",
-              `Terminal folder ${input.path} is already instance ${
-                String(same._id)
-              } on host ${input.host}`,
-            );
-          }
-        }
-        let port = input.port;
-        if (port === undefined) port = allocatePort(ports);
-        else {
-          const clash = ports.find((used) => portsOverlap(used, port!));
-          if (clash !== undefined) {
-            throw new StoreError(
-              "STORE_CONFLICT",
-              `Port ${port} overlaps ports ${clash}-${
-                clash + 1
-              } already used on host ${input.host}`,
-            );
-          }
-        }
-        const doc = instanceSchema.parse({
-          _id: newId(now),
-          path: input.path,
-          host: input.host,
-          port,
-          ...(input.symbol === undefined ? {} : { symbol: input.symbol }),
-          status: "FREE",
-          created_at: now,
-        });
+        const doc = planInstance(existing, input, now);
         this.#put("instances", doc._id, doc, true);
         return doc;
       });
@@ -390,10 +392,7 @@ export class SqliteStore implements Store {
     return this.#run(() => {
       const rows = this.#db.prepare("SELECT id, doc FROM instances").all();
       return validInstances(
-        rows.map((row) => readDoc(row)).filter((doc) =>
-          (filter.host === undefined || doc.host === filter.host) &&
-          (filter.status === undefined || (doc.status ?? "FREE") === filter.status)
-        ),
+        rows.map((row) => readDoc(row)).filter((doc) => instanceMatches(doc, filter)),
       ).sort(compareInstances);
     });
   }
@@ -405,12 +404,7 @@ export class SqliteStore implements Store {
       this.#tx(() => {
         const doc = this.#get("instances", id);
         if (doc === null) return false;
-        if (doc.status === "OCCUPIED" && options.force !== true) {
-          throw new StoreError(
-            "STORE_CONFLICT",
-            `Instance ${id} is OCCUPIED by element ${String(doc.element_id)}; use --force`,
-          );
-        }
+        if (doc.status === "OCCUPIED" && options.force !== true) throw instanceOccupied(id, doc);
         this.#db.prepare("DELETE FROM instances WHERE id = ?").run(id);
         return true;
       })
@@ -422,19 +416,13 @@ export class SqliteStore implements Store {
     elementId = normalizeId(elementId);
     return this.#run(() =>
       this.#tx(() => {
-        const doc = this.#claimableElement(elementId);
-        if (typeof doc.instance_id === "string") throw held(elementId, doc);
-        // Instance documents written by others may be invalid: they are skipped, never taken.
-        const instance = this.#db.prepare(
-          `SELECT id, doc FROM instances WHERE json_extract(doc, '$.host') = ?
-             AND json_extract(doc, '$.status') = 'FREE' ORDER BY json_extract(doc, '$.port')`,
-        ).all(host).map((row) => readDoc(row)).find((candidate) => parseInstance(candidate).ok);
-        if (instance === undefined) {
-          throw new StoreError(
-            "CLAIM_FAILED",
-            `Cannot claim instance: no FREE instance on host ${host}`,
-          );
-        }
+        const doc = claimableElement(this.#get("elements", elementId), elementId);
+        if (typeof doc.instance_id === "string") throw elementHeld(elementId, doc);
+        const [instance] = claimableInstances(
+          this.#db.prepare("SELECT id, doc FROM instances WHERE json_extract(doc, '$.host') = ?")
+            .all(host).map((row) => readDoc(row)),
+        );
+        if (instance === undefined) throw noFreeInstance(host);
         this.#releaseOthers(String(instance._id), elementId, now);
         return this.#assign(doc, instance, host, now, null);
       })
@@ -449,12 +437,12 @@ export class SqliteStore implements Store {
       this.#tx(() => {
         const { now, staleAfterMs, host } = options;
         const cutoff = now - staleAfterMs;
-        const doc = this.#claimableElement(elementId);
+        const doc = claimableElement(this.#get("elements", elementId), elementId);
         const instance = this.#get("instances", instanceId);
         if (instance === null) throw notFound("instance", instanceId);
         checkStoredInstance(instance);
         const current = typeof doc.instance_id === "string" ? doc.instance_id : null;
-        if (current === instanceId && doc.last_ping === null && instance.element_id === elementId) {
+        if (adoptsClaim(doc, instance, instanceId)) {
           // Freshly claimed by the admin, never pinged: the child adopts the admin's lease.
           doc.last_ping = now;
           doc.updated_at = now;
@@ -463,16 +451,9 @@ export class SqliteStore implements Store {
           this.#put("instances", instanceId, instance);
           return leaseOf(doc, instance);
         }
-        if (current !== null && !isStale(doc, cutoff)) throw held(elementId, doc);
-        const instanceFree = instance.status !== "OCCUPIED" || instance.element_id === elementId ||
-          typeof instance.last_ping !== "number" || instance.last_ping < cutoff;
-        if (!instanceFree) {
-          throw new StoreError(
-            "CLAIM_FAILED",
-            `Cannot take instance ${instanceId}: OCCUPIED by element ${
-              String(instance.element_id)
-            } (pinged ${ageText(instance.last_ping, now)})`,
-          );
+        if (current !== null && !isStale(doc, cutoff)) throw elementHeld(elementId, doc);
+        if (!instanceTakeable(instance, elementId, cutoff)) {
+          throw instanceBusy(instanceId, instance, now);
         }
         if (current !== null && current !== instanceId) this.#freeInstance(current, elementId);
         this.#releaseOthers(instanceId, elementId, now);
@@ -488,13 +469,7 @@ export class SqliteStore implements Store {
       this.#tx(() => {
         const doc = this.#leased(lease);
         const instance = this.#get("instances", lease.instance_id);
-        if (!holdsInstance(doc, instance, lease.instance_id)) {
-          throw new LeaseLostError(
-            lease.element_id,
-            lease.lease,
-            `instance ${lease.instance_id} is no longer held by this element`,
-          );
-        }
+        if (!holdsInstance(doc, instance, lease.instance_id)) throw instanceLost(lease);
         doc.last_ping = now;
         doc.updated_at = now;
         this.#put("elements", lease.element_id, doc);
@@ -513,10 +488,7 @@ export class SqliteStore implements Store {
       this.#tx(() => {
         const doc = this.#leased(lease);
         if (fields.status !== undefined && doc.status === "DISABLED") {
-          throw new StoreError(
-            "STORE_CONFLICT",
-            `Element ${lease.element_id} is DISABLED; its status is not changed to ${fields.status}`,
-          );
+          throw statusOfDisabled(lease.element_id, fields.status);
         }
         Object.assign(doc, fields);
         doc.updated_at = now;
@@ -532,9 +504,8 @@ export class SqliteStore implements Store {
       this.#tx(() => {
         const now = options.now ?? Date.now();
         const doc = this.#leased(lease);
-        unassign(doc, options.status ?? "INACTIVE");
+        unassign(doc, options.status ?? "INACTIVE", now);
         if (options.error !== undefined) doc.error = options.error;
-        doc.updated_at = now;
         this.#put("elements", lease.element_id, doc);
         this.#freeInstance(lease.instance_id, lease.element_id);
       })
@@ -550,11 +521,10 @@ export class SqliteStore implements Store {
         const hostClause = options.host === undefined ? "" : "AND json_extract(doc, '$.host') = ?";
         const hostArgs = options.host === undefined ? [] : [options.host];
         const freed = this.#db.prepare(
-          `UPDATE instances SET doc = json_set(doc, '$.status', 'FREE', '$.element_id', NULL,
-             '$.lease', NULL, '$.pid', NULL)
+          `UPDATE instances SET doc = json_set(doc, ${FREED_PATHS})
            WHERE json_extract(doc, '$.status') = 'OCCUPIED'
              AND coalesce(json_extract(doc, '$.last_ping'), 0) < ? ${hostClause}`,
-        ).run(instanceCutoff, ...hostArgs);
+        ).run(...FREED_VALUES, instanceCutoff, ...hostArgs);
         const rows = this.#db.prepare(
           `SELECT id, doc FROM elements WHERE json_extract(doc, '$.instance_id') IS NOT NULL
              AND coalesce(json_extract(doc, '$.last_ping'), json_extract(doc, '$.leased_at'), 0) < ?
@@ -562,8 +532,7 @@ export class SqliteStore implements Store {
         ).all(elementCutoff, ...hostArgs);
         const elements = new Set<string>();
         const release = (doc: Doc) => {
-          unassign(doc, doc.status === "ACTIVE" ? "INACTIVE" : undefined);
-          doc.updated_at = options.now;
+          unassign(doc, doc.status === "ACTIVE" ? "INACTIVE" : undefined, options.now);
           this.#put("elements", String(doc._id), doc);
           elements.add(String(doc._id));
         };
@@ -581,6 +550,52 @@ export class SqliteStore implements Store {
         }
         return { instances: Number(freed.changes), elements: [...elements].sort() };
       })
+    );
+  }
+
+  /** Marks a FREE instance UNUSABLE with a reason, or an UNUSABLE one FREE again. */
+  setInstanceUsable(id: string, problem: string | null, now: number): Promise<boolean> {
+    id = normalizeId(id);
+    return this.#run(() =>
+      this.#tx(() => {
+        const doc = this.#get("instances", id);
+        if (doc === null) return false;
+        const status = doc.status ?? "FREE";
+        if (status !== (problem === null ? "UNUSABLE" : "FREE")) return false;
+        this.#put("instances", id, { ...doc, ...instanceUsableFields(problem, now) });
+        return true;
+      })
+    );
+  }
+
+  /** Writes an admin heartbeat unless another run of the host beat recently. */
+  beatAgent(
+    beat: AgentHeartbeat,
+    options: { staleAfterMs: number; replaceRunId?: string },
+  ): Promise<BeatResult> {
+    return this.#run(() =>
+      this.#tx(() => {
+        const id = `${AGENT_ID_PREFIX}${beat.host}`;
+        const row = this.#db.prepare("SELECT doc FROM agent_state WHERE id = ?").get(id);
+        const [stored] = row === undefined ? [] : validHeartbeats([JSON.parse(String(row.doc))]);
+        if (stored !== undefined && heartbeatBlocks(stored, beat, options)) {
+          return { ok: false as const, holder: stored };
+        }
+        this.#db.prepare(
+          "INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+        ).run(id, JSON.stringify({ _id: id, ...beat }));
+        return { ok: true as const };
+      })
+    );
+  }
+
+  /** Every admin host's heartbeat. */
+  listAgents(): Promise<AgentHeartbeat[]> {
+    return this.#run(() =>
+      validHeartbeats(
+        this.#db.prepare("SELECT doc FROM agent_state WHERE id LIKE ?").all(`${AGENT_ID_PREFIX}%`)
+          .map((row) => JSON.parse(String(row.doc))),
+      )
     );
   }
 
@@ -602,14 +617,27 @@ export class SqliteStore implements Store {
 
   /** Events of one element, oldest first. */
   listEvents(
-    elementId: string,
-    options: { limit?: number; since?: number } = {},
+    elementId: string | null,
+    options: { limit?: number; since?: number; types?: readonly string[] } = {},
   ): Promise<EventRecord[]> {
-    elementId = normalizeId(elementId);
+    const where = ["at >= ?"];
+    const params: (string | number)[] = [options.since ?? 0];
+    if (elementId !== null) {
+      where.push("element_id = ?");
+      params.push(normalizeId(elementId));
+    }
+    if (options.types !== undefined) {
+      if (options.types.length === 0) return Promise.resolve([]);
+      where.push(`json_extract(doc, '$.type') IN (${options.types.map(() => "?").join(", ")})`);
+      params.push(...options.types);
+    }
+    params.push(Math.max(1, Math.floor(options.limit ?? 100)));
     return this.#run(() => {
       const rows = this.#db.prepare(
-        "SELECT id, doc FROM events WHERE element_id = ? AND at >= ? ORDER BY at DESC, seq DESC LIMIT ?",
-      ).all(elementId, options.since ?? 0, Math.max(1, Math.floor(options.limit ?? 100)));
+        `SELECT id, doc FROM events WHERE ${
+          where.join(" AND ")
+        } ORDER BY at DESC, seq DESC LIMIT ?`,
+      ).all(...params);
       return validEvents(rows.reverse().map((row) => readDoc(row)));
     });
   }
@@ -650,44 +678,6 @@ export class SqliteStore implements Store {
     );
   }
 
-  // ---- feed support (used by SqliteFeedSource) ----
-
-  /** @internal Every element document, or the one with `id`. */
-  scanDocs(id: string | undefined): Doc[] {
-    if (id !== undefined) {
-      const doc = this.#get("elements", id);
-      return doc === null ? [] : [doc];
-    }
-    return this.#db.prepare("SELECT id, doc FROM elements ORDER BY id").all().map((row) =>
-      readDoc(row)
-    );
-  }
-
-  /** @internal One element document. */
-  lookupDoc(id: string): Doc | null {
-    return this.#get("elements", id);
-  }
-
-  /** @internal The saved feed position of `key`. */
-  loadToken(key: string): unknown {
-    const row = this.#db.prepare("SELECT doc FROM agent_state WHERE id = ?").get(key);
-    if (row === undefined) return null;
-    return (JSON.parse(String(row.doc)) as Doc).resume_token ?? null;
-  }
-
-  /** @internal Saves (or, with `null`, forgets) the feed position of `key`. */
-  saveToken(key: string, token: unknown): void {
-    if (this.#closed) return;
-    if (token === null) {
-      this.#db.prepare("DELETE FROM agent_state WHERE id = ?").run(key);
-      return;
-    }
-    const doc = { _id: key, resume_token: token, updated_at: Date.now() };
-    this.#db.prepare(
-      "INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-    ).run(key, JSON.stringify(doc));
-  }
-
   // ---- helpers ----
 
   /** Runs a synchronous body, mapping SQLite failures to store errors; never throws sync. */
@@ -704,12 +694,12 @@ export class SqliteStore implements Store {
     if (error instanceof StoreError) return error;
     if (isBusy(error)) {
       return new StoreUnavailableError(
-        `SQLite database ${this.#path} stayed locked by another process: ${describe(error)}`,
+        `SQLite database ${this.#path} stayed locked by another process: ${describeError(error)}`,
         { cause: error },
       );
     }
     if (isConstraint(error)) {
-      return new StoreError("STORE_CONFLICT", `SQLite constraint failed: ${describe(error)}`, {
+      return new StoreError("STORE_CONFLICT", `SQLite constraint failed: ${describeError(error)}`, {
         cause: error,
       });
     }
@@ -718,7 +708,7 @@ export class SqliteStore implements Store {
       ("errcode" in error || (error as { code?: unknown }).code === "ERR_SQLITE_ERROR")
     ) {
       return new StoreUnavailableError(
-        `SQLite database ${this.#path} failed: ${describe(error)}`,
+        `SQLite database ${this.#path} failed: ${describeError(error)}`,
         { cause: error },
       );
     }
@@ -747,8 +737,7 @@ export class SqliteStore implements Store {
   }
 
   #get(table: "elements" | "instances", id: string): Doc | null {
-    const row = this.#db.prepare(`SELECT id, doc FROM ${table} WHERE id = ?`).get(id);
-    return row === undefined ? null : readDoc(row);
+    return getDoc(this.#db, table, id);
   }
 
   #put(table: "elements" | "instances", id: string, doc: Doc, insert = false): void {
@@ -757,52 +746,18 @@ export class SqliteStore implements Store {
     else this.#db.prepare(`UPDATE ${table} SET doc = ? WHERE id = ?`).run(text, id);
   }
 
-  /** The element document when it may be claimed (exists, valid, not DISABLED). */
-  #claimableElement(elementId: string): Doc {
-    const doc = this.#get("elements", elementId);
-    if (doc === null) throw notFound("element", elementId);
-    if (doc.status === "DISABLED") {
-      throw new StoreError("CLAIM_FAILED", `Cannot claim element ${elementId}: it is DISABLED`);
-    }
-    const parsed = parseElement(doc);
-    if (!parsed.valid) {
-      throw new StoreError(
-        "ELEMENT_INVALID",
-        `Cannot claim element ${elementId}: ${parsed.field} ${parsed.reason}`,
-      );
-    }
-    return doc;
-  }
-
   /** The element document when `lease` is its current one. */
   #leased(lease: LeaseRef): Doc {
     const doc = this.#get("elements", lease.element_id);
-    if (doc === null) throw new LeaseLostError(lease.element_id, lease.lease, "element deleted");
-    if (leaseOfDoc(doc) !== lease.lease) {
-      throw new LeaseLostError(
-        lease.element_id,
-        lease.lease,
-        `current lease is ${leaseOfDoc(doc)}`,
-      );
-    }
+    if (doc === null || leaseOfDoc(doc) !== lease.lease) throw leaseLost(lease, doc);
     return doc;
   }
 
   /** Gives `instance` to the element with a new lease; writes both. */
   #assign(doc: Doc, instance: Doc, host: string, now: number, lastPing: number | null): Lease {
     const lease = leaseOfDoc(doc) + 1;
-    doc.instance_id = String(instance._id);
-    doc.host = host;
-    doc.lease = lease;
-    doc.leased_at = now;
-    doc.last_ping = lastPing;
-    doc.status = "ACTIVE";
-    doc.updated_at = now;
-    instance.status = "OCCUPIED";
-    instance.element_id = String(doc._id);
-    instance.lease = lease;
-    instance.last_ping = now;
-    instance.pid = null;
+    Object.assign(doc, claimedElementFields(String(instance._id), host, lease, now, lastPing));
+    Object.assign(instance, occupiedInstanceFields(String(doc._id), lease, now));
     this.#put("elements", String(doc._id), doc);
     this.#put("instances", String(instance._id), instance);
     return leaseOf(doc, instance);
@@ -819,8 +774,7 @@ export class SqliteStore implements Store {
     ).all(instanceId, elementId);
     for (const row of rows) {
       const other = readDoc(row);
-      unassign(other, "INACTIVE");
-      other.updated_at = now;
+      unassign(other, "INACTIVE", now);
       this.#put("elements", String(other._id), other);
     }
   }
@@ -829,27 +783,26 @@ export class SqliteStore implements Store {
   #freeInstance(instanceId: string, elementId: string): void {
     const instance = this.#get("instances", instanceId);
     if (instance === null || instance.element_id !== elementId) return;
-    instance.status = "FREE";
-    instance.element_id = null;
-    instance.lease = null;
-    instance.pid = null;
-    this.#put("instances", instanceId, instance);
+    this.#put("instances", instanceId, { ...instance, ...FREED_INSTANCE_FIELDS });
   }
 }
 
-/** Polls `element_changes` for the feed. */
+/**
+ * Polls `element_changes` for the feed. It is given the store's database handle (and a way to
+ * tell that the store closed), so the store needs no public feed-support methods.
+ */
 class SqliteFeedSource implements FeedSource {
-  #store: SqliteStore;
   #db: DatabaseSync;
   #pollMs: number;
+  #storeClosed: () => boolean;
   #cursor = 0;
   #buffer: RawChange[] = [];
   #abort = new AbortController();
 
-  constructor(store: SqliteStore, db: DatabaseSync, pollMs: number) {
-    this.#store = store;
+  constructor(db: DatabaseSync, pollMs: number, storeClosed: () => boolean) {
     this.#db = db;
-    this.#pollMs = Math.max(1, pollMs);
+    this.#pollMs = pollMs;
+    this.#storeClosed = storeClosed;
   }
 
   open(token: unknown): Promise<void> {
@@ -908,7 +861,7 @@ class SqliteFeedSource implements FeedSource {
         }
         continue;
       }
-      await sleep(this.#pollMs, signal);
+      await abortableSleep(this.#pollMs, signal);
     }
     return null;
   }
@@ -919,19 +872,46 @@ class SqliteFeedSource implements FeedSource {
   }
 
   scan(elementId: string | undefined): Promise<Doc[]> {
-    return attempt(() => this.#store.scanDocs(elementId));
+    return attempt(() => {
+      if (elementId !== undefined) {
+        const doc = getDoc(this.#db, "elements", elementId);
+        return doc === null ? [] : [doc];
+      }
+      return this.#db.prepare("SELECT id, doc FROM elements ORDER BY id").all().map((row) =>
+        readDoc(row)
+      );
+    });
   }
 
   lookup(id: string): Promise<Doc | null> {
-    return attempt(() => this.#store.lookupDoc(id));
+    return attempt(() => getDoc(this.#db, "elements", id));
   }
 
-  loadToken(key: string): Promise<unknown> {
-    return attempt(() => this.#store.loadToken(key));
+  loadState(key: string): Promise<Doc | null> {
+    return attempt(() => {
+      const row = this.#db.prepare("SELECT id, doc FROM agent_state WHERE id = ?").get(key);
+      return row === undefined ? null : readDoc(row);
+    });
   }
 
+  /** Saves (or, with `null`, forgets) the feed position of `key`; nothing once the store closed. */
   saveToken(key: string, token: unknown): Promise<void> {
-    return attempt(() => this.#store.saveToken(key, token));
+    return attempt(() => {
+      if (this.#storeClosed()) return;
+      const now = Date.now();
+      if (token === null) {
+        this.#db.prepare(
+          "UPDATE agent_state SET doc = json_set(json_remove(doc, '$.resume_token'), '$.updated_at', ?) WHERE id = ?",
+        ).run(now, key);
+        return;
+      }
+      // Only the position and its time change: the document's other fields are kept.
+      const doc = { _id: key, resume_token: token, updated_at: now };
+      this.#db.prepare(
+        `INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET
+           doc = json_set(doc, '$.resume_token', json(?), '$.updated_at', ?)`,
+      ).run(key, JSON.stringify(doc), JSON.stringify(token), now);
+    });
   }
 }
 
@@ -941,6 +921,11 @@ function attempt<T>(body: () => T): Promise<T> {
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+function getDoc(db: DatabaseSync, table: "elements" | "instances", id: string): Doc | null {
+  const row = db.prepare(`SELECT id, doc FROM ${table} WHERE id = ?`).get(id);
+  return row === undefined ? null : readDoc(row);
 }
 
 function readDoc(row: Record<string, unknown>): Doc {
@@ -956,62 +941,15 @@ function readDoc(row: Record<string, unknown>): Doc {
   return { _id: id, _corrupt: String(row.doc).slice(0, 100) };
 }
 
-function compareInstances(a: Instance, b: Instance): number {
-  return a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port;
-}
-
-function leaseOfDoc(doc: Doc): number {
-  return typeof doc.lease === "number" ? doc.lease : 0;
-}
-
-function leaseOf(doc: Doc, instance: Doc): Lease {
-  return {
-    element_id: String(doc._id),
-    instance_id: String(instance._id),
-    lease: leaseOfDoc(doc),
-    host: String(doc.host),
-    instance: toInstance(instance),
-  };
-}
-
 /** Clears the holder and bumps the lease; sets `status` unless the element is DISABLED. */
-function unassign(doc: Doc, status: "INACTIVE" | "PENDING" | "ERROR" | undefined): void {
+function unassign(
+  doc: Doc,
+  status: "INACTIVE" | "PENDING" | "ERROR" | undefined,
+  now: number,
+): void {
   if (status !== undefined && doc.status !== "DISABLED") doc.status = status;
-  doc.instance_id = null;
-  doc.host = null;
-  doc.leased_at = null;
+  Object.assign(doc, releasedElementFields(now));
   doc.lease = leaseOfDoc(doc) + 1;
-}
-
-/** Whether `instance` (read by `instanceId`) is OCCUPIED by the element `doc`. */
-function holdsInstance(doc: Doc, instance: Doc | null, instanceId: string): instance is Doc {
-  return instance !== null && String(instance._id) === instanceId &&
-    instance.status === "OCCUPIED" && instance.element_id === String(doc._id);
-}
-
-function isStale(doc: Doc, cutoff: number): boolean {
-  const seen = typeof doc.last_ping === "number"
-    ? doc.last_ping
-    : typeof doc.leased_at === "number"
-    ? doc.leased_at
-    : 0;
-  return seen < cutoff;
-}
-
-function ageText(ping: unknown, now: number): string {
-  if (typeof ping !== "number") return "never";
-  return `${Math.round((now - ping) / 1000)} s ago`;
-}
-
-function notFound(what: string, id: string): StoreError {
-  return new StoreError("NOT_FOUND", `No ${what} with id ${id}`);
-}
-
-function held(id: string, doc: Doc): StoreError {
-  return new StoreError(
-    "ELEMENT_HELD",
-    `Element ${id} is held by host ${String(doc.host)} on instance ${String(doc.instance_id)}`,
-  );
 }
 
 /**
@@ -1027,10 +965,6 @@ function isBusy(error: unknown): boolean {
 function isConstraint(error: unknown): boolean {
   const code = (error as { errcode?: number } | null)?.errcode;
   return code !== undefined && (code & 0xff) === 19;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Makes a file readable and writable by its owner only (not on Windows, where ACLs apply). */

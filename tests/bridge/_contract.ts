@@ -8,19 +8,32 @@
 import assert from "node:assert/strict";
 import { Bridge, type BridgeEvent, makeToken } from "../../src/mt5/bridge.ts";
 import {
+  type Command,
   decodeEaMessage,
   encodeMessage,
   PROTOCOL_VERSION,
   type Snapshot,
 } from "../../src/mt5/protocol.ts";
 
-/** Where the peer must connect. */
+/**
+ * The account a peer starts with:
+ * - `default`: a hedging account with two positions (EURUSD, GBPUSD) and one pending order;
+ * - `close_rules`: a FIFO hedging account (`ACCOUNT_FIFO_CLOSE`) with an older and a newer EURUSD
+ *   position and one GBPUSD position, no pending order. EURUSD has Market execution with no
+ *   filling flag on a server that takes IOC only (so FOK is refused with 10030 first); GBPUSD
+ *   has Instant execution (FOK only).
+ */
+export type PeerFixture = "default" | "close_rules";
+
+/** Where the peer must connect, and what account it starts with. */
 export interface PeerEndpoint {
   port: number;
   commandPort: number;
   token: string;
   /** PLAIN user name (default riskguard). */
   username?: string;
+  /** The starting account (default `default`). */
+  fixture?: PeerFixture;
 }
 
 /** A running EA implementation. */
@@ -85,7 +98,11 @@ interface Session {
   token: string;
 }
 
-async function session(factory: EaPeerFactory, username?: string): Promise<Session> {
+async function session(
+  factory: EaPeerFactory,
+  username?: string,
+  fixture: PeerFixture = "default",
+): Promise<Session> {
   const token = makeToken();
   const bridge = await Bridge.open({
     port: 0,
@@ -101,6 +118,7 @@ async function session(factory: EaPeerFactory, username?: string): Promise<Sessi
     commandPort: bridge.commandPort,
     token: username === undefined ? token : token,
     ...(username === undefined ? {} : { username }),
+    ...(fixture === "default" ? {} : { fixture }),
   });
   return { bridge, peer, rec, token };
 }
@@ -226,6 +244,84 @@ export function eaContract(name: string, factory: EaPeerFactory, ignore = false)
       });
       assert.equal(ack.ok, true);
       assert.equal(ack.results?.[0]?.retcode, 10036);
+    } finally {
+      await end(s);
+    }
+  });
+
+  test("close_position without a ticket, or with ticket 0, is refused with 10013 (never ok)", async () => {
+    const s = await session(factory);
+    try {
+      const state = (await s.rec.wait("snapshot", (e) => withState(e.snapshot))).snapshot;
+      const zero = await s.bridge.send({
+        type: "close_position",
+        ticket: 0,
+        volume: 0,
+        reason: "zero",
+      });
+      // The agent's schema requires a ticket; a broken agent could still leave it out.
+      const missing = await s.bridge.send(
+        { type: "close_position", volume: 0, reason: "missing" } as unknown as Command,
+      );
+      for (const ack of [zero, missing]) {
+        assert.equal(ack.ok, false, JSON.stringify(ack));
+        assert.equal(ack.retcode, 10013);
+        assert.deepEqual(ack.results?.map((r) => [r.ticket, r.ok, r.retcode]), [[0, false, 10013]]);
+      }
+      const ping = await s.bridge.send({ type: "ping" });
+      assert.equal(ping.ok, true);
+      const after = s.rec.snapshots.at(-1)!;
+      assert.deepEqual(
+        after.positions.map((p) => p.ticket).sort(),
+        state.positions.map((p) => p.ticket).sort(),
+        "nothing was closed",
+      );
+    } finally {
+      await end(s);
+    }
+  });
+
+  test("FIFO account: close_all closes a symbol's positions oldest first; a newer one alone is refused (10045)", async () => {
+    const s = await session(factory, undefined, "close_rules");
+    try {
+      const state = (await s.rec.wait("snapshot", (e) => e.snapshot.positions.length === 3))
+        .snapshot;
+      const eur = state.positions.filter((p) => p.symbol === "EURUSD")
+        .sort((a, b) => a.open_time - b.open_time || a.ticket - b.ticket);
+      assert.equal(eur.length, 2);
+      const [oldest, newest] = [eur[0]!, eur[1]!];
+      const refused = await s.bridge.send({
+        type: "close_position",
+        ticket: newest.ticket,
+        volume: 0,
+        reason: "newest first",
+      });
+      assert.equal(refused.ok, false);
+      assert.equal(refused.results?.[0]?.retcode, 10045);
+      const ack = await s.bridge.send({ type: "close_all", reason: "breach" });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      const order = ack.results!.map((r) => r.ticket);
+      assert.equal(order.length, 3);
+      assert.ok(order.indexOf(oldest.ticket) < order.indexOf(newest.ticket), `order ${order}`);
+      await s.rec.wait("snapshot", (e) => e.snapshot.positions.length === 0);
+    } finally {
+      await end(s);
+    }
+  });
+
+  test("filling: Market execution without flags falls back from FOK to IOC, Instant uses FOK; a switch is not an attempt", async () => {
+    const s = await session(factory, undefined, "close_rules");
+    try {
+      const state = (await s.rec.wait("snapshot", (e) => e.snapshot.positions.length === 3))
+        .snapshot;
+      const ack = await s.bridge.send({ type: "close_all", reason: "breach" });
+      assert.equal(ack.ok, true, JSON.stringify(ack));
+      const symbolOf = new Map(state.positions.map((p) => [p.ticket, p.symbol]));
+      for (const r of ack.results!) {
+        const symbol = symbolOf.get(r.ticket);
+        assert.equal(r.filling, symbol === "EURUSD" ? "ioc" : "fok", `${symbol} ${r.ticket}`);
+        assert.equal(r.attempts, 1, `${symbol} ${r.ticket}: the refused FOK is not counted`);
+      }
     } finally {
       await end(s);
     }

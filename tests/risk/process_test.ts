@@ -4,8 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { WebhookNotifier } from "../../src/risk/notifier.ts";
-import { runRisk } from "../../src/risk/runner.ts";
+import { runRisk, WebhookNotifier } from "../../src/risk/mod.ts";
 import { RiskGuardError } from "../../src/shared/errors.ts";
 import { openStore } from "../../src/store/mod.ts";
 import { eventsOf, freePortPair, runScenario, SIM_LOGIN } from "../support/risk_harness.ts";

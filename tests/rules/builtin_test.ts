@@ -532,3 +532,29 @@ Deno.test("warning tiers: once per tier per day, again the next day", () => {
   evaluation = run(later, { settings: used, state: evaluation.state, now: tomorrow + 60_000 });
   assert.deepEqual(onces(evaluation.actions), ["max_daily_loss@50"]);
 });
+
+Deno.test("warning tiers: a limit not yet reached never reads 100% (499.99 of 500)", () => {
+  const settings = { max_daily_loss: money(500), warn_at: [0.8] };
+  const reasons = (profit: number) =>
+    run(losing(profit), { settings, day: day(DATE, 10_000) }).actions.map((action) =>
+      action.type === "notify" ? action.reason : action.type
+    );
+  assert.deepEqual(reasons(-499.99), [
+    "daily loss 499.99 USD is 99.9% of the max_daily_loss limit 500.00 USD (warning at 80%)",
+  ]);
+  assert.deepEqual(reasons(-499.999), [
+    "daily loss 499.99 USD is 99.9% of the max_daily_loss limit 500.00 USD (warning at 80%)",
+  ]);
+  assert.deepEqual(reasons(-400), [
+    "daily loss 400.00 USD is 80% of the max_daily_loss limit 500.00 USD (warning at 80%)",
+  ]);
+  assert.deepEqual(reasons(-285), [], "57% is below the 80% tier");
+});
+
+Deno.test("formatPercentDown rounds down, never up to 100%", async () => {
+  const { formatPercentDown } = await import("../../src/rules/builtin/warning_tiers.ts");
+  assert.deepEqual(
+    [0.8, 0.57, 0.805, 0.99998, 0.9999999999999, 0.5, 0.123].map(formatPercentDown),
+    ["80%", "57%", "80.5%", "99.9%", "99.9%", "50%", "12.3%"],
+  );
+});

@@ -73,6 +73,51 @@ Deno.test("a plugin that throws is reported with its line; other plugins and bui
   );
 });
 
+Deno.test("a plugin that throws on every snapshot is suspended with backoff like one that hangs", async () => {
+  const clock = new ManualClock(NOW);
+  await withHost(
+    [{ module: fixture("throws.ts") }],
+    { deadlineMs: 5_000, maxFailures: 3, backoffMs: 1_000, clock },
+    async (host) => {
+      const context = builtins().context;
+      const errors: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const outcome = await host.evaluate(context);
+        errors.push(...outcome.errors.map((error) => `${error.kind} ${error.line}`));
+        if (i === 2) {
+          assert.match(
+            outcome.errors[0]!.message,
+            /^boom from a fixture \(suspended for 1000 ms after 3 failures in a row\)$/,
+          );
+        }
+      }
+      assert.deepEqual(errors, ["threw 12", "threw 12", "threw 12"]);
+      assert.equal(host.status()[0]!.state, "suspended");
+      // Suspended: ten more snapshots bring no error (no event, no webhook), only skips.
+      for (let i = 0; i < 10; i++) {
+        const outcome = await host.evaluate(context);
+        assert.deepEqual(outcome.errors, []);
+        assert.deepEqual(outcome.skipped, [{ rule: "always_throws", reason: "suspended" }]);
+      }
+      clock.advance(1_000);
+      assert.deepEqual((await host.evaluate(context)).skipped[0]?.reason, "restarting");
+      await waitFor(() => host.status()[0]!.state === "ready");
+      // Back after the suspension, it throws again: suspended at once, for twice as long.
+      const again = await host.evaluate(context);
+      assert.match(again.errors[0]!.message, /suspended for 2000 ms after 4 failures in a row/);
+      assert.equal(host.status()[0]!.errors, 4);
+    },
+  );
+});
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for the plugin to reload");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 Deno.test("a plugin that never returns is killed at the deadline and restarted; others answer", async () => {
   await withHost(
     [{ module: fixture("never_returns.ts") }, {
@@ -210,7 +255,13 @@ Deno.test("a plugin process never inherits riskguard's secrets, even with env ac
     const command = defaultPluginCommand();
     const allowEnv = {
       path: command.path,
-      args: ["run", "--no-config", "-A", ...command.args.slice(-1)],
+      args: [
+        "run",
+        "--no-config",
+        "--unstable-worker-options",
+        "-A",
+        ...command.args.slice(command.args.findIndex((arg) => arg.endsWith("_plugin_process.ts"))),
+      ],
     };
     await withHost(
       [{ module: fixture("reads_env.ts") }],
@@ -219,7 +270,10 @@ Deno.test("a plugin process never inherits riskguard's secrets, even with env ac
         assert.deepEqual(host.loadErrors, []);
         const outcome = await host.evaluate(builtins(losingDay).context);
         assert.deepEqual(outcome.errors, []);
-        assert.deepEqual(outcome.actions.map((a) => a.reason), ["secret key: (unset)"]);
+        // The sandbox denies the environment; the cleared environment would hold nothing anyway.
+        assert.deepEqual(outcome.actions.map((a) => a.reason), [
+          "secret key: (denied: NotCapable)",
+        ]);
       },
     );
   } finally {

@@ -378,7 +378,7 @@ export const CASES: Record<string, Case> = {
     const b = await addElement(store, 2402, { max_daily_loss: "5%" });
     await store.addInstance({ path: "C:/mt5/1", host: "h1" });
     const lease = await store.claimFreeInstance(b, "h1", T0);
-    const feed = store.watchElements({ elementId: b, pollIntervalMs: 10 });
+    const feed = store.watchElements({ elementId: b });
     try {
       await collect(feed, (c) => c.op === "synced");
       await store.configureElement(a, { name: "not watched" });
@@ -678,6 +678,50 @@ export const CASES: Record<string, Case> = {
     assert.equal(l2.instance_id, second._id);
   },
 
+  async "an instance document without status is FREE for listing and for claiming"(fx) {
+    const { store } = fx;
+    const [e1, e2] = [await addElement(store, 5501), await addElement(store, 5502)];
+    // Written by another system (or an older riskguard): no status field; the schema says FREE.
+    await fx.insertRaw("instances", {
+      _id: "no-status",
+      path: "C:/mt5/ns",
+      host: "h1",
+      port: 15_100,
+    });
+    const listed = await store.listInstances({ host: "h1" });
+    assert.deepEqual(listed.map((i) => [i._id, i.status]), [["no-status", "FREE"]]);
+    assert.deepEqual(
+      (await store.listInstances({ host: "h1", status: "FREE" })).map((i) => i._id),
+      ["no-status"],
+      "a status filter of FREE lists it",
+    );
+    assert.deepEqual(await store.listInstances({ host: "h1", status: "OCCUPIED" }), []);
+    // What the status table shows as free, the scheduler can claim.
+    const lease = await store.claimFreeInstance(e1, "h1", T0);
+    assert.equal(lease.instance_id, "no-status");
+    assert.equal(lease.instance.status, "OCCUPIED");
+    assert.equal(lease.instance.element_id, e1);
+    const raw = await fx.readRaw("instances", "no-status");
+    assert.equal(raw?.status, "OCCUPIED", "the claim wrote the instance");
+    assert.equal(raw?.element_id, e1);
+    // Now it is taken: a second claim on the host finds nothing FREE.
+    await rejectsWith(store.claimFreeInstance(e2, "h1", T0 + 1), "CLAIM_FAILED");
+    // A second one without status is taken over by hand (takeLease) as well.
+    await fx.insertRaw("instances", {
+      _id: "no-status-2",
+      path: "C:/mt5/ns2",
+      host: "h1",
+      port: 15_200,
+    });
+    const taken = await store.takeLease(e2, "no-status-2", {
+      host: "h1",
+      now: T0 + 2,
+      staleAfterMs: MIN,
+    });
+    assert.equal(taken.instance.status, "OCCUPIED");
+    assert.equal((await fx.readRaw("instances", "no-status-2"))?.element_id, e2);
+  },
+
   async "managed updates store state, validate patches and respect DISABLED"(fx) {
     const { store } = fx;
     const id = await addElement(store, 6001);
@@ -859,6 +903,16 @@ export const CASES: Record<string, Case> = {
     assert.deepEqual(last.map((e) => e.detail.n), [3, 4]);
     const since = await store.listEvents(id, { since: T0 + 3 });
     assert.deepEqual(since.map((e) => e.detail.n), [3, 4]);
+    // Every element (null), oldest first, and only some types.
+    const everyone = await store.listEvents(null);
+    // (The order of two events with the same `at` is not part of the contract.)
+    assert.deepEqual(everyone.map((e) => e.at), [T0, T0, T0 + 1, T0 + 2, T0 + 3, T0 + 4]);
+    assert.deepEqual(everyone.filter((e) => e.element_id !== id).map((e) => e.type), ["lock"]);
+    assert.deepEqual((await store.listEvents(null, { since: T0 + 4 })).map((e) => e.at), [T0 + 4]);
+    const breachesAndLocks = await store.listEvents(null, { types: ["breach", "lock"] });
+    assert.deepEqual(breachesAndLocks.map((e) => e.type), ["lock", "breach"]);
+    assert.deepEqual(await store.listEvents(id, { types: ["lock"] }), []);
+    assert.deepEqual(await store.listEvents(null, { types: [] }), []);
     await rejectsWith(store.appendEvent({ element_id: "", type: "x" }), "INPUT_INVALID");
     await rejectsWith(store.appendEvent({ element_id: id } as never), "INPUT_INVALID");
     await rejectsWith(
@@ -870,7 +924,7 @@ export const CASES: Record<string, Case> = {
   async "feed: reconcile, live changes, deletes, and pings are not fed"(fx) {
     const { store } = fx;
     const a = await addElement(store, 9001);
-    const feed = store.watchElements({ pollIntervalMs: 10 });
+    const feed = store.watchElements();
     try {
       const initial = await collect(feed, (c) => c.op === "synced");
       assert.deepEqual(initial.map((c) => c.op === "upsert" ? [c.op, c.id, c.source] : [c.op]), [
@@ -911,7 +965,7 @@ export const CASES: Record<string, Case> = {
     const { store } = fx;
     const a = await addElement(store, 9101);
     const b = await addElement(store, 9102);
-    const feed = store.watchElements({ elementId: b, pollIntervalMs: 10 });
+    const feed = store.watchElements({ elementId: b });
     try {
       const initial = await collect(feed, (c) => c.op === "synced");
       assert.deepEqual(upsertIds(initial), [b]);
@@ -927,7 +981,7 @@ export const CASES: Record<string, Case> = {
   async "feed resumes: inserts made while the watcher was down come once"(fx) {
     const { store } = fx;
     const before = [await addElement(store, 9201), await addElement(store, 9202)];
-    const first = store.watchElements({ resumeKey: "host-a", pollIntervalMs: 10 });
+    const first = store.watchElements({ resumeKey: "host-a" });
     await collect(first, (c) => c.op === "synced");
     const live = await addElement(store, 9203);
     await collect(first, (c) => c.op === "upsert" && c.id === live);
@@ -936,7 +990,7 @@ export const CASES: Record<string, Case> = {
     for (let n = 0; n < 5; n++) down.push(await addElement(store, 9300 + n));
     await store.setElementStatus(before[0]!, "DISABLED");
     const other = await fx.connect();
-    const second = other.watchElements({ resumeKey: "host-a", pollIntervalMs: 10 });
+    const second = other.watchElements({ resumeKey: "host-a" });
     try {
       const sentinel = { id: "" };
       const changes: ElementChange[] = [];
@@ -960,14 +1014,14 @@ export const CASES: Record<string, Case> = {
   async "feed resumes: deletes made while the watcher was down come once"(fx) {
     const { store } = fx;
     const [kept, gone] = [await addElement(store, 9401), await addElement(store, 9402)];
-    const first = store.watchElements({ resumeKey: "host-d", pollIntervalMs: 10 });
+    const first = store.watchElements({ resumeKey: "host-d" });
     await collect(first, (c) => c.op === "synced");
     await store.setElementStatus(kept, "DISABLED");
     await collect(first, (c) => c.op === "upsert" && c.id === kept);
     await first.close();
     assert.equal(await store.removeElement(gone), true);
     const other = await fx.connect();
-    const second = other.watchElements({ resumeKey: "host-d", pollIntervalMs: 10 });
+    const second = other.watchElements({ resumeKey: "host-d" });
     try {
       const changes = await collect(second, (c) => c.op === "synced");
       const sentinel = await addElement(store, 9499);
@@ -989,7 +1043,7 @@ export const CASES: Record<string, Case> = {
       resume_token: fx.store.kind === "sqlite" ? 987654321 : { _data: "ffffffffffffffff" },
       updated_at: T0,
     });
-    const feed = store.watchElements({ resumeKey: "host-b", pollIntervalMs: 10 });
+    const feed = store.watchElements({ resumeKey: "host-b" });
     try {
       const initial = await collect(feed, (c) => c.op === "synced");
       assert.deepEqual(upsertIds(initial), [a]);
@@ -1058,6 +1112,108 @@ export const CASES: Record<string, Case> = {
       assert.match(error.message, new RegExp(`sample: ${field} `));
     }
     assert.deepEqual(await store.listSamples(a), []);
+  },
+
+  async "admin heartbeat: a fresh beat of another run blocks, stopped or stale ones do not"(fx) {
+    const { store } = fx;
+    const beat = (run: string, at: number, stopped: number | null = null) => ({
+      host: "vps-1",
+      run_id: run,
+      pid: 42,
+      machine: "m",
+      version: "1",
+      started_at: T0,
+      last_seen: at,
+      children: 2,
+      instances_free: 1,
+      instances_total: 3,
+      stopped_at: stopped,
+    });
+    assert.deepEqual(await store.beatAgent(beat("r1", T0), { staleAfterMs: 10_000 }), { ok: true });
+    assert.deepEqual(await store.beatAgent(beat("r1", T0 + 1_000), { staleAfterMs: 10_000 }), {
+      ok: true,
+    });
+    const refused = await store.beatAgent(beat("r2", T0 + 2_000), { staleAfterMs: 10_000 });
+    assert.equal(refused.ok, false);
+    assert.equal(refused.ok ? "" : refused.holder.run_id, "r1");
+    assert.equal(refused.ok ? 0 : refused.holder.last_seen, T0 + 1_000);
+    // A run known dead, a stale beat, a stopped one: none blocks.
+    assert.equal(
+      (await store.beatAgent(beat("r2", T0 + 2_000), { staleAfterMs: 10_000, replaceRunId: "r1" }))
+        .ok,
+      true,
+    );
+    assert.equal(
+      (await store.beatAgent(beat("r3", T0 + 12_001), { staleAfterMs: 10_000 })).ok,
+      true,
+    );
+    await store.beatAgent(beat("r3", T0 + 13_000, T0 + 13_000), { staleAfterMs: 10_000 });
+    assert.equal(
+      (await store.beatAgent(beat("r4", T0 + 13_001), { staleAfterMs: 10_000 })).ok,
+      true,
+    );
+    await store.beatAgent({ ...beat("x", T0), host: "vps-0" }, { staleAfterMs: 10_000 });
+    const agents = await store.listAgents();
+    assert.deepEqual(agents.map((a) => [a.host, a.run_id]), [["vps-0", "x"], ["vps-1", "r4"]]);
+    // The feed's resume token of the same host is a separate document.
+    const feed = store.watchElements({ resumeKey: "vps-1" });
+    await collect(feed, (c) => c.op === "synced");
+    await feed.close();
+    assert.equal((await store.listAgents()).length, 2);
+  },
+
+  async "setInstanceUsable marks a FREE instance UNUSABLE with the reason, and back"(fx) {
+    const { store } = fx;
+    const instance = await store.addInstance({ path: "C:/MT5/a", host: "h" });
+    assert.equal(await store.setInstanceUsable(instance._id, "folder missing", T0), true);
+    const marked = await store.getInstance(instance._id);
+    assert.equal(marked?.status, "UNUSABLE");
+    assert.equal(marked?.error?.message, "folder missing");
+    assert.equal(await store.setInstanceUsable(instance._id, "again", T0), false);
+    const id = await addElement(store, 9501);
+    await rejectsWith(store.claimFreeInstance(id, "h", T0), "CLAIM_FAILED");
+    assert.equal(await store.setInstanceUsable(instance._id, null, T0), true);
+    assert.equal((await store.getInstance(instance._id))?.status, "FREE");
+    assert.equal((await store.claimFreeInstance(id, "h", T0)).instance_id, instance._id);
+    // An OCCUPIED instance is never marked.
+    assert.equal(await store.setInstanceUsable(instance._id, "x", T0), false);
+  },
+
+  async "feed positions are saved in agent_state without losing its other fields"(fx) {
+    const { store } = fx;
+    const a = await addElement(store, 9501);
+    // The admin's heartbeat lives in the same document as the feed position.
+    const heartbeat = { version: "0.1.0", children: 2, free: 1, total: 3 };
+    await fx.insertRaw("agent_state", { _id: "host-h", heartbeat, updated_at: T0 });
+    const feed = store.watchElements({ resumeKey: "host-h" });
+    try {
+      assert.deepEqual(upsertIds(await collect(feed, (c) => c.op === "synced")), [a]);
+      const b = await addElement(store, 9502);
+      await collect(feed, (c) => c.op === "upsert" && c.id === b);
+    } finally {
+      await feed.close(); // saves the position of the last handled change
+    }
+    const saved = await fx.readRaw("agent_state", "host-h");
+    assert.ok(saved !== null);
+    assert.deepEqual(saved.heartbeat, heartbeat, "the heartbeat is kept");
+    assert.ok(saved.resume_token !== undefined && saved.resume_token !== null, "position saved");
+    assert.equal(typeof saved.updated_at, "number");
+  },
+
+  async "an agent_state document written invalid by others is ignored by the feed"(fx) {
+    const { store } = fx;
+    const a = await addElement(store, 9601);
+    await fx.insertRaw("agent_state", { _id: "host-i", resume_token: 1, updated_at: "yesterday" });
+    const feed = store.watchElements({ resumeKey: "host-i" });
+    try {
+      assert.deepEqual(upsertIds(await collect(feed, (c) => c.op === "synced")), [a]);
+      const b = await addElement(store, 9602);
+      assert.deepEqual(upsertIds(await collect(feed, (c) => c.op === "upsert" && c.id === b)), [b]);
+    } finally {
+      await feed.close();
+    }
+    const saved = await fx.readRaw("agent_state", "host-i");
+    assert.equal(typeof saved?.updated_at, "number", "the next save makes the document valid");
   },
 };
 

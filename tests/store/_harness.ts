@@ -46,12 +46,13 @@ export function sqliteAdapter(): Adapter {
       const dir = await Deno.makeTempDir({ prefix: "riskguard-store-" });
       const path = `${dir}/test.db`;
       const spec = `sqlite:${path}`;
-      const store = await openStore(spec);
+      // A fast change-feed poll keeps the feed cases quick (the default is 25 ms).
+      const store = await openStore(spec, { feedPollMs: 10 });
       return {
         store,
         spec,
         db: "riskguard",
-        connect: () => openStore(spec),
+        connect: () => openStore(spec, { feedPollMs: 10 }),
         insertRaw(collection, doc) {
           const db = new DatabaseSync(path);
           try {

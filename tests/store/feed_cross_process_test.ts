@@ -12,7 +12,7 @@ const worker = new URL("./_insert_worker.ts", import.meta.url).pathname;
 
 async function crossProcess(adapter: Adapter): Promise<void> {
   const fx = await adapter.fresh();
-  const feed = fx.store.watchElements({ pollIntervalMs: 10 });
+  const feed = fx.store.watchElements();
   try {
     await collect(feed, (c) => c.op === "synced");
     const output = await new Deno.Command(Deno.execPath(), {

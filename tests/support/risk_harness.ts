@@ -12,7 +12,7 @@ import {
   type RiskRunOptions,
   type RiskStatus,
   runRisk,
-} from "../../src/risk/runner.ts";
+} from "../../src/risk/mod.ts";
 import { openStore, type Store } from "../../src/store/mod.ts";
 
 export { freePortPair } from "../../src/shared/net.ts";

@@ -61,7 +61,7 @@ export class Prng {
 }
 
 /** FNV-1a hash of a string, as an unsigned 32-bit integer. */
-export function hashString(text: string): number {
+function hashString(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);

@@ -17,6 +17,7 @@ import {
   decodeCommand,
   type EaMessage,
   encodeMessage,
+  MAX_COMMAND_ID_LENGTH,
   MAX_MESSAGE_SIZE,
   PLAIN_USERNAME,
   type Snapshot,
@@ -193,6 +194,15 @@ export class SimEa {
         ? decodeCommand(frame)
         : undefined;
       if (decoded === undefined || !decoded.ok) {
+        const id = frame === undefined ? undefined : closeWithoutTicket(frame);
+        if (id !== undefined) {
+          // The EA refuses it with an ack (not a silent drop), as it does for ticket 0.
+          this.#chain = this.#chain.then(() => {
+            this.#send(this.#terminal.refuseCloseWithoutTicket(id));
+            this.#stats.acks++;
+          });
+          continue;
+        }
         this.#stats.badCommands++;
         log.warn("Simulated EA dropped a malformed command");
         continue;
@@ -283,6 +293,22 @@ export class SimEa {
     const simTime = (this.#clock.now() - this.#startReal) * this.#o.speed;
     this.#terminal.advanceTo(simTime);
   }
+}
+
+/** The id of a `close_position` command that has an id but no usable ticket, if `frame` is one. */
+function closeWithoutTicket(frame: Uint8Array): string | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(frame));
+  } catch {
+    return undefined;
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined;
+  const { type, id, ticket } = json as Record<string, unknown>;
+  if (type !== "close_position" || typeof id !== "string" || id.length === 0) return undefined;
+  if (id.length > MAX_COMMAND_ID_LENGTH) return undefined;
+  const usable = typeof ticket === "number" && Number.isInteger(ticket) && ticket > 0;
+  return usable ? undefined : id;
 }
 
 function fingerprintOf(snapshot: Snapshot): string {

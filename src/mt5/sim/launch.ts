@@ -4,13 +4,15 @@
  * - `in_process` (default; tests and the demo): a {@link SimTerminal} + {@link SimEa} in this
  *   process; the handle gives access to the terminal's history.
  * - `child_process`: runs `riskguard sim --scenario ... --port ...` as a separate process, like
- *   a real terminal would be: with a compiled `riskguard` executable, `Deno.execPath()` itself;
- *   under `deno run`, `deno run -A <main.ts> sim ...`. The token is passed in the environment
- *   variable `RISKGUARD_SIM_TOKEN`, never on the command line.
+ *   a real terminal would be (the program itself, see `shared/self_command.ts`). Like a real
+ *   terminal it starts with a cleared environment (`shared/process.ts`): the token is passed in
+ *   the environment variable `RISKGUARD_SIM_TOKEN`, never on the command line, and nothing else
+ *   of the risk process (no `RISKGUARD_SECRET_KEY`, no store URI) reaches it.
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
+import { childEnv, spawnProcess } from "../../shared/process.ts";
+import { selfCommand } from "../../shared/self_command.ts";
 import { SimEa } from "./ea.ts";
 import type { ScenarioName } from "./scenarios.ts";
 import { SimTerminal } from "./simulator.ts";
@@ -40,7 +42,7 @@ export interface SimLaunchOptions {
   login?: number;
   /** Default `in_process`. */
   mode?: SimLaunchMode;
-  /** `main.ts` to run for a child under `deno run` (default: the repository's main.ts). */
+  /** Script to run for a child under `deno run` (default: the repository's main.ts). */
   mainPath?: string;
 }
 
@@ -101,11 +103,7 @@ function startInProcess(options: SimLaunchOptions): SimHandle {
 }
 
 function startChild(options: SimLaunchOptions): SimHandle {
-  const exec = Deno.execPath();
-  const underDeno = /^deno(\.exe)?$/i.test(exec.split(/[\\/]/).pop() ?? "");
-  const main = options.mainPath ?? fileURLToPath(new URL("../../../main.ts", import.meta.url));
-  const args = [
-    ...(underDeno ? ["run", "-A", main] : []),
+  const command = selfCommand([
     "sim",
     "--scenario",
     options.scenario,
@@ -120,25 +118,18 @@ function startChild(options: SimLaunchOptions): SimHandle {
     ...(options.timerMs === undefined ? [] : ["--timer", String(options.timerMs)]),
     ...(options.heartbeatMs === undefined ? [] : ["--heartbeat", String(options.heartbeatMs)]),
     ...(options.login === undefined ? [] : ["--login", String(options.login)]),
-  ];
-  const child = new Deno.Command(exec, {
-    args,
-    env: { [SIM_TOKEN_ENV]: options.token },
-    stdin: "null",
-    stdout: "null",
+  ], options.mainPath === undefined ? {} : { script: options.mainPath });
+  const child = spawnProcess(command, {
+    env: childEnv({ [SIM_TOKEN_ENV]: options.token }),
     stderr: "inherit",
-  }).spawn();
-  const done = child.status.then(() => {});
+  });
+  const done = child.exited.then(() => {});
   return {
     pid: child.pid,
     terminal: undefined,
     ea: undefined,
     stop: async () => {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // already exited
-      }
+      child.kill("SIGTERM");
       await done;
     },
     done,

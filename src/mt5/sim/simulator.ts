@@ -21,6 +21,14 @@ import {
   type TicketResult,
 } from "../protocol.ts";
 import { Prng } from "./_prng.ts";
+import { closeAllOrder, type CloseCandidate, fifoBlocks } from "./close_order.ts";
+import {
+  DEFAULT_EXECUTION,
+  eaFillingModes,
+  type FillingMode,
+  serverAcceptsFilling,
+  type SymbolExecution,
+} from "./filling.ts";
 import {
   Market,
   roundPrice,
@@ -35,6 +43,7 @@ import {
   scenario as scenarioByName,
   type ScenarioName,
 } from "./scenarios.ts";
+import { round2 } from "../../shared/money.ts";
 
 /** MT5 trade server return codes used by the simulator and the EA. */
 export const Retcode = {
@@ -43,9 +52,14 @@ export const Retcode = {
   REQUOTE: 10004,
   REJECT: 10006,
   DONE: 10009,
+  /** Invalid request (e.g. `close_position` without a ticket). */
+  INVALID: 10013,
   INVALID_VOLUME: 10014,
   MARKET_CLOSED: 10018,
+  INVALID_FILL: 10030,
   POSITION_CLOSED: 10036,
+  /** FIFO account: only the oldest position of a symbol may be closed. */
+  FIFO_CLOSE: 10045,
 } as const;
 
 /** Options of {@link SimTerminal}. */
@@ -70,6 +84,10 @@ export interface SimTerminalOptions {
   maxAttempts?: number;
   /** Start in lock mode (as if the terminal global variable were set). */
   locked?: boolean;
+  /** Execution mode and filling flags per symbol (default: Market execution, FOK and IOC). */
+  execution?: Readonly<Record<string, SymbolExecution>>;
+  /** `ACCOUNT_FIFO_CLOSE`: positions of a symbol can only be closed oldest first. */
+  fifoClose?: boolean;
 }
 
 /** How a position or order left the book. */
@@ -79,7 +97,16 @@ export type CloseCause = "command" | "lock" | "sl" | "tp" | "trader";
 export interface TradeEvent {
   /** Simulated ms since the start. */
   at: number;
-  action: "open" | "fill" | "close" | "cancel" | "place" | "requote" | "market_closed";
+  action:
+    | "open"
+    | "fill"
+    | "close"
+    | "cancel"
+    | "place"
+    | "requote"
+    | "market_closed"
+    | "invalid_fill"
+    | "fifo_refused";
   ticket: number;
   symbol: string;
   volume: number;
@@ -174,6 +201,8 @@ export class SimTerminal {
   #serverOffset: number;
   #execDelay: number;
   #maxAttempts: number;
+  #execution: Readonly<Record<string, SymbolExecution>>;
+  #fifoClose: boolean;
   #time = 0;
   #balance: number;
   #dayStartBalance: number;
@@ -220,6 +249,8 @@ export class SimTerminal {
     this.#serverOffset = options.serverOffsetMs ?? 2 * HOUR;
     this.#execDelay = options.execDelayMs ?? 0;
     this.#maxAttempts = options.maxAttempts ?? 3;
+    this.#execution = options.execution ?? {};
+    this.#fifoClose = options.fifoClose ?? false;
     this.#balance = this.scenario.balance;
     this.#dayStartBalance = this.scenario.balance;
     this.#locked = options.locked ?? false;
@@ -433,6 +464,21 @@ export class SimTerminal {
   }
 
   /**
+   * The EA's answer to a `close_position` whose ticket is missing or 0: refused with 10013, never
+   * `ok` (an unnamed closing deal could open a reverse position on a netting account).
+   */
+  refuseCloseWithoutTicket(id: string): Ack {
+    const refusal: TicketResult = {
+      ticket: 0,
+      ok: false,
+      retcode: Retcode.INVALID,
+      message: "close_position needs a position ticket",
+      attempts: 0,
+    };
+    return summarize(id, [refusal], this.#locked);
+  }
+
+  /**
    * What the EA does on every timer while locked: deletes pending orders and closes positions
    * opened (or filled) while locked. Returns the per-ticket results (empty when nothing to do).
    */
@@ -542,6 +588,7 @@ export class SimTerminal {
         return summarize(command.id, results, this.#locked);
       }
       case "close_position": {
+        if (!(command.ticket > 0)) return this.refuseCloseWithoutTicket(command.id);
         const result = await this.#close(
           command.ticket,
           command.volume,
@@ -556,7 +603,7 @@ export class SimTerminal {
         for (const ticket of [...this.#orders.keys()]) {
           results.push(await this.#cancel(ticket, wait, "command", command.id));
         }
-        for (const ticket of [...this.#positions.keys()]) {
+        for (const ticket of closeAllOrder(this.#closeCandidates(), this.#fifoClose)) {
           results.push(await this.#close(ticket, 0, wait, "command", command.id));
         }
         return summarize(command.id, results, this.#locked);
@@ -611,6 +658,20 @@ export class SimTerminal {
         attempts: 0,
       };
     }
+    const symbol = this.#positions.get(ticket)!.symbol;
+    const fill = await this.#chooseFilling(ticket, symbol, wait, commandId);
+    if (fill.retcode !== Retcode.DONE) return { ...refused(ticket, fill), filling: fill.filling };
+    if (this.#fifoClose && fifoBlocks(this.#closeCandidates(), ticket)) {
+      this.#log("fifo_refused", ticket, symbol, 0, undefined, commandId);
+      return {
+        ticket,
+        ok: false,
+        retcode: Retcode.FIFO_CLOSE,
+        message: "FIFO account: close the oldest position of the symbol first",
+        attempts: 1,
+        filling: fill.filling,
+      };
+    }
     const attempt = await this.#request(ticket, wait, commandId);
     const position = this.#positions.get(ticket);
     if (position === undefined) {
@@ -622,7 +683,9 @@ export class SimTerminal {
         attempts: attempt.attempts,
       };
     }
-    if (attempt.retcode !== Retcode.DONE) return refused(ticket, attempt);
+    if (attempt.retcode !== Retcode.DONE) {
+      return { ...refused(ticket, attempt), filling: fill.filling };
+    }
     const lots = volume <= 0 || volume >= position.volume
       ? position.volume
       : normalizeVolume(volume);
@@ -649,7 +712,45 @@ export class SimTerminal {
       volume: lots,
       price,
       attempts: attempt.attempts,
+      filling: fill.filling,
     };
+  }
+
+  /**
+   * The EA's filling modes for the symbol, tried in order as the EA does; the server refuses a
+   * mode it does not take with 10030, and the EA moves to the next one without counting an
+   * attempt. Returns the mode that was taken, or 10030 after the last one.
+   */
+  async #chooseFilling(
+    ticket: number,
+    symbol: string,
+    wait: Wait,
+    commandId: string | undefined,
+  ): Promise<{ retcode: number; message: string; attempts: number; filling: FillingMode }> {
+    const execution = this.#execution[symbol] ?? DEFAULT_EXECUTION;
+    const modes = eaFillingModes(execution);
+    for (const filling of modes) {
+      if (serverAcceptsFilling(execution, filling)) {
+        return { retcode: Retcode.DONE, message: "", attempts: 0, filling };
+      }
+      await wait(this.#execDelay);
+      this.#log("invalid_fill", ticket, symbol, 0, undefined, commandId);
+    }
+    return {
+      retcode: Retcode.INVALID_FILL,
+      message: "invalid filling mode",
+      attempts: 1,
+      filling: modes[modes.length - 1]!,
+    };
+  }
+
+  #closeCandidates(): CloseCandidate[] {
+    return [...this.#positions.values()].map((p) => ({
+      ticket: p.ticket,
+      symbol: p.symbol,
+      openTime: p.openTime,
+      profit: this.#floatingProfit(p) + p.swap,
+    }));
   }
 
   /** Sends one trade request (with requote retries) and returns the final return code. */
@@ -926,10 +1027,6 @@ function normalizeVolume(volume: number): number {
   return Math.round(volume / SIM_VOLUME.step) * SIM_VOLUME.step > 0
     ? Number((Math.round(volume / SIM_VOLUME.step) * SIM_VOLUME.step).toFixed(2))
     : 0;
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
 }
 
 function round8(value: number): number {

@@ -277,3 +277,109 @@ Deno.test("netting: opening on a symbol with a position adds to it", () => {
   t.open("EURUSD", "sell", 0.8);
   assert.deepEqual(t.positionTickets, []);
 });
+
+/** A quiet hedging account with the given opens and per-symbol execution. */
+function closeRulesTerminal(
+  options: Partial<ConstructorParameters<typeof SimTerminal>[0]> = {},
+): SimTerminal {
+  return new SimTerminal({
+    scenario: {
+      ...scenario("calm"),
+      trader: null,
+      opens: [
+        { at: 0, symbol: "EURUSD", side: "buy", volume: 0.1, slDistance: 0, tpDistance: 0 },
+        { at: 10, symbol: "GBPUSD", side: "sell", volume: 0.2, slDistance: 0, tpDistance: 0 },
+        { at: 20, symbol: "EURUSD", side: "buy", volume: 0.3, slDistance: 0, tpDistance: 0 },
+      ],
+      pendings: [],
+    },
+    ...options,
+  });
+}
+
+Deno.test("commands: close_position without a ticket (0) is refused with 10013, never ok", async () => {
+  const t = closeRulesTerminal();
+  t.advanceTo(1_000);
+  const before = t.positionTickets;
+  const ack = await t.execute({
+    type: "close_position",
+    id: "z",
+    ticket: 0,
+    volume: 0,
+    reason: "",
+  });
+  assert.equal(ack.ok, false);
+  assert.equal(ack.retcode, Retcode.INVALID);
+  assert.deepEqual(ack.results?.map((r) => [r.ticket, r.ok, r.retcode]), [[0, false, 10013]]);
+  assert.deepEqual(t.positionTickets, before);
+});
+
+Deno.test("commands: a filling-mode switch after 10030 is not an attempt", async () => {
+  const t = closeRulesTerminal({
+    execution: {
+      EURUSD: { mode: "market", flags: 0, accepts: ["ioc"] },
+      GBPUSD: { mode: "instant", flags: 3 },
+    },
+  });
+  t.advanceTo(1_000);
+  const [eur] = t.positionTickets;
+  const ack = await t.execute({ type: "close_all", id: "c", reason: "" });
+  assert.equal(ack.ok, true, JSON.stringify(ack));
+  const byTicket = new Map(ack.results!.map((r) => [r.ticket, r]));
+  assert.equal(byTicket.get(eur!)?.filling, "ioc");
+  assert.equal(byTicket.get(eur!)?.attempts, 1);
+  for (const r of ack.results!) assert.equal(r.attempts, 1);
+  const gbp = ack.results!.find((r) => r.ticket !== eur && r.filling === "fok");
+  assert.ok(gbp !== undefined, "instant execution closes with FOK");
+  const refusals = t.history.trades.filter((e) => e.action === "invalid_fill");
+  assert.equal(refusals.length, 2, "FOK refused once per EURUSD position, then IOC taken");
+});
+
+Deno.test("commands: RETURN only with Exchange execution; a symbol no mode fits fails with 10030", async () => {
+  const t = closeRulesTerminal({
+    execution: {
+      EURUSD: { mode: "exchange", flags: 0 },
+      GBPUSD: { mode: "market", flags: 0, accepts: ["return"] },
+    },
+  });
+  t.advanceTo(1_000);
+  const ack = await t.execute({ type: "close_all", id: "c", reason: "" });
+  const gbp = ack.results!.find((r) => r.filling !== "return")!;
+  assert.equal(gbp.ok, false);
+  assert.equal(gbp.retcode, Retcode.INVALID_FILL);
+  assert.equal(gbp.attempts, 1);
+  assert.equal(gbp.filling, "ioc", "FOK, then IOC, never RETURN on Market execution");
+  const eur = ack.results!.filter((r) => r.filling === "return");
+  assert.equal(eur.length, 2);
+  assert.ok(eur.every((r) => r.ok));
+});
+
+Deno.test("commands: close_all on a FIFO account closes a symbol's positions oldest first", async () => {
+  const t = closeRulesTerminal({ fifoClose: true });
+  t.advanceTo(1_000);
+  const [eurOld, gbp, eurNew] = t.positionTickets;
+  const refused = await t.execute({
+    type: "close_position",
+    id: "n",
+    ticket: eurNew!,
+    volume: 0,
+    reason: "",
+  });
+  assert.equal(refused.ok, false);
+  assert.equal(refused.retcode, Retcode.FIFO_CLOSE);
+  const ack = await t.execute({ type: "close_all", id: "c", reason: "" });
+  assert.equal(ack.ok, true, JSON.stringify(ack));
+  const order = ack.results!.map((r) => r.ticket);
+  assert.ok(order.indexOf(eurOld!) < order.indexOf(eurNew!), `order ${order}`);
+  assert.ok(order.includes(gbp!));
+  assert.deepEqual(t.positionTickets, []);
+});
+
+Deno.test("commands: close_all on an ordinary account closes the largest loss first", async () => {
+  const t = closeRulesTerminal();
+  t.advanceTo(60_000);
+  const profits = new Map(t.snapshot(1).positions.map((p) => [p.ticket, p.profit + p.swap]));
+  const ack = await t.execute({ type: "close_all", id: "c", reason: "" });
+  const seen = ack.results!.map((r) => profits.get(r.ticket)!);
+  assert.deepEqual(seen, [...seen].sort((a, b) => a - b));
+});

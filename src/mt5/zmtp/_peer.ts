@@ -37,7 +37,9 @@ export interface PeerOptions {
   socketType: SocketType;
   mechanism: Mechanism;
   maxMessageSize: number;
+  greetingTimeoutMs: number;
   handshakeTimeoutMs: number;
+  messageTimeoutMs: number;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
 }
@@ -46,6 +48,12 @@ export interface PeerOptions {
 export const PEER_WRITE_HIGH = 512 * 1024;
 const READ_BUFFER = 256 * 1024;
 const MIN_READ = 16 * 1024;
+/**
+ * Read buffer of a connection that has not finished its handshake: enough for a greeting and
+ * the handshake commands. An unauthenticated connection costs this much, not {@link READ_BUFFER},
+ * which keeps a flood of junk connections cheap to accept and to evict.
+ */
+const HANDSHAKE_READ = 2 * 1024;
 
 /** A live connection to one remote socket. */
 export class Peer {
@@ -65,6 +73,8 @@ export class Peer {
   #closed = false;
   #failure: PeerFailure | undefined;
   #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #greetingTimer: ReturnType<typeof setTimeout> | undefined;
+  #messageTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #heartbeatTick = 0;
   #lastReceived = Date.now();
@@ -110,6 +120,16 @@ export class Peer {
     return this.#zmtp.ready && this.#failure === undefined;
   }
 
+  /** Whether the peer's whole greeting arrived. */
+  get greeted(): boolean {
+    return this.#zmtp.greeted;
+  }
+
+  /** Whether the connection is failing or closed (it no longer counts as a pending handshake). */
+  get closing(): boolean {
+    return this.#failure !== undefined;
+  }
+
   /** Whether the socket may hand this peer another message now. */
   get writable(): boolean {
     return this.ready && this.#out.bytes < PEER_WRITE_HIGH;
@@ -120,8 +140,20 @@ export class Peer {
     return this.#out.messages;
   }
 
-  /** Sends the greeting and starts reading, the handshake timer and heartbeats. */
+  /** Sends the greeting and starts reading, the greeting and handshake timers and heartbeats. */
   start(): void {
+    if (this.#options.greetingTimeoutMs > 0) {
+      // A real peer sends its greeting at once; one that trickles it holds a handshake slot.
+      this.#greetingTimer = setTimeout(() => {
+        this.#greetingTimer = undefined;
+        if (this.#zmtp.greeted) return;
+        this.#fail({
+          kind: "timeout",
+          reason: `greeting not received within ${this.#options.greetingTimeoutMs} ms`,
+          handshake: true,
+        });
+      }, this.#options.greetingTimeoutMs);
+    }
     if (this.#options.handshakeTimeoutMs > 0) {
       this.#handshakeTimer = setTimeout(() => {
         this.#handshakeTimer = undefined;
@@ -158,7 +190,9 @@ export class Peer {
 
   #onReady(): void {
     if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
+    if (this.#greetingTimer !== undefined) clearTimeout(this.#greetingTimer);
     this.#handshakeTimer = undefined;
+    this.#greetingTimer = undefined;
     this.#startHeartbeat();
     this.#handlers.ready(this);
   }
@@ -205,7 +239,7 @@ export class Peer {
     // Bodies are views into the read buffer (no per-message copy), so a region is never read
     // into twice: each read goes after the previous one, and a fresh buffer starts when little
     // room is left. The old buffer lives on only as long as messages still reference it.
-    let buffer = new Uint8Array(READ_BUFFER);
+    let buffer = new Uint8Array(HANDSHAKE_READ);
     let offset = 0;
     try {
       while (this.#failure === undefined) {
@@ -214,8 +248,9 @@ export class Peer {
           await gate;
           continue;
         }
-        if (buffer.length - offset < MIN_READ) {
-          buffer = new Uint8Array(READ_BUFFER);
+        const ready = this.#zmtp.ready;
+        if (buffer.length - offset < (ready ? MIN_READ : 1)) {
+          buffer = new Uint8Array(ready ? READ_BUFFER : HANDSHAKE_READ);
           offset = 0;
         }
         const n = await this.#conn.read(buffer.subarray(offset));
@@ -233,6 +268,7 @@ export class Peer {
         offset += n;
         for (const event of events) this.#onEvent(event);
         this.#flushProtocolOutput();
+        this.#watchPartialMessage();
       }
     } catch (error) {
       if (this.#failure === undefined) {
@@ -243,6 +279,29 @@ export class Peer {
         });
       }
     }
+  }
+
+  /**
+   * Gives a partly received message a deadline from the moment it started: a peer that
+   * declares a large message and stalls must not keep its buffer forever.
+   */
+  #watchPartialMessage(): void {
+    const limit = this.#options.messageTimeoutMs;
+    if (limit <= 0 || this.#failure !== undefined) return;
+    if (!this.#zmtp.midMessage) {
+      if (this.#messageTimer !== undefined) clearTimeout(this.#messageTimer);
+      this.#messageTimer = undefined;
+      return;
+    }
+    this.#messageTimer ??= setTimeout(() => {
+      this.#messageTimer = undefined;
+      if (!this.#zmtp.midMessage) return;
+      this.#fail({
+        kind: "timeout",
+        reason: `message incomplete after ${limit} ms`,
+        handshake: false,
+      });
+    }, limit);
   }
 
   #onEvent(event: ConnectionEvent): void {
@@ -317,6 +376,8 @@ export class Peer {
     if (this.#failure !== undefined) return;
     this.#failure = failure;
     if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
+    if (this.#greetingTimer !== undefined) clearTimeout(this.#greetingTimer);
+    this.#greetingTimer = undefined;
     if (this.#heartbeatTimer !== undefined) clearInterval(this.#heartbeatTimer);
     this.#handshakeTimer = undefined;
     this.#heartbeatTimer = undefined;

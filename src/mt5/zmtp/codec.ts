@@ -27,6 +27,13 @@ export const FLAG_COMMAND = 0x04;
 /** The longest command body the decoder accepts unless told otherwise (64 KiB). */
 export const DEFAULT_MAX_COMMAND_SIZE = 64 * 1024;
 
+/**
+ * The largest message the decoder accepts unless told otherwise (16 MiB, the sockets' default).
+ * A decoder must never trust the size a peer declares: without a finite limit 12 bytes could make
+ * it allocate gigabytes.
+ */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+
 /** What a greeting says. */
 export interface Greeting {
   /** Major version (3 for every peer this codec accepts). */
@@ -327,7 +334,10 @@ export type DecoderEvent =
 
 /** Limits of a {@link Decoder}. */
 export interface DecoderOptions {
-  /** Largest message (sum of its frames) accepted; larger is a protocol error. */
+  /**
+   * Largest message (sum of its frames) accepted; larger is a protocol error. A finite positive
+   * number; defaults to {@link DEFAULT_MAX_MESSAGE_SIZE}.
+   */
   maxMessageSize?: number;
   /** Largest command body accepted; defaults to {@link DEFAULT_MAX_COMMAND_SIZE}. */
   maxCommandSize?: number;
@@ -372,10 +382,18 @@ export class Decoder {
   #frames: Uint8Array[] = [];
   #messageSize = 0;
 
-  /** Creates a decoder with the given limits. */
+  /** Creates a decoder with the given limits; throws a RangeError for a limit that is not finite. */
   constructor(options: DecoderOptions = {}) {
-    this.#maxMessage = options.maxMessageSize ?? Number.MAX_SAFE_INTEGER;
-    this.#maxCommand = options.maxCommandSize ?? DEFAULT_MAX_COMMAND_SIZE;
+    this.#maxMessage = finiteLimit(
+      "maxMessageSize",
+      options.maxMessageSize,
+      DEFAULT_MAX_MESSAGE_SIZE,
+    );
+    this.#maxCommand = finiteLimit(
+      "maxCommandSize",
+      options.maxCommandSize,
+      DEFAULT_MAX_COMMAND_SIZE,
+    );
     this.#copy = options.copyBodies ?? true;
     this.#state = options.expectGreeting === false ? STATE_FLAGS : STATE_GREETING;
   }
@@ -383,6 +401,15 @@ export class Decoder {
   /** Whether the decoder saw a protocol error. */
   get failed(): boolean {
     return this.#state === STATE_FAILED;
+  }
+
+  /**
+   * Whether a frame or a multi-part message has started and not ended: the decoder holds a
+   * partial body, size or earlier frames. A caller gives that state a deadline, since a peer
+   * that declares a large message and stalls would otherwise keep its buffer forever.
+   */
+  get midMessage(): boolean {
+    return this.#state === STATE_SIZE || this.#state === STATE_BODY || this.#frames.length > 0;
   }
 
   /** Decodes a chunk; returns the events it completes. */
@@ -459,8 +486,8 @@ export class Decoder {
               at += size;
               this.#finishFrame(events);
               if (this.#state === STATE_FAILED) return;
-            } else {
-              this.#startBody(size);
+            } else if (!this.#startBody(size, events)) {
+              return;
             }
           } else {
             this.#state = STATE_SIZE;
@@ -479,8 +506,8 @@ export class Decoder {
               this.#body = new Uint8Array(0);
               this.#finishFrame(events);
               if (this.#state === STATE_FAILED) return;
-            } else {
-              this.#startBody(size);
+            } else if (!this.#startBody(size, events)) {
+              return;
             }
           }
           break;
@@ -518,11 +545,20 @@ export class Decoder {
     return true;
   }
 
-  /** Prepares to collect a body that spans chunks. */
-  #startBody(size: number): void {
+  /** Prepares to collect a body that spans chunks; false (and failed) when memory runs out. */
+  #startBody(size: number, events: DecoderEvent[]): boolean {
+    let body: Uint8Array;
+    try {
+      body = new Uint8Array(size);
+    } catch (error) {
+      // Within the limits, yet the runtime has no memory for it: the peer asked for too much.
+      this.#fail(events, `cannot allocate ${size} bytes for a frame: ${(error as Error).message}`);
+      return false;
+    }
     this.#have = 0;
-    this.#body = new Uint8Array(size);
+    this.#body = body;
     this.#state = STATE_BODY;
+    return true;
   }
 
   #finishFrame(events: DecoderEvent[]): void {
@@ -543,6 +579,14 @@ export class Decoder {
       this.#messageSize = 0;
     }
   }
+}
+
+function finiteLimit(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`${name} must be a finite number > 0, got ${value}`);
+  }
+  return value;
 }
 
 /** Reads an 8-octet network-order size; sizes beyond 2^53 become Infinity (always too large). */

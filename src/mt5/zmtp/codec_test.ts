@@ -3,6 +3,7 @@ import fc from "fast-check";
 import {
   Decoder,
   type DecoderEvent,
+  DEFAULT_MAX_MESSAGE_SIZE,
   encodeCancel,
   encodeCommand,
   encodeErrorCommand,
@@ -257,6 +258,46 @@ Deno.test("decoder: protocol errors are events, never exceptions", () => {
   assert.match(firstError(g, bytes([0x06, 0, 0, 0, 0, 0, 1, 0, 1]))!, /command frame of 65537/);
   assert.match(firstError(g, bytes([0x04, 2, 9], "x"))!, /exceeds frame/);
   assert.equal(firstError(g, encodeCommand("READY")), undefined);
+});
+
+Deno.test("decoder: without options a declared size beyond 16 MiB is refused before allocating", () => {
+  const decoder = new Decoder();
+  decoder.decode(NULL_GREETING_31);
+  // 12 bytes that declare a 16 GiB frame: the decoder must not trust them.
+  const before = Deno.memoryUsage().external;
+  const events = decoder.decode(bytes([0x02, 0, 0, 0, 0x04, 0, 0, 0, 0]));
+  assert.equal(events.length, 1);
+  const event = events[0]!;
+  assert.equal(event.type, "error");
+  assert.match(event.type === "error" ? event.reason : "", /exceeds the maximum 16777216/);
+  assert.ok(Deno.memoryUsage().external - before < DEFAULT_MAX_MESSAGE_SIZE);
+  // A message right at the default still decodes.
+  const ok = new Decoder();
+  ok.decode(NULL_GREETING_31);
+  const body = new Uint8Array(DEFAULT_MAX_MESSAGE_SIZE - 64);
+  const got = ok.decode(encodeFrame(body));
+  assert.equal(got[0]?.type, "message");
+});
+
+Deno.test("decoder: a limit that is not finite is refused at construction", () => {
+  assert.throws(() => new Decoder({ maxMessageSize: Number.POSITIVE_INFINITY }), RangeError);
+  assert.throws(() => new Decoder({ maxMessageSize: 0 }), /finite number > 0, got 0/);
+  assert.throws(() => new Decoder({ maxCommandSize: Number.NaN }), RangeError);
+});
+
+Deno.test("decoder: an allocation the runtime refuses is a protocol error event", () => {
+  // A caller may allow more than the runtime can allocate (2^50 bytes is beyond any typed
+  // array): the failure is the peer's protocol error, not a decoder fault.
+  const decoder = new Decoder({ maxMessageSize: 2 ** 52 });
+  decoder.decode(NULL_GREETING_31);
+  const events = decoder.decode(bytes([0x02, 0, 0x04, 0, 0, 0, 0, 0, 0], [1, 2, 3]));
+  assert.equal(events.length, 1);
+  const event = events[0]!;
+  assert.equal(event.type, "error");
+  const reason = event.type === "error" ? event.reason : "";
+  assert.match(reason, /cannot allocate 1125899906842624 bytes for a frame/);
+  assert.doesNotMatch(reason, /decoder fault/);
+  assert.equal(decoder.failed, true);
 });
 
 const framesArb = fc.array(fc.uint8Array({ maxLength: 600 }), { minLength: 1, maxLength: 4 });

@@ -9,6 +9,7 @@
 import {
   Decoder,
   type DecoderOptions,
+  DEFAULT_MAX_MESSAGE_SIZE,
   encodeCommand,
   encodeErrorCommand,
   encodeGreeting,
@@ -75,9 +76,6 @@ export interface ConnectionOptions {
   copyBodies?: boolean;
 }
 
-/** Largest first message counted before the handshake ended when no maximum is set. */
-const DEFAULT_PIPELINED_MESSAGE = 16 * 1024 * 1024;
-
 const GREETING = 0;
 const HANDSHAKE = 1;
 const READY = 2;
@@ -114,6 +112,16 @@ export class ZmtpConnection {
   /** Whether the handshake is complete. */
   get ready(): boolean {
     return this.#state === READY;
+  }
+
+  /** Whether the peer's whole greeting arrived (the handshake may still be under way). */
+  get greeted(): boolean {
+    return this.#state !== GREETING;
+  }
+
+  /** Whether the handshake is done and a message (or command) is partly received. */
+  get midMessage(): boolean {
+    return this.#state === READY && this.#decoder.midMessage;
   }
 
   /** Whether the connection failed; the caller should flush output and close. */
@@ -182,7 +190,7 @@ export class ZmtpConnection {
     const mechanism = this.#options.mechanism;
     const handshake = 64 * 1024;
     if (mechanism.type === "plain" && mechanism.role === "server") return handshake;
-    return handshake + (this.#options.maxMessageSize ?? DEFAULT_PIPELINED_MESSAGE);
+    return handshake + (this.#options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE);
   }
 
   /** Encodes a message for sending; returns the parts (headers and the caller's bodies). */

@@ -4,11 +4,13 @@
  *
  * @module
  */
+import { DEFAULT_MAX_MESSAGE_SIZE } from "./codec.ts";
 import type { PeerInfo } from "./connection.ts";
 import { ZmtpError } from "./errors.ts";
 import type { Mechanism, SocketType } from "./mechanism.ts";
 import { isLoopback, parseEndpoint } from "./_endpoint.ts";
 import { Peer, type PeerFailure, type PeerOptions } from "./_peer.ts";
+import { exponentialBackoff } from "../../shared/backoff.ts";
 
 /** A logger the transport may write to (a LogTape `Logger` fits). Secrets are never passed. */
 export interface ZmtpLogger {
@@ -18,7 +20,11 @@ export interface ZmtpLogger {
   warn(message: string, properties?: Record<string, unknown>): void;
 }
 
-/** Connections a bound socket lets handshake at once; more are closed at once and counted. */
+/**
+ * Connections a bound socket lets handshake at once (the memory bound of unauthenticated
+ * peers). A new connection beyond it evicts a pending one (see `#evictPending`), so a flood of
+ * stalled connections can never lock the real peer out.
+ */
 const MAX_PENDING_HANDSHAKES = 32;
 
 /** Options of a {@link PushSocket} or {@link PullSocket}. Every field is optional. */
@@ -31,10 +37,22 @@ export interface SocketOptions {
    */
   maxMessageSize?: number;
   /**
+   * A peer whose 64-byte greeting has not fully arrived within this many milliseconds is
+   * dropped and counted in `handshakeFailures`/`timeouts` (a real peer sends it at once; a
+   * slowloris trickles it). 0 turns the check off. Default 1 000.
+   */
+  greetingTimeoutMs?: number;
+  /**
    * A peer that has not completed the greeting and security handshake within this many
    * milliseconds is dropped and counted in `handshakeFailures`/`timeouts`. Default 10 000.
    */
   handshakeTimeoutMs?: number;
+  /**
+   * A message (or command) partly received for this many milliseconds, counted from its first
+   * byte, drops the peer (counted in `timeouts`): a peer that declares a large message and stalls
+   * must not keep its buffer. 0 turns it off. Default 30 000.
+   */
+  messageTimeoutMs?: number;
   /** Send a PING this often (ms) once a peer is ready; 0 (default) sends none. */
   heartbeatIntervalMs?: number;
   /**
@@ -72,8 +90,13 @@ export interface SocketStats {
   peers: number;
   /** TCP connections opened or accepted in total. */
   connections: number;
-  /** Connections that failed before the handshake completed (any reason). */
+  /** Connections that failed before the handshake completed (any reason, evictions too). */
   handshakeFailures: number;
+  /**
+   * Pending handshakes closed to make room for a newer connection (more than 32 pending at
+   * once: a flood of stalled or junk connections).
+   */
+  evictions: number;
   /** PLAIN credentials refused (server) or ERROR received during PLAIN (client). */
   authFailures: number;
   /** Protocol violations (bad signature or version, malformed or oversized frames, ...). */
@@ -149,8 +172,10 @@ function resolveOptions(type: SocketType, options: SocketOptions): ResolvedOptio
   return {
     socketType: type,
     mechanism: checkMechanism(options.mechanism ?? { type: "null" }),
-    maxMessageSize: positive("maxMessageSize", options.maxMessageSize, 16 * 1024 * 1024),
+    maxMessageSize: positive("maxMessageSize", options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE),
+    greetingTimeoutMs: nonNegative("greetingTimeoutMs", options.greetingTimeoutMs, 1_000),
     handshakeTimeoutMs: nonNegative("handshakeTimeoutMs", options.handshakeTimeoutMs, 10_000),
+    messageTimeoutMs: nonNegative("messageTimeoutMs", options.messageTimeoutMs, 30_000),
     heartbeatIntervalMs: interval,
     heartbeatTimeoutMs: nonNegative("heartbeatTimeoutMs", options.heartbeatTimeoutMs, interval * 2),
     reconnectIntervalMs: positive("reconnectIntervalMs", options.reconnectIntervalMs, 100),
@@ -198,6 +223,7 @@ export abstract class ZmtpSocket extends EventTarget {
     peers: 0,
     connections: 0,
     handshakeFailures: 0,
+    evictions: 0,
     authFailures: 0,
     protocolErrors: 0,
     timeouts: 0,
@@ -384,20 +410,47 @@ export abstract class ZmtpSocket extends EventTarget {
         conn.close();
         continue;
       }
-      if (this.connections.size - this.readyPeers.length >= MAX_PENDING_HANDSHAKES) {
-        // Connections that never finish their handshake must not crowd out the real peer.
-        this.counters.handshakeFailures++;
-        conn.close();
-        continue;
-      }
+      this.#evictPending(endpoint);
       this.#startPeer(conn, endpoint);
     }
   }
 
+  /**
+   * Makes room for one more pending handshake when {@link MAX_PENDING_HANDSHAKES} are open:
+   * closes the oldest that has not even sent its greeting (a slowloris or an idle junk
+   * connection), else the oldest. Refusing the newest instead would let stalled connections
+   * lock out the real peer reconnecting; evicting the oldest lets it in, since it finishes its
+   * handshake in milliseconds while the attacker's connections wait for their turn to go.
+   */
+  #evictPending(endpoint: string): void {
+    let pending = 0;
+    let oldest: Peer | undefined;
+    let oldestSilent: Peer | undefined;
+    for (const peer of this.connections) {
+      if (peer.ready || peer.closing) continue;
+      pending++;
+      oldest ??= peer;
+      if (!peer.greeted) oldestSilent ??= peer;
+    }
+    if (pending < MAX_PENDING_HANDSHAKES) return;
+    const victim = oldestSilent ?? oldest!;
+    this.counters.evictions++;
+    this.counters.handshakeFailures++;
+    this.options.logger?.debug("zmtp pending handshake evicted", {
+      endpoint,
+      remote: victim.remote,
+      greeted: victim.greeted,
+    });
+    void victim.close("evicted: too many pending handshakes");
+  }
+
   async #dial(endpoint: string, hostname: string, port: number): Promise<void> {
-    const base = this.options.reconnectIntervalMs;
-    const max = Math.max(base, this.options.reconnectMaxIntervalMs);
-    let delay = base;
+    const backoff = {
+      baseMs: this.options.reconnectIntervalMs,
+      maxMs: Math.max(this.options.reconnectIntervalMs, this.options.reconnectMaxIntervalMs),
+    };
+    /** Failed attempts since the last connection that completed its handshake. */
+    let failures = 0;
     while (!this.#closed) {
       let conn: Deno.TcpConn | undefined;
       try {
@@ -415,11 +468,10 @@ export abstract class ZmtpSocket extends EventTarget {
         }
         const peer = this.#startPeer(conn, endpoint);
         await peer.done;
-        if (peer.info !== undefined) delay = base;
+        if (peer.info !== undefined) failures = 0;
       }
       if (this.#closed) break;
-      await this.#sleep(delay);
-      delay = Math.min(max, delay * 2);
+      await this.#sleep(exponentialBackoff(failures++, backoff));
     }
   }
 
@@ -486,6 +538,9 @@ export abstract class ZmtpSocket extends EventTarget {
         break;
       case "timeout":
         this.counters.timeouts++;
+        if (!failure.handshake) {
+          this.options.logger?.warn("zmtp peer dropped", { ...address, reason: failure.reason });
+        }
         if (failure.handshake) {
           this.emit("handshake_failure", {
             ...address,

@@ -28,9 +28,9 @@ export const warningTiers = defineRule<RiskSettings>({
         actions.push({
           type: "notify",
           level: "warning",
-          reason: `${what} ${helpers.money(used)} is ${
-            (fraction * 100).toFixed(0)
-          }% of the ${name} limit ${helpers.money(limit)} (warning at ${percent}%)`,
+          reason: `${what} ${helpers.money(roundDown(used, limit))} is ${
+            formatPercentDown(fraction)
+          } of the ${name} limit ${helpers.money(limit)} (warning at ${formatPercentDown(tier)})`,
           once: `${name}@${percent}`,
         });
       }
@@ -50,3 +50,20 @@ export const warningTiers = defineRule<RiskSettings>({
     return actions;
   },
 });
+
+/**
+ * A fraction as a percent rounded down to one decimal (`0.99998` -> `"99.9%"`, `0.8` -> `"80%"`),
+ * so that a limit not yet reached (fraction below 1) never reads "100%".
+ */
+export function formatPercentDown(fraction: number): string {
+  // toFixed first: 0.57 * 1000 is 569.999..., which must still read 57%.
+  let tenths = Math.floor(Number((fraction * 1000).toFixed(6)));
+  if (fraction < 1) tenths = Math.min(tenths, 999);
+  return `${tenths % 10 === 0 ? tenths / 10 : (tenths / 10).toFixed(1)}%`;
+}
+
+/** Money rounded down to cents and kept below `limit`: 499.999 of 500 reads 499.99, not 500.00. */
+function roundDown(value: number, limit: number): number {
+  const cents = Math.floor(Number((value * 100).toFixed(6)));
+  return Math.min(cents, Math.ceil(Number((limit * 100).toFixed(6))) - 1) / 100;
+}

@@ -4,7 +4,10 @@
 // prove a libzmq peer and our TypeScript agent agree byte for byte.
 //
 // Usage: node stand_in_ea.mjs '<json config>'
-//   config: { port, commandPort, token, username?, login?, heartbeatMs? }
+//   config: { port, commandPort, token, username?, login?, heartbeatMs?, fixture? }
+//   fixture: "default" (two positions, one pending order) or "close_rules" (a FIFO hedging
+//   account with two EURUSD positions and one GBPUSD position; EURUSD has Market execution with
+//   no filling flag on a server that takes IOC only, GBPUSD has Instant execution)
 // Environment: RG_NODE_MODULES = folder holding node_modules/zeromq (tests/interop/node/node_modules).
 // Prints JSON lines on stdout:
 //   {"event":"sent","b64":...}       every frame sent to the agent, exactly as sent
@@ -43,11 +46,28 @@ function out(line) {
 
 // --- the account ---------------------------------------------------------------------------
 const start = Date.now();
-let positions = [
-  position(501, "EURUSD", "buy", 0.5, 1.085, 1.0832, -90),
-  position(502, "GBPUSD", "sell", 0.2, 1.27, 1.2712, -24),
-];
-let orders = [
+const closeRules = config.fixture === "close_rules";
+// ACCOUNT_FIFO_CLOSE: the server closes only the oldest position of a symbol (10045 otherwise)
+const fifo = closeRules;
+// SYMBOL_TRADE_EXEMODE and SYMBOL_FILLING_MODE flags (1 = FOK, 2 = IOC) per symbol; `accepts`
+// is what the server really takes when it differs from what the flags say
+const execution = closeRules
+  ? {
+    EURUSD: { mode: "market", flags: 0, accepts: ["ioc"] },
+    GBPUSD: { mode: "instant", flags: 3 },
+  }
+  : {};
+let positions = closeRules
+  ? [
+    position(501, "EURUSD", "buy", 0.1, 1.085, 1.0849, -10, start - 60_000),
+    position(502, "GBPUSD", "sell", 0.2, 1.27, 1.2725, -50, start - 45_000),
+    position(503, "EURUSD", "buy", 0.3, 1.0876, 1.0849, -80, start - 30_000),
+  ]
+  : [
+    position(501, "EURUSD", "buy", 0.5, 1.085, 1.0832, -90),
+    position(502, "GBPUSD", "sell", 0.2, 1.27, 1.2712, -24),
+  ];
+let orders = closeRules ? [] : [
   {
     ticket: 601,
     symbol: "EURUSD",
@@ -70,7 +90,7 @@ let lastFingerprint = "";
 let lastSent = 0;
 const acks = new Map();
 
-function position(ticket, symbol, side, volume, open, price, profit) {
+function position(ticket, symbol, side, volume, open, price, profit, openTime = start) {
   return {
     ticket,
     symbol,
@@ -83,7 +103,7 @@ function position(ticket, symbol, side, volume, open, price, profit) {
     profit,
     swap: 0,
     commission: -1.75,
-    open_time: start,
+    open_time: openTime,
     magic: 0,
     comment: 'stand-in "ea"',
   };
@@ -177,9 +197,70 @@ function cancelAll() {
   return results;
 }
 
+// The EA's filling modes for a closing deal, preferred first (mql5 FillingModes): Instant and
+// Request execution FOK only; Market execution FOK and/or IOC as flagged, both when neither is;
+// Exchange execution FOK/IOC as flagged, then RETURN. RETURN never outside Exchange execution.
+function fillingModes(exec) {
+  const flagged = [...(exec.flags & 1 ? ["fok"] : []), ...(exec.flags & 2 ? ["ioc"] : [])];
+  if (exec.mode === "instant" || exec.mode === "request") return ["fok"];
+  if (exec.mode === "exchange") return [...flagged, "return"];
+  return flagged.length > 0 ? flagged : ["fok", "ioc"];
+}
+
+function serverAccepts(exec, filling) {
+  if (exec.accepts) return exec.accepts.includes(filling);
+  if (exec.mode === "instant" || exec.mode === "request") return filling === "fok";
+  if (filling === "return") return exec.mode === "exchange";
+  return filling === "fok"
+    ? (exec.flags & 1) !== 0 || (exec.flags & 2) === 0
+    : (exec.flags & 2) !== 0;
+}
+
+// Older first: open time, then ticket.
+const older = (a, b) => a.open_time - b.open_time || a.ticket - b.ticket;
+
+// close_all order (mql5 CloseAllPositions): largest loss first; on a FIFO account the symbol with
+// the largest total loss first and, within a symbol, oldest first.
+function closeOrder() {
+  const total = new Map();
+  for (const p of positions) total.set(p.symbol, (total.get(p.symbol) ?? 0) + p.profit + p.swap);
+  const key = (p) => fifo ? total.get(p.symbol) : p.profit + p.swap;
+  return [...positions].sort((a, b) => {
+    if (key(a) !== key(b)) return key(a) - key(b);
+    if (!fifo) return 0;
+    if (a.symbol !== b.symbol) return a.symbol < b.symbol ? -1 : 1;
+    return older(a, b);
+  }).map((p) => p.ticket);
+}
+
 function closeOne(ticket, volume) {
   const p = positions.find((x) => x.ticket === ticket);
   if (!p) return { ticket, ok: true, retcode: 10036, message: "position already closed" };
+  const exec = execution[p.symbol] ?? { mode: "market", flags: 3 };
+  const modes = fillingModes(exec);
+  // A refused filling mode (10030) moves to the next one and is not an attempt.
+  const filling = modes.find((m) => serverAccepts(exec, m));
+  if (!filling) {
+    const last = modes[modes.length - 1];
+    return {
+      ticket,
+      ok: false,
+      retcode: 10030,
+      message: "invalid filling mode",
+      attempts: 1,
+      filling: last,
+    };
+  }
+  if (fifo && positions.some((x) => x.symbol === p.symbol && older(x, p) < 0)) {
+    return {
+      ticket,
+      ok: false,
+      retcode: 10045,
+      message: "FIFO account: close the oldest position of the symbol first",
+      attempts: 1,
+      filling,
+    };
+  }
   const lots = volume > 0 && volume < p.volume ? volume : p.volume;
   const share = lots / p.volume;
   realized += p.profit * share;
@@ -189,7 +270,7 @@ function closeOne(ticket, volume) {
     p.volume = Math.round((p.volume - lots) * 100) / 100;
     p.profit = p.profit * (1 - share);
   }
-  return { ticket, ok: true, retcode: 10009, volume: lots, price: p.price };
+  return { ticket, ok: true, retcode: 10009, volume: lots, price: p.price, attempts: 1, filling };
 }
 
 function summarize(id, results) {
@@ -199,6 +280,7 @@ function summarize(id, results) {
     id,
     ok: !failed,
     retcode: failed ? failed.retcode : results.length ? 10009 : 0,
+    ...(failed ? { message: `ticket ${failed.ticket}: ${failed.message ?? failed.retcode}` } : {}),
     results,
     locked,
   };
@@ -218,11 +300,19 @@ function execute(command) {
       return { type: "ack", id: command.id, ok: true, retcode: 0, locked };
     case "cancel_orders":
       return summarize(command.id, cancelAll());
-    case "close_position":
-      return summarize(command.id, [closeOne(command.ticket, command.volume)]);
+    case "close_position": {
+      // A missing, zero or non-integer ticket is refused (10013), never acknowledged ok.
+      const ticket = command.ticket;
+      if (!(Number.isInteger(ticket) && ticket > 0)) {
+        const message = "close_position needs a position ticket";
+        const refusal = { ticket: 0, ok: false, retcode: 10013, message, attempts: 0 };
+        return summarize(command.id, [refusal]);
+      }
+      return summarize(command.id, [closeOne(ticket, command.volume)]);
+    }
     case "close_all": {
       const results = cancelAll();
-      for (const p of [...positions]) results.push(closeOne(p.ticket, 0));
+      for (const ticket of closeOrder()) results.push(closeOne(ticket, 0));
       return summarize(command.id, results);
     }
     default:

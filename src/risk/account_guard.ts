@@ -1,0 +1,419 @@
+/**
+ * Enforcement for one account: every snapshot goes through the engine (built-in rules at once,
+ * plugins when they answer), the lock state moves, and the executor sends the protective
+ * commands. What happens is recorded by the {@link AuditTrail}; what must last is written by
+ * the {@link LeasedWriter}.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Snapshot } from "../mt5/protocol.ts";
+import { resolveLimit } from "../rules/helpers.ts";
+import type { Action, DayState, RiskSettings, RuleContext } from "../rules/rule.ts";
+import { abortableSleep } from "../shared/async.ts";
+import type { Clock } from "../shared/clock.ts";
+import { describeError } from "../shared/errors.ts";
+import type { Element, TradingState } from "../store/mod.ts";
+import { round2 } from "../shared/money.ts";
+import type { AuditTrail } from "./audit_trail.ts";
+import { type EngineState, evaluateSnapshot, mergeLateActions } from "./engine.ts";
+import { type CommandSender, Executor, type ProtectiveAction } from "./executor.ts";
+import type { LeasedWriter } from "./leased_writer.ts";
+import {
+  applyLock,
+  eaUnlockDue,
+  expireLock,
+  isLocked,
+  type LockRequest,
+  type LockState,
+  lockStateOf,
+  lockUntil,
+  UNLOCKED,
+} from "./lock_state.ts";
+import type { RulePlugins } from "./rule_plugins.ts";
+
+/** A line of live status, after every snapshot (the demo prints it). */
+export interface RiskStatus {
+  element_id: string;
+  seq: number;
+  balance: number;
+  equity: number;
+  currency: string;
+  /** `equity - baseline`. */
+  daily_pnl: number;
+  /** The daily loss limit in money, when configured. */
+  daily_loss_limit: number | undefined;
+  trading: TradingState;
+  positions: number;
+  orders: number;
+  /** True while the EA is silent past the alarm threshold. */
+  stale: boolean;
+}
+
+/** Options of {@link AccountGuard}. */
+export interface AccountGuardOptions {
+  /** The element as loaded at start: its settings, persisted day/peak and lock. */
+  element: Element;
+  /** Its risk settings. */
+  settings: RiskSettings;
+  /** Sends commands to the EA. */
+  sender: CommandSender;
+  /** Time source of rules, locks and retries. */
+  clock: Clock;
+  /** Evaluate and record actions without sending them. */
+  dryRun: boolean;
+  /** First resend delay of an unconfirmed protective command. */
+  retryBaseMs: number;
+  /** Attempts after which an unconfirmed command is escalated. */
+  escalateAfter: number;
+  /** The rule plugins. */
+  plugins: RulePlugins;
+  /** Records what happens. */
+  audit: AuditTrail;
+  /** Writes what must last. */
+  writer: LeasedWriter;
+  /** True while the EA is silent past the alarm threshold (for the status line). */
+  stale: () => boolean;
+  /** Receives a status line after every snapshot. */
+  onStatus?: ((status: RiskStatus) => void) | undefined;
+  /** Aborted when the process stops: late plugin answers are then ignored. */
+  signal: AbortSignal;
+  /** The account's logger. */
+  log: Logger;
+}
+
+/** See the module documentation. */
+export class AccountGuard {
+  readonly #options: AccountGuardOptions;
+  readonly #executor: Executor;
+  #settings: RiskSettings;
+  #engine: EngineState;
+  #lock: LockState;
+  /**
+   * The next snapshot rebuilds the day from the terminal's own figures instead of rolling it
+   * over from the live ones: nobody watched the account (start, EA reconnect, long silence,
+   * new day boundaries), so a reset may have passed unseen.
+   */
+  #rebuildDayOnNextSnapshot = true;
+  #lastSnapshot: Snapshot | undefined;
+  /** When an unlock was last sent to the EA in this EA session (resent until it holds). */
+  #eaUnlockSentAt: number | undefined;
+
+  /** Restores the element's persisted day, peak and lock; the lock is held at once. */
+  constructor(options: AccountGuardOptions) {
+    this.#options = options;
+    const { element, audit } = options;
+    this.#settings = options.settings;
+    const day = element.day ?? undefined;
+    this.#engine = {
+      day,
+      peak: element.peak ?? undefined,
+      // What was warned today survives a restart: warnings fire once per trading day.
+      notified: day?.notified === undefined ? undefined : { date: day.date, keys: day.notified },
+    };
+    this.#lock = lockStateOf(element);
+    this.#executor = new Executor({
+      sender: options.sender,
+      clock: options.clock,
+      dryRun: options.dryRun,
+      retryBaseMs: options.retryBaseMs,
+      escalateAfter: options.escalateAfter,
+      onEvent: (event) => audit.recordExecutorEvent(event),
+    });
+    if (isLocked(this.#lock)) {
+      this.#executor.holdLocked(this.#lock.lockedUntil ?? 0, "lock", this.#lock.reason ?? "locked");
+    }
+  }
+
+  /** The settings in force. */
+  get settings(): RiskSettings {
+    return this.#settings;
+  }
+
+  /** The lock state in force. */
+  get lock(): LockState {
+    return this.#lock;
+  }
+
+  /** The EA said hello: rebuild the day on its first snapshot; its lock is checked anew. */
+  eaConnected(): void {
+    this.#rebuildDayOnNextSnapshot = true;
+    this.#eaUnlockSentAt = undefined;
+  }
+
+  /** EA data flows again after a silence that may have spanned a reset: rebuild the day. */
+  dataFlowingAgain(): void {
+    this.#rebuildDayOnNextSnapshot = true;
+  }
+
+  /**
+   * New settings apply from the next snapshot. Another reset time or zone means other day
+   * boundaries: the day is rebuilt from the terminal's figures rather than keep a date label
+   * that no longer fits.
+   */
+  changeSettings(settings: RiskSettings): void {
+    if (JSON.stringify(settings.daily) !== JSON.stringify(this.#settings.daily)) {
+      this.#engine = { ...this.#engine, day: undefined };
+      this.#rebuildDayOnNextSnapshot = true;
+    }
+    this.#settings = settings;
+  }
+
+  /** Lifts the lock (a person's unlock, or a day lock that ended). */
+  unlock(why: string): void {
+    const { audit, writer } = this.#options;
+    this.#lock = UNLOCKED;
+    this.#executor.release();
+    audit.record("unlock", why);
+    writer.writeTrading(this.#lock);
+    audit.notify("unlock", "info", `account unlocked: ${why}`);
+    // Snapshots may show the EA locked until this unlock lands; reconciliation resends it
+    // only if it still has not taken a few seconds later.
+    if (!this.#options.dryRun) this.#sendUnlock();
+  }
+
+  /**
+   * Resends unconfirmed commands when their backoff is over, and escalates them, on a timer of
+   * its own until `signal` aborts: a quiet market sends no snapshots to do it.
+   */
+  async resendUntil(signal: AbortSignal): Promise<void> {
+    const tick = Math.max(10, Math.min(250, this.#options.retryBaseMs / 4));
+    while (!signal.aborted) {
+      await abortableSleep(tick, signal);
+      if (!signal.aborted) this.#executor.resendDue();
+    }
+  }
+
+  /** Waits until every command sent so far has been answered or has failed. */
+  settle(): Promise<void> {
+    return this.#executor.settle();
+  }
+
+  /** Evaluates one snapshot and enforces what the rules decide. */
+  onSnapshot(snapshot: Snapshot): void {
+    const { audit, writer, clock, log } = this.#options;
+    this.#lastSnapshot = snapshot;
+    const now = clock.now();
+    const evaluation = evaluateSnapshot({
+      snapshot,
+      settings: this.#settings,
+      state: this.#engine,
+      now,
+      fresh: this.#rebuildDayOnNextSnapshot,
+    });
+    this.#rebuildDayOnNextSnapshot = false;
+    const dayChanged = evaluation.day_change !== "same" ||
+      evaluation.state.day.date !== this.#engine.day?.date;
+    const warned = evaluation.state.notified.keys.length !==
+      (this.#engine.notified?.date === evaluation.state.day.date
+        ? this.#engine.notified.keys.length
+        : 0);
+    this.#engine = evaluation.state;
+    if (dayChanged && evaluation.day_estimated) {
+      audit.record(
+        "warning",
+        "trading day rebuilt mid-day with a reset that is not 00:00 server time: the start " +
+          "balance is an estimate that counts all of the terminal's realized losses of today",
+        { server_time: snapshot.server_time, detail: { ...evaluation.state.day } },
+      );
+    }
+    if (dayChanged) {
+      audit.record(
+        "lifecycle",
+        `trading day ${evaluation.state.day.date} (${evaluation.day_change})`,
+        { server_time: snapshot.server_time, detail: { ...evaluation.state.day } },
+      );
+      writer.patch({ day: this.#persistedDay(evaluation.state.day), peak: evaluation.state.peak });
+    } else if (warned) {
+      writer.patch({ day: this.#persistedDay(evaluation.state.day) });
+    }
+    for (const error of evaluation.errors) {
+      audit.record("error", `rule ${error.rule} failed: ${error.message}`, { rule: error.rule });
+    }
+    const ended = expireLock(this.#lock, now);
+    if (ended !== undefined) this.unlock(ended);
+    this.#reconcileEaLock(snapshot);
+    log.debug("snapshot {seq}: equity {equity}, day P/L {pnl}, {count} action(s)", {
+      seq: snapshot.seq,
+      equity: snapshot.account.equity,
+      pnl: round2(evaluation.context.day.pnl),
+      count: evaluation.actions.length,
+    });
+    this.#enforce(snapshot, evaluation.actions, evaluation.context.day.ends_at);
+    this.#askPlugins(evaluation.context, evaluation.state.day.date);
+    writer.writeMetrics(snapshot, evaluation.context.day.pnl, {
+      day: this.#persistedDay(evaluation.state.day),
+      peak: evaluation.state.peak,
+    });
+    audit.observe(() =>
+      this.#options.onStatus?.(this.#status(snapshot, evaluation.context.day.pnl))
+    );
+  }
+
+  /** The day state to store: with the once-a-day notifications already delivered on it. */
+  #persistedDay(day: DayState): DayState {
+    const notified = this.#engine.notified;
+    return notified?.date === day.date && notified.keys.length > 0
+      ? { ...day, notified: notified.keys }
+      : day;
+  }
+
+  #askPlugins(context: RuleContext, date: string): void {
+    const plugins = this.#options.plugins.host;
+    if (plugins === undefined) return;
+    const { audit, signal, log } = this.#options;
+    void plugins.evaluate(context).then((outcome) => {
+      if (signal.aborted) return;
+      for (const error of outcome.errors) {
+        // Where in the plugin and on which snapshot: what its author needs to fix it.
+        const at = error.file === undefined
+          ? ""
+          : ` at ${error.file}${error.line === undefined ? "" : `:${error.line}`}`;
+        audit.record("error", `rule plugin ${error.rule} ${error.kind}${at}: ${error.message}`, {
+          rule: error.rule,
+          server_time: context.snapshot.server_time,
+          detail: { ...error },
+        });
+      }
+      if (outcome.actions.length === 0) return;
+      // An answer about a previous trading day is stale: its locks would end at that day's
+      // reset and its once-a-day memory belongs to that day.
+      if (date !== this.#engine.day?.date) return;
+      const merged = mergeLateActions(outcome.actions, this.#engine.notified, date);
+      const warned = merged.memory.keys.length !== (this.#engine.notified?.keys.length ?? 0);
+      this.#engine = { ...this.#engine, notified: merged.memory };
+      const day = this.#engine.day;
+      if (warned && day !== undefined) this.#options.writer.patch({ day: this.#persistedDay(day) });
+      const snapshot = this.#lastSnapshot;
+      if (snapshot !== undefined) this.#enforce(snapshot, merged.actions, context.day.ends_at);
+    }, (error) => {
+      log.error("plugin evaluation failed: {error}", { error: describeError(error) });
+    });
+  }
+
+  #enforce(snapshot: Snapshot, actions: readonly Action[], dayEndsAt: number): void {
+    const { audit, clock } = this.#options;
+    const protective: ProtectiveAction[] = [];
+    let locked = false;
+    for (const action of actions) {
+      switch (action.type) {
+        case "notify":
+          audit.record("warning", action.reason, {
+            rule: action.rule,
+            server_time: snapshot.server_time,
+            detail: { level: action.level },
+          });
+          audit.notify("warning", action.level, action.reason, action.rule);
+          break;
+        case "lock": {
+          const lock = { ...action, until: lockUntil(action, clock.now(), dayEndsAt) };
+          locked = this.#lockAccount(lock, lock.rule, snapshot) || locked;
+          protective.push(lock);
+          break;
+        }
+        default:
+          protective.push(action);
+      }
+    }
+    const started = this.#executor.apply(snapshot, protective);
+    // A lock records its own breach, and while locked every close belongs to that lock. Other
+    // new targets (one position over its risk, a close before the weekend) are breaches of
+    // their own; targets already in progress are not recorded again, so a breach that lasts
+    // many snapshots is one event.
+    if (locked || isLocked(this.#lock)) return;
+    for (const action of started) {
+      if (action.type === "lock") continue;
+      audit.record("breach", action.reason, {
+        rule: action.rule,
+        server_time: snapshot.server_time,
+        detail: { action: action.type, ...("ticket" in action ? { ticket: action.ticket } : {}) },
+      });
+    }
+  }
+
+  /** Moves to a locked state; returns false when the account is already locked as strictly. */
+  #lockAccount(request: LockRequest, rule: string, snapshot: Snapshot): boolean {
+    const next = applyLock(this.#lock, request);
+    if (next === undefined) return false;
+    const { audit, writer, log } = this.#options;
+    this.#lock = next;
+    const reason = request.reason;
+    audit.record("breach", reason, { rule, server_time: snapshot.server_time });
+    const dry = this.#options.dryRun ? "dry run: would be " : "";
+    audit.record("lock", `${dry}${next.trading}: ${reason}`, {
+      rule,
+      server_time: snapshot.server_time,
+      detail: {
+        trading: next.trading,
+        until: next.lockedUntil,
+        equity: snapshot.account.equity,
+        balance: snapshot.account.balance,
+      },
+    });
+    writer.writeTrading(next);
+    audit.notify("lock", "critical", `account locked (${next.trading}): ${reason}`, rule);
+    log.warn("account locked ({trading}) by {rule}: {reason}", {
+      trading: next.trading,
+      rule,
+      reason,
+    });
+    return true;
+  }
+
+  /**
+   * The element is the truth: when it says ALLOWED but the EA still holds a lock of its own,
+   * the EA is unlocked, and the unlock is resent every few seconds until a snapshot shows it
+   * took. A lock this process decides on is held by the executor and never undone here.
+   */
+  #reconcileEaLock(snapshot: Snapshot): void {
+    if (this.#options.dryRun) return;
+    const due = eaUnlockDue({
+      state: this.#lock,
+      eaLocked: snapshot.locked,
+      holding: this.#executor.holding,
+      lastSentAt: this.#eaUnlockSentAt,
+      now: this.#options.clock.now(),
+      retryMs: EA_UNLOCK_RETRY_MS,
+    });
+    if (due === undefined) return;
+    if (due === "first") {
+      this.#options.audit.record(
+        "unlock",
+        "the EA is locked but the account is ALLOWED: unlocking the EA",
+        { server_time: snapshot.server_time },
+      );
+    }
+    this.#sendUnlock();
+  }
+
+  /** Sends `unlock` to the EA; a failure is recorded, and reconciliation retries it. */
+  #sendUnlock(): void {
+    const { audit, clock, sender } = this.#options;
+    this.#eaUnlockSentAt = clock.now();
+    // Sent at once, not on a later tick: a lock decided on the same snapshot must follow it.
+    void sender.send({ type: "unlock" }).then((ack) => {
+      if (!ack.ok) audit.record("error", `unlock refused by the EA (retcode ${ack.retcode})`);
+    }, (error) => audit.record("error", `unlock command failed: ${describeError(error)}`));
+  }
+
+  #status(snapshot: Snapshot, dailyPnl: number): RiskStatus {
+    const baseline = this.#engine.day?.baseline ?? snapshot.account.balance;
+    const limit = this.#settings.max_daily_loss;
+    return {
+      element_id: this.#options.element._id,
+      seq: snapshot.seq,
+      balance: snapshot.account.balance,
+      equity: snapshot.account.equity,
+      currency: snapshot.account.currency,
+      daily_pnl: round2(dailyPnl),
+      daily_loss_limit: limit === undefined ? undefined : resolveLimit(limit, baseline),
+      trading: this.#lock.trading,
+      positions: snapshot.positions.length,
+      orders: snapshot.orders.length,
+      stale: this.#options.stale(),
+    };
+  }
+}
+
+/** How often an unlock that has not taken yet is resent to the EA. */
+const EA_UNLOCK_RETRY_MS = 5_000;

@@ -1,0 +1,212 @@
+/**
+ * Every store write of a risk process, fenced by its lease and sent through one
+ * {@link WriteQueue}: element patches, the trading state, metrics with the day and peak state,
+ * pings and audit events. Enforcement never waits for the database; a lost lease is fatal.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { Snapshot } from "../mt5/protocol.ts";
+import type { DayState, PeakState } from "../rules/rule.ts";
+import { abortableSleep } from "../shared/async.ts";
+import type { Clock } from "../shared/clock.ts";
+import { describeError } from "../shared/errors.ts";
+import type { Lease, ManagedPatch, Store } from "../store/mod.ts";
+import { round2 } from "../shared/money.ts";
+import type { RiskEvent } from "./audit_trail.ts";
+import type { LockState } from "./lock_state.ts";
+import { WriteQueue } from "./write_queue.ts";
+
+/** Options of {@link LeasedWriter}. */
+export interface LeasedWriterOptions {
+  /** The store. */
+  store: Store;
+  /** The lease every write carries. */
+  lease: Lease;
+  /** Time source of the write timestamps. */
+  clock: Clock;
+  /** A dry run locks nothing for real: the trading state is never written. */
+  dryRun: boolean;
+  /** Between two metrics writes (state changes are written at once). */
+  metricsIntervalMs: number;
+  /** Between two pings of element and instance. */
+  pingIntervalMs: number;
+  /** Called once when a write finds the lease lost (or another fatal error). */
+  onFatal: (error: unknown) => void;
+  /** The account's logger. */
+  log: Logger;
+}
+
+/** See the module documentation. */
+export class LeasedWriter {
+  readonly #options: LeasedWriterOptions;
+  readonly #queue: WriteQueue;
+  #lastMetricsAt = 0;
+  /** Metrics (with day and peak) handed over but not yet written. */
+  #pendingMetrics: ManagedPatch | undefined;
+  /** True once the current trading state is known to be in the store. */
+  #tradingStored = true;
+  /** The trading state last submitted (a write that lands for an older one does not count). */
+  #tradingSubmitted: LockState["trading"] | undefined;
+
+  /** Creates the writer of one lease; nothing is written yet. */
+  constructor(options: LeasedWriterOptions) {
+    this.#options = options;
+    const log = options.log;
+    this.#queue = new WriteQueue({
+      log,
+      onFatal: options.onFatal,
+      onOnlineChange: (online) => {
+        if (online) log.info("store reachable again: queued writes flushed");
+        else log.warn("store unreachable: enforcing from local state, writes queued");
+      },
+    });
+  }
+
+  /** The lease this writer writes with. */
+  get lease(): Lease {
+    return this.#options.lease;
+  }
+
+  /**
+   * True once the last trading state handed to {@link writeTrading} is in the store: until
+   * then a copy of the element that says otherwise may predate it.
+   */
+  get tradingStored(): boolean {
+    return this.#tradingStored;
+  }
+
+  /** Appends an audit event. */
+  appendEvent(event: RiskEvent): void {
+    const store = this.#options.store;
+    this.#queue.submit({ kind: "event", run: async () => void await store.appendEvent(event) });
+  }
+
+  /** Writes element fields; a newer patch of the same fields replaces one still waiting. */
+  patch(patch: ManagedPatch): void {
+    const key = Object.keys(patch).sort().join(",");
+    this.#submitState(key, patch);
+  }
+
+  /** Writes the trading state (`trading`, `locked_until`, `lock_reason`); not in a dry run. */
+  writeTrading(state: LockState): void {
+    // A dry run locks nothing for real, so the stored trading state must not claim it did.
+    if (this.#options.dryRun) return;
+    this.#tradingStored = false;
+    this.#tradingSubmitted = state.trading;
+    const patch: ManagedPatch = {
+      trading: state.trading,
+      locked_until: state.lockedUntil,
+      lock_reason: state.reason,
+    };
+    this.#submitState("trading", patch, () => {
+      if (patch.trading === this.#tradingSubmitted) this.#tradingStored = true;
+    });
+  }
+
+  /**
+   * Hands the account's metrics with the day and peak state to the writer after a snapshot.
+   * They are written at once when the last metrics write is a metrics interval old, else by
+   * {@link writeMetricsUntil} once it is (whether or not more snapshots arrive), and by
+   * {@link flushMetrics} on stop: a new high-water mark reached just before the market went
+   * quiet is never lost. This is the one place where metrics reach the store.
+   */
+  writeMetrics(
+    snapshot: Snapshot,
+    dailyPnl: number,
+    state: { day?: DayState | undefined; peak?: PeakState | undefined },
+  ): void {
+    const { day, peak } = state;
+    this.#pendingMetrics = {
+      metrics: {
+        balance: snapshot.account.balance,
+        equity: snapshot.account.equity,
+        daily_pl: round2(dailyPnl),
+        positions: snapshot.positions.length,
+        orders: snapshot.orders.length,
+        updated_at: this.#options.clock.now(),
+      },
+      ...(day === undefined ? {} : { day }),
+      ...(peak === undefined ? {} : { peak }),
+    };
+    this.#writeMetricsIfDue();
+  }
+
+  /** Writes metrics handed over since the last write, every metrics interval, until `signal`. */
+  async writeMetricsUntil(signal: AbortSignal): Promise<void> {
+    // A quarter interval: a waiting write lands at most a quarter interval after it is due.
+    const tick = Math.max(10, this.#options.metricsIntervalMs / 4);
+    while (!signal.aborted) {
+      await abortableSleep(tick, signal);
+      if (!signal.aborted) this.#writeMetricsIfDue();
+    }
+  }
+
+  /** Writes metrics handed over since the last write now (on stop). */
+  flushMetrics(): void {
+    const patch = this.#pendingMetrics;
+    if (patch === undefined) return;
+    this.#pendingMetrics = undefined;
+    this.#lastMetricsAt = this.#options.clock.now();
+    this.#submit("metrics", "metrics", patch);
+  }
+
+  #writeMetricsIfDue(): void {
+    if (this.#options.clock.now() - this.#lastMetricsAt < this.#options.metricsIntervalMs) return;
+    this.flushMetrics();
+  }
+
+  /** Pings element and instance now and then every ping interval, until `signal` aborts. */
+  async pingUntil(signal: AbortSignal, pid: () => number): Promise<void> {
+    const { store, clock, pingIntervalMs } = this.#options;
+    const lease = this.#options.lease;
+    while (!signal.aborted) {
+      this.#queue.submit({
+        kind: "ping",
+        key: "ping",
+        run: () => store.ping(lease, clock.now(), { pid: pid() }),
+      });
+      await abortableSleep(pingIntervalMs, signal);
+    }
+  }
+
+  /** Resolves true once every write submitted so far is done, false after `timeoutMs`. */
+  flush(timeoutMs: number): Promise<boolean> {
+    return this.#queue.flush(timeoutMs);
+  }
+
+  /** Gives the lease back, leaving the element INACTIVE; a failure is only logged. */
+  async release(): Promise<void> {
+    const { store, clock, log } = this.#options;
+    await store.release(this.#options.lease, { status: "INACTIVE", now: clock.now() }).catch((
+      error,
+    ) => log.warn("could not release the lease: {error}", { error: describeError(error) }));
+  }
+
+  /** Stops writing; writes still waiting are abandoned. */
+  close(): Promise<void> {
+    return this.#queue.close();
+  }
+
+  #submitState(key: string, patch: ManagedPatch, written?: () => void): void {
+    this.#submit("state", key, patch, written);
+  }
+
+  #submit(
+    kind: "state" | "metrics",
+    key: string,
+    patch: ManagedPatch,
+    written?: () => void,
+  ): void {
+    const { store, clock } = this.#options;
+    const lease = this.#options.lease;
+    this.#queue.submit({
+      kind,
+      key,
+      run: async () => {
+        await store.updateElement(lease, patch, clock.now());
+        written?.();
+      },
+    });
+  }
+}
