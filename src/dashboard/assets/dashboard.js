@@ -169,6 +169,8 @@
           width,
           height: 360,
           scales: { x: { time: true } },
+          // Room for five-digit balances on the y axis.
+          axes: [{}, { size: 80 }],
           series: [
             {},
             { label: "Equity", stroke: "#2563eb", width: 2 },
