@@ -86,8 +86,8 @@ export function dashboardApp(options: DashboardAppOptions): Hono<DashboardEnv> {
   });
   app.get("/hosts", async (c) => {
     await hub.synced;
-    const instances = await store.listInstances();
-    return c.html(hostsPage(hostSummaries(instances, hub.rows()), rowOptions()).text);
+    const [instances, heartbeats] = await Promise.all([store.listInstances(), store.listAgents()]);
+    return c.html(hostsPage(hostSummaries(instances, hub.rows(), heartbeats), rowOptions()).text);
   });
   app.get("/accounts/:id", async (c) => {
     await hub.synced;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Instance } from "../store/mod.ts";
+import type { AgentHeartbeat, Instance } from "../store/mod.ts";
 import { type Html, html } from "./_html.ts";
 import { age } from "./_format.ts";
 import { layout } from "./_layout.ts";
@@ -27,18 +27,29 @@ export interface HostSummary {
   locked: number;
   /** Newest ping of its instances, epoch ms. */
   last_ping: number | null;
+  /** The admin's heartbeat, when admin mode runs (or ran) on the host. */
+  heartbeat: AgentHeartbeat | null;
 }
 
 /** Groups instances and rows by host. */
 export function hostSummaries(
   instances: readonly Instance[],
   rows: readonly FleetRow[],
+  heartbeats: readonly AgentHeartbeat[] = [],
 ): HostSummary[] {
   const hosts = new Map<string, HostSummary>();
   const of = (host: string) => {
     let summary = hosts.get(host);
     if (summary === undefined) {
-      summary = { host, instances: 0, free: 0, children: 0, locked: 0, last_ping: null };
+      summary = {
+        host,
+        instances: 0,
+        free: 0,
+        children: 0,
+        locked: 0,
+        last_ping: null,
+        heartbeat: null,
+      };
       hosts.set(host, summary);
     }
     return summary;
@@ -51,6 +62,7 @@ export function hostSummaries(
       summary.last_ping = Math.max(summary.last_ping ?? 0, instance.last_ping);
     }
   }
+  for (const beat of heartbeats) of(beat.host).heartbeat = beat;
   for (const row of rows) {
     if (row.host === null) continue;
     const summary = of(row.host);
@@ -72,6 +84,8 @@ export function hostsPage(hosts: readonly HostSummary[], options: RowOptions): H
           <th>Locked</th>
           <th>Free / total instances</th>
           <th>Last instance ping</th>
+          <th>Admin</th>
+          <th>Last heartbeat</th>
         </tr>
       </thead>
       <tbody>
@@ -87,12 +101,33 @@ export function hostsPage(hosts: readonly HostSummary[], options: RowOptions): H
             ""}" class="ping${pingAge !== null && pingAge > options.staleMs
             ? " stale"
             : ""}">${pingAge === null ? "never" : age(pingAge)}</td>
+          ${adminCells(host.heartbeat, options)}
         </tr>
       `;
     })}
       </tbody>
     </table>
-    <p class="note">Version and heartbeat of each admin host are shown once admin mode reports them.</p>
+    <p class="note">Admin columns come from each host's admin heartbeat (admin mode); instance
+      figures from the instances themselves.</p>
   `;
   return layout({ title: "Hosts", page: "hosts", data: { "stale-ms": options.staleMs } }, body);
+}
+
+/** Version, state and heartbeat age of a host's admin (from its heartbeat). */
+function adminCells(beat: AgentHeartbeat | null, options: RowOptions): Html {
+  if (beat === null) {
+    return html`
+      <td>no admin heartbeat</td>
+      <td>–</td>
+    `;
+  }
+  const ageMs = options.now - beat.last_seen;
+  const state = beat.stopped_at !== null ? "stopped" : `running, ${beat.children} children`;
+  return html`
+    <td>${beat.version} (${state}; ${beat.instances_free} / ${beat.instances_total} free)</td>
+    <td data-ping="${beat
+      .last_seen}" class="ping${beat.stopped_at === null && ageMs > options.staleMs
+      ? " stale"
+      : ""}">${age(ageMs)}</td>
+  `;
 }

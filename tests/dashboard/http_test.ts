@@ -112,17 +112,36 @@ Deno.test("dashboard pages, JSON, assets and the live stream", async (t) => {
       assert.match(events, /max_daily_loss/);
     });
 
-    await t.step("the hosts page counts instances and accounts per host", async () => {
-      const html = await app.text("/hosts");
-      assert.match(
-        html,
-        /<td>vps-1<\/td>\s*<td class="num">2<\/td>\s*<td class="num">1<\/td>\s*<td class="num">0 \/ 2<\/td>/,
-      );
-      assert.match(
-        html,
-        /<td>vps-2<\/td>\s*<td class="num">0<\/td>\s*<td class="num">0<\/td>\s*<td class="num">1 \/ 1<\/td>/,
-      );
-    });
+    await t.step(
+      "the hosts page counts instances and accounts per host, with heartbeats",
+      async () => {
+        const now = Date.now();
+        await fleet.store.beatAgent({
+          host: "vps-1",
+          run_id: "run-1",
+          pid: 4242,
+          machine: "vps-1",
+          version: "9.8.7",
+          started_at: now - 60_000,
+          last_seen: now,
+          children: 2,
+          instances_free: 0,
+          instances_total: 2,
+          stopped_at: null,
+        }, { staleAfterMs: 60_000 });
+        const html = (await app.text("/hosts")).replace(/\s+/g, " ");
+        assert.match(
+          html,
+          /<td>vps-1<\/td> <td class="num">2<\/td> <td class="num">1<\/td> <td class="num">0 \/ 2<\/td>/,
+        );
+        assert.match(html, /9\.8\.7 \(running, 2 children; 0 \/ 2 free\)/);
+        assert.match(
+          html,
+          /<td>vps-2<\/td> <td class="num">0<\/td> <td class="num">0<\/td> <td class="num">1 \/ 1<\/td>/,
+        );
+        assert.match(html, /no admin heartbeat/, "vps-2 has none");
+      },
+    );
 
     await t.step("JSON: fleet rows and the account chart (samples and lines)", async () => {
       const fleetJson = JSON.parse(await app.text("/api/fleet"));
