@@ -139,6 +139,8 @@ async function processesMentioning(text: string): Promise<string[]> {
   return found;
 }
 
+let admin: Deno.ChildProcess | undefined;
+let adminExited = false;
 try {
   await step("--version prints the version and the commit", async () => {
     const result = await riskguard(["--version"]);
@@ -175,9 +177,9 @@ try {
     expect(instance.code === 0, `instances add: exit ${instance.code}: ${instance.stderr}`);
   });
 
-  let admin: Deno.ChildProcess | undefined;
   const adminLog = `${work}/admin.log`;
   await step("--mode admin guards the account until it is locked", async () => {
+    const out = await Deno.open(`${work}/admin.out`, { write: true, create: true });
     const log = await Deno.open(adminLog, { write: true, create: true });
     admin = new Deno.Command(program[0]!, {
       args: [...program.slice(1), "--mode", "admin"],
@@ -187,13 +189,14 @@ try {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    admin.stdout.pipeTo(log.writable, { preventClose: true }).catch(() => {});
+    admin.stdout.pipeTo(out.writable).catch(() => {});
     admin.stderr.pipeTo(log.writable).catch(() => {});
     const trading = await waitFor("the account locked", lockWithinMs, async () => {
-      const shown = await riskguard(["elements", "show", elementId, "--json"]);
+      const shown = await riskguard(["status", "--json"]);
       if (shown.code !== 0) return undefined;
-      const element = JSON.parse(shown.stdout);
-      return element.trading === "ALLOWED" ? undefined : String(element.trading);
+      const rows = JSON.parse(shown.stdout) as { id: string; trading: string | null }[];
+      const trading = rows.find((row) => row.id === elementId)?.trading;
+      return trading === "ALLOWED" || trading === undefined ? undefined : String(trading);
     });
     expect(trading === "LOCKED_DAY", `trading is ${trading}, expected LOCKED_DAY`);
   });
@@ -206,6 +209,7 @@ try {
       setTimeout(() => resolve("timeout"), 30_000)
     );
     const status = await Promise.race([admin!.status, timeout]);
+    adminExited = status !== "timeout";
     if (status === "timeout") {
       admin!.kill("SIGKILL");
       throw new Error("admin did not stop within 30 s");
@@ -240,12 +244,28 @@ try {
       expect(html.includes("5000001"), "the fleet page does not show the account");
       expect(!html.includes("smoke-password"), "the fleet page shows the password");
     } finally {
-      dashboard.kill("SIGKILL");
+      try {
+        dashboard.kill("SIGKILL");
+      } catch {
+        // it has exited (and the probe above says why the step failed)
+      }
       await dashboard.status;
       await dashboard.stderr.cancel().catch(() => {});
     }
   });
 } finally {
+  // Nothing of the suite outlives it, whatever failed: admin is asked to stop its children
+  // first, and killed if it does not.
+  if (admin !== undefined && !adminExited) {
+    try {
+      interrupt(admin.pid);
+      const timeout = new Promise((resolve) => setTimeout(resolve, 15_000));
+      await Promise.race([admin.status, timeout]);
+      admin.kill("SIGKILL");
+    } catch {
+      // it has exited
+    }
+  }
   // A failed run keeps its store and admin log for the person reading the failure.
   if (failed) console.log(`smoke: kept ${work} (store and admin.log)`);
   else await Deno.remove(work, { recursive: true }).catch(() => {});

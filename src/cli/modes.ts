@@ -19,6 +19,7 @@ import {
 } from "../admin/mod.ts";
 import { runRisk, WebhookNotifier } from "../risk/mod.ts";
 import { type CliContext, startCommand } from "./context.ts";
+import { riskDrillHooks } from "./_risk_drill_env.ts";
 
 /** Options of the risk mode, as parsed from the command line. */
 export interface RiskModeOptions {
@@ -102,6 +103,7 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
         rules: options.rules as string[],
       };
       const config = await startCommand(ctx, command);
+      const drill = riskDrillHooks(ctx.env);
       const store = await openStore(config.store, { db: config.db });
       const notifier = config.webhook_url === undefined
         ? undefined
@@ -138,7 +140,9 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
           timing: {
             pingIntervalMs: config.ping_interval_s * 1_000,
             leaseStaleMs: config.stale_after_s * 1_000,
+            ...drill.timing,
           },
+          ...(drill.clock === undefined ? {} : { clock: drill.clock }),
         });
         // Only a clean end removes the child record: a restarted admin reads a record left
         // behind by a process that is gone as a crash.

@@ -88,6 +88,37 @@ export interface SimTerminalOptions {
   execution?: Readonly<Record<string, SymbolExecution>>;
   /** `ACCOUNT_FIFO_CLOSE`: positions of a symbol can only be closed oldest first. */
   fifoClose?: boolean;
+  /** Receives the account's truth as it happens (the truth log); none by default. */
+  observer?: SimObserver;
+}
+
+/** The account's state after a change, as a {@link SimObserver} sees it. */
+export interface SimAccountState {
+  /** Simulated ms since the start. */
+  at: number;
+  equity: number;
+  balance: number;
+  /** Open positions. */
+  positions: number;
+  /** Pending orders. */
+  orders: number;
+}
+
+/**
+ * Receives what really happens on the simulated account (see `truth_log.ts`). Called
+ * synchronously from the simulator; without an observer none of this is computed.
+ */
+export interface SimObserver {
+  /** Equity, balance or the number of positions/orders changed. */
+  account(state: SimAccountState): void;
+  /** A trade action was executed (or refused by the server). */
+  trade(event: TradeEvent): void;
+  /** A command was received (before it runs); `at` is simulated ms. */
+  command(at: number, command: Command): void;
+  /** A command finished with this answer. */
+  ack(at: number, ack: Ack): void;
+  /** Lock mode was switched on or off (`until` 0 = until unlocked). */
+  lock(at: number, locked: boolean, until: number): void;
 }
 
 /** How a position or order left the book. */
@@ -203,6 +234,9 @@ export class SimTerminal {
   #maxAttempts: number;
   #execution: Readonly<Record<string, SymbolExecution>>;
   #fifoClose: boolean;
+  #observer: SimObserver | undefined;
+  /** The last account state told to the observer, as `equity|balance|positions|orders`. */
+  #observed = "";
   #time = 0;
   #balance: number;
   #dayStartBalance: number;
@@ -251,6 +285,7 @@ export class SimTerminal {
     this.#maxAttempts = options.maxAttempts ?? 3;
     this.#execution = options.execution ?? {};
     this.#fifoClose = options.fifoClose ?? false;
+    this.#observer = options.observer;
     this.#balance = this.scenario.balance;
     this.#dayStartBalance = this.scenario.balance;
     this.#locked = options.locked ?? false;
@@ -331,8 +366,10 @@ export class SimTerminal {
         this.#checkStops(tick.symbol, tick.at);
         this.#checkPending(tick.symbol, tick.at);
       }
+      if (this.#observer !== undefined) this.#observe();
     }
     if (time > this.#time) this.#onClock(time);
+    if (this.#observer !== undefined) this.#observe();
   }
 
   /** The `hello` this EA sends after connecting. */
@@ -452,8 +489,13 @@ export class SimTerminal {
       return known.then((ack) => ({ ...ack, duplicate: true }));
     }
     const at = this.#time;
+    this.#observer?.command(at, command);
     const running = this.#run(command, wait).then((ack) => {
       this.#history.commands.push({ at, command, ack });
+      if (this.#observer !== undefined) {
+        this.#observe();
+        this.#observer.ack(this.#time, ack);
+      }
       return ack;
     });
     this.#acks.set(command.id, running);
@@ -571,6 +613,7 @@ export class SimTerminal {
       case "lock":
         this.#locked = true;
         this.#lockedUntil = command.until;
+        this.#observer?.lock(this.#time, true, command.until);
         for (const ticket of [...this.#positions.keys(), ...this.#orders.keys()]) {
           this.#lockedTickets.delete(ticket);
         }
@@ -579,6 +622,7 @@ export class SimTerminal {
         this.#locked = false;
         this.#lockedUntil = 0;
         this.#lockedTickets.clear();
+        this.#observer?.lock(this.#time, false, 0);
         return ack(command.id, true, Retcode.NONE, { locked: false });
       case "cancel_orders": {
         const results: TicketResult[] = [];
@@ -790,6 +834,7 @@ export class SimTerminal {
       this.#locked = false;
       this.#lockedUntil = 0;
       this.#lockedTickets.clear();
+      this.#observer?.lock(this.#time, false, 0);
     }
     this.#runTrader();
   }
@@ -986,6 +1031,22 @@ export class SimTerminal {
     if (cause !== undefined) event.cause = cause;
     if (commandId !== undefined) event.commandId = commandId;
     this.#history.trades.push(event);
+    if (this.#observer !== undefined) {
+      this.#observer.trade(event);
+      this.#observe();
+    }
+  }
+
+  /** Tells the observer the account's state when it differs from the last one told. */
+  #observe(): void {
+    const equity = this.equity;
+    const balance = round2(this.#balance);
+    const positions = this.#positions.size;
+    const orders = this.#orders.size;
+    const key = `${equity}|${balance}|${positions}|${orders}`;
+    if (key === this.#observed) return;
+    this.#observed = key;
+    this.#observer!.account({ at: this.#time, equity, balance, positions, orders });
   }
 }
 
