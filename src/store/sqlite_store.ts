@@ -31,6 +31,7 @@ import type {
   ReapOptions,
   ReapResult,
   ReleaseOptions,
+  SampleRange,
   Store,
   TakeLeaseOptions,
   WatchOptions,
@@ -44,6 +45,7 @@ import {
   type NewEvent,
   type ParsedElement,
   parseElement,
+  type Sample,
 } from "./schemas.ts";
 import {
   newId,
@@ -57,12 +59,15 @@ import {
   checkManagedPatch,
   checkNewEvent,
   checkNewInstance,
+  checkSample,
   checkStoredInstance,
+  DEFAULT_SAMPLE_LIMIT,
   prepareElement,
   toInstance,
   validEvents,
   validHeartbeats,
   validInstances,
+  validSamples,
 } from "./_validation.ts";
 import {
   adoptsClaim,
@@ -133,6 +138,16 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_element_at ON events (element_id, at);
 CREATE TABLE IF NOT EXISTS agent_state (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS samples (
+  element_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  balance REAL NOT NULL,
+  equity REAL NOT NULL,
+  daily_pl REAL NOT NULL,
+  positions INTEGER NOT NULL,
+  PRIMARY KEY (element_id, at)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS samples_at ON samples (at);
 CREATE TABLE IF NOT EXISTS element_changes (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   element_id TEXT NOT NULL,
@@ -641,6 +656,42 @@ export class SqliteStore implements Store {
       ).all(...params);
       return validEvents(rows.reverse().map((row) => readDoc(row)));
     });
+  }
+
+  /** Appends (or, at the same millisecond, replaces) one equity sample. */
+  appendSample(sample: Sample): Promise<void> {
+    return this.#run(() => {
+      const s = checkSample(sample);
+      // Columns, not a JSON document: samples are the largest table by far.
+      this.#db.prepare(
+        "INSERT OR REPLACE INTO samples (element_id, at, balance, equity, daily_pl, positions) " +
+          "VALUES (?, ?, ?, ?, ?, ?)",
+      ).run(s.element_id, s.at, s.balance, s.equity, s.daily_pl, s.positions);
+    });
+  }
+
+  /** Samples of one element in a time range, oldest first. */
+  listSamples(elementId: string, range: SampleRange = {}): Promise<Sample[]> {
+    elementId = normalizeId(elementId);
+    return this.#run(() => {
+      const rows = this.#db.prepare(
+        "SELECT element_id, at, balance, equity, daily_pl, positions FROM samples " +
+          "WHERE element_id = ? AND at >= ? AND at <= ? ORDER BY at DESC LIMIT ?",
+      ).all(
+        elementId,
+        range.since ?? 0,
+        range.until ?? Number.MAX_SAFE_INTEGER,
+        Math.max(1, Math.floor(range.limit ?? DEFAULT_SAMPLE_LIMIT)),
+      );
+      return validSamples(rows.reverse().map((row) => ({ ...row })));
+    });
+  }
+
+  /** Deletes samples older than `before`. */
+  pruneSamples(before: number): Promise<number> {
+    return this.#run(() =>
+      Number(this.#db.prepare("DELETE FROM samples WHERE at < ?").run(before).changes)
+    );
   }
 
   // ---- helpers ----
