@@ -15,6 +15,11 @@
  */
 import { openStore, type Store } from "../store/mod.ts";
 import { abortableSleep } from "../shared/async.ts";
+import {
+  type DashboardServer,
+  DEFAULT_DASHBOARD_LISTEN,
+  serveDashboard,
+} from "../dashboard/mod.ts";
 import { planAccounts } from "./accounts.ts";
 import { type AdminRun, startAdmin } from "./admin_process.ts";
 import type { DemoOptions } from "./options.ts";
@@ -71,6 +76,9 @@ export async function runDemo(
   const feed = new EventFeed(store, accounts);
   let failure: Error | undefined;
   let phase: FleetState["phase"] = "starting";
+  // The web dashboard on the same store, for the browser next to the terminal.
+  const dashboardStop = new AbortController();
+  let dashboard: DashboardServer | undefined;
   const state = async (): Promise<FleetState> => ({
     now: Date.now(),
     startedAt,
@@ -81,13 +89,17 @@ export async function runDemo(
     recent: feed.recent,
     storePath: paths.db,
     logPath: paths.logFile,
+    ...(dashboard === undefined ? {} : { dashboardUrl: dashboard.url }),
   });
   const show = createShow(io, screen);
   // Ends the run early when admin exits on its own (it should not).
   const halt = new AbortController();
   const running = AbortSignal.any([stop, halt.signal]);
   try {
-    if (screen === undefined) io.stdout(introText(options, host, paths).join("\n") + "\n");
+    dashboard = await startDashboard(store, dashboardStop.signal);
+    if (screen === undefined) {
+      io.stdout(introText(options, host, paths, dashboard?.url).join("\n") + "\n");
+    }
     screen?.open();
     const started = startAdmin(paths, host);
     admin = started;
@@ -96,8 +108,6 @@ export async function runDemo(
       failure ??= adminFailure(code, started.tail());
       halt.abort();
     });
-    // Issue 15: once `riskguard dashboard` exists, start it here on the same store (like
-    // admin, as a child process) and put its address in the state's `dashboardUrl`.
     for (const plan of planAccounts(options.accounts, options.seed)) {
       if (running.aborted) break;
       const account = await addDemoAccount(store, plan, { host, speed: options.speed });
@@ -119,6 +129,8 @@ export async function runDemo(
   } finally {
     stopping = true;
     await admin?.stop(accounts.map((account) => account.id));
+    dashboardStop.abort();
+    await dashboard?.finished;
     screen?.close();
     globalThis.removeEventListener("unload", restore);
   }
@@ -164,12 +176,36 @@ function createShow(
   };
 }
 
-function introText(options: DemoOptions, host: string, paths: DemoPaths): string[] {
+function introText(
+  options: DemoOptions,
+  host: string,
+  paths: DemoPaths,
+  dashboardUrl: string | undefined,
+): string[] {
   const until = options.durationS === undefined ? "until Ctrl+C" : `for ${options.durationS} s`;
   return [
     `riskguard demo: admin (host ${host}) guards ${options.accounts} simulated accounts ${until}`,
     `seed ${options.seed}, speed ${options.speed}; store ${paths.db}`,
+    ...(dashboardUrl === undefined ? [] : [`dashboard: open ${dashboardUrl} in a browser`]),
   ];
+}
+
+/**
+ * Serves the dashboard on 127.0.0.1:8787, or on a free port when that one is taken; the demo goes
+ * on without it (and says nothing) when it cannot listen at all.
+ */
+async function startDashboard(
+  store: Store,
+  signal: AbortSignal,
+): Promise<DashboardServer | undefined> {
+  for (const listen of [DEFAULT_DASHBOARD_LISTEN, "127.0.0.1:0"]) {
+    try {
+      return await serveDashboard({ store, listen, signal });
+    } catch {
+      // Taken: try the next address.
+    }
+  }
+  return undefined;
 }
 
 async function summaryLines(
