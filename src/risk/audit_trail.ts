@@ -145,7 +145,7 @@ export class AuditTrail {
         );
         break;
       case "command_failed":
-        this.record("error", `${event.command.type} not acknowledged: ${event.error}`, {
+        this.record("error", `${event.command.type} failed: ${event.error}`, {
           rule: event.rule,
         });
         break;

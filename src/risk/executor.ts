@@ -18,7 +18,7 @@
  *
  * @module
  */
-import type { Ack, Command, Snapshot } from "../mt5/protocol.ts";
+import { type Ack, type Command, fitReason, type Snapshot } from "../mt5/protocol.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
 import { exponentialBackoff } from "../shared/backoff.ts";
@@ -285,7 +285,10 @@ export class Executor {
     }
   }
 
-  #maybeSend(target: Target, command: OutgoingCommand): void {
+  #maybeSend(target: Target, given: OutgoingCommand): void {
+    // The one place where a reason is fitted to the protocol: a rule's (or a stored
+    // lock_reason's) long text must never keep a protective command from the EA.
+    const command = "reason" in given ? { ...given, reason: fitReason(given.reason) } : given;
     // Backoff is a duration: measured on the monotonic clock, so a wall clock set back an hour
     // does not hold a protective command back for an hour.
     const now = this.#options.clock.monotonic();
