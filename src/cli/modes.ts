@@ -17,7 +17,7 @@ import {
   registerChild,
   runAdmin,
 } from "../admin/mod.ts";
-import { runRisk, WebhookNotifier } from "../risk/mod.ts";
+import { defaultJournalDir, JOURNAL_DIR_ENV, runRisk, WebhookNotifier } from "../risk/mod.ts";
 import { type CliContext, startCommand } from "./context.ts";
 import { riskDrillHooks } from "./_risk_drill_env.ts";
 
@@ -137,6 +137,7 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
           secretKey: config.secret_key,
           signal: AbortSignal.any([ctx.stopSignal, stopAsked.signal]),
           notifier,
+          journalDir: defaultJournalDir(ctx.env, store.description, config.db),
           timing: {
             pingIntervalMs: config.ping_interval_s * 1_000,
             leaseStaleMs: config.stale_after_s * 1_000,
@@ -173,6 +174,7 @@ async function runAdminMode(ctx: CliContext, config: Config): Promise<void> {
       RISKGUARD_STALE_AFTER_S: String(config.stale_after_s),
       RISKGUARD_PING_INTERVAL_S: String(config.ping_interval_s),
       [CONTROL_DIR_ENV]: control.path,
+      [JOURNAL_DIR_ENV]: defaultJournalDir(ctx.env, store.description, config.db),
       ...(config.secret_key === undefined ? {} : { RISKGUARD_SECRET_KEY: config.secret_key }),
       ...(config.webhook_url === undefined ? {} : { RISKGUARD_WEBHOOK_URL: config.webhook_url }),
     });

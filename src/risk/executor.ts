@@ -150,6 +150,11 @@ export class Executor {
     return this.#lock !== undefined;
   }
 
+  /** The account-wide targets (`cancel_orders`, `close_all`) not yet confirmed. */
+  flattening(): Array<"cancel_orders" | "close_all"> {
+    return (["cancel_orders", "close_all"] as const).filter((key) => this.#targets.has(key));
+  }
+
   /** Number of targets not yet confirmed. */
   get openTargets(): number {
     return this.#targets.size;

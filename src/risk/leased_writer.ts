@@ -79,6 +79,14 @@ export class LeasedWriter {
     return this.#tradingStored;
   }
 
+  /**
+   * True while a change of the trading, day or peak state has not reached the store (the store
+   * is unreachable): a stop then keeps it in the local journal.
+   */
+  get stateUnwritten(): boolean {
+    return this.#pendingMetrics !== undefined || this.#queue.stateUnwritten;
+  }
+
   /** Appends an audit event. */
   appendEvent(event: RiskEvent): void {
     const store = this.#options.store;

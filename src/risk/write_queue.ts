@@ -105,6 +105,12 @@ export class WriteQueue {
     return this.#pending.length;
   }
 
+  /** True while a state or metrics write (trading, day, peak) has not reached the store. */
+  get stateUnwritten(): boolean {
+    const isState = (w: Write | undefined) => w?.kind === "state" || w?.kind === "metrics";
+    return isState(this.#inFlight) || this.#pending.some(isState);
+  }
+
   /** Counters so far. */
   get stats(): Readonly<WriteQueueStats> {
     return { ...this.#stats };

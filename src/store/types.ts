@@ -66,6 +66,8 @@ export interface ManagedPatch {
   lock_reason?: string | null;
   /** Until when a lock holds, epoch ms (`null`: until unlocked). */
   locked_until?: number | null;
+  /** The person's unlock (`unlocked_at`) seen to take effect on the EA. */
+  unlock_applied_at?: number | null;
   /** Last account figures. */
   metrics?: Metrics;
   /** Today's baseline. */
