@@ -8,7 +8,7 @@
  */
 import { childEnv } from "../../src/shared/process.ts";
 import { MAIN_MODULE } from "../../src/shared/self_command.ts";
-import { formatSimPathway } from "../../src/mt5/sim/pathway.ts";
+import { formatSimPathway, type SimPathwayOptions } from "../../src/mt5/sim/pathway.ts";
 import type { ScenarioName } from "../../src/mt5/sim/scenarios.ts";
 import type { RiskTiming } from "../../src/risk/runner.ts";
 import { freePortPair } from "../../src/shared/net.ts";
@@ -58,6 +58,8 @@ export interface DrillAccountOptions {
   speed?: number;
   login?: number;
   host?: string;
+  /** More simulator options of the pathway (fault file, separate process). */
+  sim?: Pick<SimPathwayOptions, "faultFile" | "process" | "timerMs" | "heartbeatMs">;
 }
 
 /** Adds an element and its simulator instance to the store. */
@@ -72,6 +74,7 @@ export async function addDrillAccount(
       seed: options.seed ?? 7,
       speed: options.speed ?? 4,
       truthLog: truthPath,
+      ...options.sim,
     }),
     host: options.host ?? "drill-host",
     port: freePortPair(),
@@ -114,6 +117,8 @@ export interface StartRiskOptions {
   clockOffsetFile?: string;
   /** `--rules` plugin files. */
   rules?: string[];
+  /** `--log-level` (default `warning`). */
+  logLevel?: string;
 }
 
 /** Starts `riskguard --mode risk` for the account as a real process. */
@@ -141,7 +146,7 @@ export function startRiskProcess(options: StartRiskOptions): RiskProcess {
       "--stale-after",
       "10",
       "--log-level",
-      "warning",
+      options.logLevel ?? "warning",
       ...rules,
     ],
     clearEnv: true,
