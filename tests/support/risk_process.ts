@@ -58,6 +58,8 @@ export interface DrillAccountOptions {
   speed?: number;
   login?: number;
   host?: string;
+  /** The instance's bridge base port (default {@link drillPortPair}). */
+  port?: number;
   /** More simulator options of the pathway (fault file, separate process). */
   sim?: Pick<SimPathwayOptions, "faultFile" | "process" | "timerMs" | "heartbeatMs">;
 }
@@ -77,7 +79,7 @@ export async function addDrillAccount(
       ...options.sim,
     }),
     host: options.host ?? "drill-host",
-    port: freePortPair(),
+    port: options.port ?? drillPortPair(),
   });
   const inserted = await store.insertElement({
     server: "RiskGuard-Sim",
@@ -92,6 +94,25 @@ export async function addDrillAccount(
     truthPath,
     settings: options.element,
   };
+}
+
+/**
+ * A free port pair below the kernel's ephemeral range (32768 and up on Linux): an instance's
+ * ports are stored now and bound later, perhaps again after a restart, and meanwhile an outgoing
+ * connection (MongoDB clients keep pools of them) can take an ephemeral port and keep it.
+ */
+export function drillPortPair(): number {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      Deno.listen({ hostname: "127.0.0.1", port: port + 1 }).close();
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
+  return freePortPair();
 }
 
 /** A running risk process. */
