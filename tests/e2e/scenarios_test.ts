@@ -21,7 +21,7 @@ import { type Adapter, mongoAdapter, sqliteAdapter } from "../store/_harness.ts"
 import { eventsMatching, waitGuarded } from "../admin/_harness.ts";
 import type { OracleSettings } from "../support/oracle.ts";
 import { lastAccountState, truthLines, waitFor } from "../support/risk_process.ts";
-import { openWorld } from "./_world.ts";
+import { openWorld } from "../support/admin_world.ts";
 
 interface Case {
   scenario: ScenarioName;

@@ -1,5 +1,5 @@
 /**
- * One end-to-end world (folder-private): a store of one adapter (SQLite file or a database on the
+ * One end-to-end world for the e2e suite and the admin drills: a store of one adapter (SQLite file or a database on the
  * MongoDB test server), a real `riskguard --mode admin` process for one host, and simulator
  * accounts whose instances carry `sim:` pathways with truth logs, so admin's risk children run
  * the simulator as the oracle needs it.
@@ -17,8 +17,8 @@ import {
   stopAdmin,
   tempDir,
 } from "../admin/_harness.ts";
-import { addDrillAccount, type DrillAccount, verdictOf, waitFor } from "../support/risk_process.ts";
-import type { AccountVerdict, OracleSettings } from "../support/oracle.ts";
+import { addDrillAccount, type DrillAccount, verdictOf, waitFor } from "./risk_process.ts";
+import type { AccountVerdict, OracleSettings } from "./oracle.ts";
 
 /** A world: store, admin and accounts. */
 export interface World {
