@@ -17,6 +17,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { freePortPair } from "../src/shared/net.ts";
 
 const root = new URL("..", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "$1");
 const { values } = parseArgs({
@@ -116,6 +117,21 @@ function interrupt(pid: number): void {
   }
 }
 
+/** Copies a child's output into a file as it comes (a failed step leaves the log to read). */
+async function drainTo(stream: ReadableStream<Uint8Array>, file: Deno.FsFile): Promise<void> {
+  try {
+    for await (const chunk of stream) {
+      for (let written = 0; written < chunk.length;) {
+        written += file.writeSync(chunk.subarray(written));
+      }
+    }
+  } catch {
+    // The child is gone: what it wrote is in the file.
+  } finally {
+    file.close();
+  }
+}
+
 /** Command lines of running processes that contain `text` (this process excluded). */
 async function processesMentioning(text: string): Promise<string[]> {
   if (Deno.build.os === "windows") {
@@ -173,7 +189,16 @@ try {
     ]);
     expect(added.code === 0, `elements add: exit ${added.code}: ${added.stderr}`);
     elementId = JSON.parse(added.stdout)._id;
-    const instance = await riskguard(["instances", "add", "--path", "sim:losing_day"]);
+    // A free port pair: the default 15000 may be taken by another terminal or test on this machine.
+    const port = String(freePortPair());
+    const instance = await riskguard([
+      "instances",
+      "add",
+      "--path",
+      "sim:losing_day",
+      "--port",
+      port,
+    ]);
     expect(instance.code === 0, `instances add: exit ${instance.code}: ${instance.stderr}`);
   });
 
@@ -189,8 +214,8 @@ try {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    admin.stdout.pipeTo(out.writable).catch(() => {});
-    admin.stderr.pipeTo(log.writable).catch(() => {});
+    void drainTo(admin.stdout, out);
+    void drainTo(admin.stderr, log);
     const trading = await waitFor("the account locked", lockWithinMs, async () => {
       const shown = await riskguard(["status", "--json"]);
       if (shown.code !== 0) return undefined;

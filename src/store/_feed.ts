@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { ElementChange, ElementFeed } from "./types.ts";
+import type { ElementChange, ElementFeed, WatchOptions } from "./types.ts";
 import { agentStateSchema, describeIssues, parseElement } from "./schemas.ts";
 import { normalizeId } from "./_ids.ts";
 import { STORE_RETRY_BACKOFF } from "./_policy.ts";
@@ -27,8 +27,23 @@ import { maskUriCredentials } from "../shared/secrets.ts";
 const VOLATILE_ELEMENT_FIELDS = ["last_ping", "metrics", "updated_at"] as const;
 
 /** Logs feed warnings (stream errors, lost positions) without credentials. */
-export function logFeedWarning(message: string): void {
+function logFeedWarning(message: string): void {
   logger("store", "feed").warn("{message}", { message: maskUriCredentials(message) });
+}
+
+/**
+ * A feed over an adapter's `source` with the port's watch options, kept in `open` (the adapter's
+ * open feeds, closed with the store) until it closes. Warnings are logged without credentials.
+ */
+export function openFeed(source: FeedSource, options: WatchOptions, open: Set<Feed>): Feed {
+  const feed: Feed = new Feed(source, {
+    resumeKey: options.resumeKey,
+    elementId: options.elementId,
+    maxRetries: options.maxRetries,
+    onWarning: logFeedWarning,
+  }, () => open.delete(feed));
+  open.add(feed);
+  return feed;
 }
 
 /** One change as seen by an adapter's stream. */

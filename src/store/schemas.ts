@@ -1,6 +1,6 @@
 /**
- * zod schemas of the stored documents (`elements`, `instances`, `events`, `agent_state`) and
- * the parsing of an element into a typed result that never throws.
+ * zod schemas of the stored documents (`elements`, `instances`, `events`, `samples`,
+ * `agent_state`) and the parsing of an element into a typed result that never throws.
  *
  * Documents are plain JSON-compatible objects with snake_case fields. Ids are strings (`_id`);
  * times are epoch milliseconds. `docs/data-model.md` is the full reference.
@@ -265,7 +265,10 @@ export const instanceSchema = z.object({
 /** A parsed instance (MT5 terminal folder on one host). */
 export type Instance = z.output<typeof instanceSchema>;
 
-/** Known event types; other strings are accepted for forward compatibility. */
+/**
+ * The event types riskguard writes. Stored events of other types (written by a newer version or
+ * another system) are still read: the schema accepts any non-empty string.
+ */
 export const EVENT_TYPES = [
   "lifecycle",
   "breach",
@@ -276,6 +279,9 @@ export const EVENT_TYPES = [
   "unlock",
   "error",
 ] as const;
+
+/** A type of event riskguard writes. */
+export type EventType = typeof EVENT_TYPES[number];
 
 /** The schema of an `events` document. */
 export const eventSchema = z.object({
@@ -298,6 +304,19 @@ export const newEventSchema = eventSchema.omit({ _id: true }).extend({ at: epoch
 
 /** Input of {@link Store.appendEvent}. */
 export type NewEvent = z.input<typeof newEventSchema>;
+
+/** The schema of a `samples` document: one point of an element's equity curve. */
+export const sampleSchema = z.object({
+  element_id: z.string().min(1),
+  at: epochMs,
+  balance: z.number().finite(),
+  equity: z.number().finite(),
+  daily_pl: z.number().finite(),
+  positions: z.number().int().min(0),
+});
+
+/** One point of an element's equity history (for the dashboard's curves). */
+export type Sample = z.output<typeof sampleSchema>;
 
 /** The schema of an `agent_state` document: one per admin host (its `_id`). */
 export const agentStateSchema = z.object({

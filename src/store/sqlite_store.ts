@@ -25,6 +25,7 @@ import type {
   ReapOptions,
   ReapResult,
   ReleaseOptions,
+  SampleRange,
   Store,
   TakeLeaseOptions,
   WatchOptions,
@@ -38,6 +39,7 @@ import {
   type NewEvent,
   type ParsedElement,
   parseElement,
+  type Sample,
 } from "./schemas.ts";
 import {
   newId,
@@ -51,12 +53,15 @@ import {
   checkManagedPatch,
   checkNewEvent,
   checkNewInstance,
+  checkSample,
   checkStoredInstance,
+  DEFAULT_SAMPLE_LIMIT,
   prepareElement,
   toInstance,
   validEvents,
   validHeartbeats,
   validInstances,
+  validSamples,
 } from "./_validation.ts";
 import {
   adoptsClaim,
@@ -88,13 +93,7 @@ import {
   releasedElementFields,
   statusOfDisabled,
 } from "./_policy.ts";
-import {
-  Feed,
-  type FeedSource,
-  HistoryLostError,
-  logFeedWarning,
-  type RawChange,
-} from "./_feed.ts";
+import { type Feed, type FeedSource, HistoryLostError, openFeed, type RawChange } from "./_feed.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
 import { abortableSleep } from "../shared/async.ts";
 import { DEFAULT_STALE_MS } from "../shared/stale.ts";
@@ -128,6 +127,16 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_element_at ON events (element_id, at);
 CREATE TABLE IF NOT EXISTS agent_state (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS samples (
+  element_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  balance REAL NOT NULL,
+  equity REAL NOT NULL,
+  daily_pl REAL NOT NULL,
+  positions INTEGER NOT NULL,
+  PRIMARY KEY (element_id, at)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS samples_at ON samples (at);
 CREATE TABLE IF NOT EXISTS element_changes (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   element_id TEXT NOT NULL,
@@ -248,9 +257,7 @@ export class SqliteStore implements Store {
       if (!inserted) {
         return { ok: false, field: "_id", reason: `already exists: ${id}`, issues: [] };
       }
-      const parsed = parseElement(prepared.doc);
-      if (!parsed.valid) throw new Error("unreachable: element validated before insert");
-      return { ok: true, element: parsed };
+      return { ok: true, element: prepared.element };
     });
   }
 
@@ -338,14 +345,7 @@ export class SqliteStore implements Store {
     options = normalizeWatchOptions(options);
     if (this.#closed) throw new StoreError("CLOSED", `Store ${this.description} is closed`);
     const source = new SqliteFeedSource(this.#db, this.#feedPollMs, () => this.#closed);
-    const feed: Feed = new Feed(source, {
-      resumeKey: options.resumeKey,
-      elementId: options.elementId,
-      maxRetries: options.maxRetries,
-      onWarning: logFeedWarning,
-    }, () => this.#feeds.delete(feed));
-    this.#feeds.add(feed);
-    return feed;
+    return openFeed(source, options, this.#feeds);
   }
 
   /** Registers an instance; allocates its port when absent. */
@@ -625,6 +625,42 @@ export class SqliteStore implements Store {
       ).all(...params);
       return validEvents(rows.reverse().map((row) => readDoc(row)));
     });
+  }
+
+  /** Appends (or, at the same millisecond, replaces) one equity sample. */
+  appendSample(sample: Sample): Promise<void> {
+    return this.#run(() => {
+      const s = checkSample(sample);
+      // Columns, not a JSON document: samples are the largest table by far.
+      this.#db.prepare(
+        "INSERT OR REPLACE INTO samples (element_id, at, balance, equity, daily_pl, positions) " +
+          "VALUES (?, ?, ?, ?, ?, ?)",
+      ).run(s.element_id, s.at, s.balance, s.equity, s.daily_pl, s.positions);
+    });
+  }
+
+  /** Samples of one element in a time range, oldest first. */
+  listSamples(elementId: string, range: SampleRange = {}): Promise<Sample[]> {
+    elementId = normalizeId(elementId);
+    return this.#run(() => {
+      const rows = this.#db.prepare(
+        "SELECT element_id, at, balance, equity, daily_pl, positions FROM samples " +
+          "WHERE element_id = ? AND at >= ? AND at <= ? ORDER BY at DESC LIMIT ?",
+      ).all(
+        elementId,
+        range.since ?? 0,
+        range.until ?? Number.MAX_SAFE_INTEGER,
+        Math.max(1, Math.floor(range.limit ?? DEFAULT_SAMPLE_LIMIT)),
+      );
+      return validSamples(rows.reverse().map((row) => ({ ...row })));
+    });
+  }
+
+  /** Deletes samples older than `before`. */
+  pruneSamples(before: number): Promise<number> {
+    return this.#run(() =>
+      Number(this.#db.prepare("DELETE FROM samples WHERE at < ?").run(before).changes)
+    );
   }
 
   // ---- helpers ----
