@@ -38,7 +38,7 @@ function outage(store: Store, down: { is: boolean }): Store {
   });
 }
 
-async function parts(store: Store, dir: string, clock: { now(): number }) {
+function parts(store: Store, dir: string, clock: { now(): number }) {
   const log = getLogger(["riskguard", "test"]);
   const control = new ControlDir(`${dir}/control`);
   const supervisor: Supervisor = new Supervisor({
@@ -69,7 +69,7 @@ Deno.test("after an outage longer than the stale threshold the reaper lets pings
     const id = await insertSimElement(fixture.store);
     const lease = await fixture.store.claimFreeInstance(id, "h", clock.now());
     await fixture.store.ping(lease, clock.now());
-    const { supervisor, scheduler, log } = await parts(store, dir, clock);
+    const { supervisor, scheduler, log } = parts(store, dir, clock);
     const staleMs = 10_000;
     const pingMs = 1_000;
     const reaper = new Reaper(
@@ -108,7 +108,7 @@ Deno.test("a supervisor closed by shutdown refuses a late claim and releases its
     const clock = clockAt(Date.now());
     const [instance] = await addSimInstances(store, "h", 1);
     const id = await insertSimElement(store);
-    const { supervisor } = await parts(store, dir, clock);
+    const { supervisor } = parts(store, dir, clock);
     await supervisor.stopAll("admin shutting down");
     // The scheduler's claim that was in flight lands now.
     const lease = await store.claimFreeInstance(id, "h", clock.now());
