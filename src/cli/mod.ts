@@ -19,6 +19,7 @@ import { registerSim } from "./sim.ts";
 import { registerDemo } from "./demo.ts";
 import { DEFAULT_STALE_MS } from "../shared/stale.ts";
 import { registerEvents } from "./events.ts";
+import { registerDashboard } from "./dashboard.ts";
 
 export type { CliContext } from "./context.ts";
 export { processContext } from "./context.ts";
@@ -48,6 +49,7 @@ function buildProgram(ctx: CliContext): Command {
   registerSim(program, ctx);
   registerDemo(program, ctx);
   registerEvents(program, ctx);
+  registerDashboard(program, ctx);
   applyToAll(program, (command) => {
     command.configureHelp({ showGlobalOptions: true });
     command.exitOverride().configureOutput({

@@ -24,6 +24,8 @@ import {
   parseElement,
   parseInstance,
   peakStateSchema,
+  type Sample,
+  sampleSchema,
   TRADING_STATES,
   type ValidElement,
 } from "./schemas.ts";
@@ -217,6 +219,32 @@ export function validEvents(docs: Record<string, unknown>[]): EventRecord[] {
 function firstIssue(issues: FieldIssue[]): string {
   const first = issues[0];
   return first === undefined ? "invalid" : `${first.field} ${first.reason}`;
+}
+
+/** How long equity samples are kept by default: 30 days. */
+export const DEFAULT_SAMPLE_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** How many samples {@link Store.listSamples} returns by default. */
+export const DEFAULT_SAMPLE_LIMIT = 20_000;
+
+/** Validates a sample for {@link Store.appendSample} (id in the store's form). */
+export function checkSample(input: unknown): Sample {
+  const parsed = sampleSchema.safeParse(input, { reportInput: true });
+  if (!parsed.success) throw new StoreInputError("sample", describeIssues(parsed.error.issues));
+  return { ...parsed.data, element_id: normalizeId(parsed.data.element_id) };
+}
+
+/** Samples read back, with documents that do not parse skipped (and logged). */
+export function validSamples(docs: Record<string, unknown>[]): Sample[] {
+  const out: Sample[] = [];
+  for (const doc of docs) {
+    const parsed = sampleSchema.safeParse(doc, { reportInput: true });
+    if (parsed.success) out.push(parsed.data);
+    else {
+      logSkippedDocument("sample", doc.element_id, firstIssue(describeIssues(parsed.error.issues)));
+    }
+  }
+  return out;
 }
 
 /** Parses stored heartbeats, skipping malformed ones, sorted by host. */

@@ -1,8 +1,9 @@
 /**
  * `MongoStore`: the production adapter of the {@link Store} port on `npm:mongodb` 7.5.
  *
- * It uses single-document atomic operations only (no transactions, TTL indexes or pipeline
- * updates), so it also runs on mongo-java-server. Claims take the instance first
+ * It uses single-document atomic operations only (no transactions or pipeline updates), so it
+ * also runs on mongo-java-server. The one TTL index (on `samples`) is optional: where the server
+ * refuses it, `pruneSamples` alone enforces the retention. Claims take the instance first
  * (`findOneAndUpdate` on a FREE one) and then compare-and-set the element on its `lease`; the
  * loser of a race gives the instance back. Element writes use `updateOne`/`insertOne`/`deleteOne`
  * so that they show up in change streams.
@@ -43,6 +44,7 @@ import type {
   ReapOptions,
   ReapResult,
   ReleaseOptions,
+  SampleRange,
   Store,
   TakeLeaseOptions,
   WatchOptions,
@@ -56,6 +58,7 @@ import {
   type NewEvent,
   type ParsedElement,
   parseElement,
+  type Sample,
 } from "./schemas.ts";
 import {
   HEX_ID,
@@ -70,12 +73,16 @@ import {
   checkManagedPatch,
   checkNewEvent,
   checkNewInstance,
+  checkSample,
   checkStoredInstance,
+  DEFAULT_SAMPLE_LIMIT,
+  DEFAULT_SAMPLE_RETENTION_MS,
   prepareElement,
   toInstance,
   validEvents,
   validHeartbeats,
   validInstances,
+  validSamples,
 } from "./_validation.ts";
 import {
   adoptsClaim,
@@ -113,6 +120,7 @@ import { exponentialBackoff } from "../shared/backoff.ts";
 import { describeError } from "../shared/errors.ts";
 import { DEFAULT_STALE_MS } from "../shared/stale.ts";
 import { maskUriCredentials, redactUri, scrubUriCredentials } from "../shared/secrets.ts";
+import { logger } from "../shared/logging.ts";
 
 /** Options of {@link MongoStore.open}. */
 export interface MongoStoreOptions {
@@ -147,6 +155,7 @@ export class MongoStore implements Store {
   #elements: Collection<MDoc>;
   #instances: Collection<MDoc>;
   #events: Collection<MDoc>;
+  #samples: Collection<Document>;
   #agentState: Collection<MDoc>;
   #feeds = new Set<Feed>();
   #closed = false;
@@ -157,6 +166,7 @@ export class MongoStore implements Store {
     this.#elements = db.collection("elements");
     this.#instances = db.collection("instances");
     this.#events = db.collection("events");
+    this.#samples = db.collection("samples");
     this.#agentState = db.collection("agent_state");
     this.description = `${redactUri(uri)} (database ${dbName})`;
   }
@@ -224,6 +234,9 @@ export class MongoStore implements Store {
       await this.#instances.createIndex({ host: 1, status: 1, port: 1 });
       await this.#instances.createIndex({ status: 1, last_ping: 1 });
       await this.#events.createIndex({ element_id: 1, at: -1 });
+      await this.#samples.createIndex({ element_id: 1, at: 1 }, { unique: true });
+      await this.#samples.createIndex({ at: 1 });
+      await this.#ensureSampleTtl();
     });
   }
 
@@ -728,6 +741,59 @@ export class MongoStore implements Store {
       ).toArray();
       return validEvents(docs.reverse().map(normalize));
     });
+  }
+
+  /** Appends (or, at the same millisecond, replaces) one equity sample. */
+  appendSample(sample: Sample): Promise<void> {
+    return this.#run(async () => {
+      const s = checkSample(sample);
+      // `at_date` is `at` as a BSON date: TTL indexes only expire date fields.
+      await this.#samples.updateOne(
+        { element_id: s.element_id, at: s.at },
+        { $set: { ...s, at_date: new Date(s.at) } },
+        { upsert: true },
+      );
+    });
+  }
+
+  /** Samples of one element in a time range, oldest first. */
+  listSamples(elementId: string, range: SampleRange = {}): Promise<Sample[]> {
+    elementId = normalizeId(elementId);
+    return this.#run(async () => {
+      const at: Document = { $gte: range.since ?? 0 };
+      if (range.until !== undefined) at.$lte = range.until;
+      const docs = await this.#samples.find({ element_id: elementId, at }, {
+        projection: { _id: 0, at_date: 0 },
+      }).sort({ at: -1 }).limit(Math.max(1, Math.floor(range.limit ?? DEFAULT_SAMPLE_LIMIT)))
+        .toArray();
+      return validSamples(docs.reverse());
+    });
+  }
+
+  /** Deletes samples older than `before`. */
+  pruneSamples(before: number): Promise<number> {
+    return this.#run(async () =>
+      (await this.#samples.deleteMany({ at: { $lt: before } })).deletedCount
+    );
+  }
+
+  /**
+   * A TTL index that expires samples after the default retention, where the server supports
+   * it; otherwise (or for another retention) the admin's `pruneSamples` does the work.
+   */
+  async #ensureSampleTtl(): Promise<void> {
+    try {
+      await this.#samples.createIndex({ at_date: 1 }, {
+        name: "samples_ttl",
+        expireAfterSeconds: Math.round(DEFAULT_SAMPLE_RETENTION_MS / 1000),
+      });
+    } catch (error) {
+      if (isUnavailable(error)) throw error;
+      logger("store", "mongodb").info(
+        "No TTL index on samples ({reason}); retention relies on pruning",
+        { reason: describe(error) },
+      );
+    }
   }
 
   // ---- helpers ----

@@ -1,6 +1,6 @@
 /**
- * zod schemas of the stored documents (`elements`, `instances`, `events`, `agent_state`) and
- * the parsing of an element into a typed result that never throws.
+ * zod schemas of the stored documents (`elements`, `instances`, `events`, `samples`,
+ * `agent_state`) and the parsing of an element into a typed result that never throws.
  *
  * Documents are plain JSON-compatible objects with snake_case fields. Ids are strings (`_id`);
  * times are epoch milliseconds. `docs/data-model.md` is the full reference.
@@ -304,6 +304,19 @@ export const newEventSchema = eventSchema.omit({ _id: true }).extend({ at: epoch
 
 /** Input of {@link Store.appendEvent}. */
 export type NewEvent = z.input<typeof newEventSchema>;
+
+/** The schema of a `samples` document: one point of an element's equity curve. */
+export const sampleSchema = z.object({
+  element_id: z.string().min(1),
+  at: epochMs,
+  balance: z.number().finite(),
+  equity: z.number().finite(),
+  daily_pl: z.number().finite(),
+  positions: z.number().int().min(0),
+});
+
+/** One point of an element's equity history (for the dashboard's curves). */
+export type Sample = z.output<typeof sampleSchema>;
 
 /** The schema of an `agent_state` document: one per admin host (its `_id`). */
 export const agentStateSchema = z.object({

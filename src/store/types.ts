@@ -34,6 +34,7 @@ import type {
   NewEvent,
   ParsedElement,
   PeakState,
+  Sample,
   TradingState,
 } from "./schemas.ts";
 
@@ -205,6 +206,16 @@ export interface ElementFeed extends AsyncIterable<ElementChange> {
   close(): Promise<void>;
 }
 
+/** Options of {@link Store.listSamples}. */
+export interface SampleRange {
+  /** Only samples at or after this time, epoch ms (default 0). */
+  since?: number;
+  /** Only samples at or before this time, epoch ms (default: no bound). */
+  until?: number;
+  /** At most this many, the newest of the range (default 20 000). */
+  limit?: number;
+}
+
 /** The store port. Every method is safe to call concurrently from several processes. */
 export interface Store {
   /** `sqlite` or `mongodb`. */
@@ -364,4 +375,16 @@ export interface Store {
     elementId: string | null,
     options?: { limit?: number; since?: number; types?: readonly string[] },
   ): Promise<EventRecord[]>;
+
+  /**
+   * Appends one point of an element's equity history. A second sample of the same element at
+   * the same millisecond replaces the first.
+   *
+   * @throws {StoreError} `INPUT_INVALID` for a malformed sample.
+   */
+  appendSample(sample: Sample): Promise<void>;
+  /** Samples of one element in a time range, oldest first (the newest `limit` of the range). */
+  listSamples(elementId: string, range?: SampleRange): Promise<Sample[]>;
+  /** Deletes every sample older than `before` (epoch ms); returns how many were deleted. */
+  pruneSamples(before: number): Promise<number>;
 }

@@ -1055,6 +1055,65 @@ export const CASES: Record<string, Case> = {
     }
   },
 
+  async "samples: appended, listed by element and range oldest first, pruned by age"(fx) {
+    const { store } = fx;
+    const [a, b] = [await addElement(store, 9501), await addElement(store, 9502)];
+    const sample = (element_id: string, at: number, equity: number) => ({
+      element_id,
+      at,
+      balance: 10_000,
+      equity,
+      daily_pl: equity - 10_000,
+      positions: 1,
+    });
+    for (let i = 0; i < 5; i++) await store.appendSample(sample(a, T0 + i * MIN, 10_000 - i));
+    await store.appendSample(sample(b, T0 + MIN, 20_000));
+    // The same element at the same millisecond: the later sample replaces the first.
+    await store.appendSample(sample(a, T0 + 2 * MIN, 9_000));
+
+    const all = await store.listSamples(a);
+    assert.deepEqual(all.map((s) => s.at), [0, 1, 2, 3, 4].map((i) => T0 + i * MIN));
+    assert.deepEqual(all[2], sample(a, T0 + 2 * MIN, 9_000));
+    assert.deepEqual(
+      (await store.listSamples(a, { since: T0 + MIN, until: T0 + 3 * MIN })).map((s) => s.at),
+      [T0 + MIN, T0 + 2 * MIN, T0 + 3 * MIN],
+    );
+    assert.deepEqual(
+      (await store.listSamples(a, { limit: 2 })).map((s) => s.at),
+      [T0 + 3 * MIN, T0 + 4 * MIN],
+      "a limit keeps the newest of the range",
+    );
+    assert.deepEqual(await store.listSamples(b), [sample(b, T0 + MIN, 20_000)]);
+    assert.deepEqual(await store.listSamples("no-such-element"), []);
+
+    assert.equal(await store.pruneSamples(T0 + 2 * MIN), 3, "a's first two and b's one");
+    assert.deepEqual((await store.listSamples(a)).map((s) => s.at), [
+      T0 + 2 * MIN,
+      T0 + 3 * MIN,
+      T0 + 4 * MIN,
+    ]);
+    assert.deepEqual(await store.listSamples(b), []);
+    assert.equal(await store.pruneSamples(T0), 0);
+  },
+
+  async "samples: a malformed sample is refused with INPUT_INVALID and nothing is written"(fx) {
+    const { store } = fx;
+    const a = await addElement(store, 9503);
+    const good = { element_id: a, at: T0, balance: 1, equity: 1, daily_pl: 0, positions: 0 };
+    for (
+      const [bad, field] of [
+        [{ ...good, equity: Number.NaN }, "equity"],
+        [{ ...good, positions: -1 }, "positions"],
+        [{ ...good, element_id: "" }, "element_id"],
+        [{ ...good, at: "yesterday" }, "at"],
+      ] as const
+    ) {
+      const error = await rejectsWith(store.appendSample(bad as never), "INPUT_INVALID");
+      assert.match(error.message, new RegExp(`sample: ${field} `));
+    }
+    assert.deepEqual(await store.listSamples(a), []);
+  },
+
   async "admin heartbeat: a fresh beat of another run blocks, stopped or stale ones do not"(fx) {
     const { store } = fx;
     const beat = (run: string, at: number, stopped: number | null = null) => ({

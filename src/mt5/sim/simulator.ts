@@ -209,6 +209,11 @@ const DEFAULT_START_UTC = Date.UTC(2026, 0, 6, 8, 0, 0);
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const ACK_CACHE_SIZE = 512;
+/**
+ * Trades the trader tries while the account is locked before it gives up until the lock ends:
+ * a person whose trades keep being closed stops after a couple of tries, a bot would not.
+ */
+export const TRIES_WHILE_LOCKED = 2;
 
 /** Waits `ms` real milliseconds; the pure default resolves at once. */
 export type Wait = (ms: number) => Promise<void>;
@@ -247,6 +252,8 @@ export class SimTerminal {
   #locked: boolean;
   #lockedUntil = 0;
   #lockedTickets = new Set<number>();
+  /** The trader's own trades (positions and pending orders) tried during the current lock. */
+  #triesWhileLocked = 0;
   #opensDone = 0;
   #pendingsDone = 0;
   #nextDecision: number;
@@ -619,10 +626,7 @@ export class SimTerminal {
         }
         return ack(command.id, true, Retcode.NONE, { locked: true });
       case "unlock":
-        this.#locked = false;
-        this.#lockedUntil = 0;
-        this.#lockedTickets.clear();
-        this.#observer?.lock(this.#time, false, 0);
+        this.#unlockTerminal();
         return ack(command.id, true, Retcode.NONE, { locked: false });
       case "cancel_orders": {
         const results: TicketResult[] = [];
@@ -831,10 +835,7 @@ export class SimTerminal {
       p.swap += (symbolSpec(p.symbol)!.swapPerLotHour * p.volume * dt) / HOUR;
     }
     if (this.#locked && this.#lockedUntil > 0 && this.utcTime >= this.#lockedUntil) {
-      this.#locked = false;
-      this.#lockedUntil = 0;
-      this.#lockedTickets.clear();
-      this.#observer?.lock(this.#time, false, 0);
+      this.#unlockTerminal();
     }
     this.#runTrader();
   }
@@ -868,7 +869,10 @@ export class SimTerminal {
       const open = this.#trader.chance(policy.openProbability);
       const coin = this.#trader.chance(0.5);
       const pending = this.#trader.chance(policy.pendingProbability);
-      if (open && this.#positions.size < policy.maxPositions) {
+      // Every draw above is made even when the trader has given up, so the same seed gives the
+      // same trades after the lock ends.
+      const givenUp = this.#locked && this.#triesWhileLocked >= TRIES_WHILE_LOCKED;
+      if (open && !givenUp && this.#positions.size < policy.maxPositions) {
         const drift = s.drift[symbol] ?? 0;
         let side: "buy" | "sell" = coin ? "buy" : "sell";
         if (policy.direction !== "random" && drift !== 0) {
@@ -877,11 +881,22 @@ export class SimTerminal {
         }
         const pip = pipOf(symbol);
         this.open(symbol, side, volume, policy.slPips * pip, policy.tpPips * pip);
+        if (this.#locked) this.#triesWhileLocked++;
       }
-      if (pending) {
+      if (pending && !givenUp) {
         this.place(symbol, coin ? "buy_limit" : "sell_limit", volume, 100 * pipOf(symbol));
+        if (this.#locked) this.#triesWhileLocked++;
       }
     }
+  }
+
+  /** Lock mode ends (an unlock command or the lock's end time): the trader may try again. */
+  #unlockTerminal(): void {
+    this.#locked = false;
+    this.#lockedUntil = 0;
+    this.#lockedTickets.clear();
+    this.#triesWhileLocked = 0;
+    this.#observer?.lock(this.#time, false, 0);
   }
 
   #checkStops(symbol: string, at: number): void {
