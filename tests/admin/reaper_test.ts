@@ -15,12 +15,13 @@ import { ControlDir } from "../../src/admin/mod.ts";
 import { DEFAULT_ADMIN_TIMING } from "../../src/admin/options.ts";
 import { StoreUnavailableError } from "../../src/store/errors.ts";
 import type { Store } from "../../src/store/mod.ts";
+import type { Clock } from "../../src/shared/clock.ts";
 import { sqliteAdapter } from "../store/_harness.ts";
 import { addSimInstances, element, insertSimElement, tempDir } from "./_harness.ts";
 
 /** A manual clock. */
 function clockAt(start: number) {
-  const clock = { t: start, now: () => clock.t };
+  const clock = { t: start, now: () => clock.t, monotonic: () => clock.t };
   return clock;
 }
 
@@ -38,7 +39,7 @@ function outage(store: Store, down: { is: boolean }): Store {
   });
 }
 
-function parts(store: Store, dir: string, clock: { now(): number }) {
+function parts(store: Store, dir: string, clock: Clock) {
   const log = getLogger(["riskguard", "test"]);
   const control = new ControlDir(`${dir}/control`);
   const supervisor: Supervisor = new Supervisor({
