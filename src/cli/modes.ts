@@ -15,6 +15,7 @@ import {
   ControlDir,
   defaultControlDir,
   registerChild,
+  retryStore,
   runAdmin,
 } from "../admin/mod.ts";
 import { defaultJournalDir, JOURNAL_DIR_ENV, runRisk, WebhookNotifier } from "../risk/mod.ts";
@@ -156,13 +157,23 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
     });
 }
 
-/** `--mode admin`: supervises every account of this host until Ctrl+C / SIGTERM / SIGBREAK. */
+/**
+ * `--mode admin`: supervises every account of this host until Ctrl+C / SIGTERM (Linux) or
+ * Ctrl+C / Ctrl+Break (Windows). A store that cannot be reached at start is retried, logged,
+ * until it answers or admin is stopped.
+ */
 async function runAdminMode(ctx: CliContext, config: Config): Promise<void> {
   const timing = adminTimingFromEnv(ctx.env);
-  const store = await openStore(config.store, { db: config.db });
+  const store = await retryStore(
+    logger("admin"),
+    ctx.stopSignal,
+    "start",
+    () => openStore(config.store, { db: config.db }),
+  );
+  if (store === undefined) return;
   try {
     const controlPath = ctx.env[CONTROL_DIR_ENV] ||
-      defaultControlDir(config.host, store.description, config.db);
+      defaultControlDir(config.host, store.description, config.db, ctx.env);
     const control = new ControlDir(controlPath);
     // The children's whole configuration, through their environment (never the command line,
     // never logged); nothing else of admin's environment reaches them.
@@ -185,6 +196,7 @@ async function runAdminMode(ctx: CliContext, config: Config): Promise<void> {
       childEnv: env,
       control,
       staleMs: config.stale_after_s * 1_000,
+      pingMs: config.ping_interval_s * 1_000,
       timing,
     });
   } finally {
