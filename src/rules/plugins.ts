@@ -102,8 +102,10 @@ export interface PluginStatus {
   errors: number;
   /** Evaluations that missed the deadline. */
   timeouts: number;
-  /** Plugin process crashes (exited on its own). */
+  /** Plugin process crashes (exited on its own, or killed for an answer line too long). */
   crashes: number;
+  /** Answer lines over {@link MAX_REPLY_CHARS} (the process was killed for each). */
+  oversized: number;
   /** Plugin process restarts. */
   restarts: number;
   /** Snapshots skipped (busy, restarting, suspended). */
@@ -203,6 +205,61 @@ export function defaultPluginCommand(): PluginCommand {
 const encoder = new TextEncoder();
 const log = logger("rules", "plugin");
 
+/** Longest answer line a plugin process may write (characters, about 1 MiB of JSON). */
+export const MAX_REPLY_CHARS = 1024 * 1024;
+/** Plugin output lines (console, stderr) logged per window; the rest are counted. */
+const LOG_LINES_PER_WINDOW = 20;
+/** The window of {@link LOG_LINES_PER_WINDOW}, ms. */
+const LOG_WINDOW_MS = 10_000;
+/** Longest plugin output line logged, characters (the rest is cut). */
+const LOG_LINE_CHARS = 1_000;
+
+/**
+ * Logs a plugin's console output, at most {@link LOG_LINES_PER_WINDOW} lines per window and
+ * each cut to {@link LOG_LINE_CHARS}: a plugin printing in a loop must not flood the log file
+ * or stall the risk process. Lines held back are counted and reported once per window.
+ */
+class RateLimitedLog {
+  readonly #name: string;
+  #windowStart = performance.now();
+  #logged = 0;
+  #suppressed = 0;
+
+  constructor(name: string) {
+    this.#name = name;
+  }
+
+  line(text: string): void {
+    const now = performance.now();
+    if (now - this.#windowStart >= LOG_WINDOW_MS) {
+      this.end();
+      this.#windowStart = now;
+      this.#logged = 0;
+    }
+    if (this.#logged >= LOG_LINES_PER_WINDOW) {
+      this.#suppressed++;
+      return;
+    }
+    this.#logged++;
+    const line = text.length > LOG_LINE_CHARS
+      ? `${text.slice(0, LOG_LINE_CHARS)}... (${text.length} characters)`
+      : text;
+    log.info("plugin {name}: {line}", { name: this.#name, line });
+  }
+
+  /** Reports the lines held back in the current window. */
+  end(): void {
+    if (this.#suppressed === 0) return;
+    log.warn("plugin {name}: {count} more output line(s) not logged (at most {max} per {s} s)", {
+      name: this.#name,
+      count: this.#suppressed,
+      max: LOG_LINES_PER_WINDOW,
+      s: LOG_WINDOW_MS / 1000,
+    });
+    this.#suppressed = 0;
+  }
+}
+
 /** A running plugin process. */
 class PluginProcess {
   readonly child: Deno.ChildProcess;
@@ -215,6 +272,7 @@ class PluginProcess {
     onReply: (reply: Reply) => void,
     onExit: (message: string) => void,
     name: string,
+    onOversized: (chars: number) => void,
   ) {
     this.child = new Deno.Command(command.path, {
       args: command.args,
@@ -227,8 +285,9 @@ class PluginProcess {
       stderr: "piped",
     }).spawn();
     this.#writer = this.child.stdin.getWriter();
-    // A reply is one JSON line of any length: never cut.
-    const whole = { maxLineChars: Infinity };
+    // A reply is one JSON line, never cut; one beyond MAX_REPLY_CHARS is refused (the slot kills
+    // the process) before it can hold the risk process's memory and time.
+    const whole = { maxLineChars: MAX_REPLY_CHARS, onOverflow: onOversized };
     const stdout = forEachLine(this.child.stdout, (line) => {
       let reply: Reply;
       try {
@@ -239,9 +298,9 @@ class PluginProcess {
       }
       onReply(reply);
     }, whole);
-    const stderr = forEachLine(this.child.stderr, (line) => {
-      log.info("plugin {name}: {line}", { name, line });
-    });
+    const stderrLog = new RateLimitedLog(name);
+    const stderr = forEachLine(this.child.stderr, (line) => stderrLog.line(line))
+      .finally(() => stderrLog.end());
     this.done = Promise.all([stdout, stderr, this.child.status]).then(([, , status]) => {
       if (!this.#killed) {
         onExit(
@@ -291,7 +350,15 @@ class PluginSlot {
   #loadWaiter: ((reply: Reply | { type: "crash"; message: string }) => void) | undefined;
   #failuresInRow = 0;
   #suspendedUntil = 0;
-  #counters = { evaluations: 0, errors: 0, timeouts: 0, crashes: 0, restarts: 0, skipped: 0 };
+  #counters = {
+    evaluations: 0,
+    errors: 0,
+    timeouts: 0,
+    crashes: 0,
+    oversized: 0,
+    restarts: 0,
+    skipped: 0,
+  };
   readonly #exits = new Set<Promise<void>>();
 
   constructor(spec: PluginSpec, url: URL, options: SlotOptions) {
@@ -476,6 +543,18 @@ class PluginSlot {
         if (process === this.#process) this.#onCrash(message);
       },
       this.spec.module,
+      (chars) => {
+        if (process !== this.#process) return;
+        this.#counters.oversized++;
+        log.error("plugin {name} wrote an answer line over {max} characters: killed", {
+          name: this.spec.module,
+          max: MAX_REPLY_CHARS,
+        });
+        this.#onCrash(
+          `wrote an answer line of more than ${MAX_REPLY_CHARS} characters (${chars} so far): ` +
+            "plugin process killed",
+        );
+      },
     );
     this.#process = process;
     this.#exits.add(process.done);
