@@ -112,6 +112,8 @@ export class AccountGuard {
   #unlockedHere = false;
   /** The person's unlock last seen to take effect on the EA (the element's field). */
   #unlockAppliedAt: number | null;
+  /** The `flatten_pending` last handed to the writer. */
+  #flattenStored: string[] = [];
 
   /** Restores the element's persisted day, peak and lock; the lock is held at once. */
   constructor(options: AccountGuardOptions) {
@@ -142,8 +144,12 @@ export class AccountGuard {
       onEvent: (event) => audit.recordExecutorEvent(event),
     });
     if (isLocked(this.#lock)) {
-      this.#executor.holdLocked(this.#lock.lockedUntil ?? 0, "lock", this.#lock.reason ?? "locked");
+      const reason = this.#lock.reason ?? "locked";
+      this.#executor.holdLocked(this.#lock.lockedUntil ?? 0, "lock", reason);
+      // Closes the previous process had not seen done: taken up again, not forgotten.
+      this.#executor.resume(element.flatten_pending, "lock", reason);
     }
+    this.#flattenStored = isLocked(this.#lock) ? [...element.flatten_pending] : [];
   }
 
   /** The settings in force. */
@@ -190,6 +196,7 @@ export class AccountGuard {
     this.#unlockedHere = true;
     if (unlockedAt !== undefined) this.#owedUnlockAt = unlockedAt;
     this.#executor.release();
+    this.#storeFlatten();
     audit.record("unlock", why);
     writer.writeTrading(this.#lock);
     audit.notify("unlock", "info", `account unlocked: ${why}`);
@@ -342,6 +349,7 @@ export class AccountGuard {
       }
     }
     const started = this.#executor.apply(snapshot, protective);
+    this.#storeFlatten();
     // A lock records its own breach, and while locked every close belongs to that lock. Other
     // new targets (one position over its risk, a close before the weekend) are breaches of
     // their own; targets already in progress are not recorded again, so a breach that lasts
@@ -457,6 +465,18 @@ export class AccountGuard {
       trading: next.trading,
     });
     this.#executor.holdLocked(request.until, "ea_lock", reason);
+  }
+
+  /**
+   * Keeps the element's `flatten_pending` equal to the account-wide closes being enforced while
+   * locked, so that a restart takes them up again.
+   */
+  #storeFlatten(): void {
+    if (this.#options.dryRun) return;
+    const now = isLocked(this.#lock) ? this.#executor.flattening() : [];
+    if (now.join() === this.#flattenStored.join()) return;
+    this.#flattenStored = now;
+    this.#options.writer.patch({ flatten_pending: now });
   }
 
   /** A person's unlock took effect on the EA (or a newer lock replaced it): record it as used. */

@@ -163,6 +163,14 @@ export class Executor {
     return this.#lock !== undefined;
   }
 
+  /**
+   * Takes up account-wide targets a previous process left unconfirmed with its lock (after a
+   * restart): they are enforced like new ones.
+   */
+  resume(keys: readonly ("cancel_orders" | "close_all")[], rule: string, reason: string): void {
+    for (const key of keys) this.#target(key, rule, reason);
+  }
+
   /** The account-wide targets (`cancel_orders`, `close_all`) not yet confirmed. */
   flattening(): Array<"cancel_orders" | "close_all"> {
     return (["cancel_orders", "close_all"] as const).filter((key) => this.#targets.has(key));

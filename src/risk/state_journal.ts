@@ -179,6 +179,12 @@ export function replayJournal(element: Element, entry: JournalEntry, now: number
       notes.push("lock not replayed: a person unlocked the account since");
     }
   }
+  const flatten = entry.flatten.filter((key) => !merged.flatten_pending.includes(key));
+  if (merged.trading !== "ALLOWED" && entry.trading !== "ALLOWED" && flatten.length > 0) {
+    patch.flatten_pending = [...merged.flatten_pending, ...flatten];
+    merged = { ...merged, flatten_pending: patch.flatten_pending };
+    notes.push(`pending ${flatten.join(" and ")}`);
+  }
   const metricsSince = (element.metrics?.updated_at ?? 0) > entry.written_at;
   if (metricsSince) {
     notes.push("day and peak not replayed: newer ones are stored");

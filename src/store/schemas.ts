@@ -209,6 +209,11 @@ export const elementSchema = z.object({
    * later than this one is still owed to the EA; without one, an EA lock is kept, not undone.
    */
   unlock_applied_at: epochMs.nullable().default(null),
+  /**
+   * Account-wide closes still being enforced with the lock (managed): a restarted risk process
+   * takes them up again instead of forgetting to flatten.
+   */
+  flatten_pending: z.array(z.enum(["cancel_orders", "close_all"])).default([]),
   host: z.string().nullable().default(null),
   instance_id: z.string().nullable().default(null),
   lease: z.number().int().min(0).default(0),
