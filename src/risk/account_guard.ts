@@ -302,11 +302,14 @@ export class AccountGuard {
         const at = error.file === undefined
           ? ""
           : ` at ${error.file}${error.line === undefined ? "" : `:${error.line}`}`;
-        audit.record("error", `rule plugin ${error.rule} ${error.kind}${at}: ${error.message}`, {
+        const message = `rule plugin ${error.rule} ${error.kind}${at}: ${error.message}`;
+        audit.record("error", message, {
           rule: error.rule,
           server_time: context.snapshot.server_time,
           detail: { ...error },
         });
+        // A plugin that no longer loads is not guarding: a person must hear of it.
+        if (error.kind === "load") audit.notify("error", "critical", message, error.rule);
       }
       if (outcome.actions.length === 0) return;
       // An answer about a previous trading day is stale: its locks would end at that day's

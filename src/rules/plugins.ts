@@ -106,6 +106,8 @@ export interface PluginStatus {
   crashes: number;
   /** Answer lines over {@link MAX_REPLY_CHARS} (the process was killed for each). */
   oversized: number;
+  /** Restarts that did not load (reported, retried with backoff). */
+  reloadFailures: number;
   /** Plugin process restarts. */
   restarts: number;
   /** Snapshots skipped (busy, restarting, suspended). */
@@ -350,12 +352,15 @@ class PluginSlot {
   #loadWaiter: ((reply: Reply | { type: "crash"; message: string }) => void) | undefined;
   #failuresInRow = 0;
   #suspendedUntil = 0;
+  /** A reload failure not yet handed out with an outcome. */
+  #unreported: RuleError | undefined;
   #counters = {
     evaluations: 0,
     errors: 0,
     timeouts: 0,
     crashes: 0,
     oversized: 0,
+    reloadFailures: 0,
     restarts: 0,
     skipped: 0,
   };
@@ -475,6 +480,11 @@ class PluginSlot {
   evaluate(context: RuleContext): Promise<Settled> {
     if (this.#state === "suspended" && this.#options.clock.monotonic() >= this.#suspendedUntil) {
       this.#restart();
+    }
+    const unreported = this.#unreported;
+    if (unreported !== undefined && this.#state !== "ready") {
+      this.#unreported = undefined;
+      return Promise.resolve({ ...this.#skip(this.#state), error: unreported });
     }
     if (this.#state !== "ready") return Promise.resolve(this.#skip(this.#state));
     if (this.#pending !== undefined) return Promise.resolve(this.#skip("busy"));
@@ -666,7 +676,37 @@ class PluginSlot {
   #restart(): void {
     this.#counters.restarts++;
     this.#state = "restarting";
-    void this.load();
+    void this.load().then((error) => {
+      if (error !== undefined) this.#reloadFailed(error);
+    });
+  }
+
+  /**
+   * A restart that did not load (the file was edited into a syntax error, removed, ...): the
+   * plugin is not dropped for good in silence. The failure is reported with the next snapshot's
+   * outcome (an `error` of kind `load`) and the load is retried with the same backoff as a
+   * suspension, so a fixed file is picked up again.
+   */
+  #reloadFailed(error: PluginLoadError): void {
+    if (this.#state === "closed") return;
+    this.#counters.reloadFailures++;
+    this.#failuresInRow++;
+    const { maxFailures, backoffMs, maxBackoffMs, clock } = this.#options;
+    const wait = exponentialBackoff(Math.max(0, this.#failuresInRow - maxFailures), {
+      baseMs: backoffMs,
+      maxMs: maxBackoffMs,
+    });
+    this.#suspendedUntil = clock.monotonic() + wait;
+    this.#state = "suspended";
+    const rule: RuleError = {
+      rule: this.id,
+      kind: "load",
+      message: `reload failed: ${error.message} (retried in ${Math.round(wait)} ms)`,
+      file: this.file,
+    };
+    if (error.line !== undefined) rule.line = error.line;
+    if (error.column !== undefined) rule.column = error.column;
+    this.#unreported = rule;
   }
 }
 
