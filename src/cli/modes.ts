@@ -139,6 +139,7 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
           signal: AbortSignal.any([ctx.stopSignal, stopAsked.signal]),
           notifier,
           journalDir: defaultJournalDir(ctx.env, store.description, config.db),
+          logFile: config.log_file,
           timing: {
             pingIntervalMs: config.ping_interval_s * 1_000,
             leaseStaleMs: config.stale_after_s * 1_000,

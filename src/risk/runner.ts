@@ -36,6 +36,7 @@ import { LeasedWriter } from "./leased_writer.ts";
 import { LiveConfig, riskSettingsOf } from "./live_config.ts";
 import type { WebhookNotifier } from "./notifier.ts";
 import { RulePlugins } from "./rule_plugins.ts";
+import type { ProtectedPath } from "../rules/plugins.ts";
 import { TerminalSession } from "./terminal_session.ts";
 import { type Replay, replayJournal, StateJournal } from "./state_journal.ts";
 import { DEFAULT_STALE_MS } from "../shared/stale.ts";
@@ -116,6 +117,8 @@ export interface RiskRunOptions {
    * could not take at a stop is lost.
    */
   journalDir?: string | undefined;
+  /** The log file, when logging goes to one: no plugin may share its folder. */
+  logFile?: string | undefined;
 }
 
 /**
@@ -250,6 +253,7 @@ function assemble(claim: ClaimedElement, run: RunContext): RiskParts {
     audit,
     writer,
     log,
+    protectedPaths: protectedPaths(options, claim.instance.path),
   });
   const guard = new AccountGuard({
     element: claim.element,
@@ -430,4 +434,17 @@ async function saveJournal(
     });
     return false;
   }
+}
+
+/** What no plugin may share a folder with: the store file, the log file, the terminal folder. */
+function protectedPaths(options: RiskRunOptions, instancePath: string): ProtectedPath[] {
+  const paths: ProtectedPath[] = [];
+  const store = options.store.description;
+  if (store.startsWith("sqlite:")) paths.push({ path: store.slice(7), what: "the store file" });
+  if (options.logFile !== undefined) paths.push({ path: options.logFile, what: "the log file" });
+  const terminal = options.pathway ?? instancePath;
+  if (!terminal.startsWith("sim:")) {
+    paths.push({ path: terminal, what: "the terminal folder" });
+  }
+  return paths;
 }

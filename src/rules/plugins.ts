@@ -29,7 +29,7 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { exponentialBackoff } from "../shared/backoff.ts";
 import type { Clock } from "../shared/clock.ts";
@@ -84,6 +84,20 @@ export interface PluginHostOptions {
   clock?: Clock;
   /** How to start a plugin process; default {@link defaultPluginCommand}. */
   command?: PluginCommand;
+  /**
+   * Files and folders a plugin must never be able to read (the store file, the log file, the
+   * terminal folder): a plugin whose folder holds one of them is refused, because a plugin may
+   * read everything in its own folder.
+   */
+  protectedPaths?: readonly ProtectedPath[];
+}
+
+/** A file or folder no plugin may share a folder with. */
+export interface ProtectedPath {
+  /** Absolute, or relative to the working directory. */
+  path: string;
+  /** What it is, for the refusal ("the store file"). */
+  what: string;
 }
 
 /** Counters and state of one plugin. */
@@ -336,6 +350,20 @@ class PluginProcess {
 
 type SlotOptions = Required<Omit<PluginHostOptions, "baseDir">>;
 
+/** An existing protected path inside `folder` (or the folder itself), if any. */
+async function protectedIn(
+  folder: string,
+  paths: readonly ProtectedPath[],
+): Promise<ProtectedPath | undefined> {
+  for (const item of paths) {
+    const inside = relative(folder, resolve(item.path));
+    if (inside !== "" && (inside.startsWith("..") || isAbsolute(inside))) continue;
+    // Only what is there can be read (a terminal folder named for an instance not set up yet).
+    if (await Deno.stat(item.path).then(() => true, () => false)) return item;
+  }
+  return undefined;
+}
+
 /** One plugin in its process. */
 class PluginSlot {
   readonly spec: PluginSpec;
@@ -420,6 +448,15 @@ class PluginSlot {
       return error;
     };
     if (this.url.protocol === "file:") {
+      const folder = dirname(this.file);
+      const exposed = await protectedIn(folder, this.#options.protectedPaths);
+      if (exposed !== undefined) {
+        return this.#fail(failure(
+          `refused: its folder ${folder} also holds ${exposed.what} (${
+            resolve(exposed.path)
+          }), which a plugin may read; move the plugin into a folder of its own`,
+        ));
+      }
       try {
         const info = await Deno.stat(this.url);
         if (!info.isFile) return this.#fail(failure("not a file"));
@@ -736,6 +773,7 @@ export class PluginHost {
       maxBackoffMs: options.maxBackoffMs ?? 60_000,
       clock: options.clock ?? systemClock,
       command: options.command ?? defaultPluginCommand(),
+      protectedPaths: options.protectedPaths ?? [],
     };
     const slots = specs.map((spec) =>
       new PluginSlot(spec, resolvePluginUrl(spec.module, options.baseDir), settings)
