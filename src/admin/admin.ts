@@ -13,7 +13,7 @@ import { describeError, RiskGuardError } from "../shared/errors.ts";
 import { logger } from "../shared/logging.ts";
 import type { Spawner } from "../shared/process.ts";
 import type { CommandLine } from "../shared/self_command.ts";
-import type { Store } from "../store/mod.ts";
+import { DEFAULT_SAMPLE_RETENTION_MS, type Store } from "../store/mod.ts";
 import { exponentialBackoff } from "../shared/backoff.ts";
 import type { ControlDir } from "./control.ts";
 import { type BeatFigures, Heartbeat } from "./heartbeat.ts";
@@ -46,6 +46,8 @@ export interface AdminOptions {
   command?: (args: readonly string[]) => CommandLine;
   /** Starts processes. */
   spawn?: Spawner;
+  /** Equity samples older than this are pruned at every reaper round (default 30 days). */
+  sampleRetentionMs?: number;
   /** Time source. */
   clock?: Clock;
 }
@@ -164,6 +166,13 @@ export async function runAdmin(options: AdminOptions): Promise<void> {
       await watcher.sweep();
     }, false),
     every(timing.reapMs, stop.signal, log, "reaper", () => reaper.round(), true),
+    every(timing.reapMs, stop.signal, log, "samples", async () => {
+      // Retention of the dashboard's equity history: MongoDB's TTL index does it where the
+      // server has one; this prune is the rule everywhere else (and for other retentions).
+      const retention = options.sampleRetentionMs ?? DEFAULT_SAMPLE_RETENTION_MS;
+      const pruned = await store.pruneSamples(clock.now() - retention);
+      if (pruned > 0) log.debug("pruned {count} equity sample(s)", { count: pruned });
+    }, true),
     every(timing.tableMs, stop.signal, log, "table", table, true),
     every(timing.heartbeatMs, stop.signal, log, "heartbeat", async () => {
       try {

@@ -55,6 +55,8 @@ export interface StartAdminOptions {
   env?: Record<string, string>;
   /** `--stale-after` in seconds (default {@link STALE_S}). */
   staleS?: number;
+  /** More command-line arguments (e.g. `--dashboard`). */
+  args?: string[];
 }
 
 /** Starts `riskguard --mode admin` as a real process. */
@@ -76,6 +78,7 @@ export function startAdmin(options: StartAdminOptions): AdminProcess {
       "1",
       "--stale-after",
       String(options.staleS ?? STALE_S),
+      ...(options.args ?? []),
     ],
     clearEnv: true,
     env: childEnv({
