@@ -274,9 +274,13 @@ export class AccountGuard {
     });
     this.#enforce(snapshot, evaluation.actions, evaluation.context.day.ends_at);
     this.#askPlugins(evaluation.context, evaluation.state.day.date);
-    writer.writeMetrics(snapshot, evaluation.context.day.pnl, {
-      day: this.#persistedDay(evaluation.state.day),
-      peak: evaluation.state.peak,
+    // Day and peak as they are when the write runs (a plugin's warning may land meanwhile).
+    writer.writeMetrics(snapshot, evaluation.context.day.pnl, () => {
+      const day = this.#engine.day;
+      return {
+        day: day === undefined ? undefined : this.#persistedDay(day),
+        peak: this.#engine.peak,
+      };
     });
     audit.observe(() =>
       this.#options.onStatus?.(this.#status(snapshot, evaluation.context.day.pnl))
