@@ -112,6 +112,8 @@ export class AccountGuard {
   #unlockedHere = false;
   /** The person's unlock last seen to take effect on the EA (the element's field). */
   #unlockAppliedAt: number | null;
+  /** The rule whose lock is held (a day lock it extends is the same lock). */
+  #lockRule: string | undefined;
   /** The `flatten_pending` last handed to the writer. */
   #flattenStored: string[] = [];
 
@@ -377,7 +379,18 @@ export class AccountGuard {
     const next = applyLock(this.#lock, request);
     if (next === undefined) return false;
     const { audit, writer, log } = this.#options;
+    if (
+      this.#lock.trading === "LOCKED_DAY" && next.trading === "LOCKED_DAY" &&
+      this.#lockRule === rule
+    ) {
+      // The same rule sliding its day lock's end forward (a cool-down "until now + 15 min"):
+      // the lock is extended silently, not recorded (and notified) again on every snapshot.
+      this.#lock = { ...next, reason: this.#lock.reason ?? next.reason };
+      writer.writeTrading(this.#lock);
+      return false;
+    }
     this.#lock = next;
+    this.#lockRule = rule;
     this.#settleOwedUnlock();
     const reason = request.reason;
     audit.record("breach", reason, { rule, server_time: snapshot.server_time });
