@@ -168,10 +168,9 @@ export class WriteQueue {
   }
 
   #kick(): void {
-    if (this.#worker !== undefined) {
-      this.#wake?.();
-      return;
-    }
+    // A worker is running, or sleeping out a retry backoff: it takes the new write in turn. Waking
+    // it here would retry an unreachable store once per new write instead of by the backoff.
+    if (this.#worker !== undefined) return;
     this.#worker = this.#work().finally(() => {
       this.#worker = undefined;
     });
