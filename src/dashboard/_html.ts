@@ -37,6 +37,20 @@ function render(value: Part): string {
   return escapeHtml(String(value));
 }
 
+/**
+ * Attributes from a record, each ` name="value"` (escaped): `null`, `undefined`, `false` and
+ * `""` leave the attribute out, `true` writes it bare. Keeps conditions out of the templates:
+ * `html\`<tr${attrs({ class: locked ? "locked" : null })}>\``.
+ */
+export function attrs(record: Record<string, string | number | boolean | null | undefined>): Html {
+  let out = "";
+  for (const [name, value] of Object.entries(record)) {
+    if (value === null || value === undefined || value === false || value === "") continue;
+    out += value === true ? ` ${name}` : ` ${name}="${escapeHtml(String(value))}"`;
+  }
+  return new Html(out);
+}
+
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => ESCAPES[char] ?? char);
