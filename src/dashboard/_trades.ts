@@ -19,10 +19,14 @@ export function tradesBlock(metrics: Metrics | null): Html {
   );
   const orders = tradeTable(metrics?.orders, metrics?.pending_orders, ORDER_COLUMNS, orderRow);
   return html`
-    <h3>Open positions <small>${asOf}</small></h3>
-    ${positions}
-    <h3>Pending orders</h3>
-    ${orders}
+    <div class="positions">
+      <h3>Open positions <small>${asOf}</small></h3>
+      ${positions}
+    </div>
+    <div class="orders">
+      <h3>Pending orders</h3>
+      ${orders}
+    </div>
   `;
 }
 

@@ -3,8 +3,10 @@
  * accounts guarded by real risk runs (real bridge, simulator, rules and store writes), the
  * dashboard as its own `riskguard dashboard` process on the same SQLite file. The fleet page
  * shows the three accounts and the `losing_day` row turns locked without a reload; the account
- * page draws its curve (non-blank canvas) with the daily-loss floor's value in the legend.
- * Screenshots of both pages go to `.test-artifacts/dashboard/`.
+ * page draws its curve (non-blank canvas) with the daily-loss floor's value in the legend,
+ * shows the day (reset in the broker's time, chart since the reset) and, once flattened, no
+ * positions; the calm account's page lists its positions and pending order and refreshes them
+ * without a reload. Screenshots of the pages go to `.test-artifacts/dashboard/`.
  *
  * Without Chromium the test prints why it skips, except in CI (`CI=true`), where it fails.
  *
@@ -160,7 +162,39 @@ Deno.test("the dashboard in Chromium: live fleet, a row turning locked, the acco
       await page.evaluate(`document.getElementById("summary").textContent`) as string,
       /LOCKED_DAY/,
     );
+    // The day: its reset in the broker's time with the offset the risk process wrote, and the
+    // chart since that reset.
+    const day = await textOf(page, "day");
+    assert.match(day, /Day resets at\s*00:00 broker server time \(UTC([+-]\d\d:\d\d)?\)/);
+    assert.match(day, /Day started\s*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+    assert.match(day, /Start balance\s*10,000\.00/);
+    assert.match(await textOf(page, "chart-range"), /^since the reset at \d{4}-/);
+    // The losing day was locked and flattened: no positions left, shown as such.
+    await page.waitForFunction(
+      `document.querySelector("#trades .positions .empty")?.textContent === "None."`,
+      { timeout: 20_000 },
+    );
     await page.screenshot({ path: `${ARTIFACTS}/account.png`, fullPage: true });
+
+    // A calm account trades on: its positions and orders are listed and move without a reload.
+    const calm = accounts.find((a) => a.scenario === "calm")!;
+    await page.goto(`${url.replace(/\/$/, "")}/accounts/${calm.id}`, { waitUntil: "load" });
+    await page.waitForFunction(`document.getElementById("live")?.textContent === "live"`);
+    await page.waitForFunction(
+      `document.querySelector("#trades table.trades td")?.textContent !== undefined &&
+        /buy limit/.test(document.querySelector("#trades .orders").textContent)`,
+      { timeout: 20_000 },
+    );
+    await page.evaluate(`window.marker = 4712`);
+    const asOf = await page.evaluate(
+      `document.querySelector("#trades .positions small").textContent`,
+    );
+    await page.waitForFunction(
+      `document.querySelector("#trades .positions small").textContent !== ${JSON.stringify(asOf)}`,
+      { timeout: 20_000 },
+    );
+    assert.equal(await page.evaluate(`window.marker`), 4712, "updated in place");
+    await page.screenshot({ path: `${ARTIFACTS}/account-calm.png`, fullPage: true });
     assert.deepEqual(errors, [], "no script errors on the pages");
   } finally {
     await browser?.close();
@@ -178,6 +212,11 @@ Deno.test("the dashboard in Chromium: live fleet, a row turning locked, the acco
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+async function textOf(page: Page, id: string): Promise<string> {
+  return (await page.evaluate(`document.getElementById("${id}")?.textContent ?? ""`) as string)
+    .replace(/\s+/g, " ");
+}
 
 async function tradingOf(page: Page, id: string): Promise<string | undefined> {
   return await page.evaluate(
