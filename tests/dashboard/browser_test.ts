@@ -18,6 +18,7 @@ import { runRisk } from "../../src/risk/runner.ts";
 import { freePortPair } from "../../src/shared/net.ts";
 import { openStore } from "../../src/store/mod.ts";
 import { limitLines } from "../../src/dashboard/limits.ts";
+import { type DashboardProcess, startDashboardProcess } from "./_process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const ARTIFACTS = `${ROOT}.test-artifacts/dashboard`;
@@ -58,7 +59,7 @@ Deno.test("the dashboard in Chromium: live fleet, a row turning locked, the acco
   const store = await openStore(spec);
   const stop = new AbortController();
   const runs: Promise<void>[] = [];
-  let dashboard: Deno.ChildProcess | undefined;
+  let dashboard: DashboardProcess | undefined;
   let browser: Browser | undefined;
   try {
     const accounts: { id: string; instance: string; scenario: string; login: number }[] = [];
@@ -82,7 +83,8 @@ Deno.test("the dashboard in Chromium: live fleet, a row turning locked, the acco
     }
     const losing = accounts.find((a) => a.scenario === "losing_day")!;
 
-    const url = await startDashboardProcess(spec, (child) => dashboard = child);
+    dashboard = await startDashboardProcess(spec);
+    const url = dashboard.url;
     browser = await puppeteer.launch({
       executablePath: chromium,
       headless: true,
@@ -200,14 +202,7 @@ Deno.test("the dashboard in Chromium: live fleet, a row turning locked, the acco
     await browser?.close();
     stop.abort();
     await Promise.allSettled(runs);
-    if (dashboard !== undefined) {
-      try {
-        dashboard.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      await dashboard.status;
-    }
+    await dashboard?.stop();
     await store.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
@@ -222,46 +217,4 @@ async function tradingOf(page: Page, id: string): Promise<string | undefined> {
   return await page.evaluate(
     `document.querySelector('tr[data-id="${id}"] .trading')?.textContent?.trim()`,
   ) as string | undefined;
-}
-
-/** Starts `riskguard dashboard` on a free port; resolves with its URL once it listens. */
-async function startDashboardProcess(
-  spec: string,
-  started: (child: Deno.ChildProcess) => void,
-): Promise<string> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${ROOT}main.ts`,
-      "dashboard",
-      "--listen",
-      `127.0.0.1:${freePortPair()}`,
-      "--store",
-      spec,
-      "--log-level",
-      "warning",
-    ],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  started(child);
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-    const match = /riskguard dashboard: (http:\/\/\S+)/.exec(text);
-    if (match !== null) {
-      // Keep draining stdout so the child never blocks on a full pipe.
-      void (async () => {
-        while (!(await reader.read()).done) { /* drain */ }
-      })().catch(() => {});
-      return match[1]!;
-    }
-  }
-  throw new Error(`the dashboard did not start: ${text}`);
 }
