@@ -2,6 +2,10 @@
  * A tiny HTML template helper: interpolated values are escaped unless they are {@link Html}
  * (already rendered markup), so text from the store can never inject markup.
  *
+ * `deno fmt` formats `html` templates as HTML. Keep each one plain markup with simple holes
+ * (`${value}`): work conditions, lists and optional attributes ({@link attrs}) out before the
+ * template, or in a small helper per component, and the formatter keeps the markup readable.
+ *
  * @module
  */
 
