@@ -79,7 +79,7 @@ export interface PluginHostOptions {
   backoffMs?: number;
   /** Longest suspension in ms; default 60000. */
   maxBackoffMs?: number;
-  /** Time source for suspensions; default the system clock. */
+  /** Time source for suspensions (its monotonic reading); default the system clock. */
   clock?: Clock;
   /** How to start a plugin process; default {@link defaultPluginCommand}. */
   command?: PluginCommand;
@@ -424,7 +424,7 @@ class PluginSlot {
 
   /** Evaluates one context; resolves by the deadline at the latest. */
   evaluate(context: RuleContext): Promise<Settled> {
-    if (this.#state === "suspended" && this.#options.clock.now() >= this.#suspendedUntil) {
+    if (this.#state === "suspended" && this.#options.clock.monotonic() >= this.#suspendedUntil) {
       this.#restart();
     }
     if (this.#state !== "ready") return Promise.resolve(this.#skip(this.#state));
@@ -579,7 +579,7 @@ class PluginSlot {
     }
     this.#failed();
     if (this.#state === "suspended") {
-      const ms = this.#suspendedUntil - this.#options.clock.now();
+      const ms = Math.round(this.#suspendedUntil - this.#options.clock.monotonic());
       error.message += ` (suspended for ${ms} ms after ${this.#failuresInRow} failures in a row)`;
     }
   }
@@ -595,7 +595,7 @@ class PluginSlot {
         baseMs: backoffMs,
         maxMs: maxBackoffMs,
       });
-      this.#suspendedUntil = clock.now() + wait;
+      this.#suspendedUntil = clock.monotonic() + wait;
       this.#state = "suspended";
       return;
     }
