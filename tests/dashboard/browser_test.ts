@@ -141,9 +141,13 @@ Deno.test("the dashboard in Chromium: live fleet, a row turning locked, the acco
     );
     await page.screenshot({ path: `${ARTIFACTS}/fleet.png`, fullPage: true });
 
+    // The rows are redrawn live (every second and on each change): the link is found and
+    // clicked in one step in the page, so a redraw between "find" and "click" cannot detach it.
     await Promise.all([
       page.waitForNavigation({ waitUntil: "load" }),
-      page.click(`tr[data-id="${losing.id}"] td:first-child a`),
+      page.evaluate(
+        `document.querySelector('tr[data-id="${losing.id}"] td:first-child a').click()`,
+      ),
     ]);
     await page.waitForSelector('#chart[data-state="drawn"]', { timeout: 20_000 });
     const painted = await page.evaluate(`(() => {
