@@ -133,6 +133,96 @@ Deno.test("oracle: locked at once but flat too late is a missed breach", () => {
   );
 });
 
+/** The store's events of a run whose lock `a-1` was acked. */
+const LOCK_ACKED = [started(100, 0), ackEvent("a-1", 1_103)];
+
+/**
+ * A breach at 1 050 whose close-all meets `requotes` refused requests of 300 ms each (from
+ * 1 110 on, one after the other), then is accepted `acceptedMs` later and is flat.
+ */
+function requoted(requotes: number, acceptedMs: number, flatAfter = true): Line[] {
+  const lines: Line[] = ENFORCED.filter(([ms]) => ms <= 1_110);
+  let at = 1_110;
+  for (let i = 0; i < requotes; i++) {
+    at += 300;
+    lines.push([at, "trade", {
+      action: "requote",
+      ticket: 7,
+      symbol: "EURUSD",
+      volume: 0,
+      ms: 300,
+    }]);
+  }
+  at += acceptedMs;
+  if (flatAfter) lines.push([at, "account", flat(9_440)]);
+  lines.push([at + 1, "snapshot", flatAfter ? flat(9_440) : open(9_440)]);
+  lines.push([at + 2_500, "snapshot", flatAfter ? flat(9_440) : open(9_440)]);
+  return lines;
+}
+
+Deno.test("oracle: time the broker spent refusing requests is not charged to the agent", () => {
+  // 10 requotes of 300 ms: flat 3 060 + 200 ms after the snapshot, within 2 000 + 3 000 ms.
+  const verdict = check(parseTruthLog(log(requoted(10, 200))), LOCK_ACKED);
+  assert.ok(verdict.ok, describeVerdict(verdict));
+  assert.deepEqual(verdict.breachToFlatMs, [3_260]);
+
+  // The same refusals with no `ms` (not the broker's time): the breach is missed.
+  const unmeasured = requoted(10, 200).map(([ms, type, fields]): Line =>
+    type === "trade" ? [ms, type, { ...fields, ms: undefined }] : [ms, type, fields]
+  );
+  assert.equal(check(parseTruthLog(log(unmeasured)), LOCK_ACKED).missed.length, 1);
+});
+
+Deno.test("oracle: time on accepted requests and an agent that stops retrying still count", () => {
+  // Accepted requests only (no refusal), flat 2 200 ms after the crossing: missed.
+  const slow = check(parseTruthLog(log(requoted(0, 2_140))), LOCK_ACKED);
+  assert.equal(slow.missed.length, 1);
+  assert.match(
+    slow.missed[0]!.what,
+    /not locked and flat within 2000 ms \(locked true, flat false\)/,
+  );
+
+  // 3 requotes (900 ms) and then the agent never sends the request again: missed at
+  // 1 050 + 2 000 + 900, with the broker's time in the finding.
+  const gaveUp = check(parseTruthLog(log(requoted(3, 4_000, false))), LOCK_ACKED);
+  assert.equal(gaveUp.missed.length, 1);
+  assert.match(
+    gaveUp.missed[0]!.what,
+    /not locked and flat within 2000 ms \+ 900 ms of refused requests \(locked true, flat false\)/,
+  );
+
+  // A refusal that ended before the crossing moves nothing.
+  const before: Line[] = [
+    [100, "snapshot", open(9_800)],
+    [1_000, "trade", { action: "requote", ticket: 7, symbol: "EURUSD", volume: 0, ms: 5_000 }],
+    ...requoted(0, 2_140).filter(([ms]) => ms > 200),
+  ];
+  assert.equal(check(parseTruthLog(log(before)), LOCK_ACKED).missed.length, 1);
+});
+
+Deno.test("oracle: refused while the market is closed, the deadline is the reopening + target", () => {
+  const closedUntil = (reopen: number, flatAt: number | undefined): Line[] => [
+    ...ENFORCED.filter(([ms]) => ms <= 1_110),
+    [1_000, "market", { open: false }],
+    [1_300, "trade", { action: "market_closed", ticket: 7, symbol: "EURUSD", volume: 0, ms: 150 }],
+    [4_000, "snapshot", open(9_440)],
+    [reopen, "market", { open: true }],
+    ...(flatAt === undefined ? [] : [[flatAt, "account", flat(9_440)] as Line]),
+    [reopen + 4_000, "snapshot", flatAt === undefined ? open(9_440) : flat(9_440)],
+  ];
+  // The market reopens 5 s after the crossing; flat 1.5 s later is in time.
+  const inTime = check(parseTruthLog(log(closedUntil(6_000, 7_500))), LOCK_ACKED);
+  assert.ok(inTime.ok, describeVerdict(inTime));
+  assert.deepEqual(inTime.breachToFlatMs, [6_450]);
+
+  // Flat 2.5 s after the reopening is late; never flat is missed after the reopening.
+  const late = check(parseTruthLog(log(closedUntil(6_000, 8_500))), LOCK_ACKED);
+  assert.match(late.missed[0]!.what, /not locked and flat within 2000 ms \+ 150 ms/);
+  const never = check(parseTruthLog(log(closedUntil(6_000, undefined))), LOCK_ACKED);
+  assert.equal(never.missed.length, 1);
+  assert.equal(never.missed[0]!.wall, T0 + 1_050);
+});
+
 Deno.test("oracle: a command after the lease went to another process fails", () => {
   const verdict = check(parseTruthLog(log(ENFORCED)), [
     started(100, 0),

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { systemClock } from "../../shared/clock.ts";
 import { childEnv, spawnProcess } from "../../shared/process.ts";
 import { selfCommand } from "../../shared/self_command.ts";
 import { SimEa } from "./ea.ts";
@@ -152,7 +153,7 @@ export function createTerminal(
     server: SIM_SERVER,
     serverOffsetMs: SIM_SERVER_OFFSET_MS,
     startUtc,
-    ...(truth === undefined ? {} : { observer: truth }),
+    ...(truth === undefined ? {} : { observer: truth, clock: systemClock }),
   });
   return { terminal, truth };
 }

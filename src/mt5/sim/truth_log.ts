@@ -13,16 +13,17 @@
  * |---|---|
  * | `start` | `start_utc`, `server_offset`, `login`, `server`, `scenario`, `seed`, `speed`, `balance`, `pid`, `ppid` (first line of every run) |
  * | `account` | `equity`, `balance`, `positions`, `orders` (whenever one of them changed) |
- * | `trade` | `action`, `ticket`, `symbol`, `volume`, `cause?`, `command_id?` |
+ * | `trade` | `action`, `ticket`, `symbol`, `volume`, `cause?`, `command_id?`; `ms` on `requote` and `market_closed`: real ms the refused request took |
  * | `command` | `id`, `command` (as received, before it runs) |
  * | `ack` | `id`, `ok`, `retcode` |
  * | `lock` | `locked`, `until` (lock mode switched on or off) |
+ * | `market` | `open` (the market closed or opened again: a scenario's market-closed window) |
  * | `hello`, `snapshot` | sent to the agent; a snapshot has `seq`, `equity`, `balance`, `positions`, `orders`, `locked` |
  * | `fault` | `fault` (`cut`, `garbage`, `silent`), `ms` for a silence: a connection fault from the EA's trigger file began |
  * | `stop` | the simulator stopped cleanly (a killed one has no `stop`) |
  *
  * A file is appended to: a restarted simulator adds a run that begins with its own `start`.
- * Lines are buffered for at most {@link FLUSH_MS} ms; commands, acks and locks are written at
+ * Lines are buffered for at most {@link FLUSH_MS} ms; commands, acks, locks and market changes are written at
  * once, so a killed process loses at most the account changes of its last moments.
  *
  * @module
@@ -118,6 +119,12 @@ export class TruthLog implements SimObserver {
   /** {@inheritDoc SimObserver.lock} */
   lock(at: number, locked: boolean, until: number): void {
     this.#line({ type: "lock", sim: at, locked, until });
+    this.#flush();
+  }
+
+  /** {@inheritDoc SimObserver.market} */
+  market(at: number, open: boolean): void {
+    this.#line({ type: "market", sim: at, open });
     this.#flush();
   }
 
