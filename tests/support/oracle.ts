@@ -15,8 +15,11 @@
  * 3. **Nobody else's commands**: no command reached the account after its lease went to
  *    another manager (a later `risk process started` event of another process).
  * 4. **Nothing lost**: every protective command the EA answered has its `ack` event in the
- *    store, exactly once, in the order the EA answered them (answers given while the EA was
- *    silent by a drill's `silent` fault never left it and are not owed).
+ *    store, exactly once, in the order the EA answered them. Not owed: answers given while the
+ *    EA was silent by a drill's `silent` fault (they never left it), and answers in the last
+ *    second before the run ended or lost its agent for good (a `link` down with no `link` up
+ *    after it: the risk process was stopped or killed, and the simulator, a process of its own,
+ *    went on).
  *
  * The formulas are those of `docs/rules.md`, written again here rather than imported, so that
  * the oracle does not share a bug with the code it checks: `max_daily_loss` (equity <=
@@ -52,9 +55,14 @@ export async function readTruthLog(path: string): Promise<TruthRun[]> {
   return parseTruthLog(await Deno.readTextFile(path));
 }
 
-/** Parses the text of a truth log into runs. */
+/**
+ * Parses the text of a truth log into runs, in the order they started. A line goes to the latest
+ * run of its `pid`: a simulator of its own process may still write after the next run started
+ * (its risk process was killed); a line without `pid` goes to the latest run.
+ */
 export function parseTruthLog(text: string): TruthRun[] {
   const runs: TruthRun[] = [];
+  const byPid = new Map<unknown, TruthRun>();
   for (const raw of text.split("\n")) {
     if (raw.trim() === "") continue;
     let line: TruthLine;
@@ -63,12 +71,16 @@ export function parseTruthLog(text: string): TruthRun[] {
     } catch {
       continue; // the last line of a killed run
     }
-    if (line.type === "start") runs.push({ start: line, lines: [], clean: false });
-    else if (runs.length > 0) {
-      const run = runs[runs.length - 1]!;
-      run.lines.push(line);
-      if (line.type === "stop") run.clean = true;
+    if (line.type === "start") {
+      const run = { start: line, lines: [], clean: false };
+      runs.push(run);
+      byPid.set(line.pid, run);
+      continue;
     }
+    const run = (line.pid === undefined ? undefined : byPid.get(line.pid)) ?? runs.at(-1);
+    if (run === undefined) continue;
+    run.lines.push(line);
+    if (line.type === "stop") run.clean = true;
   }
   return runs;
 }
@@ -241,7 +253,7 @@ export function checkAccount(
     let tickCrossed = false;
     /** The simulator's market: closed in a scenario's market-closed windows (`market` lines). */
     let marketOpen = true;
-    const endedAt = run.lines.at(-1)?.wall ?? run.start.wall;
+    const endedAt = agentLostAt(run) ?? run.lines.at(-1)?.wall ?? run.start.wall;
     /** Windows in which the EA sent nothing (a `silent` fault): its answers never left it. */
     const silences = run.lines.filter((l) => l.type === "fault" && l.fault === "silent")
       .map((l) => ({ from: l.wall, to: l.wall + num(l.ms) }));
@@ -439,6 +451,15 @@ export function checkAccount(
     verdict.foreignCommands.length === 0 && verdict.missingEvents.length === 0 &&
     verdict.disorderedEvents.length === 0;
   return verdict;
+}
+
+/**
+ * When the run lost its agent for good: its last `link` down with no `link` up after it, before
+ * the run's end (none when the link came back, or the run has no `link` lines).
+ */
+function agentLostAt(run: TruthRun): number | undefined {
+  const last = run.lines.findLast((l) => l.type === "link");
+  return last !== undefined && last.up === false ? last.wall : undefined;
 }
 
 /** Every acked protective command has its ack event once, in the EA's order. */
