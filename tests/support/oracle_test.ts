@@ -21,7 +21,7 @@ type Line = [number, string, Record<string, unknown>];
 /** Writes a truth log run. */
 function log(
   lines: Line[],
-  start: { pid?: number; clean?: boolean; at?: number } = {},
+  start: { pid?: number; ppid?: number; clean?: boolean; at?: number } = {},
 ): string {
   const at = start.at ?? 0;
   const out: Record<string, unknown>[] = [{
@@ -37,7 +37,7 @@ function log(
     speed: 1,
     balance: 10_000,
     pid: start.pid ?? 100,
-    ppid: 1,
+    ppid: start.ppid ?? 1,
   }, ...lines.map(([ms, type, fields]) => ({ type, wall: T0 + ms, sim: ms - at, ...fields }))];
   if (start.clean !== false) out.push({ type: "stop", wall: T0 + (lines.at(-1)?.[0] ?? 0) + 1 });
   return out.map((line) => JSON.stringify(line)).join("\n") + "\n";
@@ -355,4 +355,65 @@ Deno.test("oracle: another time zone than server time is refused", () => {
     () => check([], [], { daily: { timezone: "Europe/Prague" } }),
     /server time only, not Europe\/Prague/,
   );
+});
+
+Deno.test("oracle: a simulator outliving its killed risk process is its own run; late acks not owed", () => {
+  // Simulator pid 300 of risk process 100: the close-all is sent, the risk process is killed at
+  // 1 200 (the link goes down), the EA finishes the close-all alone and answers into the void.
+  const killed: Line[] = [
+    ...ENFORCED.filter(([ms]) => ms <= 1_110),
+    [1_200, "link", { up: false }],
+    [1_350, "account", flat(9_440)],
+    [1_351, "ack", { id: "a-2", ok: true, retcode: 10009 }],
+  ];
+  const first = log(killed.map(([ms, type, f]): Line => [ms, type, { ...f, pid: 300 }]), {
+    pid: 300,
+    ppid: 100,
+    clean: false,
+  });
+  // The restarted risk process 200 starts simulator 400 at 1 300, while 300 still writes.
+  const second = log(
+    [
+      [1_400, "snapshot", open(9_800)],
+      [1_450, "command", { id: "b-1", command: { type: "lock", id: "b-1", until: 0 } }],
+      [1_451, "lock", { locked: true, until: 0 }],
+      [1_452, "ack", { id: "b-1", ok: true, retcode: 0 }],
+      [1_700, "account", flat(9_790)],
+      [5_000, "snapshot", flat(9_790)],
+    ].map(([ms, type, f]): Line => [ms as number, type as string, { ...f as object, pid: 400 }]),
+    {
+      pid: 400,
+      ppid: 200,
+      at: 1_300,
+    },
+  );
+  // Interleaved as two processes append to one file: 300's lines after 400's start.
+  const firstLines = first.trimEnd().split("\n");
+  const secondLines = second.trimEnd().split("\n");
+  const text = [
+    ...firstLines.slice(0, -2),
+    secondLines[0]!,
+    ...firstLines.slice(-2),
+    ...secondLines.slice(1),
+  ].join("\n") + "\n";
+  const runs = parseTruthLog(text);
+  assert.deepEqual(runs.map((r) => r.start.pid), [300, 400]);
+  assert.ok(runs[0]!.lines.some((l) => l.type === "ack" && l.id === "a-2"), "a-2 is 300's");
+  // (The hand-made stop line has no pid: it goes to the latest run.)
+  assert.ok(runs[1]!.lines.every((l) => l.pid === 400 || l.type === "stop"));
+  const events = [
+    started(100, 0),
+    ackEvent("a-1", 1_103),
+    started(200, 1_290),
+    ackEvent("b-1", 1_453),
+  ];
+  const verdict = check(runs, events);
+  assert.ok(verdict.ok, describeVerdict(verdict));
+  assert.equal(verdict.exemptEvents, 1, "a-2, answered after the link was lost, is not owed");
+
+  // Had the link come back (the same agent), a-2 would be owed.
+  const back = parseTruthLog(
+    log([...killed, [1_300, "link", { up: true }], [3_000, "snapshot", flat(9_440)]]),
+  );
+  assert.deepEqual(check(back, events).missingEvents.map((f) => f.what), ["no ack event for a-2"]);
 });
