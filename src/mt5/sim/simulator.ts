@@ -377,10 +377,13 @@ export class SimTerminal {
   }
 
   /**
-   * Moves simulated time forward to `time` (ms since the start): generates ticks, triggers stop
-   * losses, take profits and pending orders, accrues swap, and lets the trader act.
+   * Moves simulated time forward to `time` (ms since the start; a fraction is dropped, so every
+   * time the EA reports is whole milliseconds as the protocol requires, whatever the speed):
+   * generates ticks, triggers stop losses, take profits and pending orders, accrues swap, and
+   * lets the trader act.
    */
   advanceTo(time: number): void {
+    time = Math.floor(time);
     const market = this.#market;
     while (market.time + market.tickMs <= time) {
       // One tick at a time, so that stops, fills and the trader see every intermediate price.
