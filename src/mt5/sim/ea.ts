@@ -131,7 +131,7 @@ export class SimEa {
   #agentGone = false;
   /** Ready PUSH peers (0 or 1: one agent). */
   #links = 0;
-  /** Real ms when the PUSH link was last up (or the EA started). */
+  /** Monotonic ms when the PUSH link last came up or went down (or the EA started). */
   #linkSeenAt = 0;
   #faultCheckedAt = 0;
   #silentUntil = 0;
@@ -197,7 +197,7 @@ export class SimEa {
     if (this.#running) return;
     this.#running = true;
     this.#startReal = this.#clock.now();
-    this.#linkSeenAt = this.#startReal;
+    this.#linkSeenAt = this.#clock.monotonic();
     this.#connect();
     this.#timer = setInterval(() => this.#onTimer(), this.#o.timerMs);
   }
@@ -241,12 +241,12 @@ export class SimEa {
   #watchAgent(push: PushSocket, pull: PullSocket): void {
     push.on("connect", () => {
       this.#links++;
-      this.#linkSeenAt = this.#clock.now();
+      this.#linkSeenAt = this.#clock.monotonic();
       this.#onLink?.(true);
     });
     push.on("disconnect", () => {
       this.#links = Math.max(0, this.#links - 1);
-      this.#linkSeenAt = this.#clock.now();
+      this.#linkSeenAt = this.#clock.monotonic();
       this.#onLink?.(false);
     });
     for (const socket of [push, pull]) {
@@ -330,7 +330,7 @@ export class SimEa {
     if (!this.#running || this.#reconnecting) return;
     if (
       this.#agentGoneMs !== undefined && this.#links === 0 &&
-      this.#clock.now() - this.#linkSeenAt >= this.#agentGoneMs
+      this.#clock.monotonic() - this.#linkSeenAt >= this.#agentGoneMs
     ) {
       this.#gone("no agent");
     }
