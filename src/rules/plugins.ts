@@ -34,6 +34,7 @@ import { pathToFileURL } from "node:url";
 import { exponentialBackoff } from "../shared/backoff.ts";
 import type { Clock } from "../shared/clock.ts";
 import { childEnv } from "../shared/process.ts";
+import { forEachLine } from "../shared/lines.ts";
 import { type CommandLine, selfCommand } from "../shared/self_command.ts";
 import { systemClock } from "../shared/clock.ts";
 import { type Action, checkActions, type RuleContext, type RuleError } from "./rule.ts";
@@ -226,7 +227,9 @@ class PluginProcess {
       stderr: "piped",
     }).spawn();
     this.#writer = this.child.stdin.getWriter();
-    const stdout = readLines(this.child.stdout, (line) => {
+    // A reply is one JSON line of any length: never cut.
+    const whole = { maxLineChars: Infinity };
+    const stdout = forEachLine(this.child.stdout, (line) => {
       let reply: Reply;
       try {
         reply = JSON.parse(line) as Reply;
@@ -235,8 +238,8 @@ class PluginProcess {
         return;
       }
       onReply(reply);
-    });
-    const stderr = readLines(this.child.stderr, (line) => {
+    }, whole);
+    const stderr = forEachLine(this.child.stderr, (line) => {
       log.info("plugin {name}: {line}", { name, line });
     });
     this.done = Promise.all([stdout, stderr, this.child.status]).then(([, , status]) => {
@@ -268,27 +271,6 @@ class PluginProcess {
     }
     return this.done;
   }
-}
-
-async function readLines(
-  stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
-): Promise<void> {
-  let buffer = "";
-  try {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let newline: number;
-      while ((newline = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        if (line.length > 0) onLine(line);
-      }
-    }
-  } catch {
-    // Stream closed by a kill.
-  }
-  if (buffer.length > 0) onLine(buffer);
 }
 
 type SlotOptions = Required<Omit<PluginHostOptions, "baseDir">>;
