@@ -133,6 +133,8 @@ export interface AccountVerdict {
   enforced: number;
   /** Wall ms from each enforced crossing's snapshot to locked and flat. */
   breachToFlatMs: number[];
+  /** Of each of those, the ms the broker spent refusing requests (not charged to the agent). */
+  refusedMs: number[];
   /** Crossings not followed by lock and flat in time. */
   missed: Finding[];
   /** Crossings whose run ended (the process was stopped) before the target time. */
@@ -221,6 +223,7 @@ export function checkAccount(
     crossings: 0,
     enforced: 0,
     breachToFlatMs: [],
+    refusedMs: [],
     missed: [],
     undecided: [],
     falseLocks: [],
@@ -306,6 +309,7 @@ export function checkAccount(
       if (pending === undefined || !locked || !flat) return;
       verdict.enforced++;
       verdict.breachToFlatMs.push(wall - pending.wall);
+      verdict.refusedMs.push(pending.refusedMs);
       if (wall > due(pending)) {
         verdict.missed.push({
           wall: pending.wall,

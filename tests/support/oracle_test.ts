@@ -165,6 +165,7 @@ Deno.test("oracle: time the broker spent refusing requests is not charged to the
   const verdict = check(parseTruthLog(log(requoted(10, 200))), LOCK_ACKED);
   assert.ok(verdict.ok, describeVerdict(verdict));
   assert.deepEqual(verdict.breachToFlatMs, [3_260]);
+  assert.deepEqual(verdict.refusedMs, [3_000], "the broker's part of it");
 
   // The same refusals with no `ms` (not the broker's time): the breach is missed.
   const unmeasured = requoted(10, 200).map(([ms, type, fields]): Line =>
