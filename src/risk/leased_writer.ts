@@ -43,8 +43,10 @@ export class LeasedWriter {
   readonly #queue: WriteQueue;
   /** Monotonic ms of the last metrics write (the interval is a duration). */
   #lastMetricsAt = Number.NEGATIVE_INFINITY;
-  /** Metrics (with day and peak) handed over but not yet written. */
+  /** Metrics handed over but not yet written. */
   #pendingMetrics: ManagedPatch | undefined;
+  /** Where the day and peak of the next metrics write are read from, when it runs. */
+  #pendingState: (() => { day?: DayState | undefined; peak?: PeakState | undefined }) | undefined;
   /** The metrics last written, for the samples taken at a lock. */
   #lastMetrics: Metrics | undefined;
   /** True once the current trading state is known to be in the store. */
@@ -77,6 +79,14 @@ export class LeasedWriter {
    */
   get tradingStored(): boolean {
     return this.#tradingStored;
+  }
+
+  /**
+   * True while a change of the trading, day or peak state has not reached the store (the store
+   * is unreachable): a stop then keeps it in the local journal.
+   */
+  get stateUnwritten(): boolean {
+    return this.#pendingMetrics !== undefined || this.#queue.stateUnwritten;
   }
 
   /** Appends an audit event. */
@@ -115,14 +125,16 @@ export class LeasedWriter {
    * They are written at once when the last metrics write is a metrics interval old, else by
    * {@link writeMetricsUntil} once it is (whether or not more snapshots arrive), and by
    * {@link flushMetrics} on stop: a new high-water mark reached just before the market went
-   * quiet is never lost. This is the one place where metrics reach the store.
+   * quiet is never lost. This is the one place where metrics reach the store. The day and peak
+   * are read from `state` when the write runs, not when it is queued: a write waiting through an
+   * outage must not put back an older day over a newer one (a warning's memory).
    */
   writeMetrics(
     snapshot: Snapshot,
     dailyPnl: number,
-    state: { day?: DayState | undefined; peak?: PeakState | undefined },
+    state: () => { day?: DayState | undefined; peak?: PeakState | undefined },
   ): void {
-    const { day, peak } = state;
+    this.#pendingState = state;
     this.#pendingMetrics = {
       metrics: {
         balance: snapshot.account.balance,
@@ -132,8 +144,6 @@ export class LeasedWriter {
         orders: snapshot.orders.length,
         updated_at: this.#options.clock.now(),
       },
-      ...(day === undefined ? {} : { day }),
-      ...(peak === undefined ? {} : { peak }),
     };
     this.#writeMetricsIfDue();
   }
@@ -154,7 +164,15 @@ export class LeasedWriter {
     if (patch === undefined) return;
     this.#pendingMetrics = undefined;
     this.#lastMetricsAt = this.#options.clock.monotonic();
-    this.#submit("metrics", "metrics", patch);
+    const state = this.#pendingState;
+    this.#submit("metrics", "metrics", () => {
+      const { day, peak } = state?.() ?? {};
+      return {
+        ...patch,
+        ...(day === undefined ? {} : { day }),
+        ...(peak === undefined ? {} : { peak }),
+      };
+    });
     if (patch.metrics !== undefined) {
       this.#lastMetrics = patch.metrics;
       this.#writeSample(patch.metrics, patch.metrics.updated_at, "sample");
@@ -233,7 +251,7 @@ export class LeasedWriter {
   #submit(
     kind: "state" | "metrics",
     key: string,
-    patch: ManagedPatch,
+    patch: ManagedPatch | (() => ManagedPatch),
     written?: () => void,
   ): void {
     const { store, clock } = this.#options;
@@ -242,7 +260,11 @@ export class LeasedWriter {
       kind,
       key,
       run: async () => {
-        await store.updateElement(lease, patch, clock.now());
+        await store.updateElement(
+          lease,
+          typeof patch === "function" ? patch() : patch,
+          clock.now(),
+        );
         written?.();
       },
     });

@@ -202,6 +202,18 @@ export const elementSchema = z.object({
   trading: z.enum(TRADING_STATES).default("ALLOWED"),
   lock_reason: z.string().nullable().default(null),
   locked_until: epochMs.nullable().default(null),
+  /** When a person last unlocked the account (`configureElement` with `trading: "ALLOWED"`). */
+  unlocked_at: epochMs.nullable().default(null),
+  /**
+   * The `unlocked_at` a risk process saw take effect on the EA (managed): a person's unlock
+   * later than this one is still owed to the EA; without one, an EA lock is kept, not undone.
+   */
+  unlock_applied_at: epochMs.nullable().default(null),
+  /**
+   * Account-wide closes still being enforced with the lock (managed): a restarted risk process
+   * takes them up again instead of forgetting to flatten.
+   */
+  flatten_pending: z.array(z.enum(["cancel_orders", "close_all"])).default([]),
   host: z.string().nullable().default(null),
   instance_id: z.string().nullable().default(null),
   lease: z.number().int().min(0).default(0),

@@ -367,9 +367,17 @@ export const CASES: Record<string, Case> = {
     assert.equal(element.trading, "ALLOWED");
     assert.equal(element.lock_reason, null);
     assert.equal(element.locked_until, null);
+    assert.equal(element.unlocked_at, T0 + 2, "the person's unlock is recorded");
+    assert.equal(element.unlock_applied_at, null);
     assert.equal(element.status, "ACTIVE");
     assert.equal(element.lease, lease.lease, "unlocking does not move the lease");
     await store.ping(lease, T0 + 3);
+    // The risk process records the unlock it saw take effect on the EA; a person cannot.
+    await store.updateElement(lease, { unlock_applied_at: T0 + 2 }, T0 + 4);
+    assert.equal(valid(await store.getElement(id)).unlock_applied_at, T0 + 2);
+    const refused = await store.configureElement(id, { unlock_applied_at: 1 });
+    assert.ok(!refused.ok);
+    assert.equal(refused.field, "unlock_applied_at");
   },
 
   async "configureElement changes reach a single-element feed"(fx) {
