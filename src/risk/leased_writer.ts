@@ -6,12 +6,21 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import type { Snapshot } from "../mt5/protocol.ts";
+import type { Order, Position, Snapshot } from "../mt5/protocol.ts";
 import type { DayState, PeakState } from "../rules/rule.ts";
 import { abortableSleep } from "../shared/async.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
-import type { Lease, ManagedPatch, Metrics, Store } from "../store/mod.ts";
+import {
+  type Lease,
+  type ListedOrder,
+  type ListedPosition,
+  type ManagedPatch,
+  MAX_LISTED_TRADES,
+  type Metrics,
+  type Store,
+} from "../store/mod.ts";
+import { serverOffsetOf } from "../rules/wall_clock.ts";
 import { round2 } from "../shared/money.ts";
 import type { RiskEvent } from "./audit_trail.ts";
 import type { LockState } from "./lock_state.ts";
@@ -125,9 +134,11 @@ export class LeasedWriter {
    * They are written at once when the last metrics write is a metrics interval old, else by
    * {@link writeMetricsUntil} once it is (whether or not more snapshots arrive), and by
    * {@link flushMetrics} on stop: a new high-water mark reached just before the market went
-   * quiet is never lost. This is the one place where metrics reach the store. The day and peak
-   * are read from `state` when the write runs, not when it is queued: a write waiting through an
-   * outage must not put back an older day over a newer one (a warning's memory).
+   * quiet is never lost. This is the one place where metrics reach the store: with the
+   * counts go the positions and pending orders themselves (capped at `MAX_LISTED_TRADES`) and
+   * the server's offset from UTC, for the dashboard. The day and peak are read from `state` when
+   * the write runs, not when it is queued: a write waiting through an outage must not put back an
+   * older day over a newer one (a warning's memory).
    */
   writeMetrics(
     snapshot: Snapshot,
@@ -143,6 +154,9 @@ export class LeasedWriter {
         positions: snapshot.positions.length,
         orders: snapshot.orders.length,
         updated_at: this.#options.clock.now(),
+        open_positions: capped(snapshot.positions.map(listedPosition)),
+        pending_orders: capped(snapshot.orders.map(listedOrder)),
+        server_offset: serverOffsetOf(snapshot),
       },
     };
     this.#writeMetricsIfDue();
@@ -269,4 +283,36 @@ export class LeasedWriter {
       },
     });
   }
+}
+
+/** The first {@link MAX_LISTED_TRADES} items, and whether any were left out. */
+function capped<T>(items: T[]): { items: T[]; truncated: boolean } {
+  return { items: items.slice(0, MAX_LISTED_TRADES), truncated: items.length > MAX_LISTED_TRADES };
+}
+
+/** A position as the metrics list it: what a person looking at the account needs. */
+function listedPosition(position: Position): ListedPosition {
+  return {
+    ticket: position.ticket,
+    symbol: position.symbol,
+    side: position.side,
+    volume: position.volume,
+    open_price: position.open_price,
+    sl: position.sl,
+    tp: position.tp,
+    profit: round2(position.profit + position.swap),
+  };
+}
+
+/** A pending order as the metrics list it. */
+function listedOrder(order: Order): ListedOrder {
+  return {
+    ticket: order.ticket,
+    symbol: order.symbol,
+    type: order.type,
+    volume: order.volume,
+    price: order.price,
+    sl: order.sl,
+    tp: order.tp,
+  };
 }
