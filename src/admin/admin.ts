@@ -14,6 +14,7 @@ import { logger } from "../shared/logging.ts";
 import type { Spawner } from "../shared/process.ts";
 import type { CommandLine } from "../shared/self_command.ts";
 import { DEFAULT_SAMPLE_RETENTION_MS, type Store } from "../store/mod.ts";
+import { DEFAULT_MAX_RETRY_MS } from "../risk/write_queue.ts";
 import { exponentialBackoff } from "../shared/backoff.ts";
 import type { ControlDir } from "./control.ts";
 import { type BeatFigures, Heartbeat } from "./heartbeat.ts";
@@ -128,15 +129,19 @@ export async function runAdmin(options: AdminOptions): Promise<void> {
     log: logger("admin", "watcher"),
     retryMs: timing.waitPollMs,
   });
-  const reaper = new Reaper({
-    store,
-    host,
-    staleMs: options.staleMs,
-    supervisor,
-    scheduler,
-    log: logger("admin", "reaper"),
-    clock,
-  }, 2 * options.pingMs);
+  const reaper = new Reaper(
+    {
+      store,
+      host,
+      staleMs: options.staleMs,
+      supervisor,
+      scheduler,
+      log: logger("admin", "reaper"),
+      clock,
+    },
+    2 * options.pingMs,
+    2 * options.pingMs + DEFAULT_MAX_RETRY_MS,
+  );
   const leftAlone = new Set<string>();
   const orphans = () => adoptOrphans(options, { supervisor, scheduler, log, clock, leftAlone });
 

@@ -6,9 +6,11 @@
  * instances takes them over. A local child whose lease was reaped is stopped.
  *
  * After the store was unreachable, the reaper waits until it has been reachable again for a
- * settling time (two ping intervals) before it reaps: during an outage longer than the stale
- * threshold every ping looks stale, and the children's queued pings must land first, or every
- * account in the fleet would be released at once.
+ * settling time before it reaps: during an outage longer than the stale threshold every ping
+ * looks stale, and the children's queued pings must land first, or every account in the fleet
+ * would be released at once. A child retries its queued writes with a backoff of up to
+ * `DEFAULT_MAX_RETRY_MS` (`src/risk/write_queue.ts`), so after an outage the reaper waits that long plus two ping
+ * intervals; at start (no outage seen) two ping intervals are enough.
  *
  * @module
  */
@@ -40,21 +42,29 @@ export interface ReaperOptions {
 export class Reaper {
   readonly #o: ReaperOptions;
   readonly #settleMs: number;
+  readonly #recoveryMs: number;
   readonly #clock: Clock;
   /** Since when the store answers; `null` while it fails (or before the first answer). */
   #reachableSince: number | null = null;
+  /** True once the store failed: the longer recovery time applies from then on. */
+  #failed = false;
   #waitLogged = false;
 
-  /** A reaper that waits `settleMs` of reachability after a failure (and at start). */
-  constructor(options: ReaperOptions, settleMs: number) {
+  /**
+   * A reaper that waits `settleMs` of reachability at start, and `recoveryMs` (default
+   * `settleMs`) after a failure: long enough for the children's backed-off retries to land.
+   */
+  constructor(options: ReaperOptions, settleMs: number, recoveryMs = settleMs) {
     this.#o = options;
     this.#settleMs = settleMs;
+    this.#recoveryMs = Math.max(settleMs, recoveryMs);
     this.#clock = options.clock ?? systemClock;
   }
 
   /** Another loop saw the store fail: reaping waits for a settled store again. */
   storeFailed(): void {
     this.#reachableSince = null;
+    this.#failed = true;
   }
 
   /** Another loop saw the store answer. */
@@ -73,12 +83,13 @@ export class Reaper {
         this.storeWorks();
       }
       const reachableFor = this.#clock.now() - this.#reachableSince!;
-      if (reachableFor < this.#settleMs) {
+      const settleMs = this.#failed ? this.#recoveryMs : this.#settleMs;
+      if (reachableFor < settleMs) {
         if (!this.#waitLogged) {
           this.#o.log.info(
             "reaping waits until the store has been reachable for {seconds} s (queued pings " +
               "land first)",
-            { seconds: Math.round(this.#settleMs / 1000) },
+            { seconds: Math.round(settleMs / 1000) },
           );
         }
         this.#waitLogged = true;

@@ -60,6 +60,9 @@ export interface WriteQueueStats {
   retries: number;
 }
 
+/** Longest retry delay of a queue by default, ms (admin's reaper waits this out after an outage). */
+export const DEFAULT_MAX_RETRY_MS = 10_000;
+
 /** See the module documentation. */
 export class WriteQueue {
   readonly #pending: Write[] = [];
@@ -86,7 +89,7 @@ export class WriteQueue {
     this.#options = {
       maxPending: options.maxPending ?? 1_000,
       retryMs: options.retryMs ?? 250,
-      maxRetryMs: options.maxRetryMs ?? 10_000,
+      maxRetryMs: options.maxRetryMs ?? DEFAULT_MAX_RETRY_MS,
       isTransient: options.isTransient ?? ((error) => hasCode(error, "STORE_UNAVAILABLE")),
       isFatal: options.isFatal ?? ((error) => hasCode(error, "LEASE_LOST")),
     };

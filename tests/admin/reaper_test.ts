@@ -101,6 +101,38 @@ Deno.test("after an outage longer than the stale threshold the reaper lets pings
   }
 });
 
+Deno.test("after an outage the reaper waits the longer recovery time, at start only the settle", async () => {
+  const fixture = await sqliteAdapter().fresh();
+  const dir = await tempDir();
+  try {
+    const clock = clockAt(Date.now());
+    const down = { is: false };
+    const store = outage(fixture.store, down);
+    const { supervisor, scheduler, log } = parts(store, dir, clock);
+    const reaper = new Reaper(
+      { store, host: "h", staleMs: 10_000, supervisor, scheduler, log, clock },
+      2_000,
+      12_000,
+    );
+    // At start: two ping intervals.
+    assert.equal(await reaper.round(), null);
+    clock.t += 2_000;
+    assert.notEqual(await reaper.round(), null, "reaps after the start settle");
+    // After an outage: the children's retry backoff comes around first.
+    down.is = true;
+    await assert.rejects(() => reaper.round());
+    down.is = false;
+    assert.equal(await reaper.round(), null);
+    clock.t += 2_000;
+    assert.equal(await reaper.round(), null, "two ping intervals are not enough after an outage");
+    clock.t += 10_000;
+    assert.notEqual(await reaper.round(), null, "reaps after the recovery time");
+  } finally {
+    await fixture.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a supervisor closed by shutdown refuses a late claim and releases its lease", async () => {
   const fixture = await sqliteAdapter().fresh();
   const dir = await tempDir();
