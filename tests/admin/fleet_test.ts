@@ -4,7 +4,10 @@
  * - three admins (hosts a, b, c), every element guarded exactly once; host b's admin and
  *   children killed -> its elements move to a and c within the stale threshold plus a reap.
  *   The issue asks for 30 elements and 10 instances per host; on the 2-core test machine that
- *   is 33 Deno processes, so this runs 6 elements and 3 instances per host (the same logic).
+ *   is 33 Deno processes, so this runs 6 elements and 3 instances per host (the same logic) by
+ *   default. `FLEET_ELEMENTS=20 FLEET_PER_HOST=10` runs at the issue's instance scale: 30
+ *   elements on 30 instances would leave no FREE instance on a and c for b's elements to move
+ *   to, so the fleet needs elements <= 2 x instances per host.
  * - a lease with a stale ping (a host that died long ago) -> the reaper frees the instance,
  *   deactivates the element, and the element is guarded here.
  */
@@ -26,6 +29,16 @@ import {
   waitGuarded,
 } from "./_harness.ts";
 
+/** Elements of the fleet test (the issue's scale is 30). */
+const ELEMENTS = Number(Deno.env.get("FLEET_ELEMENTS") ?? 6);
+/** Instances per host (the issue's scale is 10); b starts first and fills its own. */
+const PER_HOST = Number(Deno.env.get("FLEET_PER_HOST") ?? 3);
+if (ELEMENTS > 2 * PER_HOST) {
+  throw new Error(
+    `FLEET_ELEMENTS ${ELEMENTS} > 2 x FLEET_PER_HOST ${PER_HOST}: b's elements could not move`,
+  );
+}
+
 Deno.test({
   name: "three admins share the elements; a dead host's elements move to the others",
   sanitizeOps: false,
@@ -34,23 +47,25 @@ Deno.test({
     const fixture = await sqliteAdapter().fresh();
     const store = fixture.store;
     const root = await tempDir();
-    for (const host of ["a", "b", "c"]) await addSimInstances(store, host, 3);
+    for (const host of ["a", "b", "c"]) await addSimInstances(store, host, PER_HOST);
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push(await insertSimElement(store, { login: 5_000_300 + i }));
-    // b starts first and takes three; a and c take the rest.
+    for (let i = 0; i < ELEMENTS; i++) {
+      ids.push(await insertSimElement(store, { login: 5_000_300 + i }));
+    }
+    // b starts first and fills its instances; a and c take the rest.
     const b = startAdmin({ fixture, host: "b", controlDir: `${root}/b` });
     const others = [] as ReturnType<typeof startAdmin>[];
     try {
       await waitFor("b full", async () => {
         const held = await store.listElements({ host: "b" });
-        return held.length === 3 ? held : undefined;
-      });
+        return held.length === Math.min(PER_HOST, ELEMENTS) ? held : undefined;
+      }, 20_000 + ELEMENTS * 2_000);
       others.push(startAdmin({ fixture, host: "a", controlDir: `${root}/a` }));
       others.push(startAdmin({ fixture, host: "c", controlDir: `${root}/c` }));
-      for (const id of ids) await waitGuarded(store, id);
+      for (const id of ids) await waitGuarded(store, id, 20_000 + ELEMENTS * 2_000);
       for (const id of ids) assert.equal(riskProcessesOf(id).length, 1, `one process for ${id}`);
       const onB = (await store.listElements({ host: "b" })).map((e) => e.id);
-      assert.equal(onB.length, 3);
+      assert.equal(onB.length, Math.min(PER_HOST, ELEMENTS));
 
       // Host b dies with its children.
       const bChildren = await Promise.all(onB.map((id) => childPid(`${root}/b`, id)));
