@@ -257,10 +257,17 @@ class FanOut {
     const feed = this.#store.watchElements();
     this.#feed = feed;
     void (async () => {
+      // The shared feed's first scan only tells each subscription to read its element again
+      // (it may have changed between the subscription's own first read and the stream's
+      // start); a later scan (after a stream error) is a reconcile for every subscription.
+      let scanned = false;
       try {
         for await (const change of feed) {
           if (change.op === "synced") {
-            for (const set of this.#subs.values()) for (const sub of set) sub.poke("reconcile");
+            if (scanned) {
+              for (const set of this.#subs.values()) for (const sub of set) sub.poke("reconcile");
+            }
+            scanned = true;
           } else {
             for (const sub of this.#subs.get(normalizeId(change.id)) ?? []) sub.poke("change");
           }
