@@ -6,7 +6,13 @@
 import { type Command, Option } from "commander";
 import { ConfigError, NotImplementedError } from "../shared/errors.ts";
 import { logger } from "../shared/logging.ts";
-import { openStore } from "../store/mod.ts";
+import {
+  CHANNEL_ADDRESS_ENV,
+  CHANNEL_TOKEN_ENV,
+  ChannelStore,
+  openStore,
+  type Store,
+} from "../store/mod.ts";
 import { runRisk, WebhookNotifier } from "../risk/mod.ts";
 import { type CliContext, startCommand } from "./context.ts";
 
@@ -92,7 +98,7 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
         rules: options.rules as string[],
       };
       const config = await startCommand(ctx, command);
-      const store = await openStore(config.store, { db: config.db });
+      const store = await openRiskStore(config);
       const notifier = config.webhook_url === undefined
         ? undefined
         : new WebhookNotifier(config.webhook_url, { log: logger("risk", "webhook") });
@@ -118,4 +124,20 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
         await store.close();
       }
     });
+}
+
+/**
+ * The store of a risk process. A child started by admin finds admin's store channel in its
+ * environment and reaches the store through admin (one database client per VPS), with its own
+ * configuration as the fallback should admin die; a risk process started by hand opens the
+ * store itself, as does a child whose admin offers no channel.
+ */
+async function openRiskStore(config: { store: string; db: string }): Promise<Store> {
+  const own = () => openStore(config.store, { db: config.db });
+  const address = Deno.env.get(CHANNEL_ADDRESS_ENV);
+  const token = Deno.env.get(CHANNEL_TOKEN_ENV);
+  if (address === undefined || token === undefined) return await own();
+  // The token is this child's alone: nothing it starts may see it.
+  Deno.env.delete(CHANNEL_TOKEN_ENV);
+  return await ChannelStore.connect({ address, token, fallback: own });
 }

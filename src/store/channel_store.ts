@@ -23,6 +23,9 @@
 import { StoreError, StoreUnavailableError } from "./errors.ts";
 import { decodeError, LineWriter, readMessages, type WireError } from "./_channel_wire.ts";
 import type { ElementChange, ElementFeed, Store, WatchOptions } from "./types.ts";
+import { logger } from "../shared/logging.ts";
+
+const log = logger("store", "channel");
 
 /** The environment variable with admin's channel address (`127.0.0.1:port`) for a child. */
 export const CHANNEL_ADDRESS_ENV = "RISKGUARD_STORE_CHANNEL";
@@ -302,7 +305,13 @@ export class ChannelStore implements Store {
 
   #goDirect(): void {
     if (this.#direct !== null || this.#options.fallback === undefined) return;
+    log.warn(
+      "admin's store channel {address} is gone: this process goes on with its own store " +
+        "(writes wait in its queue until that store is reachable)",
+      { address: this.#options.address },
+    );
     this.#direct = this.#openDirect();
+    this.#direct.catch(() => {});
   }
 
   async #openDirect(): Promise<Store> {
