@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { VERSION } from "../shared/version.ts";
 import { runCli } from "./mod.ts";
 import { fakeContext } from "../../tests/support/fake_cli.ts";
 
@@ -35,10 +36,15 @@ for (const path of COMMANDS) {
   });
 }
 
-Deno.test("cli: --version prints the version", async () => {
+Deno.test("cli: --version prints the version and the commit", async () => {
   const ctx = fakeContext();
   assert.equal(await runCli(["--version"], ctx), 0);
-  assert.match(ctx.out.join(""), /^\d+\.\d+\.\d+\n$/);
+  assert.match(ctx.out.join(""), /^\d+\.\d+\.\d+ \(commit (dev|[0-9a-f]{12})\)\n$/);
+});
+
+Deno.test("cli: the version is the one in deno.json", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  assert.equal(VERSION, config.version);
 });
 
 const BAD_INPUTS: Array<{ argv: string[]; message: RegExp }> = [
@@ -59,7 +65,10 @@ const BAD_INPUTS: Array<{ argv: string[]; message: RegExp }> = [
   },
   { argv: ["elements", "frobnicate"], message: /unknown command 'frobnicate'/ },
   { argv: ["statu"], message: /Unknown command 'statu' \(did you mean status\?\)/ },
-  { argv: ["--mode", "admin"], message: /--mode admin is not implemented yet/ },
+  {
+    argv: ["--mode", "admin", "--element_id", "a1"],
+    message: /--element_id is only valid with --mode risk/,
+  },
   {
     argv: ["--mode", "risk", "--element_id", "a1", "--store", "mongodb:/h/x"],
     message: /--store: "mongodb:\/h\/x"; expected mongodb:\/\//,

@@ -67,7 +67,11 @@ export async function startCommand(ctx: CliContext, command: Command): Promise<C
 /** The context of a real process: Deno's streams, environment and signals. */
 export function processContext(): CliContext {
   const controller = new AbortController();
-  const stop = () => controller.abort();
+  const stop = () => {
+    // The first Ctrl+C asks for a graceful stop; a second one ends the process at once.
+    if (controller.signal.aborted) Deno.exit(130);
+    controller.abort();
+  };
   try {
     Deno.addSignalListener("SIGINT", stop);
     if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
@@ -80,7 +84,11 @@ export function processContext(): CliContext {
   const write = (stream: typeof Deno.stdout, text: string) => {
     const bytes = encoder.encode(text);
     let written = 0;
-    while (written < bytes.length) written += stream.writeSync(bytes.subarray(written));
+    try {
+      while (written < bytes.length) written += stream.writeSync(bytes.subarray(written));
+    } catch {
+      // Nobody reads this stream any more (a risk child whose admin died): nothing to tell.
+    }
   };
   return {
     env: Deno.env.toObject(),

@@ -8,7 +8,7 @@ import { Command, CommanderError, Option } from "commander";
 import { describeError, ExitCode, exitCodeOf } from "../shared/errors.ts";
 import { logExitReason, shutdownLogging } from "../shared/logging.ts";
 import { maskUriCredentials } from "../shared/secrets.ts";
-import { VERSION } from "../shared/version.ts";
+import { VERSION_LINE } from "../shared/version.ts";
 import type { CliContext } from "./context.ts";
 import { registerModes } from "./modes.ts";
 import { registerStatus } from "./status.ts";
@@ -19,6 +19,7 @@ import { registerSim } from "./sim.ts";
 import { registerDemo } from "./demo.ts";
 import { DEFAULT_STALE_MS } from "../shared/stale.ts";
 import { registerEvents } from "./events.ts";
+import { registerDashboard } from "./dashboard.ts";
 
 export type { CliContext } from "./context.ts";
 export { processContext } from "./context.ts";
@@ -30,7 +31,7 @@ function buildProgram(ctx: CliContext): Command {
       "Guards MetaTrader 5 accounts: enforces loss, risk and profit limits, locks accounts and " +
         "closes positions the moment a limit is crossed.",
     )
-    .version(VERSION, "-V, --version", "print the version")
+    .version(VERSION_LINE, "-V, --version", "print the version and the commit it was built from")
     .helpOption("-h, --help", "show help")
     .showSuggestionAfterError(true)
     .configureOutput({
@@ -48,6 +49,7 @@ function buildProgram(ctx: CliContext): Command {
   registerSim(program, ctx);
   registerDemo(program, ctx);
   registerEvents(program, ctx);
+  registerDashboard(program, ctx);
   applyToAll(program, (command) => {
     command.configureHelp({ showGlobalOptions: true });
     command.exitOverride().configureOutput({

@@ -4,8 +4,10 @@
  * @module
  */
 import { type Command, Option } from "commander";
-import { ConfigError, NotImplementedError } from "../shared/errors.ts";
+import { ConfigError } from "../shared/errors.ts";
+import type { Config } from "../shared/config.ts";
 import { logger } from "../shared/logging.ts";
+import { childEnv } from "../shared/process.ts";
 import {
   CHANNEL_ADDRESS_ENV,
   CHANNEL_TOKEN_ENV,
@@ -13,8 +15,17 @@ import {
   openStore,
   type Store,
 } from "../store/mod.ts";
+import {
+  adminTimingFromEnv,
+  CONTROL_DIR_ENV,
+  ControlDir,
+  defaultControlDir,
+  registerChild,
+  runAdmin,
+} from "../admin/mod.ts";
 import { runRisk, WebhookNotifier } from "../risk/mod.ts";
 import { type CliContext, startCommand } from "./context.ts";
+import { riskDrillHooks } from "./_risk_drill_env.ts";
 
 /** Options of the risk mode, as parsed from the command line. */
 export interface RiskModeOptions {
@@ -83,8 +94,8 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
           );
         }
         const config = await startCommand(ctx, command);
-        void config;
-        throw new NotImplementedError("--mode admin");
+        await runAdminMode(ctx, config);
+        return;
       }
       const elementId = options.element_id;
       if (typeof elementId !== "string" || elementId.trim() === "") {
@@ -98,10 +109,28 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
         rules: options.rules as string[],
       };
       const config = await startCommand(ctx, command);
+      const drill = riskDrillHooks(ctx.env);
       const store = await openRiskStore(config);
       const notifier = config.webhook_url === undefined
         ? undefined
         : new WebhookNotifier(config.webhook_url, { log: logger("risk", "webhook") });
+      // Run by admin: stop requests arrive through the control folder (see src/admin/control.ts).
+      const controlDir = ctx.env[CONTROL_DIR_ENV];
+      const stopAsked = new AbortController();
+      const child = controlDir === undefined || controlDir === "" ? undefined : await registerChild(
+        new ControlDir(controlDir),
+        {
+          pid: Deno.pid,
+          element_id: risk.elementId,
+          instance_id: risk.instance ?? null,
+          started_at: Date.now(),
+        },
+        AbortSignal.any([ctx.stopSignal, stopAsked.signal]),
+      );
+      void child?.stopped.then(() => {
+        if (!ctx.stopSignal.aborted) logger("risk").info("admin asked this process to stop");
+        stopAsked.abort();
+      });
       try {
         await runRisk({
           store,
@@ -112,18 +141,59 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
           dryRun: risk.dryRun,
           ruleFiles: risk.rules,
           secretKey: config.secret_key,
-          signal: ctx.stopSignal,
+          signal: AbortSignal.any([ctx.stopSignal, stopAsked.signal]),
           notifier,
           timing: {
             pingIntervalMs: config.ping_interval_s * 1_000,
             leaseStaleMs: config.stale_after_s * 1_000,
+            ...drill.timing,
           },
+          ...(drill.clock === undefined ? {} : { clock: drill.clock }),
         });
+        // Only a clean end removes the child record: a restarted admin reads a record left
+        // behind by a process that is gone as a crash.
+        await child?.done();
       } finally {
+        stopAsked.abort();
         await notifier?.close();
         await store.close();
       }
     });
+}
+
+/** `--mode admin`: supervises every account of this host until Ctrl+C / SIGTERM / SIGBREAK. */
+async function runAdminMode(ctx: CliContext, config: Config): Promise<void> {
+  const timing = adminTimingFromEnv(ctx.env);
+  const store = await openStore(config.store, { db: config.db });
+  try {
+    const controlPath = ctx.env[CONTROL_DIR_ENV] ||
+      defaultControlDir(config.host, store.description, config.db);
+    const control = new ControlDir(controlPath);
+    // The children's whole configuration, through their environment (never the command line,
+    // never logged); nothing else of admin's environment reaches them.
+    const env = childEnv({
+      RISKGUARD_STORE: config.store,
+      RISKGUARD_DB: config.db,
+      RISKGUARD_HOST: config.host,
+      RISKGUARD_LOG_LEVEL: config.log_level,
+      RISKGUARD_STALE_AFTER_S: String(config.stale_after_s),
+      RISKGUARD_PING_INTERVAL_S: String(config.ping_interval_s),
+      [CONTROL_DIR_ENV]: control.path,
+      ...(config.secret_key === undefined ? {} : { RISKGUARD_SECRET_KEY: config.secret_key }),
+      ...(config.webhook_url === undefined ? {} : { RISKGUARD_WEBHOOK_URL: config.webhook_url }),
+    });
+    await runAdmin({
+      store,
+      host: config.host,
+      signal: ctx.stopSignal,
+      childEnv: env,
+      control,
+      staleMs: config.stale_after_s * 1_000,
+      timing,
+    });
+  } finally {
+    await store.close();
+  }
 }
 
 /**

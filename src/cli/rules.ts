@@ -17,7 +17,7 @@ import {
   servePlugin,
 } from "../rules/plugins.ts";
 import { sampleScenarios } from "../rules/samples.ts";
-import { prepareContext } from "../risk/engine.ts";
+import { prepareContext } from "../risk/mod.ts";
 import { type CliContext, startCommand } from "./context.ts";
 
 interface CheckOptions {

@@ -7,10 +7,9 @@
 import type { Command } from "commander";
 import { ConfigError } from "../shared/errors.ts";
 import { logger } from "../shared/logging.ts";
-import { SIM_TOKEN_ENV } from "../mt5/sim/launch.ts";
+import { createTerminal, SIM_TOKEN_ENV } from "../mt5/sim/launch.ts";
 import { SimEa } from "../mt5/sim/ea.ts";
 import { isScenarioName, SCENARIO_NAMES } from "../mt5/sim/scenarios.ts";
-import { SimTerminal } from "../mt5/sim/simulator.ts";
 import { type CliContext, startCommand } from "./context.ts";
 
 interface SimOptions {
@@ -24,6 +23,7 @@ interface SimOptions {
   heartbeat?: string;
   login?: string;
   duration?: string;
+  truthLog?: string;
 }
 
 /** Adds the `sim` command. */
@@ -43,6 +43,10 @@ export function registerSim(program: Command, ctx: CliContext): void {
     .option("--heartbeat <ms>", "heartbeat interval when nothing changes (default 1000)")
     .option("--login <number>", "account number (default 5000001)")
     .option("--duration <seconds>", "stop after this many real seconds (default: until Ctrl+C)")
+    .option(
+      "--truth-log <file>",
+      "append what really happens on the account (equity, trades, commands) as JSON lines",
+    )
     .action(async (_options: unknown, command: Command) => {
       await startCommand(ctx, command);
       const o = command.opts<SimOptions>();
@@ -56,20 +60,23 @@ export function registerSim(program: Command, ctx: CliContext): void {
         throw new ConfigError(`Missing --token (or env ${SIM_TOKEN_ENV})`);
       }
       const port = integer("--port", o.port, 1, 65534);
-      const terminal = new SimTerminal({
+      const speed = o.speed === undefined ? 1 : positive("--speed", o.speed);
+      const { terminal, truth } = createTerminal({
         scenario: o.scenario,
         seed: o.seed === undefined ? 1 : integer("--seed", o.seed, 0, 2 ** 32 - 1),
         execDelayMs: o.execDelay === undefined
           ? 150
           : integer("--exec-delay", o.execDelay, 0, 60_000),
-        startUtc: Date.now(),
+        speed,
         ...(o.login === undefined ? {} : { login: integer("--login", o.login, 1, 2 ** 52) }),
+        ...(o.truthLog === undefined ? {} : { truthLog: o.truthLog }),
       });
       const ea = new SimEa({
         terminal,
         port,
         token,
-        speed: o.speed === undefined ? 1 : positive("--speed", o.speed),
+        speed,
+        ...(truth === undefined ? {} : { onSend: (message) => truth.sent(message) }),
         ...(o.timer === undefined ? {} : { timerMs: integer("--timer", o.timer, 1, 60_000) }),
         ...(o.heartbeat === undefined
           ? {}
@@ -87,6 +94,7 @@ export function registerSim(program: Command, ctx: CliContext): void {
         o.duration === undefined ? undefined : positive("--duration", o.duration) * 1000,
       );
       await ea.stop();
+      truth?.close(terminal.time);
       const h = terminal.history;
       const stats = ea.stats;
       ctx.stdout(

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Command } from "commander";
-import { type Instance, type ParsedElement, withStore } from "../store/mod.ts";
+import { type AgentHeartbeat, type Instance, type ParsedElement, withStore } from "../store/mod.ts";
 import { type CliContext, startCommand } from "./context.ts";
 
 /** One row of `riskguard status`. */
@@ -51,53 +51,90 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .option("--json", "print JSON for scripts")
     .action(async (options: { json?: boolean }, command: Command) => {
       const config = await startCommand(ctx, command);
-      const rows = await withStore(config.store, { db: config.db }, async (store) => {
-        const [elements, instances] = await Promise.all([
+      const { rows, agents } = await withStore(config.store, { db: config.db }, async (store) => {
+        const [elements, instances, agents] = await Promise.all([
           store.listElements(),
           store.listInstances(),
+          store.listAgents(),
         ]);
-        return statusRows(elements, instances, Date.now());
+        return { rows: statusRows(elements, instances, Date.now()), agents };
       });
       if (options.json === true) {
         ctx.stdout(`${JSON.stringify(rows, null, 2)}\n`);
         return;
       }
+      const hosts = renderHosts(agents, Date.now(), config.stale_after_s * 1_000);
       if (rows.length === 0) {
-        ctx.stdout("No elements. Add one with `riskguard elements add`.\n");
+        ctx.stdout(`No elements. Add one with \`riskguard elements add\`.\n${hosts}`);
         return;
       }
-      ctx.stdout(renderTable(
-        [
-          "element",
-          "login",
-          "server",
-          "status",
-          "trading",
-          "instance",
-          "host",
-          "last ping",
-          "equity",
-          "daily P/L",
-        ],
-        rows.map((row) => [
-          row.name === null ? row.id : `${row.name} (${row.id})`,
-          row.login === null ? "-" : String(row.login),
-          row.server ?? "-",
-          row.invalid === null ? row.status : `${row.status} (invalid: ${row.invalid})`,
-          row.trading === null
-            ? "-"
-            : row.lock_reason === null
-            ? row.trading
-            : `${row.trading} (${row.lock_reason})`,
-          row.instance_path ?? row.instance_id ?? "-",
-          row.host ?? "-",
-          formatAge(row.last_ping_age_s),
-          formatMoney(row.equity),
-          formatMoney(row.daily_pl),
-        ]),
-        [false, true, false, false, false, false, false, true, true, true],
-      ));
+      ctx.stdout(
+        renderTable(
+          [
+            "element",
+            "login",
+            "server",
+            "status",
+            "trading",
+            "instance",
+            "host",
+            "last ping",
+            "equity",
+            "daily P/L",
+          ],
+          rows.map((row) => [
+            row.name === null ? row.id : `${row.name} (${row.id})`,
+            row.login === null ? "-" : String(row.login),
+            row.server ?? "-",
+            row.invalid === null ? row.status : `${row.status} (invalid: ${row.invalid})`,
+            row.trading === null
+              ? "-"
+              : row.lock_reason === null
+              ? row.trading
+              : `${row.trading} (${row.lock_reason})`,
+            row.instance_path ?? row.instance_id ?? "-",
+            row.host ?? "-",
+            formatAge(row.last_ping_age_s),
+            formatMoney(row.equity),
+            formatMoney(row.daily_pl),
+          ]),
+          [false, true, false, false, false, false, false, true, true, true],
+        ) + hosts,
+      );
     });
+}
+
+/**
+ * The hosts section: every admin host with its version, last heartbeat (stale or stopped ones
+ * marked), number of children and free/total instances; empty when no admin ever ran.
+ */
+export function renderHosts(
+  agents: readonly AgentHeartbeat[],
+  now: number,
+  staleMs: number,
+): string {
+  if (agents.length === 0) return "";
+  const rows = agents.map((agent) => {
+    const age = Math.max(0, Math.round((now - agent.last_seen) / 1000));
+    const state = agent.stopped_at !== null
+      ? " (stopped)"
+      : now - agent.last_seen >= staleMs
+      ? " (STALE)"
+      : "";
+    return [
+      agent.host,
+      agent.version,
+      `${formatAge(age)} ago${state}`,
+      String(agent.pid),
+      String(agent.children),
+      `${agent.instances_free}/${agent.instances_total}`,
+    ];
+  });
+  return "\nHosts:\n" + renderTable(
+    ["host", "version", "last heartbeat", "pid", "children", "free/total instances"],
+    rows,
+    [false, false, false, true, true, true],
+  );
 }
 
 /** Builds the status rows from elements and instances at time `now`. */

@@ -20,7 +20,7 @@
  * @module
  */
 import { type Clock, systemClock } from "../shared/clock.ts";
-import { RiskGuardError } from "../shared/errors.ts";
+import { describeError, RiskGuardError } from "../shared/errors.ts";
 import { logger } from "../shared/logging.ts";
 import {
   type Ack,
@@ -449,7 +449,7 @@ export class Bridge {
       await this.#push.bind(`tcp://${host}:${commandPort}`);
     } catch (error) {
       await Promise.all([this.#pull.close(), this.#push.close()]);
-      const why = error instanceof Error ? error.message : String(error);
+      const why = describeError(error);
       throw new BridgeError(
         "BRIDGE_LOST",
         `Cannot bind bridge on ${host}:${port} and ${port + 1} (is another process using the ` +

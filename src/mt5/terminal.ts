@@ -32,7 +32,8 @@ import {
   spawnProcess,
 } from "../shared/process.ts";
 import { supervise, type SuperviseEvent } from "../shared/supervise.ts";
-import { isScenarioName, type ScenarioName } from "./sim/scenarios.ts";
+import type { ScenarioName } from "./sim/scenarios.ts";
+import { parseSimPathway, type SimPathwayOptions } from "./sim/pathway.ts";
 import { type SimHandle, type SimLaunchMode, startSimulator } from "./sim/launch.ts";
 
 /** The EA's file name under `MQL5/Experts` (without `.ex5`). */
@@ -282,14 +283,22 @@ export interface TerminalHandle {
   readonly done: Promise<void>;
 }
 
-/** Parses `sim:<scenario>`; returns undefined for a folder path. */
+/**
+ * Parses `sim:<scenario>` (with optional launch options, see `sim/pathway.ts`); returns
+ * undefined for a folder path.
+ */
 export function parseSimPath(path: string): ScenarioName | undefined {
-  if (!path.startsWith("sim:")) return undefined;
-  const name = path.slice(4);
-  if (!isScenarioName(name)) {
-    throw new TerminalError(`Unknown simulator scenario in instance path: ${path}`);
+  return simPathway(path)?.scenario;
+}
+
+function simPathway(
+  path: string,
+): { scenario: ScenarioName; options: SimPathwayOptions } | undefined {
+  try {
+    return parseSimPathway(path);
+  } catch (error) {
+    throw new TerminalError((error as Error).message);
   }
-  return name;
 }
 
 /**
@@ -297,8 +306,8 @@ export function parseSimPath(path: string): ScenarioName | undefined {
  * `terminal64.exe /portable /config:<ini>` in the folder, restarted when it dies.
  */
 export async function launchTerminal(options: LaunchTerminalOptions): Promise<TerminalHandle> {
-  const scenario = parseSimPath(options.path);
-  if (scenario !== undefined) return await launchSim(options, scenario);
+  const sim = simPathway(options.path);
+  if (sim !== undefined) return await launchSim(options, sim.scenario, sim.options);
   const launcher = new TerminalLauncher(options);
   await launcher.start();
   return launcher;
@@ -307,7 +316,14 @@ export async function launchTerminal(options: LaunchTerminalOptions): Promise<Te
 async function launchSim(
   options: LaunchTerminalOptions,
   scenario: ScenarioName,
+  fromPath: SimPathwayOptions,
 ): Promise<TerminalHandle> {
+  // Options given by the caller win over those of the pathway.
+  const seed = options.simSeed ?? fromPath.seed;
+  const speed = options.simSpeed ?? fromPath.speed;
+  const execDelayMs = options.simExecDelayMs ?? fromPath.execDelayMs;
+  const heartbeatMs = options.heartbeatMs ?? fromPath.heartbeatMs;
+  const timerMs = options.timerMs ?? fromPath.timerMs;
   const sim = await startSimulator({
     scenario,
     port: options.port,
@@ -315,11 +331,12 @@ async function launchSim(
     // The simulated account is the element's account, so the bridge's login check holds.
     login: options.login,
     mode: options.simMode ?? "in_process",
-    ...(options.simSeed === undefined ? {} : { seed: options.simSeed }),
-    ...(options.simSpeed === undefined ? {} : { speed: options.simSpeed }),
-    ...(options.simExecDelayMs === undefined ? {} : { execDelayMs: options.simExecDelayMs }),
-    ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
-    ...(options.timerMs === undefined ? {} : { timerMs: options.timerMs }),
+    ...(seed === undefined ? {} : { seed }),
+    ...(speed === undefined ? {} : { speed }),
+    ...(execDelayMs === undefined ? {} : { execDelayMs }),
+    ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
+    ...(timerMs === undefined ? {} : { timerMs }),
+    ...(fromPath.truthLog === undefined ? {} : { truthLog: fromPath.truthLog }),
   });
   options.onEvent?.({ type: "started", pid: sim.pid, attempt: 1 });
   return {

@@ -14,7 +14,7 @@ import { abortableSleep } from "../shared/async.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
 import type { Element, TradingState } from "../store/mod.ts";
-import { round2 } from "./_money.ts";
+import { round2 } from "../shared/money.ts";
 import type { AuditTrail } from "./audit_trail.ts";
 import { type EngineState, evaluateSnapshot, mergeLateActions } from "./engine.ts";
 import { type CommandSender, Executor, type ProtectiveAction } from "./executor.ts";

@@ -10,6 +10,7 @@ import type { Logger } from "@logtape/logtape";
 import type { BridgeEvent } from "../mt5/bridge.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
+import type { EventType } from "../store/mod.ts";
 import type { ExecutorEvent } from "./executor.ts";
 import type { Notification, WebhookNotifier } from "./notifier.ts";
 
@@ -19,7 +20,7 @@ export interface RiskEvent {
   /** UTC epoch ms. */
   at: number;
   /** `lifecycle`, `breach`, `warning`, `command`, `ack`, `lock`, `unlock` or `error`. */
-  type: string;
+  type: EventType;
   message: string;
   rule: string | null;
   /** The snapshot's server time when the event comes from one. */
@@ -68,7 +69,7 @@ export class AuditTrail {
   }
 
   /** Records one event: stored through the write queue and handed to the listener. */
-  record(type: string, message: string, extra: EventExtra = {}): void {
+  record(type: EventType, message: string, extra: EventExtra = {}): void {
     const event: RiskEvent = {
       element_id: this.#options.elementId,
       at: this.#options.clock.now(),

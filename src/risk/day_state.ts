@@ -16,7 +16,7 @@ import {
   toWall,
   wallDate,
   wallMidnight,
-} from "../rules/_time.ts";
+} from "../rules/wall_clock.ts";
 
 /** The daily settings: reset time, time zone and baseline. */
 export type DailySettings = RiskSettings["daily"];

@@ -23,7 +23,8 @@ import type {
 import { stamp } from "../rules/rule.ts";
 import { createHelpers, createRuleInput } from "../rules/helpers.ts";
 import { builtinRules } from "../rules/builtin/mod.ts";
-import { serverOffsetOf } from "../rules/_time.ts";
+import { serverOffsetOf } from "../rules/wall_clock.ts";
+import { describeError } from "../shared/errors.ts";
 import { advanceDay, advancePeak, type DayChange, dayView } from "./day_state.ts";
 
 /** Once-a-day notification keys already delivered (`rule|key`) for the trading day `date`. */
@@ -150,7 +151,7 @@ export function runRules(
       errors.push({
         rule: rule.id,
         kind: "threw",
-        message: error instanceof Error ? error.message : String(error),
+        message: describeError(error),
       });
     }
   }

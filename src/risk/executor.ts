@@ -21,6 +21,7 @@
 import type { Ack, Command, Snapshot } from "../mt5/protocol.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
+import { exponentialBackoff } from "../shared/backoff.ts";
 
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 
@@ -290,10 +291,10 @@ export class Executor {
     // resent when its backoff is over, whether snapshots arrive meanwhile or not.
     if (target.inFlight || now < target.nextAttemptAt) return;
     target.attempts++;
-    const delay = Math.min(
-      this.#options.retryBaseMs * 2 ** (target.attempts - 1),
-      this.#options.retryMaxMs,
-    );
+    const delay = exponentialBackoff(target.attempts - 1, {
+      baseMs: this.#options.retryBaseMs,
+      maxMs: this.#options.retryMaxMs,
+    });
     target.nextAttemptAt = now + delay;
     if (target.attempts > this.#options.escalateAfter && !target.escalated) {
       target.escalated = true;

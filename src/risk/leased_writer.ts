@@ -11,8 +11,8 @@ import type { DayState, PeakState } from "../rules/rule.ts";
 import { abortableSleep } from "../shared/async.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
-import type { Lease, ManagedPatch, Store } from "../store/mod.ts";
-import { round2 } from "./_money.ts";
+import type { Lease, ManagedPatch, Metrics, Store } from "../store/mod.ts";
+import { round2 } from "../shared/money.ts";
 import type { RiskEvent } from "./audit_trail.ts";
 import type { LockState } from "./lock_state.ts";
 import { WriteQueue } from "./write_queue.ts";
@@ -44,6 +44,8 @@ export class LeasedWriter {
   #lastMetricsAt = 0;
   /** Metrics (with day and peak) handed over but not yet written. */
   #pendingMetrics: ManagedPatch | undefined;
+  /** The metrics last written, for the samples taken at a lock. */
+  #lastMetrics: Metrics | undefined;
   /** True once the current trading state is known to be in the store. */
   #tradingStored = true;
   /** The trading state last submitted (a write that lands for an older one does not count). */
@@ -102,6 +104,9 @@ export class LeasedWriter {
     this.#submitState("trading", patch, () => {
       if (patch.trading === this.#tradingSubmitted) this.#tradingStored = true;
     });
+    // The curve gets a point at every lock and unlock, not only at the metrics interval.
+    const last = this.#pendingMetrics?.metrics ?? this.#lastMetrics;
+    if (last !== undefined) this.#writeSample(last, this.#options.clock.now(), "sample:trading");
   }
 
   /**
@@ -149,6 +154,36 @@ export class LeasedWriter {
     this.#pendingMetrics = undefined;
     this.#lastMetricsAt = this.#options.clock.now();
     this.#submit("metrics", "metrics", patch);
+    if (patch.metrics !== undefined) {
+      this.#lastMetrics = patch.metrics;
+      this.#writeSample(patch.metrics, patch.metrics.updated_at, "sample");
+    }
+  }
+
+  /**
+   * Appends a point of the equity history (the dashboard's curves). Like metrics it may be
+   * dropped when the store stays unreachable; any other failure is only logged: a sample must
+   * never disturb enforcement.
+   */
+  #writeSample(metrics: Metrics, at: number, key: string): void {
+    const { store, log } = this.#options;
+    const sample = {
+      element_id: this.#options.lease.element_id,
+      at,
+      balance: metrics.balance,
+      equity: metrics.equity,
+      daily_pl: metrics.daily_pl,
+      positions: metrics.positions,
+    };
+    this.#queue.submit({
+      kind: "metrics",
+      key,
+      run: () =>
+        store.appendSample(sample).catch((error) => {
+          if ((error as { code?: unknown }).code === "STORE_UNAVAILABLE") throw error;
+          log.warn("could not write an equity sample: {error}", { error: describeError(error) });
+        }),
+    });
   }
 
   #writeMetricsIfDue(): void {

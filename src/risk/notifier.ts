@@ -10,6 +10,7 @@ import type { Logger } from "@logtape/logtape";
 import { maskUriCredentials } from "../shared/secrets.ts";
 import { describeError } from "../shared/errors.ts";
 import { abortableSleep } from "../shared/async.ts";
+import { exponentialBackoff } from "../shared/backoff.ts";
 
 /** What is sent to the webhook, one JSON object per POST. */
 export interface Notification {
@@ -182,7 +183,8 @@ export class WebhookNotifier {
         );
         return false;
       }
-      await abortableSleep(this.#backoffMs * 2 ** (attempt - 1), this.#abort.signal);
+      const delay = exponentialBackoff(attempt - 1, { baseMs: this.#backoffMs, maxMs: Infinity });
+      await abortableSleep(delay, this.#abort.signal);
     }
     return false;
   }

@@ -36,6 +36,7 @@ import { LiveConfig, riskSettingsOf } from "./live_config.ts";
 import type { WebhookNotifier } from "./notifier.ts";
 import { RulePlugins } from "./rule_plugins.ts";
 import { TerminalSession } from "./terminal_session.ts";
+import { DEFAULT_STALE_MS } from "../shared/stale.ts";
 
 /** Timings of the risk loop; every one can be shortened for tests. */
 export interface RiskTiming {
@@ -62,7 +63,7 @@ export interface RiskTiming {
 /** Defaults of {@link RiskTiming}. */
 export const DEFAULT_RISK_TIMING: RiskTiming = {
   pingIntervalMs: 10_000,
-  leaseStaleMs: 300_000,
+  leaseStaleMs: DEFAULT_STALE_MS,
   metricsIntervalMs: 5_000,
   snapshotAlarmMs: 10_000,
   terminalRestartMs: 60_000,

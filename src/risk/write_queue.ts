@@ -16,6 +16,7 @@
  */
 import type { Logger } from "@logtape/logtape";
 import { describeError, RiskGuardError } from "../shared/errors.ts";
+import { exponentialBackoff } from "../shared/backoff.ts";
 
 /** What a write is, which decides coalescing and dropping. */
 export type WriteKind = "event" | "state" | "metrics" | "ping";
@@ -171,14 +172,19 @@ export class WriteQueue {
   }
 
   async #work(): Promise<void> {
-    let delay = this.#options.retryMs;
+    const backoff = {
+      baseMs: this.#options.retryMs,
+      maxMs: Math.max(this.#options.retryMs, this.#options.maxRetryMs),
+    };
+    /** Transient failures since the last write that succeeded. */
+    let failures = 0;
     while (!this.#stopped && this.#pending.length > 0) {
       const write = this.#pending.shift()!;
       this.#inFlight = write;
       try {
         await write.run();
         this.#stats.written++;
-        delay = this.#options.retryMs;
+        failures = 0;
         this.#setOnline(true);
       } catch (error) {
         if (this.#options.isFatal(error)) {
@@ -191,8 +197,7 @@ export class WriteQueue {
           if (!replaced) this.#pending.unshift(write);
           this.#stats.retries++;
           this.#setOnline(false);
-          await this.#sleep(delay);
-          delay = Math.min(delay * 2, this.#options.maxRetryMs);
+          await this.#sleep(exponentialBackoff(failures++, backoff));
         } else {
           this.#stats.failed++;
           this.#log?.error("store write failed and was abandoned: {error}", {

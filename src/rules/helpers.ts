@@ -1,14 +1,14 @@
 /**
  * The pure helpers every rule receives in its input, also exported for direct use (tests, the
  * engine, tools). Imported by the plugin worker: keep it free of runtime dependencies other
- * than `_time.ts`.
+ * than `wall_clock.ts`.
  *
  * @module
  */
 import type { Position, SymbolInfo } from "../mt5/protocol.ts";
 import type { LocalTime, RuleContext, RuleHelpers, RuleInput } from "./rule.ts";
 import type { Limit } from "./settings.ts";
-import { parseClockTime, toUtc, toWall, wallDate, wallMinutes, wallWeekday } from "./_time.ts";
+import { parseClockTime, toUtc, toWall, wallDate, wallMinutes, wallWeekday } from "./wall_clock.ts";
 
 /**
  * Money a position loses (positive) if its stop loss is hit, in account currency:

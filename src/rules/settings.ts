@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { RiskGuardError } from "../shared/errors.ts";
-import { isValidTimeZone, parseClockTime } from "./_time.ts";
+import { isValidTimeZone, parseClockTime } from "./wall_clock.ts";
 
 /** A limit in account currency (`money`) or as a percentage of a base (`percent`). */
 export interface Limit {

@@ -172,8 +172,18 @@ function show(value: unknown): string {
 
 const encoder = new TextEncoder();
 
+/** Set once stderr is gone (admin died and the pipe to it broke): logging goes on silently. */
+let stderrBroken = false;
+
 function writeStderr(line: string): void {
+  if (stderrBroken) return;
   const bytes = encoder.encode(line);
   let written = 0;
-  while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+  try {
+    while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
+  } catch {
+    // A risk child whose admin died has no reader on its stderr (broken pipe): it must keep
+    // guarding, so the console sink goes quiet instead of throwing into the caller.
+    stderrBroken = true;
+  }
 }

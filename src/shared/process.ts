@@ -64,6 +64,11 @@ export interface SpawnOptions {
   stdin?: StdioMode;
   stdout?: StdioMode;
   stderr?: StdioMode;
+  /**
+   * Runs the child in a session of its own (default false): a Ctrl+C on the terminal then
+   * reaches only the parent, which stops the child itself, in order.
+   */
+  detached?: boolean;
 }
 
 /** A started process. */
@@ -99,6 +104,7 @@ export function spawnProcess(command: CommandLine, options: SpawnOptions = {}): 
     stdin: options.stdin ?? "null",
     stdout: options.stdout ?? "null",
     stderr: options.stderr ?? "null",
+    ...(options.detached === true ? { detached: true } : {}),
   }).spawn();
   const piped = (mode: StdioMode | undefined) => mode === "piped";
   return {

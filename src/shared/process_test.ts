@@ -50,3 +50,24 @@ Deno.test("stopProcess: a child that ignores the request is killed after the tim
   assert.equal(outcome.killed, true);
   assert.notEqual(outcome.code, 0);
 });
+
+Deno.test({
+  name: "spawnProcess: a detached child runs in a session of its own (no terminal Ctrl+C)",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const child = spawnProcess(
+      { path: deno, args: ["eval", "await new Promise((r) => setTimeout(r, 30_000))"] },
+      { detached: true },
+    );
+    try {
+      // Field 6 of /proc/<pid>/stat is the session id (after the command name in parentheses).
+      const session = (pid: number | "self") =>
+        Deno.readTextFileSync(`/proc/${pid}/stat`).replace(/^.*\) /, "").split(" ")[3];
+      assert.equal(session(child.pid), String(child.pid));
+      assert.notEqual(session("self"), session(child.pid));
+    } finally {
+      child.kill("SIGKILL");
+      await child.exited;
+    }
+  },
+});

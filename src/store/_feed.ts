@@ -9,8 +9,8 @@
  *
  * @module
  */
-import type { ElementChange, ElementFeed } from "./types.ts";
-import { parseElement } from "./schemas.ts";
+import type { ElementChange, ElementFeed, WatchOptions } from "./types.ts";
+import { agentStateSchema, describeIssues, parseElement } from "./schemas.ts";
 import { normalizeId } from "./_ids.ts";
 import { STORE_RETRY_BACKOFF } from "./_policy.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
@@ -27,8 +27,23 @@ import { maskUriCredentials } from "../shared/secrets.ts";
 const VOLATILE_ELEMENT_FIELDS = ["last_ping", "metrics", "updated_at"] as const;
 
 /** Logs feed warnings (stream errors, lost positions) without credentials. */
-export function logFeedWarning(message: string): void {
+function logFeedWarning(message: string): void {
   logger("store", "feed").warn("{message}", { message: maskUriCredentials(message) });
+}
+
+/**
+ * A feed over an adapter's `source` with the port's watch options, kept in `open` (the adapter's
+ * open feeds, closed with the store) until it closes. Warnings are logged without credentials.
+ */
+export function openFeed(source: FeedSource, options: WatchOptions, open: Set<Feed>): Feed {
+  const feed: Feed = new Feed(source, {
+    resumeKey: options.resumeKey,
+    elementId: options.elementId,
+    maxRetries: options.maxRetries,
+    onWarning: logFeedWarning,
+  }, () => open.delete(feed));
+  open.add(feed);
+  return feed;
 }
 
 /** One change as seen by an adapter's stream. */
@@ -62,9 +77,12 @@ export interface FeedSource {
   scan(elementId: string | undefined): Promise<Record<string, unknown>[]>;
   /** The current document of one element, or `null`. */
   lookup(id: string): Promise<Record<string, unknown> | null>;
-  /** The saved position of `key`, or `null`. */
-  loadToken(key: string): Promise<unknown>;
-  /** Saves (`null`: forgets) the position of `key`. */
+  /** The `agent_state` document of `key` as stored, or `null`. */
+  loadState(key: string): Promise<Record<string, unknown> | null>;
+  /**
+   * Saves (`null`: forgets) the position of `key` in its `agent_state` document (`resume_token`
+   * and `updated_at`), keeping the document's other fields (the admin's heartbeat).
+   */
   saveToken(key: string, token: unknown): Promise<void>;
 }
 
@@ -208,7 +226,7 @@ export class Feed implements ElementFeed {
     let token: unknown = null;
     if (this.#handledToken !== undefined) token = this.#handledToken;
     else if (this.#options.resumeKey !== undefined) {
-      token = await this.#source.loadToken(this.#options.resumeKey);
+      token = this.#resumeToken(await this.#source.loadState(this.#options.resumeKey));
     }
     try {
       await this.#source.open(token);
@@ -224,6 +242,25 @@ export class Feed implements ElementFeed {
     }
     this.#started = true;
     await this.#reconcile();
+  }
+
+  /**
+   * The saved position in an `agent_state` document, validated by its schema: a document
+   * written invalid by others is ignored (logged), and the feed starts with a full reconcile.
+   */
+  #resumeToken(doc: Record<string, unknown> | null): unknown {
+    if (doc === null) return null;
+    const parsed = agentStateSchema.safeParse(doc, { reportInput: true });
+    if (!parsed.success) {
+      const [first] = describeIssues(parsed.error.issues);
+      this.#options.onWarning?.(
+        `agent_state ${String(doc._id)} is invalid (${
+          first === undefined ? "invalid" : `${first.field} ${first.reason}`
+        }): starting from a full reconcile`,
+      );
+      return null;
+    }
+    return parsed.data.resume_token ?? null;
   }
 
   /**

@@ -45,8 +45,9 @@ class FakeSource implements FeedSource {
   lookup(id: string): Promise<Record<string, unknown> | null> {
     return Promise.resolve(this.docs.get(id) ?? null);
   }
-  loadToken(key: string): Promise<unknown> {
-    return Promise.resolve(this.saved.get(key) ?? null);
+  loadState(key: string): Promise<Record<string, unknown> | null> {
+    if (!this.saved.has(key)) return Promise.resolve(null);
+    return Promise.resolve({ _id: key, resume_token: this.saved.get(key), updated_at: 1 });
   }
   saveToken(key: string, token: unknown): Promise<void> {
     if (token === null) this.saved.delete(key);

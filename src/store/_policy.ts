@@ -10,6 +10,7 @@
  */
 import type { ElementFilter, InstanceFilter, Lease, LeaseRef, NewInstance } from "./types.ts";
 import {
+  type AgentHeartbeat,
   type ElementStatus,
   type Instance,
   instanceSchema,
@@ -316,4 +317,28 @@ export function instanceLost(lease: LeaseRef): LeaseLostError {
     lease.lease,
     `instance ${lease.instance_id} is no longer held by this element`,
   );
+}
+
+/** `agent_state` id prefix of admin heartbeats (`agent:<host>`); resume tokens use the host. */
+export const AGENT_ID_PREFIX = "agent:";
+
+/**
+ * Whether a stored heartbeat blocks `beat`: it is another run of the host (and not the run
+ * `replaceRunId`, known dead), not stopped, and younger than `staleAfterMs` at the new beat's
+ * time.
+ */
+export function heartbeatBlocks(
+  stored: AgentHeartbeat,
+  beat: AgentHeartbeat,
+  options: { staleAfterMs: number; replaceRunId?: string },
+): boolean {
+  return stored.run_id !== beat.run_id && stored.run_id !== options.replaceRunId &&
+    stored.stopped_at === null && beat.last_seen - stored.last_seen < options.staleAfterMs;
+}
+
+/** What marking an instance unusable writes (`null` problem: FREE again). */
+export function instanceUsableFields(problem: string | null, now: number): Doc {
+  return problem === null
+    ? { status: "FREE", error: null }
+    : { status: "UNUSABLE", error: { code: "INSTANCE_UNUSABLE", message: problem, at: now } };
 }

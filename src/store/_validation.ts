@@ -9,6 +9,8 @@
 import { z } from "zod";
 import type { InsertResult, ManagedPatch } from "./types.ts";
 import {
+  type AgentHeartbeat,
+  agentHeartbeatSchema,
   dayStateSchema,
   describeIssues,
   ELEMENT_STATUSES,
@@ -22,7 +24,10 @@ import {
   parseElement,
   parseInstance,
   peakStateSchema,
+  type Sample,
+  sampleSchema,
   TRADING_STATES,
+  type ValidElement,
 } from "./schemas.ts";
 import { StoreError, StoreInputError } from "./errors.ts";
 import { newId, normalizeId } from "./_ids.ts";
@@ -71,12 +76,15 @@ export function checkNewEvent(input: unknown, id: string, now: number): EventRec
 
 /**
  * Prepares a new element document: fills id, status, trading, lease and timestamps, validates
- * it. Returns the document to store (raw limits kept) or the refusal.
+ * it. Returns the document to store (raw limits kept) with the element it parses to, or the
+ * refusal.
  */
 export function prepareElement(
   input: Record<string, unknown>,
   now: number,
-): { ok: true; doc: Record<string, unknown> } | (InsertResult & { ok: false }) {
+):
+  | { ok: true; doc: Record<string, unknown>; element: ValidElement }
+  | (InsertResult & { ok: false }) {
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     const issue = { field: "(document)", reason: "must be an object" };
     return { ok: false, ...issue, issues: [issue] };
@@ -106,7 +114,7 @@ export function prepareElement(
   if (!parsed.valid) {
     return { ok: false, field: parsed.field, reason: parsed.reason, issues: parsed.issues };
   }
-  return { ok: true, doc };
+  return { ok: true, doc, element: parsed };
 }
 
 /** Validates a new instance's path, host, port and chart symbol. */
@@ -211,4 +219,38 @@ export function validEvents(docs: Record<string, unknown>[]): EventRecord[] {
 function firstIssue(issues: FieldIssue[]): string {
   const first = issues[0];
   return first === undefined ? "invalid" : `${first.field} ${first.reason}`;
+}
+
+/** How long equity samples are kept by default: 30 days. */
+export const DEFAULT_SAMPLE_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** How many samples {@link Store.listSamples} returns by default. */
+export const DEFAULT_SAMPLE_LIMIT = 20_000;
+
+/** Validates a sample for {@link Store.appendSample} (id in the store's form). */
+export function checkSample(input: unknown): Sample {
+  const parsed = sampleSchema.safeParse(input, { reportInput: true });
+  if (!parsed.success) throw new StoreInputError("sample", describeIssues(parsed.error.issues));
+  return { ...parsed.data, element_id: normalizeId(parsed.data.element_id) };
+}
+
+/** Samples read back, with documents that do not parse skipped (and logged). */
+export function validSamples(docs: Record<string, unknown>[]): Sample[] {
+  const out: Sample[] = [];
+  for (const doc of docs) {
+    const parsed = sampleSchema.safeParse(doc, { reportInput: true });
+    if (parsed.success) out.push(parsed.data);
+    else {
+      logSkippedDocument("sample", doc.element_id, firstIssue(describeIssues(parsed.error.issues)));
+    }
+  }
+  return out;
+}
+
+/** Parses stored heartbeats, skipping malformed ones, sorted by host. */
+export function validHeartbeats(docs: readonly unknown[]): AgentHeartbeat[] {
+  return docs.flatMap((doc) => {
+    const parsed = agentHeartbeatSchema.safeParse(doc);
+    return parsed.success ? [parsed.data] : [];
+  }).sort((a, b) => a.host < b.host ? -1 : a.host > b.host ? 1 : 0);
 }

@@ -14,6 +14,7 @@ export * from "./schemas.ts";
 export * from "./errors.ts";
 export { CONFIG_ELEMENT_FIELDS, MANAGED_FIELD_REASON } from "./_config_change.ts";
 export { DEFAULT_STALE_MS } from "../shared/stale.ts";
+export { DEFAULT_SAMPLE_RETENTION_MS } from "./_validation.ts";
 export {
   decryptPassword,
   encryptPassword,

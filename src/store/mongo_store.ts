@@ -1,8 +1,9 @@
 /**
  * `MongoStore`: the production adapter of the {@link Store} port on `npm:mongodb` 7.5.
  *
- * It uses single-document atomic operations only (no transactions, TTL indexes or pipeline
- * updates), so it also runs on mongo-java-server. Claims take the instance first
+ * It uses single-document atomic operations only (no transactions or pipeline updates), so it
+ * also runs on mongo-java-server. The one TTL index (on `samples`) is optional: where the server
+ * refuses it, `pruneSamples` alone enforces the retention. Claims take the instance first
  * (`findOneAndUpdate` on a FREE one) and then compare-and-set the element on its `lease`; the
  * loser of a race gives the instance back. Element writes use `updateOne`/`insertOne`/`deleteOne`
  * so that they show up in change streams.
@@ -31,6 +32,7 @@ import {
   ObjectId,
 } from "mongodb";
 import type {
+  BeatResult,
   ElementFeed,
   ElementFilter,
   InsertResult,
@@ -42,11 +44,13 @@ import type {
   ReapOptions,
   ReapResult,
   ReleaseOptions,
+  SampleRange,
   Store,
   TakeLeaseOptions,
   WatchOptions,
 } from "./types.ts";
 import {
+  type AgentHeartbeat,
   type ElementError,
   type ElementStatus,
   type EventRecord,
@@ -54,6 +58,7 @@ import {
   type NewEvent,
   type ParsedElement,
   parseElement,
+  type Sample,
 } from "./schemas.ts";
 import {
   HEX_ID,
@@ -68,14 +73,20 @@ import {
   checkManagedPatch,
   checkNewEvent,
   checkNewInstance,
+  checkSample,
   checkStoredInstance,
+  DEFAULT_SAMPLE_LIMIT,
+  DEFAULT_SAMPLE_RETENTION_MS,
   prepareElement,
   toInstance,
   validEvents,
+  validHeartbeats,
   validInstances,
+  validSamples,
 } from "./_validation.ts";
 import {
   adoptsClaim,
+  AGENT_ID_PREFIX,
   claimableElement,
   claimableInstances,
   claimedElementFields,
@@ -90,6 +101,7 @@ import {
   instanceLost,
   instanceMatches,
   instanceOccupied,
+  instanceUsableFields,
   isStale,
   leaseLost,
   leaseOfDoc,
@@ -101,19 +113,14 @@ import {
   statusOfDisabled,
   STORE_RETRY_BACKOFF,
 } from "./_policy.ts";
-import {
-  Feed,
-  type FeedSource,
-  HistoryLostError,
-  logFeedWarning,
-  type RawChange,
-} from "./_feed.ts";
+import { type Feed, type FeedSource, HistoryLostError, openFeed, type RawChange } from "./_feed.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
 import { abortableSleep } from "../shared/async.ts";
 import { exponentialBackoff } from "../shared/backoff.ts";
 import { describeError } from "../shared/errors.ts";
 import { DEFAULT_STALE_MS } from "../shared/stale.ts";
 import { maskUriCredentials, redactUri, scrubUriCredentials } from "../shared/secrets.ts";
+import { logger } from "../shared/logging.ts";
 
 /** Options of {@link MongoStore.open}. */
 export interface MongoStoreOptions {
@@ -148,6 +155,7 @@ export class MongoStore implements Store {
   #elements: Collection<MDoc>;
   #instances: Collection<MDoc>;
   #events: Collection<MDoc>;
+  #samples: Collection<Document>;
   #agentState: Collection<MDoc>;
   #feeds = new Set<Feed>();
   #closed = false;
@@ -158,6 +166,7 @@ export class MongoStore implements Store {
     this.#elements = db.collection("elements");
     this.#instances = db.collection("instances");
     this.#events = db.collection("events");
+    this.#samples = db.collection("samples");
     this.#agentState = db.collection("agent_state");
     this.description = `${redactUri(uri)} (database ${dbName})`;
   }
@@ -225,6 +234,9 @@ export class MongoStore implements Store {
       await this.#instances.createIndex({ host: 1, status: 1, port: 1 });
       await this.#instances.createIndex({ status: 1, last_ping: 1 });
       await this.#events.createIndex({ element_id: 1, at: -1 });
+      await this.#samples.createIndex({ element_id: 1, at: 1 }, { unique: true });
+      await this.#samples.createIndex({ at: 1 });
+      await this.#ensureSampleTtl();
     });
   }
 
@@ -250,9 +262,7 @@ export class MongoStore implements Store {
         }
         throw error;
       }
-      const parsed = parseElement(prepared.doc);
-      if (!parsed.valid) throw new Error("unreachable: element validated before insert");
-      return { ok: true, element: parsed };
+      return { ok: true, element: prepared.element };
     });
   }
 
@@ -356,14 +366,7 @@ export class MongoStore implements Store {
     options = normalizeWatchOptions(options);
     if (this.#closed) throw new StoreError("CLOSED", `Store ${this.description} is closed`);
     const source = new MongoFeedSource(this.#elements, this.#agentState);
-    const feed: Feed = new Feed(source, {
-      resumeKey: options.resumeKey,
-      elementId: options.elementId,
-      maxRetries: options.maxRetries,
-      onWarning: logFeedWarning,
-    }, () => this.#feeds.delete(feed));
-    this.#feeds.add(feed);
-    return feed;
+    return openFeed(source, options, this.#feeds);
   }
 
   /** Registers an instance; allocates its port when absent. */
@@ -440,17 +443,13 @@ export class MongoStore implements Store {
       if (taken === null) throw noFreeInstance(host);
       const instance = normalize(taken);
       await this.#releaseOthers(String(instance._id), elementId, now);
-      const won = await this.#elements.updateOne(
-        {
-          ...idFilter(elementId),
-          ...leaseIs(lease - 1),
-          instance_id: null,
-          status: { $ne: "DISABLED" },
-        },
-        { $set: claimedElementFields(String(instance._id), host, lease, now, null) },
+      const won = await this.#assignElement(
+        elementId,
+        { lease: lease - 1, instanceId: null },
+        taken._id,
+        claimedElementFields(String(instance._id), host, lease, now, null),
       );
-      if (won.matchedCount === 0) {
-        await this.#giveBack(taken._id, elementId, lease);
+      if (!won) {
         const again = await this.#rawElement(elementId);
         if (again === null) throw notFound("element", elementId);
         if (again.status === "DISABLED") throw elementDisabled(elementId);
@@ -525,17 +524,13 @@ export class MongoStore implements Store {
         throw instanceBusy(instanceId, normalize(latest), now);
       }
       await this.#releaseOthers(String(instance._id), elementId, now);
-      const won = await this.#elements.updateOne(
-        {
-          ...idFilter(elementId),
-          ...leaseIs(held0),
-          instance_id: current,
-          status: { $ne: "DISABLED" },
-        },
-        { $set: claimedElementFields(String(instance._id), host, lease, now, now) },
+      const won = await this.#assignElement(
+        elementId,
+        { lease: held0, instanceId: current },
+        instanceRaw._id,
+        claimedElementFields(String(instance._id), host, lease, now, now),
       );
-      if (won.matchedCount === 0) {
-        await this.#giveBack(instanceRaw._id, elementId, lease);
+      if (!won) {
         throw elementHeld(elementId, (await this.#rawElement(elementId)) ?? doc);
       }
       if (current !== null && current !== instance._id) {
@@ -678,6 +673,60 @@ export class MongoStore implements Store {
     });
   }
 
+  /** Marks a FREE instance UNUSABLE with a reason, or an UNUSABLE one FREE again. */
+  setInstanceUsable(id: string, problem: string | null, now: number): Promise<boolean> {
+    id = normalizeId(id);
+    return this.#run(async () => {
+      const from = problem === null
+        ? { status: "UNUSABLE" }
+        : { $or: [{ status: "FREE" }, { status: { $exists: false } }] };
+      const result = await this.#instances.updateOne(
+        { ...idFilter(id), ...from },
+        { $set: instanceUsableFields(problem, now) },
+      );
+      return result.modifiedCount === 1;
+    });
+  }
+
+  /** Writes an admin heartbeat unless another run of the host beat recently. */
+  beatAgent(
+    beat: AgentHeartbeat,
+    options: { staleAfterMs: number; replaceRunId?: string },
+  ): Promise<BeatResult> {
+    return this.#run(async () => {
+      const id = `${AGENT_ID_PREFIX}${beat.host}`;
+      // Written only over a heartbeat that does not block it (same run, a run known dead,
+      // stopped, or stale); with a blocking one the upsert collides on _id: nothing is written.
+      const filter: Filter<MDoc> = {
+        _id: id,
+        $or: [
+          { run_id: beat.run_id },
+          ...(options.replaceRunId === undefined ? [] : [{ run_id: options.replaceRunId }]),
+          { stopped_at: { $ne: null } },
+          { last_seen: { $lte: beat.last_seen - options.staleAfterMs } },
+        ],
+      };
+      try {
+        await this.#agentState.replaceOne(filter, { _id: id, ...beat }, { upsert: true });
+        return { ok: true as const };
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+        const [holder] = validHeartbeats([await this.#agentState.findOne({ _id: id })]);
+        if (holder === undefined) throw error;
+        return { ok: false as const, holder };
+      }
+    });
+  }
+
+  /** Every admin host's heartbeat. */
+  listAgents(): Promise<AgentHeartbeat[]> {
+    return this.#run(async () =>
+      validHeartbeats(
+        await this.#agentState.find({ _id: { $regex: `^${AGENT_ID_PREFIX}` } }).toArray(),
+      )
+    );
+  }
+
   /** Events of one element, oldest first. */
   listEvents(
     elementId: string | null,
@@ -692,6 +741,59 @@ export class MongoStore implements Store {
       ).toArray();
       return validEvents(docs.reverse().map(normalize));
     });
+  }
+
+  /** Appends (or, at the same millisecond, replaces) one equity sample. */
+  appendSample(sample: Sample): Promise<void> {
+    return this.#run(async () => {
+      const s = checkSample(sample);
+      // `at_date` is `at` as a BSON date: TTL indexes only expire date fields.
+      await this.#samples.updateOne(
+        { element_id: s.element_id, at: s.at },
+        { $set: { ...s, at_date: new Date(s.at) } },
+        { upsert: true },
+      );
+    });
+  }
+
+  /** Samples of one element in a time range, oldest first. */
+  listSamples(elementId: string, range: SampleRange = {}): Promise<Sample[]> {
+    elementId = normalizeId(elementId);
+    return this.#run(async () => {
+      const at: Document = { $gte: range.since ?? 0 };
+      if (range.until !== undefined) at.$lte = range.until;
+      const docs = await this.#samples.find({ element_id: elementId, at }, {
+        projection: { _id: 0, at_date: 0 },
+      }).sort({ at: -1 }).limit(Math.max(1, Math.floor(range.limit ?? DEFAULT_SAMPLE_LIMIT)))
+        .toArray();
+      return validSamples(docs.reverse());
+    });
+  }
+
+  /** Deletes samples older than `before`. */
+  pruneSamples(before: number): Promise<number> {
+    return this.#run(async () =>
+      (await this.#samples.deleteMany({ at: { $lt: before } })).deletedCount
+    );
+  }
+
+  /**
+   * A TTL index that expires samples after the default retention, where the server supports
+   * it; otherwise (or for another retention) the admin's `pruneSamples` does the work.
+   */
+  async #ensureSampleTtl(): Promise<void> {
+    try {
+      await this.#samples.createIndex({ at_date: 1 }, {
+        name: "samples_ttl",
+        expireAfterSeconds: Math.round(DEFAULT_SAMPLE_RETENTION_MS / 1000),
+      });
+    } catch (error) {
+      if (isUnavailable(error)) throw error;
+      logger("store", "mongodb").info(
+        "No TTL index on samples ({reason}); retention relies on pruning",
+        { reason: describe(error) },
+      );
+    }
   }
 
   // ---- helpers ----
@@ -777,12 +879,32 @@ export class MongoStore implements Store {
     return null;
   }
 
-  /** Undoes an instance take after losing the element race. */
-  async #giveBack(instanceKey: ObjectId | string, elementId: string, lease: number): Promise<void> {
+  /**
+   * The second half of a claim or take-over, once the instance is taken: a compare-and-set of
+   * the element on the lease and holder it was read with (and not DISABLED meanwhile). On a lost
+   * race the instance is given back. Whether the element was assigned.
+   */
+  async #assignElement(
+    elementId: string,
+    expected: { lease: number; instanceId: string | null },
+    instanceKey: ObjectId | string,
+    fields: Doc,
+  ): Promise<boolean> {
+    const won = await this.#elements.updateOne(
+      {
+        ...idFilter(elementId),
+        ...leaseIs(expected.lease),
+        instance_id: expected.instanceId,
+        status: { $ne: "DISABLED" },
+      },
+      { $set: fields },
+    );
+    if (won.matchedCount === 1) return true;
     await this.#instances.updateOne(
-      { _id: instanceKey, element_id: elementId, lease },
+      { _id: instanceKey, element_id: elementId, lease: fields.lease },
       { $set: FREED_INSTANCE_FIELDS },
     );
+    return false;
   }
 
   async #freeInstance(instanceId: string, elementId: string): Promise<void> {
@@ -877,22 +999,17 @@ class MongoFeedSource implements FeedSource {
     return doc === null ? null : normalize(doc);
   }
 
-  async loadToken(key: string): Promise<unknown> {
+  async loadState(key: string): Promise<Doc | null> {
+    // Not normalized: the resume token goes back to the server exactly as it was stored.
     const doc = await this.#agentState.findOne({ _id: key });
-    return doc?.resume_token ?? null;
+    return doc === null ? null : { ...doc, _id: key };
   }
 
   async saveToken(key: string, token: unknown): Promise<void> {
-    const filter = { _id: key };
-    if (token === null) {
-      await this.#agentState.deleteOne(filter);
-      return;
-    }
-    await this.#agentState.updateOne(
-      filter,
-      { $set: { resume_token: token, updated_at: Date.now() } },
-      { upsert: true },
-    );
+    const update = token === null
+      ? { $unset: { resume_token: "" }, $set: { updated_at: Date.now() } }
+      : { $set: { resume_token: token, updated_at: Date.now() } };
+    await this.#agentState.updateOne({ _id: key }, update, { upsert: true });
   }
 
   #toRaw(change: ChangeStreamDocument<MDoc>): RawChange {

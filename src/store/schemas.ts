@@ -1,6 +1,6 @@
 /**
- * zod schemas of the stored documents (`elements`, `instances`, `events`, `agent_state`) and
- * the parsing of an element into a typed result that never throws.
+ * zod schemas of the stored documents (`elements`, `instances`, `events`, `samples`,
+ * `agent_state`) and the parsing of an element into a typed result that never throws.
  *
  * Documents are plain JSON-compatible objects with snake_case fields. Ids are strings (`_id`);
  * times are epoch milliseconds. `docs/data-model.md` is the full reference.
@@ -21,7 +21,7 @@ export const TRADING_STATES = ["ALLOWED", "LOCKED_DAY", "LOCKED"] as const;
 export type TradingState = typeof TRADING_STATES[number];
 
 /** States of an instance (MT5 terminal). */
-export const INSTANCE_STATUSES = ["FREE", "OCCUPIED"] as const;
+export const INSTANCE_STATUSES = ["FREE", "OCCUPIED", "UNUSABLE"] as const;
 /** A state of an instance. */
 export type InstanceStatus = typeof INSTANCE_STATUSES[number];
 
@@ -257,13 +257,18 @@ export const instanceSchema = z.object({
   lease: z.number().int().min(0).nullable().default(null),
   last_ping: epochMs.nullable().default(null),
   pid: z.number().int().positive().nullable().default(null),
+  /** Why an `UNUSABLE` instance cannot run a terminal (set by admin). */
+  error: elementErrorSchema.nullable().default(null),
   created_at: epochMs.optional(),
 });
 
 /** A parsed instance (MT5 terminal folder on one host). */
 export type Instance = z.output<typeof instanceSchema>;
 
-/** Known event types; other strings are accepted for forward compatibility. */
+/**
+ * The event types riskguard writes. Stored events of other types (written by a newer version or
+ * another system) are still read: the schema accepts any non-empty string.
+ */
 export const EVENT_TYPES = [
   "lifecycle",
   "breach",
@@ -274,6 +279,9 @@ export const EVENT_TYPES = [
   "unlock",
   "error",
 ] as const;
+
+/** A type of event riskguard writes. */
+export type EventType = typeof EVENT_TYPES[number];
 
 /** The schema of an `events` document. */
 export const eventSchema = z.object({
@@ -297,6 +305,19 @@ export const newEventSchema = eventSchema.omit({ _id: true }).extend({ at: epoch
 /** Input of {@link Store.appendEvent}. */
 export type NewEvent = z.input<typeof newEventSchema>;
 
+/** The schema of a `samples` document: one point of an element's equity curve. */
+export const sampleSchema = z.object({
+  element_id: z.string().min(1),
+  at: epochMs,
+  balance: z.number().finite(),
+  equity: z.number().finite(),
+  daily_pl: z.number().finite(),
+  positions: z.number().int().min(0),
+});
+
+/** One point of an element's equity history (for the dashboard's curves). */
+export type Sample = z.output<typeof sampleSchema>;
+
 /** The schema of an `agent_state` document: one per admin host (its `_id`). */
 export const agentStateSchema = z.object({
   _id: z.string().min(1),
@@ -306,6 +327,27 @@ export const agentStateSchema = z.object({
 
 /** Durable state of one admin host's change feed. */
 export type AgentState = z.output<typeof agentStateSchema>;
+
+/** An admin's heartbeat, stored in `agent_state` as `agent:<host>`. */
+export const agentHeartbeatSchema = z.object({
+  host: z.string().min(1),
+  /** One id per admin run: a restart is another run. */
+  run_id: z.string().min(1),
+  pid: z.number().int(),
+  /** The machine's own name (the host name may differ). */
+  machine: z.string(),
+  version: z.string(),
+  started_at: epochMs,
+  last_seen: epochMs,
+  children: z.number().int().min(0),
+  instances_free: z.number().int().min(0),
+  instances_total: z.number().int().min(0),
+  /** Set by a clean shutdown. */
+  stopped_at: epochMs.nullable().default(null),
+});
+
+/** An admin host's heartbeat. */
+export type AgentHeartbeat = z.output<typeof agentHeartbeatSchema>;
 
 /** One reason why a document is invalid. */
 export interface FieldIssue {

@@ -13,6 +13,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import type {
+  BeatResult,
   ElementFeed,
   ElementFilter,
   InsertResult,
@@ -24,11 +25,13 @@ import type {
   ReapOptions,
   ReapResult,
   ReleaseOptions,
+  SampleRange,
   Store,
   TakeLeaseOptions,
   WatchOptions,
 } from "./types.ts";
 import {
+  type AgentHeartbeat,
   type ElementError,
   type ElementStatus,
   type EventRecord,
@@ -36,6 +39,7 @@ import {
   type NewEvent,
   type ParsedElement,
   parseElement,
+  type Sample,
 } from "./schemas.ts";
 import {
   newId,
@@ -49,14 +53,19 @@ import {
   checkManagedPatch,
   checkNewEvent,
   checkNewInstance,
+  checkSample,
   checkStoredInstance,
+  DEFAULT_SAMPLE_LIMIT,
   prepareElement,
   toInstance,
   validEvents,
+  validHeartbeats,
   validInstances,
+  validSamples,
 } from "./_validation.ts";
 import {
   adoptsClaim,
+  AGENT_ID_PREFIX,
   claimableElement,
   claimableInstances,
   claimedElementFields,
@@ -65,12 +74,14 @@ import {
   elementHeld,
   elementStatusMatches,
   FREED_INSTANCE_FIELDS,
+  heartbeatBlocks,
   holdsInstance,
   instanceBusy,
   instanceLost,
   instanceMatches,
   instanceOccupied,
   instanceTakeable,
+  instanceUsableFields,
   isStale,
   leaseLost,
   leaseOf,
@@ -82,13 +93,7 @@ import {
   releasedElementFields,
   statusOfDisabled,
 } from "./_policy.ts";
-import {
-  Feed,
-  type FeedSource,
-  HistoryLostError,
-  logFeedWarning,
-  type RawChange,
-} from "./_feed.ts";
+import { type Feed, type FeedSource, HistoryLostError, openFeed, type RawChange } from "./_feed.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
 import { abortableSleep } from "../shared/async.ts";
 import { DEFAULT_STALE_MS } from "../shared/stale.ts";
@@ -122,6 +127,16 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_element_at ON events (element_id, at);
 CREATE TABLE IF NOT EXISTS agent_state (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS samples (
+  element_id TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  balance REAL NOT NULL,
+  equity REAL NOT NULL,
+  daily_pl REAL NOT NULL,
+  positions INTEGER NOT NULL,
+  PRIMARY KEY (element_id, at)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS samples_at ON samples (at);
 CREATE TABLE IF NOT EXISTS element_changes (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   element_id TEXT NOT NULL,
@@ -242,9 +257,7 @@ export class SqliteStore implements Store {
       if (!inserted) {
         return { ok: false, field: "_id", reason: `already exists: ${id}`, issues: [] };
       }
-      const parsed = parseElement(prepared.doc);
-      if (!parsed.valid) throw new Error("unreachable: element validated before insert");
-      return { ok: true, element: parsed };
+      return { ok: true, element: prepared.element };
     });
   }
 
@@ -332,14 +345,7 @@ export class SqliteStore implements Store {
     options = normalizeWatchOptions(options);
     if (this.#closed) throw new StoreError("CLOSED", `Store ${this.description} is closed`);
     const source = new SqliteFeedSource(this.#db, this.#feedPollMs, () => this.#closed);
-    const feed: Feed = new Feed(source, {
-      resumeKey: options.resumeKey,
-      elementId: options.elementId,
-      maxRetries: options.maxRetries,
-      onWarning: logFeedWarning,
-    }, () => this.#feeds.delete(feed));
-    this.#feeds.add(feed);
-    return feed;
+    return openFeed(source, options, this.#feeds);
   }
 
   /** Registers an instance; allocates its port when absent. */
@@ -532,6 +538,52 @@ export class SqliteStore implements Store {
     );
   }
 
+  /** Marks a FREE instance UNUSABLE with a reason, or an UNUSABLE one FREE again. */
+  setInstanceUsable(id: string, problem: string | null, now: number): Promise<boolean> {
+    id = normalizeId(id);
+    return this.#run(() =>
+      this.#tx(() => {
+        const doc = this.#get("instances", id);
+        if (doc === null) return false;
+        const status = doc.status ?? "FREE";
+        if (status !== (problem === null ? "UNUSABLE" : "FREE")) return false;
+        this.#put("instances", id, { ...doc, ...instanceUsableFields(problem, now) });
+        return true;
+      })
+    );
+  }
+
+  /** Writes an admin heartbeat unless another run of the host beat recently. */
+  beatAgent(
+    beat: AgentHeartbeat,
+    options: { staleAfterMs: number; replaceRunId?: string },
+  ): Promise<BeatResult> {
+    return this.#run(() =>
+      this.#tx(() => {
+        const id = `${AGENT_ID_PREFIX}${beat.host}`;
+        const row = this.#db.prepare("SELECT doc FROM agent_state WHERE id = ?").get(id);
+        const [stored] = row === undefined ? [] : validHeartbeats([JSON.parse(String(row.doc))]);
+        if (stored !== undefined && heartbeatBlocks(stored, beat, options)) {
+          return { ok: false as const, holder: stored };
+        }
+        this.#db.prepare(
+          "INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+        ).run(id, JSON.stringify({ _id: id, ...beat }));
+        return { ok: true as const };
+      })
+    );
+  }
+
+  /** Every admin host's heartbeat. */
+  listAgents(): Promise<AgentHeartbeat[]> {
+    return this.#run(() =>
+      validHeartbeats(
+        this.#db.prepare("SELECT doc FROM agent_state WHERE id LIKE ?").all(`${AGENT_ID_PREFIX}%`)
+          .map((row) => JSON.parse(String(row.doc))),
+      )
+    );
+  }
+
   /** Appends an audit event. */
   appendEvent(event: NewEvent): Promise<EventRecord> {
     event = normalizeEventIds(event);
@@ -573,6 +625,42 @@ export class SqliteStore implements Store {
       ).all(...params);
       return validEvents(rows.reverse().map((row) => readDoc(row)));
     });
+  }
+
+  /** Appends (or, at the same millisecond, replaces) one equity sample. */
+  appendSample(sample: Sample): Promise<void> {
+    return this.#run(() => {
+      const s = checkSample(sample);
+      // Columns, not a JSON document: samples are the largest table by far.
+      this.#db.prepare(
+        "INSERT OR REPLACE INTO samples (element_id, at, balance, equity, daily_pl, positions) " +
+          "VALUES (?, ?, ?, ?, ?, ?)",
+      ).run(s.element_id, s.at, s.balance, s.equity, s.daily_pl, s.positions);
+    });
+  }
+
+  /** Samples of one element in a time range, oldest first. */
+  listSamples(elementId: string, range: SampleRange = {}): Promise<Sample[]> {
+    elementId = normalizeId(elementId);
+    return this.#run(() => {
+      const rows = this.#db.prepare(
+        "SELECT element_id, at, balance, equity, daily_pl, positions FROM samples " +
+          "WHERE element_id = ? AND at >= ? AND at <= ? ORDER BY at DESC LIMIT ?",
+      ).all(
+        elementId,
+        range.since ?? 0,
+        range.until ?? Number.MAX_SAFE_INTEGER,
+        Math.max(1, Math.floor(range.limit ?? DEFAULT_SAMPLE_LIMIT)),
+      );
+      return validSamples(rows.reverse().map((row) => ({ ...row })));
+    });
+  }
+
+  /** Deletes samples older than `before`. */
+  pruneSamples(before: number): Promise<number> {
+    return this.#run(() =>
+      Number(this.#db.prepare("DELETE FROM samples WHERE at < ?").run(before).changes)
+    );
   }
 
   // ---- helpers ----
@@ -784,11 +872,10 @@ class SqliteFeedSource implements FeedSource {
     return attempt(() => getDoc(this.#db, "elements", id));
   }
 
-  loadToken(key: string): Promise<unknown> {
+  loadState(key: string): Promise<Doc | null> {
     return attempt(() => {
-      const row = this.#db.prepare("SELECT doc FROM agent_state WHERE id = ?").get(key);
-      if (row === undefined) return null;
-      return (JSON.parse(String(row.doc)) as Doc).resume_token ?? null;
+      const row = this.#db.prepare("SELECT id, doc FROM agent_state WHERE id = ?").get(key);
+      return row === undefined ? null : readDoc(row);
     });
   }
 
@@ -796,14 +883,19 @@ class SqliteFeedSource implements FeedSource {
   saveToken(key: string, token: unknown): Promise<void> {
     return attempt(() => {
       if (this.#storeClosed()) return;
+      const now = Date.now();
       if (token === null) {
-        this.#db.prepare("DELETE FROM agent_state WHERE id = ?").run(key);
+        this.#db.prepare(
+          "UPDATE agent_state SET doc = json_set(json_remove(doc, '$.resume_token'), '$.updated_at', ?) WHERE id = ?",
+        ).run(now, key);
         return;
       }
-      const doc = { _id: key, resume_token: token, updated_at: Date.now() };
+      // Only the position and its time change: the document's other fields are kept.
+      const doc = { _id: key, resume_token: token, updated_at: now };
       this.#db.prepare(
-        "INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-      ).run(key, JSON.stringify(doc));
+        `INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET
+           doc = json_set(doc, '$.resume_token', json(?), '$.updated_at', ?)`,
+      ).run(key, JSON.stringify(doc), JSON.stringify(token), now);
     });
   }
 }

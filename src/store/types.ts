@@ -23,6 +23,7 @@
  * @module
  */
 import type {
+  AgentHeartbeat,
   DayState,
   ElementError,
   ElementStatus,
@@ -33,6 +34,7 @@ import type {
   NewEvent,
   ParsedElement,
   PeakState,
+  Sample,
   TradingState,
 } from "./schemas.ts";
 
@@ -127,6 +129,13 @@ export interface ReleaseOptions {
   now?: number;
 }
 
+/** The result of {@link Store.beatAgent}. */
+export type BeatResult = { ok: true } | {
+  ok: false;
+  /** The other run of this host whose heartbeat is fresh. */
+  holder: AgentHeartbeat;
+};
+
 /** Options of {@link Store.reap}. */
 export interface ReapOptions {
   /** Current time, epoch ms. */
@@ -195,6 +204,16 @@ export interface ElementFeed extends AsyncIterable<ElementChange> {
   next(): Promise<IteratorResult<ElementChange, undefined>>;
   /** Saves the position of the last handled change and stops the feed. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Options of {@link Store.listSamples}. */
+export interface SampleRange {
+  /** Only samples at or after this time, epoch ms (default 0). */
+  since?: number;
+  /** Only samples at or before this time, epoch ms (default: no bound). */
+  until?: number;
+  /** At most this many, the newest of the range (default 20 000). */
+  limit?: number;
 }
 
 /** The store port. Every method is safe to call concurrently from several processes. */
@@ -323,6 +342,26 @@ export interface Store {
   reap(options: ReapOptions): Promise<ReapResult>;
 
   /**
+   * Admin: marks a FREE instance `UNUSABLE` with the reason (`problem`), or an `UNUSABLE` one
+   * FREE again (`problem` null). Other states are left alone. Returns true when it changed.
+   */
+  setInstanceUsable(id: string, problem: string | null, now: number): Promise<boolean>;
+
+  /**
+   * Admin heartbeat: writes `beat` as the heartbeat of `beat.host`, unless another run of that
+   * host has a heartbeat that is not stopped and younger than `staleAfterMs` (then nothing is
+   * written and that heartbeat is returned). `replaceRunId` names a run the caller knows is
+   * dead (its process is gone), whose heartbeat does not block. Atomic: of two runs starting at
+   * once, one wins.
+   */
+  beatAgent(
+    beat: AgentHeartbeat,
+    options: { staleAfterMs: number; replaceRunId?: string },
+  ): Promise<BeatResult>;
+  /** Every admin host's heartbeat, sorted by host. */
+  listAgents(): Promise<AgentHeartbeat[]>;
+
+  /**
    * Appends an audit event (`at` defaults to now).
    *
    * @throws {StoreError} `INPUT_INVALID` for a malformed event.
@@ -336,4 +375,16 @@ export interface Store {
     elementId: string | null,
     options?: { limit?: number; since?: number; types?: readonly string[] },
   ): Promise<EventRecord[]>;
+
+  /**
+   * Appends one point of an element's equity history. A second sample of the same element at
+   * the same millisecond replaces the first.
+   *
+   * @throws {StoreError} `INPUT_INVALID` for a malformed sample.
+   */
+  appendSample(sample: Sample): Promise<void>;
+  /** Samples of one element in a time range, oldest first (the newest `limit` of the range). */
+  listSamples(elementId: string, range?: SampleRange): Promise<Sample[]>;
+  /** Deletes every sample older than `before` (epoch ms); returns how many were deleted. */
+  pruneSamples(before: number): Promise<number>;
 }

@@ -296,6 +296,7 @@ Deno.test("a plugin's permanent lock is permanent on the EA too", async () => {
 Deno.test("dry run: element changes never read as a person's unlock", async () => {
   let base: Store | undefined;
   let editedAt: number | undefined;
+  let edit: Promise<unknown> | undefined;
   const result = await runScenario({
     scenario: "losing_day",
     element: { max_daily_loss: "5%" },
@@ -304,7 +305,7 @@ Deno.test("dry run: element changes never read as a person's unlock", async () =
     until: (status) => {
       if (status.trading === "LOCKED_DAY" && editedAt === undefined) {
         editedAt = Date.now();
-        void base!.configureElement(status.element_id, { name: "edited" });
+        edit = base!.configureElement(status.element_id, { name: "edited" });
       }
       return editedAt !== undefined && Date.now() - editedAt > 1_500;
     },
@@ -312,6 +313,11 @@ Deno.test("dry run: element changes never read as a person's unlock", async () =
   });
   try {
     assert.equal(result.error, undefined);
+    // The case means something only when the account was locked and then edited.
+    assert.ok(editedAt !== undefined, "the account never reached LOCKED_DAY");
+    const edited = (await edit) as { ok?: boolean } | undefined;
+    assert.equal(edited?.ok, true, "the person's edit was stored");
+    assert.ok(eventsOf(result.events, "lock").length > 0, "the lock was recorded");
     assert.deepEqual(eventsOf(result.events, "unlock"), []);
   } finally {
     await result.cleanup();

@@ -167,30 +167,6 @@ Deno.test("breaches and locks reach the webhook", async () => {
   }
 });
 
-Deno.test("riskguard demo runs end to end as a process and exits 0", async () => {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../../main.ts", import.meta.url).pathname,
-      "demo",
-      "--duration",
-      "8",
-      "--speed",
-      "3",
-    ],
-    env: { NO_COLOR: "1", RISKGUARD_LOG_LEVEL: "warning" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(output.stdout);
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-  assert.match(stdout, /LOCK +\[max_daily_loss\] LOCKED_DAY/);
-  assert.match(stdout, /COMMAND \[max_daily_loss\] close_all sent/);
-  assert.match(stdout, /equity \d+\.\d\d USD +day P\/L -?\d+\.\d\d \/ -500\.00/);
-  assert.match(stdout, /demo finished: trading LOCKED_DAY/);
-});
-
 Deno.test("a start that fails after the lease is recorded on the element and the lease freed", async () => {
   const dir = await Deno.makeTempDir();
   const store = await openStore(`sqlite:${dir}/busy.db`);

@@ -1054,6 +1054,167 @@ export const CASES: Record<string, Case> = {
       await feed.close();
     }
   },
+
+  async "samples: appended, listed by element and range oldest first, pruned by age"(fx) {
+    const { store } = fx;
+    const [a, b] = [await addElement(store, 9501), await addElement(store, 9502)];
+    const sample = (element_id: string, at: number, equity: number) => ({
+      element_id,
+      at,
+      balance: 10_000,
+      equity,
+      daily_pl: equity - 10_000,
+      positions: 1,
+    });
+    for (let i = 0; i < 5; i++) await store.appendSample(sample(a, T0 + i * MIN, 10_000 - i));
+    await store.appendSample(sample(b, T0 + MIN, 20_000));
+    // The same element at the same millisecond: the later sample replaces the first.
+    await store.appendSample(sample(a, T0 + 2 * MIN, 9_000));
+
+    const all = await store.listSamples(a);
+    assert.deepEqual(all.map((s) => s.at), [0, 1, 2, 3, 4].map((i) => T0 + i * MIN));
+    assert.deepEqual(all[2], sample(a, T0 + 2 * MIN, 9_000));
+    assert.deepEqual(
+      (await store.listSamples(a, { since: T0 + MIN, until: T0 + 3 * MIN })).map((s) => s.at),
+      [T0 + MIN, T0 + 2 * MIN, T0 + 3 * MIN],
+    );
+    assert.deepEqual(
+      (await store.listSamples(a, { limit: 2 })).map((s) => s.at),
+      [T0 + 3 * MIN, T0 + 4 * MIN],
+      "a limit keeps the newest of the range",
+    );
+    assert.deepEqual(await store.listSamples(b), [sample(b, T0 + MIN, 20_000)]);
+    assert.deepEqual(await store.listSamples("no-such-element"), []);
+
+    assert.equal(await store.pruneSamples(T0 + 2 * MIN), 3, "a's first two and b's one");
+    assert.deepEqual((await store.listSamples(a)).map((s) => s.at), [
+      T0 + 2 * MIN,
+      T0 + 3 * MIN,
+      T0 + 4 * MIN,
+    ]);
+    assert.deepEqual(await store.listSamples(b), []);
+    assert.equal(await store.pruneSamples(T0), 0);
+  },
+
+  async "samples: a malformed sample is refused with INPUT_INVALID and nothing is written"(fx) {
+    const { store } = fx;
+    const a = await addElement(store, 9503);
+    const good = { element_id: a, at: T0, balance: 1, equity: 1, daily_pl: 0, positions: 0 };
+    for (
+      const [bad, field] of [
+        [{ ...good, equity: Number.NaN }, "equity"],
+        [{ ...good, positions: -1 }, "positions"],
+        [{ ...good, element_id: "" }, "element_id"],
+        [{ ...good, at: "yesterday" }, "at"],
+      ] as const
+    ) {
+      const error = await rejectsWith(store.appendSample(bad as never), "INPUT_INVALID");
+      assert.match(error.message, new RegExp(`sample: ${field} `));
+    }
+    assert.deepEqual(await store.listSamples(a), []);
+  },
+
+  async "admin heartbeat: a fresh beat of another run blocks, stopped or stale ones do not"(fx) {
+    const { store } = fx;
+    const beat = (run: string, at: number, stopped: number | null = null) => ({
+      host: "vps-1",
+      run_id: run,
+      pid: 42,
+      machine: "m",
+      version: "1",
+      started_at: T0,
+      last_seen: at,
+      children: 2,
+      instances_free: 1,
+      instances_total: 3,
+      stopped_at: stopped,
+    });
+    assert.deepEqual(await store.beatAgent(beat("r1", T0), { staleAfterMs: 10_000 }), { ok: true });
+    assert.deepEqual(await store.beatAgent(beat("r1", T0 + 1_000), { staleAfterMs: 10_000 }), {
+      ok: true,
+    });
+    const refused = await store.beatAgent(beat("r2", T0 + 2_000), { staleAfterMs: 10_000 });
+    assert.equal(refused.ok, false);
+    assert.equal(refused.ok ? "" : refused.holder.run_id, "r1");
+    assert.equal(refused.ok ? 0 : refused.holder.last_seen, T0 + 1_000);
+    // A run known dead, a stale beat, a stopped one: none blocks.
+    assert.equal(
+      (await store.beatAgent(beat("r2", T0 + 2_000), { staleAfterMs: 10_000, replaceRunId: "r1" }))
+        .ok,
+      true,
+    );
+    assert.equal(
+      (await store.beatAgent(beat("r3", T0 + 12_001), { staleAfterMs: 10_000 })).ok,
+      true,
+    );
+    await store.beatAgent(beat("r3", T0 + 13_000, T0 + 13_000), { staleAfterMs: 10_000 });
+    assert.equal(
+      (await store.beatAgent(beat("r4", T0 + 13_001), { staleAfterMs: 10_000 })).ok,
+      true,
+    );
+    await store.beatAgent({ ...beat("x", T0), host: "vps-0" }, { staleAfterMs: 10_000 });
+    const agents = await store.listAgents();
+    assert.deepEqual(agents.map((a) => [a.host, a.run_id]), [["vps-0", "x"], ["vps-1", "r4"]]);
+    // The feed's resume token of the same host is a separate document.
+    const feed = store.watchElements({ resumeKey: "vps-1" });
+    await collect(feed, (c) => c.op === "synced");
+    await feed.close();
+    assert.equal((await store.listAgents()).length, 2);
+  },
+
+  async "setInstanceUsable marks a FREE instance UNUSABLE with the reason, and back"(fx) {
+    const { store } = fx;
+    const instance = await store.addInstance({ path: "C:/MT5/a", host: "h" });
+    assert.equal(await store.setInstanceUsable(instance._id, "folder missing", T0), true);
+    const marked = await store.getInstance(instance._id);
+    assert.equal(marked?.status, "UNUSABLE");
+    assert.equal(marked?.error?.message, "folder missing");
+    assert.equal(await store.setInstanceUsable(instance._id, "again", T0), false);
+    const id = await addElement(store, 9501);
+    await rejectsWith(store.claimFreeInstance(id, "h", T0), "CLAIM_FAILED");
+    assert.equal(await store.setInstanceUsable(instance._id, null, T0), true);
+    assert.equal((await store.getInstance(instance._id))?.status, "FREE");
+    assert.equal((await store.claimFreeInstance(id, "h", T0)).instance_id, instance._id);
+    // An OCCUPIED instance is never marked.
+    assert.equal(await store.setInstanceUsable(instance._id, "x", T0), false);
+  },
+
+  async "feed positions are saved in agent_state without losing its other fields"(fx) {
+    const { store } = fx;
+    const a = await addElement(store, 9501);
+    // The admin's heartbeat lives in the same document as the feed position.
+    const heartbeat = { version: "0.1.0", children: 2, free: 1, total: 3 };
+    await fx.insertRaw("agent_state", { _id: "host-h", heartbeat, updated_at: T0 });
+    const feed = store.watchElements({ resumeKey: "host-h" });
+    try {
+      assert.deepEqual(upsertIds(await collect(feed, (c) => c.op === "synced")), [a]);
+      const b = await addElement(store, 9502);
+      await collect(feed, (c) => c.op === "upsert" && c.id === b);
+    } finally {
+      await feed.close(); // saves the position of the last handled change
+    }
+    const saved = await fx.readRaw("agent_state", "host-h");
+    assert.ok(saved !== null);
+    assert.deepEqual(saved.heartbeat, heartbeat, "the heartbeat is kept");
+    assert.ok(saved.resume_token !== undefined && saved.resume_token !== null, "position saved");
+    assert.equal(typeof saved.updated_at, "number");
+  },
+
+  async "an agent_state document written invalid by others is ignored by the feed"(fx) {
+    const { store } = fx;
+    const a = await addElement(store, 9601);
+    await fx.insertRaw("agent_state", { _id: "host-i", resume_token: 1, updated_at: "yesterday" });
+    const feed = store.watchElements({ resumeKey: "host-i" });
+    try {
+      assert.deepEqual(upsertIds(await collect(feed, (c) => c.op === "synced")), [a]);
+      const b = await addElement(store, 9602);
+      assert.deepEqual(upsertIds(await collect(feed, (c) => c.op === "upsert" && c.id === b)), [b]);
+    } finally {
+      await feed.close();
+    }
+    const saved = await fx.readRaw("agent_state", "host-i");
+    assert.equal(typeof saved?.updated_at, "number", "the next save makes the document valid");
+  },
 };
 
 /** Runs every case of the contract as steps of `t`, each on a fresh database. */

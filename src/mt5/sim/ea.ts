@@ -47,6 +47,8 @@ export interface SimEaOptions {
   heartbeatMs?: number;
   /** Real clock (default system clock). */
   clock?: Clock;
+  /** Sees every message sent to the agent (the truth log records hellos and snapshots). */
+  onSend?: (message: EaMessage) => void;
 }
 
 /** Counters of the simulated EA. */
@@ -65,7 +67,8 @@ const log = logger("mt5", "sim");
 
 /** The simulated EA: a terminal plus its two sockets. */
 export class SimEa {
-  #o: Required<Omit<SimEaOptions, "terminal" | "clock">>;
+  #o: Required<Omit<SimEaOptions, "terminal" | "clock" | "onSend">>;
+  #onSend: ((message: EaMessage) => void) | undefined;
   #terminal: SimTerminal;
   #clock: Clock;
   #push: PushSocket | undefined;
@@ -94,6 +97,7 @@ export class SimEa {
   constructor(options: SimEaOptions) {
     this.#terminal = options.terminal;
     this.#clock = options.clock ?? systemClock;
+    this.#onSend = options.onSend;
     this.#o = {
       port: options.port,
       commandPort: options.commandPort ?? options.port + 1,
@@ -284,6 +288,7 @@ export class SimEa {
     const push = this.#push;
     if (push === undefined) return;
     this.#lastSentAt = this.#clock.now();
+    this.#onSend?.(message);
     push.send(encodeMessage(message)).catch(() => {
       // Closed while sending: the message is lost, as with a real disconnect.
     });

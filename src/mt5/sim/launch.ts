@@ -14,8 +14,9 @@
 import { childEnv, spawnProcess } from "../../shared/process.ts";
 import { selfCommand } from "../../shared/self_command.ts";
 import { SimEa } from "./ea.ts";
-import type { ScenarioName } from "./scenarios.ts";
+import { scenario as scenarioOf, type ScenarioName } from "./scenarios.ts";
 import { SimTerminal } from "./simulator.ts";
+import { TruthLog } from "./truth_log.ts";
 
 /** Where the simulator runs. */
 export type SimLaunchMode = "in_process" | "child_process";
@@ -42,6 +43,8 @@ export interface SimLaunchOptions {
   login?: number;
   /** Default `in_process`. */
   mode?: SimLaunchMode;
+  /** Truth log file (see `truth_log.ts`); off by default. */
+  truthLog?: string;
   /** Script to run for a child under `deno run` (default: the repository's main.ts). */
   mainPath?: string;
 }
@@ -71,14 +74,16 @@ export function startSimulator(options: SimLaunchOptions): Promise<SimHandle> {
 }
 
 function startInProcess(options: SimLaunchOptions): SimHandle {
-  const terminal = new SimTerminal({
+  const { terminal, truth } = createTerminal({
     scenario: options.scenario,
     seed: options.seed ?? 1,
     execDelayMs: options.execDelayMs ?? 150,
+    speed: options.speed ?? 1,
     ...(options.login === undefined ? {} : { login: options.login }),
-    startUtc: Date.now(),
+    ...(options.truthLog === undefined ? {} : { truthLog: options.truthLog }),
   });
   const ea = new SimEa({
+    ...(truth === undefined ? {} : { onSend: (message) => truth.sent(message) }),
     terminal,
     port: options.port,
     token: options.token,
@@ -96,11 +101,60 @@ function startInProcess(options: SimLaunchOptions): SimHandle {
     ea,
     stop: async () => {
       await ea.stop();
+      truth?.close(terminal.time);
       resolveDone();
     },
     done,
   };
 }
+
+/** What {@link createTerminal} needs. */
+export interface CreateTerminalOptions {
+  scenario: ScenarioName;
+  seed: number;
+  execDelayMs: number;
+  /** Simulated ms per real ms (recorded in the truth log). */
+  speed: number;
+  login?: number;
+  truthLog?: string;
+}
+
+/**
+ * A simulated terminal starting now, with its truth log when one is asked for (the caller
+ * passes `truth.sent` to the EA and closes the log when it stops).
+ */
+export function createTerminal(
+  options: CreateTerminalOptions,
+): { terminal: SimTerminal; truth: TruthLog | undefined } {
+  const startUtc = Date.now();
+  const login = options.login ?? 5_000_001;
+  const truth = options.truthLog === undefined ? undefined : new TruthLog(options.truthLog, {
+    start_utc: startUtc,
+    server_offset: SIM_SERVER_OFFSET_MS,
+    login,
+    server: SIM_SERVER,
+    scenario: options.scenario,
+    seed: options.seed,
+    speed: options.speed,
+    balance: scenarioBalance(options.scenario),
+  });
+  const terminal = new SimTerminal({
+    scenario: options.scenario,
+    seed: options.seed,
+    execDelayMs: options.execDelayMs,
+    login,
+    server: SIM_SERVER,
+    serverOffsetMs: SIM_SERVER_OFFSET_MS,
+    startUtc,
+    ...(truth === undefined ? {} : { observer: truth }),
+  });
+  return { terminal, truth };
+}
+
+/** Trade server name of launched simulators. */
+const SIM_SERVER = "RiskGuard-Sim";
+/** Trade server clock of launched simulators: UTC + 2 h, as most brokers. */
+const SIM_SERVER_OFFSET_MS = 2 * 3_600_000;
 
 function startChild(options: SimLaunchOptions): SimHandle {
   const command = selfCommand([
@@ -118,6 +172,7 @@ function startChild(options: SimLaunchOptions): SimHandle {
     ...(options.timerMs === undefined ? [] : ["--timer", String(options.timerMs)]),
     ...(options.heartbeatMs === undefined ? [] : ["--heartbeat", String(options.heartbeatMs)]),
     ...(options.login === undefined ? [] : ["--login", String(options.login)]),
+    ...(options.truthLog === undefined ? [] : ["--truth-log", options.truthLog]),
   ], options.mainPath === undefined ? {} : { script: options.mainPath });
   const child = spawnProcess(command, {
     env: childEnv({ [SIM_TOKEN_ENV]: options.token }),
@@ -134,4 +189,8 @@ function startChild(options: SimLaunchOptions): SimHandle {
     },
     done,
   };
+}
+
+function scenarioBalance(name: ScenarioName): number {
+  return scenarioOf(name).balance;
 }

@@ -12,6 +12,9 @@
  * | `gap` | a 1-lot EURUSD buy without SL, then a 150-pip gap down in one tick at 8 s (-1 500 USD) |
  * | `flaky` | requotes (retried), market-closed windows, and the EA disconnecting and reconnecting |
  *
+ * The trader behaves like a person: while the account is locked it tries two trades (the EA
+ * closes them at once), then gives up until the lock ends (`TRIES_WHILE_LOCKED`).
+ *
  * @module
  */
 import type { Gap } from "./market.ts";

@@ -43,6 +43,7 @@ import {
   scenario as scenarioByName,
   type ScenarioName,
 } from "./scenarios.ts";
+import { round2 } from "../../shared/money.ts";
 
 /** MT5 trade server return codes used by the simulator and the EA. */
 export const Retcode = {
@@ -87,6 +88,37 @@ export interface SimTerminalOptions {
   execution?: Readonly<Record<string, SymbolExecution>>;
   /** `ACCOUNT_FIFO_CLOSE`: positions of a symbol can only be closed oldest first. */
   fifoClose?: boolean;
+  /** Receives the account's truth as it happens (the truth log); none by default. */
+  observer?: SimObserver;
+}
+
+/** The account's state after a change, as a {@link SimObserver} sees it. */
+export interface SimAccountState {
+  /** Simulated ms since the start. */
+  at: number;
+  equity: number;
+  balance: number;
+  /** Open positions. */
+  positions: number;
+  /** Pending orders. */
+  orders: number;
+}
+
+/**
+ * Receives what really happens on the simulated account (see `truth_log.ts`). Called
+ * synchronously from the simulator; without an observer none of this is computed.
+ */
+export interface SimObserver {
+  /** Equity, balance or the number of positions/orders changed. */
+  account(state: SimAccountState): void;
+  /** A trade action was executed (or refused by the server). */
+  trade(event: TradeEvent): void;
+  /** A command was received (before it runs); `at` is simulated ms. */
+  command(at: number, command: Command): void;
+  /** A command finished with this answer. */
+  ack(at: number, ack: Ack): void;
+  /** Lock mode was switched on or off (`until` 0 = until unlocked). */
+  lock(at: number, locked: boolean, until: number): void;
 }
 
 /** How a position or order left the book. */
@@ -177,6 +209,11 @@ const DEFAULT_START_UTC = Date.UTC(2026, 0, 6, 8, 0, 0);
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const ACK_CACHE_SIZE = 512;
+/**
+ * Trades the trader tries while the account is locked before it gives up until the lock ends:
+ * a person whose trades keep being closed stops after a couple of tries, a bot would not.
+ */
+export const TRIES_WHILE_LOCKED = 2;
 
 /** Waits `ms` real milliseconds; the pure default resolves at once. */
 export type Wait = (ms: number) => Promise<void>;
@@ -202,6 +239,9 @@ export class SimTerminal {
   #maxAttempts: number;
   #execution: Readonly<Record<string, SymbolExecution>>;
   #fifoClose: boolean;
+  #observer: SimObserver | undefined;
+  /** The last account state told to the observer, as `equity|balance|positions|orders`. */
+  #observed = "";
   #time = 0;
   #balance: number;
   #dayStartBalance: number;
@@ -212,6 +252,8 @@ export class SimTerminal {
   #locked: boolean;
   #lockedUntil = 0;
   #lockedTickets = new Set<number>();
+  /** The trader's own trades (positions and pending orders) tried during the current lock. */
+  #triesWhileLocked = 0;
   #opensDone = 0;
   #pendingsDone = 0;
   #nextDecision: number;
@@ -250,6 +292,7 @@ export class SimTerminal {
     this.#maxAttempts = options.maxAttempts ?? 3;
     this.#execution = options.execution ?? {};
     this.#fifoClose = options.fifoClose ?? false;
+    this.#observer = options.observer;
     this.#balance = this.scenario.balance;
     this.#dayStartBalance = this.scenario.balance;
     this.#locked = options.locked ?? false;
@@ -330,8 +373,10 @@ export class SimTerminal {
         this.#checkStops(tick.symbol, tick.at);
         this.#checkPending(tick.symbol, tick.at);
       }
+      if (this.#observer !== undefined) this.#observe();
     }
     if (time > this.#time) this.#onClock(time);
+    if (this.#observer !== undefined) this.#observe();
   }
 
   /** The `hello` this EA sends after connecting. */
@@ -451,8 +496,13 @@ export class SimTerminal {
       return known.then((ack) => ({ ...ack, duplicate: true }));
     }
     const at = this.#time;
+    this.#observer?.command(at, command);
     const running = this.#run(command, wait).then((ack) => {
       this.#history.commands.push({ at, command, ack });
+      if (this.#observer !== undefined) {
+        this.#observe();
+        this.#observer.ack(this.#time, ack);
+      }
       return ack;
     });
     this.#acks.set(command.id, running);
@@ -570,14 +620,13 @@ export class SimTerminal {
       case "lock":
         this.#locked = true;
         this.#lockedUntil = command.until;
+        this.#observer?.lock(this.#time, true, command.until);
         for (const ticket of [...this.#positions.keys(), ...this.#orders.keys()]) {
           this.#lockedTickets.delete(ticket);
         }
         return ack(command.id, true, Retcode.NONE, { locked: true });
       case "unlock":
-        this.#locked = false;
-        this.#lockedUntil = 0;
-        this.#lockedTickets.clear();
+        this.#unlockTerminal();
         return ack(command.id, true, Retcode.NONE, { locked: false });
       case "cancel_orders": {
         const results: TicketResult[] = [];
@@ -786,9 +835,7 @@ export class SimTerminal {
       p.swap += (symbolSpec(p.symbol)!.swapPerLotHour * p.volume * dt) / HOUR;
     }
     if (this.#locked && this.#lockedUntil > 0 && this.utcTime >= this.#lockedUntil) {
-      this.#locked = false;
-      this.#lockedUntil = 0;
-      this.#lockedTickets.clear();
+      this.#unlockTerminal();
     }
     this.#runTrader();
   }
@@ -822,7 +869,10 @@ export class SimTerminal {
       const open = this.#trader.chance(policy.openProbability);
       const coin = this.#trader.chance(0.5);
       const pending = this.#trader.chance(policy.pendingProbability);
-      if (open && this.#positions.size < policy.maxPositions) {
+      // Every draw above is made even when the trader has given up, so the same seed gives the
+      // same trades after the lock ends.
+      const givenUp = this.#locked && this.#triesWhileLocked >= TRIES_WHILE_LOCKED;
+      if (open && !givenUp && this.#positions.size < policy.maxPositions) {
         const drift = s.drift[symbol] ?? 0;
         let side: "buy" | "sell" = coin ? "buy" : "sell";
         if (policy.direction !== "random" && drift !== 0) {
@@ -831,11 +881,22 @@ export class SimTerminal {
         }
         const pip = pipOf(symbol);
         this.open(symbol, side, volume, policy.slPips * pip, policy.tpPips * pip);
+        if (this.#locked) this.#triesWhileLocked++;
       }
-      if (pending) {
+      if (pending && !givenUp) {
         this.place(symbol, coin ? "buy_limit" : "sell_limit", volume, 100 * pipOf(symbol));
+        if (this.#locked) this.#triesWhileLocked++;
       }
     }
+  }
+
+  /** Lock mode ends (an unlock command or the lock's end time): the trader may try again. */
+  #unlockTerminal(): void {
+    this.#locked = false;
+    this.#lockedUntil = 0;
+    this.#lockedTickets.clear();
+    this.#triesWhileLocked = 0;
+    this.#observer?.lock(this.#time, false, 0);
   }
 
   #checkStops(symbol: string, at: number): void {
@@ -985,6 +1046,22 @@ export class SimTerminal {
     if (cause !== undefined) event.cause = cause;
     if (commandId !== undefined) event.commandId = commandId;
     this.#history.trades.push(event);
+    if (this.#observer !== undefined) {
+      this.#observer.trade(event);
+      this.#observe();
+    }
+  }
+
+  /** Tells the observer the account's state when it differs from the last one told. */
+  #observe(): void {
+    const equity = this.equity;
+    const balance = round2(this.#balance);
+    const positions = this.#positions.size;
+    const orders = this.#orders.size;
+    const key = `${equity}|${balance}|${positions}|${orders}`;
+    if (key === this.#observed) return;
+    this.#observed = key;
+    this.#observer!.account({ at: this.#time, equity, balance, positions, orders });
   }
 }
 
@@ -1026,10 +1103,6 @@ function normalizeVolume(volume: number): number {
   return Math.round(volume / SIM_VOLUME.step) * SIM_VOLUME.step > 0
     ? Number((Math.round(volume / SIM_VOLUME.step) * SIM_VOLUME.step).toFixed(2))
     : 0;
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
 }
 
 function round8(value: number): number {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { snapshotSchema } from "../protocol.ts";
 import { Market } from "./market.ts";
 import { type Scenario, scenario, SCENARIO_NAMES } from "./scenarios.ts";
-import { Retcode, SimTerminal } from "./simulator.ts";
+import { Retcode, SimTerminal, TRIES_WHILE_LOCKED } from "./simulator.ts";
 
 function ticks(seed: number, count: number): string[] {
   const market = new Market({ seed });
@@ -242,6 +242,32 @@ Deno.test("lock: positions opened while locked are closed by the EA, earlier one
   assert.equal(t.snapshot(1).locked, true);
   await t.execute({ type: "unlock", id: "u" });
   assert.equal(t.locked, false);
+});
+
+Deno.test("trader: gives up after two tries while locked, and trades again once unlocked", async () => {
+  const t = new SimTerminal({ scenario: "losing_day", seed: 3 });
+  t.advanceTo(3_000);
+  await t.execute({ type: "lock", id: "l", reason: "daily loss", until: 0 });
+  // Two tries at 5 s and 7.5 s; the EA closes each at once (its lock is unchanged), and the
+  // trader stops trying for the rest of the lock.
+  for (let time = 3_100; time <= 60_000; time += 100) {
+    t.advanceTo(time);
+    await t.enforceLock();
+  }
+  // A pending order placed before the lock may fill meanwhile: that is the market, not a try.
+  const fills = new Set(t.history.trades.filter((e) => e.action === "fill").map((e) => e.ticket));
+  const tries = t.history.trades.filter((e) =>
+    e.at > 3_000 && (e.action === "open" || e.action === "place") && !fills.has(e.ticket)
+  );
+  assert.equal(tries.length, TRIES_WHILE_LOCKED, JSON.stringify(tries));
+  for (const ticket of t.history.openedWhileLocked) {
+    assert.ok(!t.positionTickets.includes(ticket), `${ticket} opened while locked is still open`);
+    assert.ok(t.history.trades.some((e) => e.ticket === ticket && e.cause === "lock"));
+  }
+  await t.execute({ type: "unlock", id: "u" });
+  t.advanceTo(66_000);
+  const after = t.history.trades.filter((e) => e.at > 60_000 && e.action === "open");
+  assert.ok(after.length >= 2, "the trader trades again after the unlock");
 });
 
 Deno.test("lock: ends by itself at `until`", async () => {

@@ -4,7 +4,7 @@
  * @module
  */
 import { defineRule, type RiskSettings, type RuleAction } from "../rule.ts";
-import { DAY_MS, wallMidnight } from "../_time.ts";
+import { DAY_MS, wallMidnight } from "../wall_clock.ts";
 
 /** The close-before-weekend settings. */
 export type WeekendSettings = NonNullable<RiskSettings["close_before_weekend"]>;

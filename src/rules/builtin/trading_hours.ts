@@ -4,7 +4,7 @@
  * @module
  */
 import { defineRule, type RiskSettings, type RuleAction } from "../rule.ts";
-import { DAY_MS, MINUTE_MS, parseClockTime, wallMidnight, wallWeekday } from "../_time.ts";
+import { DAY_MS, MINUTE_MS, parseClockTime, wallMidnight, wallWeekday } from "../wall_clock.ts";
 
 /** The trading-hours settings. */
 export type TradingHoursSettings = NonNullable<RiskSettings["trading_hours"]>;

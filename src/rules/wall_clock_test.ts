@@ -6,7 +6,7 @@ import {
   toWall,
   wallWeekday,
   zoneOffsetMs,
-} from "./_time.ts";
+} from "./wall_clock.ts";
 
 const H = 3_600_000;
 

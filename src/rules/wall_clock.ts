@@ -5,7 +5,8 @@
  * A "wall" time is the local date and time encoded as milliseconds as if it were UTC (the same
  * encoding MT5 uses for `datetime`), so `new Date(wall).getUTCHours()` is the local hour.
  *
- * Imported by the plugin worker: keep it free of dependencies.
+ * Used by rules, the plugin worker and the risk process (day windows). Keep it free of
+ * dependencies.
  *
  * @module
  */

@@ -1,0 +1,22 @@
+/**
+ * Admin mode: watch the elements, claim FREE instances, launch and supervise one risk child per
+ * account, reap stale leases, beat a heartbeat. `docs/operations.md` describes how to run it.
+ *
+ * @module
+ */
+export { type AdminOptions, runAdmin } from "./admin.ts";
+export {
+  type ChildRecord,
+  CONTROL_DIR_ENV,
+  ControlDir,
+  defaultControlDir,
+  isProcessAlive,
+  registerChild,
+} from "./control.ts";
+export {
+  ADMIN_TIMING_ENV,
+  type AdminTiming,
+  adminTimingFromEnv,
+  DEFAULT_ADMIN_TIMING,
+} from "./options.ts";
+export { renderHostTable } from "./table.ts";
