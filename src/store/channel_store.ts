@@ -264,6 +264,13 @@ export class ChannelStore implements Store {
   updateElement: Store["updateElement"] = (...args) => this.#call("updateElement", args) as never;
   release: Store["release"] = (...args) => this.#call("release", args) as never;
   reap: Store["reap"] = (...args) => this.#call("reap", args) as never;
+  setInstanceUsable: Store["setInstanceUsable"] = (...args) =>
+    this.#call("setInstanceUsable", args) as never;
+  beatAgent: Store["beatAgent"] = (...args) => this.#call("beatAgent", args) as never;
+  listAgents: Store["listAgents"] = (...args) => this.#call("listAgents", args) as never;
+  appendSample: Store["appendSample"] = (...args) => this.#call("appendSample", args) as never;
+  listSamples: Store["listSamples"] = (...args) => this.#call("listSamples", args) as never;
+  pruneSamples: Store["pruneSamples"] = (...args) => this.#call("pruneSamples", args) as never;
   appendEvent: Store["appendEvent"] = (...args) => this.#call("appendEvent", args) as never;
   listEvents: Store["listEvents"] = (...args) => this.#call("listEvents", args) as never;
 
