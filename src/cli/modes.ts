@@ -14,6 +14,7 @@ import {
   ChannelStore,
   openStore,
   type Store,
+  StoreChannelServer,
 } from "../store/mod.ts";
 import {
   adminTimingFromEnv,
@@ -24,6 +25,7 @@ import {
   runAdmin,
 } from "../admin/mod.ts";
 import { runRisk, WebhookNotifier } from "../risk/mod.ts";
+import { makeToken } from "../mt5/bridge.ts";
 import { type CliContext, startCommand } from "./context.ts";
 import { riskDrillHooks } from "./_risk_drill_env.ts";
 
@@ -110,7 +112,7 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
       };
       const config = await startCommand(ctx, command);
       const drill = riskDrillHooks(ctx.env);
-      const store = await openRiskStore(config);
+      const store = await openRiskStore(config, ctx.env);
       const notifier = config.webhook_url === undefined
         ? undefined
         : new WebhookNotifier(config.webhook_url, { log: logger("risk", "webhook") });
@@ -165,6 +167,10 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
 async function runAdminMode(ctx: CliContext, config: Config): Promise<void> {
   const timing = adminTimingFromEnv(ctx.env);
   const store = await openStore(config.store, { db: config.db });
+  // The children reach the store through admin (one database client per VPS): a channel on
+  // 127.0.0.1 with a token made for this launch, both handed over in their environment.
+  const channelToken = makeToken();
+  const channel = StoreChannelServer.listen(store, { token: channelToken });
   try {
     const controlPath = ctx.env[CONTROL_DIR_ENV] ||
       defaultControlDir(config.host, store.description, config.db);
@@ -179,6 +185,8 @@ async function runAdminMode(ctx: CliContext, config: Config): Promise<void> {
       RISKGUARD_STALE_AFTER_S: String(config.stale_after_s),
       RISKGUARD_PING_INTERVAL_S: String(config.ping_interval_s),
       [CONTROL_DIR_ENV]: control.path,
+      [CHANNEL_ADDRESS_ENV]: channel.address,
+      [CHANNEL_TOKEN_ENV]: channelToken,
       ...(config.secret_key === undefined ? {} : { RISKGUARD_SECRET_KEY: config.secret_key }),
       ...(config.webhook_url === undefined ? {} : { RISKGUARD_WEBHOOK_URL: config.webhook_url }),
     });
@@ -192,6 +200,7 @@ async function runAdminMode(ctx: CliContext, config: Config): Promise<void> {
       timing,
     });
   } finally {
+    await channel.close();
     await store.close();
   }
 }
@@ -202,12 +211,20 @@ async function runAdminMode(ctx: CliContext, config: Config): Promise<void> {
  * configuration as the fallback should admin die; a risk process started by hand opens the
  * store itself, as does a child whose admin offers no channel.
  */
-async function openRiskStore(config: { store: string; db: string }): Promise<Store> {
+async function openRiskStore(
+  config: { store: string; db: string },
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<Store> {
   const own = () => openStore(config.store, { db: config.db });
-  const address = Deno.env.get(CHANNEL_ADDRESS_ENV);
-  const token = Deno.env.get(CHANNEL_TOKEN_ENV);
+  const address = env[CHANNEL_ADDRESS_ENV];
+  const token = env[CHANNEL_TOKEN_ENV];
   if (address === undefined || token === undefined) return await own();
-  // The token is this child's alone: nothing it starts may see it.
-  Deno.env.delete(CHANNEL_TOKEN_ENV);
+  // The token is this child's alone: nothing it starts may see it (children get a cleared
+  // environment anyway).
+  try {
+    Deno.env.delete(CHANNEL_TOKEN_ENV);
+  } catch {
+    // No env permission: nothing can read it either.
+  }
   return await ChannelStore.connect({ address, token, fallback: own });
 }
