@@ -130,10 +130,11 @@ try {
   const cursors = Number(status.metrics?.cursor?.open?.total ?? NaN);
   row("change-stream cursors open on the server", String(cursors), "<= 2", cursors <= 2);
 
-  // Memory.
-  const childRss = pids.map(rssMb).sort((a, b) => a - b);
-  const childPss = pids.map(pssMb);
-  const adminRss = rssMb(admin.pid);
+  // Memory (of the children running now: one may be between a restart).
+  const running = pids.filter((pid) => rssMb(pid) !== undefined);
+  const childRss = running.map((pid) => rssMb(pid) ?? 0).sort((a, b) => a - b);
+  const childPss = running.map(pssMb);
+  const adminRss = rssMb(admin.pid) ?? 0;
   const avg = childRss.reduce((sum, v) => sum + v, 0) / childRss.length;
   row("RSS of one risk child, average (MB)", avg.toFixed(1), "<= 45", avg <= 45);
   row(
@@ -149,7 +150,7 @@ try {
   row("RSS of admin (MB)", adminRss.toFixed(1), "<= 100", adminRss <= 100);
   const fleetRss = adminRss + childRss.reduce((sum, v) => sum + v, 0);
   const fleetPss = pssMb(admin.pid) + childPss.reduce((sum, v) => sum + v, 0);
-  row(`fleet RSS sum, admin + ${pids.length} children (MB)`, fleetRss.toFixed(0));
+  row(`fleet RSS sum, admin + ${running.length} children (MB)`, fleetRss.toFixed(0));
   row(`fleet PSS sum (MB)`, fleetPss.toFixed(0));
 
   // Insert -> first ping while the fleet runs.
@@ -188,6 +189,10 @@ try {
     "< 0.5",
     plugin === undefined ? false : Number(plugin) < 0.5,
   );
+  const restarts = (await store.listEvents(null, { limit: 10_000 })).filter((event) =>
+    /restarts in/.test(event.message)
+  ).length;
+  console.log(`child restarts during the run: ${restarts}`);
   const load = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
   console.log(`\nload average at the end: ${load} (${navigator.hardwareConcurrency} cores)`);
 } finally {

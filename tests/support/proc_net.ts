@@ -58,8 +58,12 @@ export function connectionsTo(port: number, pids?: readonly number[]): Map<numbe
   return counts;
 }
 
-/** Resident set size of a process in MB (`VmRSS`). */
-export function rssMb(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+/** Resident set size of a process in MB (`VmRSS`); undefined when it is gone. */
+export function rssMb(pid: number): number | undefined {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return undefined;
+  }
 }
