@@ -171,6 +171,26 @@ try {
   row(`fleet RSS sum, admin + ${running.length} children (MB)`, fleetRss.toFixed(0));
   row(`fleet PSS sum (MB)`, fleetPss.toFixed(0));
 
+  // Where the CPU goes: each process's share of one core over 10 s.
+  const ticks = (pid: number) => {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(fields[11]) + Number(fields[12]); // utime + stime, 1/100 s
+    } catch {
+      return NaN;
+    }
+  };
+  const before = [admin.pid, ...running].map(ticks);
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  const used = [admin.pid, ...running].map((pid, i) => (ticks(pid) - before[i]!) / 10);
+  const childCpu = used.slice(1).filter(Number.isFinite);
+  row("CPU of admin (% of one core)", used[0]!.toFixed(1));
+  row(
+    "CPU of one risk child, average (% of one core)",
+    (childCpu.reduce((sum, v) => sum + v, 0) / childCpu.length).toFixed(1),
+  );
+
   // Insert -> first ping while the fleet runs.
   const latencies: number[] = [];
   for (let i = 0; i < INSERTS; i++) {

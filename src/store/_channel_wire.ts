@@ -108,9 +108,21 @@ export async function readMessages(
   onMessage: (message: Record<string, unknown>) => void,
 ): Promise<void> {
   const decoder = new TextDecoder();
+  // One buffer per connection, reused for every read (admin holds one connection per child).
+  const chunk = new Uint8Array(16 * 1024);
   let buffer = "";
-  for await (const chunk of conn.readable) {
-    buffer += decoder.decode(chunk, { stream: true });
+  for (;;) {
+    let count: number | null;
+    try {
+      count = await conn.read(chunk);
+    } catch (error) {
+      if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
+        break; // Closed by this side.
+      }
+      throw error;
+    }
+    if (count === null) break;
+    buffer += decoder.decode(chunk.subarray(0, count), { stream: true });
     let newline: number;
     while ((newline = buffer.indexOf("\n")) >= 0) {
       const line = buffer.slice(0, newline);
