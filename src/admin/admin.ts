@@ -13,11 +13,12 @@ import { describeError, RiskGuardError } from "../shared/errors.ts";
 import { logger } from "../shared/logging.ts";
 import type { Spawner } from "../shared/process.ts";
 import type { CommandLine } from "../shared/self_command.ts";
-import type { Store } from "../store/mod.ts";
-import { type ControlDir, isProcessAlive } from "./control.ts";
-import { Heartbeat } from "./heartbeat.ts";
+import { DEFAULT_SAMPLE_RETENTION_MS, type Store } from "../store/mod.ts";
+import { exponentialBackoff } from "../shared/backoff.ts";
+import type { ControlDir } from "./control.ts";
+import { type BeatFigures, Heartbeat } from "./heartbeat.ts";
 import { type AdminTiming, DEFAULT_ADMIN_TIMING } from "./options.ts";
-import { reapOnce } from "./reaper.ts";
+import { Reaper } from "./reaper.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Supervisor } from "./supervisor.ts";
 import { renderHostTable } from "./table.ts";
@@ -37,12 +38,16 @@ export interface AdminOptions {
   control: ControlDir;
   /** A lease without a ping for this long is stale, ms (`--stale-after`). */
   staleMs: number;
+  /** How often the children ping, ms (`--ping-interval`; the reaper's settling time is two). */
+  pingMs: number;
   /** Timings (defaults {@link DEFAULT_ADMIN_TIMING}). */
   timing?: Partial<AdminTiming>;
   /** Builds "this program" with arguments (tests and benchmarks). */
   command?: (args: readonly string[]) => CommandLine;
   /** Starts processes. */
   spawn?: Spawner;
+  /** Equity samples older than this are pruned at every reaper round (default 30 days). */
+  sampleRetentionMs?: number;
   /** Time source. */
   clock?: Clock;
 }
@@ -57,9 +62,25 @@ export async function runAdmin(options: AdminOptions): Promise<void> {
   const clock = options.clock ?? systemClock;
   const log = logger("admin");
   const { store, host } = options;
-  const heartbeat = new Heartbeat(store, host, options.staleMs, clock.now());
-  await heartbeat.beat(clock.now(), { children: 0, ...(await instanceCounts(store, host)) });
   await options.control.ensure();
+  const heartbeat = new Heartbeat(store, host, options.staleMs, clock.now());
+  const figures = async (children: number): Promise<BeatFigures> => ({
+    children,
+    ...(await instanceCounts(store, host)),
+  });
+  const started = await retryStore(
+    log,
+    options.signal,
+    "start",
+    () =>
+      heartbeat.start(() => figures(0), {
+        intervalMs: timing.heartbeatMs,
+        signal: options.signal,
+        log,
+        clock,
+      }),
+  );
+  if (started !== true) return;
   log.info("admin started for host {host} on {store} (control folder {control})", {
     host,
     store: store.description,
@@ -79,7 +100,7 @@ export async function runAdmin(options: AdminOptions): Promise<void> {
     env: options.childEnv,
     timing,
     log: logger("admin", "child"),
-    reclaim: (id) => scheduler.reclaim(id, stop.signal),
+    reclaim: (id, kept) => scheduler.reclaim(id, stop.signal, kept),
     onSlotEnd: (id) => {
       if (stop.signal.aborted) return;
       void store.getElement(id).then((parsed) => {
@@ -107,19 +128,24 @@ export async function runAdmin(options: AdminOptions): Promise<void> {
     log: logger("admin", "watcher"),
     retryMs: timing.waitPollMs,
   });
+  const reaper = new Reaper({
+    store,
+    host,
+    staleMs: options.staleMs,
+    supervisor,
+    scheduler,
+    log: logger("admin", "reaper"),
+    clock,
+  }, 2 * options.pingMs);
+  const leftAlone = new Set<string>();
+  const orphans = () => adoptOrphans(options, { supervisor, scheduler, log, clock, leftAlone });
 
-  await adoptChildren(options, supervisor, log, clock).catch((error) =>
+  await orphans().catch((error) =>
     log.warn("could not look for running children to adopt: {error}", {
       error: describeError(error),
     })
   );
 
-  const beat = async () => {
-    await heartbeat.beat(clock.now(), {
-      children: supervisor.size,
-      ...(await instanceCounts(store, host)),
-    });
-  };
   const table = async () => {
     const [elements, instances] = await Promise.all([
       store.listElements(),
@@ -130,29 +156,28 @@ export async function runAdmin(options: AdminOptions): Promise<void> {
       table: renderHostTable(elements, instances, host, new Set(scheduler.waiting), clock.now()),
     });
   };
-  const reap = () =>
-    reapOnce({
-      store,
-      host,
-      staleMs: options.staleMs,
-      supervisor,
-      scheduler,
-      log: logger("admin", "reaper"),
-      clock,
-    });
 
   const loops = [
     watcher.run(stop.signal),
     scheduler.run(stop.signal),
     every(timing.sweepMs, stop.signal, log, "sweep", async () => {
       await scheduler.checkInstances();
+      await orphans();
       await watcher.sweep();
     }, false),
-    every(timing.reapMs, stop.signal, log, "reaper", reap, true),
+    every(timing.reapMs, stop.signal, log, "reaper", () => reaper.round(), true),
+    every(timing.reapMs, stop.signal, log, "samples", async () => {
+      // Retention of the dashboard's equity history: MongoDB's TTL index does it where the
+      // server has one; this prune is the rule everywhere else (and for other retentions).
+      const retention = options.sampleRetentionMs ?? DEFAULT_SAMPLE_RETENTION_MS;
+      const pruned = await store.pruneSamples(clock.now() - retention);
+      if (pruned > 0) log.debug("pruned {count} equity sample(s)", { count: pruned });
+    }, true),
     every(timing.tableMs, stop.signal, log, "table", table, true),
     every(timing.heartbeatMs, stop.signal, log, "heartbeat", async () => {
       try {
-        await beat();
+        await heartbeat.beat(clock.now(), await figures(supervisor.size));
+        reaper.storeWorks();
       } catch (error) {
         if (error instanceof RiskGuardError && error.code === "CONFIG_INVALID") {
           // Another admin took this host over while this one could not beat: two must not run.
@@ -160,26 +185,25 @@ export async function runAdmin(options: AdminOptions): Promise<void> {
           stop.abort();
           return;
         }
+        reaper.storeFailed();
         throw error;
       }
     }, false),
   ];
 
-  await new Promise<void>((resolve) => {
-    if (stop.signal.aborted) resolve();
-    stop.signal.addEventListener("abort", () => resolve(), { once: true });
-  });
+  if (!stop.signal.aborted) {
+    await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
+  }
   options.signal.removeEventListener("abort", onAbort);
   log.info("admin stopping: asking {count} risk process(es) to finish", {
     count: supervisor.size,
   });
   await supervisor.stopAll("admin shutting down");
   await Promise.all(loops);
+  // A claim that was in flight met a closed supervisor: its lease is released, nothing started.
+  await supervisor.drain();
   if (fatal === undefined) {
-    await heartbeat.beat(clock.now(), {
-      children: 0,
-      ...(await instanceCounts(store, host)),
-    }, true).catch((error) =>
+    await heartbeat.beat(clock.now(), await figures(0), true).catch((error) =>
       log.warn("could not mark the heartbeat stopped: {error}", { error: describeError(error) })
     );
   }
@@ -188,43 +212,107 @@ export async function runAdmin(options: AdminOptions): Promise<void> {
 }
 
 /**
- * Adopts the children an earlier admin left running: elements held on this host with a fresh
- * ping whose child record names a live process. A held element without such a process is left
- * alone (a person may run it by hand); the reaper frees it once its ping is stale.
+ * Runs `body` until it does not fail with `STORE_UNAVAILABLE`, waiting 1 s doubling to 30 s
+ * between tries and logging each failure; `undefined` when `signal` aborts first. A store that
+ * is down when admin starts (a reboot before the network, an Atlas failover) delays admin
+ * instead of ending it: nothing would start it again.
  */
-async function adoptChildren(
-  options: AdminOptions,
-  supervisor: Supervisor,
+export async function retryStore<T>(
   log: Logger,
-  clock: Clock,
+  signal: AbortSignal,
+  what: string,
+  body: () => Promise<T>,
+): Promise<T | undefined> {
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      return await body();
+    } catch (error) {
+      if (!(error instanceof RiskGuardError && error.code === "STORE_UNAVAILABLE")) throw error;
+      const delay = exponentialBackoff(attempt, { baseMs: 1_000, maxMs: 30_000 });
+      log.warn("store unreachable at {what} ({error}); retrying in {seconds} s", {
+        what,
+        error: describeError(error),
+        seconds: Math.round(delay / 1000),
+      });
+      await abortableSleep(delay, signal);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Finds the elements held on this host that no slot of this admin supervises (at start: the
+ * children an earlier admin left; later: anything a missed event or a race left over) and
+ * settles each by its control record:
+ *
+ * - the recorded child holds its life lock: it runs, it is ours: adopted;
+ * - a record is left but nobody holds the lock: that child is provably gone, so its lease is
+ *   released at once (fenced by the element's own lease) and the element is scheduled again,
+ *   without waiting for the stale threshold;
+ * - no record: a process admin did not start (someone ran `--mode risk` by hand) holds it; left
+ *   alone, the reaper frees it once its ping is stale.
+ */
+async function adoptOrphans(
+  options: AdminOptions,
+  parts: {
+    supervisor: Supervisor;
+    scheduler: Scheduler;
+    log: Logger;
+    clock: Clock;
+    /** Elements already logged as left alone (logged once, not at every sweep). */
+    leftAlone: Set<string>;
+  },
 ): Promise<void> {
-  const now = clock.now();
+  const { store, host, control } = options;
+  const { supervisor, scheduler, log, clock, leftAlone } = parts;
   const [elements, instances] = await Promise.all([
-    options.store.listElements({ host: options.host }),
-    options.store.listInstances({ host: options.host }),
+    store.listElements({ host }),
+    store.listInstances({ host }),
   ]);
   const paths = new Map(instances.map((instance) => [instance._id, instance.path]));
   for (const parsed of elements) {
     if (!parsed.valid) continue;
     const e = parsed.element;
-    if (e.instance_id === null) continue;
-    const fresh = e.last_ping !== null && now - e.last_ping < options.staleMs;
-    const record = await options.control.readChild(e._id);
-    if (fresh && record !== null && await isProcessAlive(record.pid)) {
+    if (e.instance_id === null || e.host !== host) continue;
+    if (supervisor.has(e._id) || scheduler.claiming(e._id)) continue;
+    const probe = await control.probe(e._id);
+    // Checked again after the await: a claim of this admin may have started it meanwhile.
+    if (supervisor.has(e._id) || scheduler.claiming(e._id)) continue;
+    const lease = { element_id: e._id, instance_id: e.instance_id, lease: e.lease };
+    if (probe.state === "alive") {
       supervisor.adopt({
         elementId: e._id,
         login: e.login,
-        lease: {
-          element_id: e._id,
-          instance_id: e.instance_id,
-          lease: e.lease,
-          path: paths.get(e.instance_id) ?? "",
-        },
-      }, record);
-    } else if (fresh) {
+        lease: { ...lease, path: paths.get(e.instance_id) ?? "" },
+      }, probe.record);
+    } else if (probe.state === "dead" && probe.record.instance_id === e.instance_id) {
       log.warn(
-        "element {id} is held on this host by a process admin did not start; left alone " +
-          "until its ping is stale",
+        "the risk process of element {id} (pid {pid}) is gone; releasing its lease {lease} " +
+          "now and scheduling it again",
+        { id: e._id, pid: probe.record.pid, lease: e.lease },
+      );
+      try {
+        await store.release(lease, { status: "INACTIVE", now: clock.now() });
+        await store.appendEvent({
+          element_id: e._id,
+          type: "lifecycle",
+          message: `admin released the lease of its risk process (pid ${probe.record.pid}), ` +
+            `which is gone`,
+          detail: { pid: probe.record.pid, lease: e.lease },
+          host,
+        });
+      } catch (error) {
+        // Taken over meanwhile (LEASE_LOST): nothing of ours to release.
+        if (!(error instanceof RiskGuardError && error.code === "LEASE_LOST")) throw error;
+      }
+      await control.removeChild(e._id, probe.record.pid);
+      const now = await store.getElement(e._id);
+      if (now !== null) scheduler.consider(now);
+    } else if (!leftAlone.has(e._id)) {
+      leftAlone.add(e._id);
+      log.warn(
+        "element {id} is held on this host by a process admin did not start (no control " +
+          "record of it); left alone until its ping is stale",
         { id: e._id },
       );
     }

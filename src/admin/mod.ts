@@ -4,13 +4,13 @@
  *
  * @module
  */
-export { type AdminOptions, runAdmin } from "./admin.ts";
+export { type AdminOptions, retryStore, runAdmin } from "./admin.ts";
 export {
+  type ChildProbe,
   type ChildRecord,
   CONTROL_DIR_ENV,
   ControlDir,
   defaultControlDir,
-  isProcessAlive,
   registerChild,
 } from "./control.ts";
 export {

@@ -5,6 +5,11 @@
  * the elements of a dead host are released by any live admin, so another host with FREE
  * instances takes them over. A local child whose lease was reaped is stopped.
  *
+ * After the store was unreachable, the reaper waits until it has been reachable again for a
+ * settling time (two ping intervals) before it reaps: during an outage longer than the stale
+ * threshold every ping looks stale, and the children's queued pings must land first, or every
+ * account in the fleet would be released at once.
+ *
  * @module
  */
 import type { Logger } from "@logtape/logtape";
@@ -29,6 +34,63 @@ export interface ReaperOptions {
   log: Logger;
   /** Time source. */
   clock?: Clock;
+}
+
+/** Reaps only once the store has been reachable for a settling time (see the module comment). */
+export class Reaper {
+  readonly #o: ReaperOptions;
+  readonly #settleMs: number;
+  readonly #clock: Clock;
+  /** Since when the store answers; `null` while it fails (or before the first answer). */
+  #reachableSince: number | null = null;
+  #waitLogged = false;
+
+  /** A reaper that waits `settleMs` of reachability after a failure (and at start). */
+  constructor(options: ReaperOptions, settleMs: number) {
+    this.#o = options;
+    this.#settleMs = settleMs;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Another loop saw the store fail: reaping waits for a settled store again. */
+  storeFailed(): void {
+    this.#reachableSince = null;
+  }
+
+  /** Another loop saw the store answer. */
+  storeWorks(): void {
+    this.#reachableSince ??= this.#clock.now();
+  }
+
+  /**
+   * One round: reaps when the store has been reachable long enough, else returns `null`.
+   * Store errors propagate (the caller pauses and retries).
+   */
+  async round(): Promise<ReapResult | null> {
+    try {
+      if (this.#reachableSince === null) {
+        await this.#o.store.listAgents();
+        this.storeWorks();
+      }
+      const reachableFor = this.#clock.now() - this.#reachableSince!;
+      if (reachableFor < this.#settleMs) {
+        if (!this.#waitLogged) {
+          this.#o.log.info(
+            "reaping waits until the store has been reachable for {seconds} s (queued pings " +
+              "land first)",
+            { seconds: Math.round(this.#settleMs / 1000) },
+          );
+        }
+        this.#waitLogged = true;
+        return null;
+      }
+      this.#waitLogged = false;
+      return await reapOnce(this.#o);
+    } catch (error) {
+      this.storeFailed();
+      throw error;
+    }
+  }
 }
 
 /** One reaper round. Store errors propagate (the caller pauses and retries). */

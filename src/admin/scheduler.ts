@@ -71,8 +71,12 @@ export class Scheduler {
   readonly #clock: Clock;
   /** Waiting element ids, in the order they started waiting (Map keeps insertion order). */
   readonly #queue = new Map<string, number>();
-  #wake: (() => void) | undefined;
+  /** Elements between their claim and their child's start (not to be taken for orphans). */
+  readonly #claiming = new Set<string>();
+  #wake: AbortController | undefined;
   #dirty = false;
+  /** Claims run one at a time: a round, a restart's hand-over, never interleaved. */
+  #exclusive: Promise<unknown> = Promise.resolve();
 
   /** Creates a scheduler; {@link Scheduler.run} drains its queue. */
   constructor(options: SchedulerOptions) {
@@ -109,10 +113,15 @@ export class Scheduler {
     this.#queue.delete(id);
   }
 
+  /** True while a claim for `id` is on its way to the supervisor. */
+  claiming(id: string): boolean {
+    return this.#claiming.has(id);
+  }
+
   /** Runs a claim round soon (an instance may be free now). */
   poke(): void {
     this.#dirty = true;
-    this.#wake?.();
+    this.#wake?.abort();
   }
 
   /** Drains the queue until `signal` aborts. */
@@ -121,38 +130,58 @@ export class Scheduler {
       if (this.#dirty || this.#queue.size > 0) {
         this.#dirty = false;
         try {
-          await this.#round(signal);
+          await this.#serial(() => this.#round(signal));
         } catch (error) {
           this.#o.log.warn("scheduling paused: {error}", { error: describeError(error) });
         }
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, this.#o.waitPollMs);
-        this.#wake = done;
-        signal.addEventListener("abort", done, { once: true });
-        function done() {
-          clearTimeout(timer);
-          signal.removeEventListener("abort", done);
-          resolve();
-        }
-      });
+      const wake = new AbortController();
+      this.#wake = wake;
+      const onStop = () => wake.abort();
+      signal.addEventListener("abort", onStop, { once: true });
+      await abortableSleep(this.#o.waitPollMs, wake.signal);
+      signal.removeEventListener("abort", onStop);
       this.#wake = undefined;
     }
+  }
+
+  /** Runs `body` after every claim before it has finished. */
+  #serial<T>(body: () => Promise<T>): Promise<T> {
+    const result = this.#exclusive.then(body);
+    this.#exclusive = result.catch(() => {});
+    return result;
   }
 
   /**
    * Claims the element again for a restart of its child; `null` when it is not this host's to
    * run now (then it is queued like any other waiting element when it still needs guarding).
-   * Waits through store outages.
+   * `kept` is the crashed child's lease, still held: it is released and the element claimed
+   * again in one step that no other claim of this admin can come between, so the instance it
+   * frees is there for the element (a fresh lease is needed: the next child adopts only a claim
+   * that was never pinged). Waits through store outages.
    */
-  async reclaim(id: string, signal: AbortSignal): Promise<(LeaseRef & { path: string }) | null> {
+  async reclaim(
+    id: string,
+    signal: AbortSignal,
+    kept: LeaseRef | null = null,
+  ): Promise<(LeaseRef & { path: string }) | null> {
     while (!signal.aborted) {
       try {
-        const parsed = await this.#o.store.getElement(id);
-        if (parsed === null || !decide(parsed, this.#o.host).start) return null;
-        await this.checkInstances();
-        const lease = await this.#o.store.claimFreeInstance(id, this.#o.host, this.#clock.now());
-        return { ...lease, path: lease.instance.path };
+        return await this.#serial(async () => {
+          if (kept !== null) {
+            await this.#o.store.release(kept, { status: "INACTIVE", now: this.#clock.now() })
+              .catch((error) => {
+                // Reaped or taken meanwhile: then it is claimed like any other element.
+                if (!(error instanceof RiskGuardError && error.code === "LEASE_LOST")) throw error;
+              });
+            kept = null;
+          }
+          const parsed = await this.#o.store.getElement(id);
+          if (parsed === null || !decide(parsed, this.#o.host).start) return null;
+          await this.checkInstances();
+          const lease = await this.#o.store.claimFreeInstance(id, this.#o.host, this.#clock.now());
+          return { ...lease, path: lease.instance.path };
+        });
       } catch (error) {
         if (error instanceof RiskGuardError && error.code === "STORE_UNAVAILABLE") {
           await abortableSleep(this.#o.waitPollMs, signal);
@@ -191,6 +220,7 @@ export class Scheduler {
         await this.#markWaiting(parsed);
         continue;
       }
+      this.#claiming.add(id);
       try {
         const lease = await this.#o.store.claimFreeInstance(id, this.#o.host, this.#clock.now());
         this.#queue.delete(id);
@@ -218,6 +248,8 @@ export class Scheduler {
           this.#queue.delete(id);
           this.#o.log.debug("element {id} not claimed: {error}", { id, error: error.message });
         }
+      } finally {
+        this.#claiming.delete(id);
       }
     }
   }

@@ -6,10 +6,19 @@
  * with the child's reason, and 5 crashes within 10 minutes end in `ERROR` too. Every start,
  * exit, restart and give-up is an event in the store.
  *
+ * A crashed child keeps its instance: the lease stays held through the restart delay and is
+ * handed to the next child ({@link SupervisorOptions.reclaim}); it is released only when the
+ * element is given up or is no longer this host's to run.
+ *
  * Children are stopped through the control folder (see {@link ControlDir}), never by a signal
  * and never by closing positions; one that does not finish within the stop timeout is killed
- * and its lease released by admin. A child found running by a restarted admin is adopted: it is
- * watched through its pid and stopped through the same folder.
+ * and its lease released by admin. A child found running by a restarted admin is adopted: its
+ * end is seen through its life lock in the control folder, and it is stopped through the same
+ * folder. Admin kills only processes it has proven to be its own children: one it spawned, or
+ * one that holds the life lock of the record naming its pid.
+ *
+ * Every risk child is started in {@link spawnRiskChild}, the one place that knows its command
+ * line, environment and streams.
  *
  * @module
  */
@@ -25,10 +34,10 @@ import {
   supervise,
   type SuperviseEvent,
 } from "../shared/supervise.ts";
-import { abortableSleep } from "../shared/async.ts";
 import type { ElementError, LeaseRef, Store } from "../store/mod.ts";
-import { type ChildRecord, type ControlDir, isProcessAlive } from "./control.ts";
-import { forEachLine, parseConsoleLine } from "./_lines.ts";
+import type { ChildRecord, ControlDir } from "./control.ts";
+import { forEachLine } from "../shared/lines.ts";
+import { parseConsoleLine } from "./_console_line.ts";
 import type { AdminTiming } from "./options.ts";
 
 /** What the supervisor needs to start a child for an element. */
@@ -56,11 +65,15 @@ export interface SupervisorOptions {
   /** Admin's log. */
   log: Logger;
   /**
-   * Claims the element again before a restart; `null` when it is not this admin's to run any
+   * Claims the element again before a restart, handing over `kept` (the crashed child's lease,
+   * still held) so the element keeps an instance; `null` when it is not this admin's to run any
    * more (disabled, deleted, pinned elsewhere, taken by another host, or no FREE instance:
    * then the scheduler has it).
    */
-  reclaim(elementId: string): Promise<(LeaseRef & { path: string }) | null>;
+  reclaim(
+    elementId: string,
+    kept: (LeaseRef & { path: string }) | null,
+  ): Promise<(LeaseRef & { path: string }) | null>;
   /** Called when a child's slot ends for good (its instance may be free again). */
   onSlotEnd?(elementId: string): void;
   /** Builds "this program" with arguments (default {@link selfCommand}). */
@@ -93,6 +106,8 @@ export class Supervisor {
   readonly #o: SupervisorOptions;
   readonly #slots = new Map<string, Slot>();
   readonly #clock: Clock;
+  readonly #releases = new Set<Promise<unknown>>();
+  #closed = false;
 
   /** Creates an idle supervisor. */
   constructor(options: SupervisorOptions) {
@@ -115,15 +130,27 @@ export class Supervisor {
     return [...this.#slots.values()].map((slot) => slot.info());
   }
 
-  /** Starts a child for a freshly claimed element. */
+  /**
+   * Starts a child for a freshly claimed element. After {@link Supervisor.stopAll} (a claim that
+   * was in flight at shutdown) nothing starts and the lease is released.
+   */
   start(target: ChildTarget): void {
+    if (this.#closed) {
+      const release = this.#o.store.release(target.lease, {
+        status: "INACTIVE",
+        now: this.#clock.now(),
+      }).catch(() => {});
+      this.#releases.add(release);
+      void release.finally(() => this.#releases.delete(release));
+      return;
+    }
     if (this.#slots.has(target.elementId)) return;
     this.#open(target, null);
   }
 
   /** Adopts a child started by an earlier admin (found through its control record). */
   adopt(target: ChildTarget, record: ChildRecord): void {
-    if (this.#slots.has(target.elementId)) return;
+    if (this.#closed || this.#slots.has(target.elementId)) return;
     this.#open(target, record);
   }
 
@@ -132,9 +159,15 @@ export class Supervisor {
     await this.#slots.get(elementId)?.stop(reason);
   }
 
-  /** Stops every child, all at once. */
+  /** Stops every child, all at once, and refuses new ones from then on. */
   async stopAll(reason: string): Promise<void> {
+    this.#closed = true;
     await Promise.all([...this.#slots.values()].map((slot) => slot.stop(reason)));
+  }
+
+  /** Waits for the releases of claims refused after {@link Supervisor.stopAll}. */
+  async drain(): Promise<void> {
+    while (this.#releases.size > 0) await Promise.all([...this.#releases]);
   }
 
   #open(target: ChildTarget, adopted: ChildRecord | null): void {
@@ -214,26 +247,35 @@ class Slot {
       this.#log.error("supervisor of the child failed: {error}", { error: describeError(error) });
       return null;
     });
+    // A lease kept for a restart that will not happen now (given up, stopped during the delay).
+    const kept = this.#lease;
+    this.#lease = null;
     if (result?.reason === "gave_up") {
       const message = `risk process crashed ${result.crashes} times within ` +
         `${Math.round(t.crashWindowMs / 1000)} s; not restarted (${outcomeText(result.outcome)})`;
-      await this.#markError({ code: "CRASH_LOOP", message, at: this.#clock.now() });
+      const error: ElementError = { code: "CRASH_LOOP", message, at: this.#clock.now() };
+      if (kept === null || !await this.#release(kept, { status: "ERROR", error })) {
+        await this.#markError(error);
+      }
+    } else if (kept !== null) {
+      await this.#release(kept, { status: "INACTIVE" });
     }
   }
 
   async #runOnce(context: RunContext): Promise<number> {
-    let lease = this.#lease;
-    if (lease === null) {
-      lease = await this.#o.reclaim(this.#target.elementId);
-      if (lease === null) throw new NotOurs("the element is not this host's to run any more");
-      this.#lease = lease;
-    }
     const adopted = this.#adopted !== null && context.attempt === 1 ? this.#adopted : null;
+    let lease = this.#lease;
+    if (lease === null || (adopted === null && context.attempt > 1)) {
+      // A restart: the crashed child's lease (still held) is handed to the next one.
+      lease = await this.#o.reclaim(this.#target.elementId, lease);
+      this.#lease = lease;
+      if (lease === null) throw new NotOurs("the element is not this host's to run any more");
+    }
     let lastError = "";
-    let pumps: Promise<void> = Promise.resolve();
     let child: ChildProcess;
+    let pumps: Promise<void> = Promise.resolve();
     if (adopted !== null) {
-      child = adoptedProcess(adopted.pid, this.#o.control, this.#target.elementId);
+      child = adoptedProcess(adopted, this.#o.control, this.#target.elementId);
       this.#log.info("adopted running risk process (pid {pid}) on instance {instance}", {
         pid: adopted.pid,
         instance: lease.instance_id,
@@ -244,24 +286,7 @@ class Slot {
       });
     } else {
       await this.#o.control.clearStop(this.#target.elementId);
-      const args = [
-        "--mode",
-        "risk",
-        "--element_id",
-        this.#target.elementId,
-        "--pathway",
-        lease.path,
-        "--instance",
-        lease.instance_id,
-      ];
-      const spawn = this.#o.spawn ?? spawnProcess;
-      child = spawn((this.#o.command ?? selfCommand)(args), {
-        env: this.#o.env,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      });
-      const relay = (line: string) => {
+      const spawned = spawnRiskChild(this.#o, this.#target.elementId, lease, (line) => {
         const parsed = parseConsoleLine(line);
         if (parsed.level === "error" || parsed.level === "fatal" || parsed.level === "warning") {
           lastError = parsed.text;
@@ -269,11 +294,9 @@ class Slot {
         this.#log[parsed.level === "warning" ? "warn" : parsed.level]("{line}", {
           line: parsed.text,
         });
-      };
-      pumps = Promise.all([
-        child.stdout === null ? undefined : forEachLine(child.stdout, relay),
-        child.stderr === null ? undefined : forEachLine(child.stderr, relay),
-      ]).then(() => {});
+      });
+      child = spawned.child;
+      pumps = spawned.pumps;
       this.#log.info("started risk process (pid {pid}) on instance {instance} ({path})", {
         pid: child.pid,
         instance: lease.instance_id,
@@ -288,20 +311,16 @@ class Slot {
     }
     this.#pid = child.pid;
 
-    const stopped = new Promise<"stop">((resolve) => {
-      if (this.#stop.signal.aborted) resolve("stop");
-      this.#stop.signal.addEventListener("abort", () => resolve("stop"), { once: true });
-    });
-    const first = await Promise.race([child.exited, stopped]);
+    const first = await untilAborted(child.exited, this.#stop.signal);
     let code: number;
     let killed = false;
-    if (first === "stop") {
+    if (first === "aborted") {
       this.#log.info("stopping risk process (pid {pid}): {reason}", {
         pid: child.pid,
         reason: this.#stopReason,
       });
       const outcome = await stopProcess(child, {
-        ask: () => this.#o.control.requestStop(this.#target.elementId),
+        ask: () => this.#o.control.requestStop(this.#target.elementId, child.pid),
         timeoutMs: this.#o.timing.stopTimeoutMs,
       });
       code = outcome.code;
@@ -309,15 +328,13 @@ class Slot {
     } else {
       code = first;
     }
-    await Promise.race([pumps, abortableSleep(1_000, new AbortController().signal)]);
+    // The child's last lines, unless a grandchild keeps its streams open.
+    const linesDone = new AbortController();
+    const linesTimer = setTimeout(() => linesDone.abort(), 1_000);
+    await untilAborted(pumps, linesDone.signal);
+    clearTimeout(linesTimer);
     this.#pid = null;
     if (killed) await this.#o.control.removeChild(this.#target.elementId, child.pid);
-    const detail = {
-      pid: child.pid,
-      code,
-      killed,
-      last_error: lastError === "" ? null : lastError,
-    };
     const what = killed
       ? `did not stop within ${this.#o.timing.stopTimeoutMs} ms and was killed`
       : `exited with code ${code}`;
@@ -327,14 +344,27 @@ class Slot {
       last: lastError === "" ? "" : `: ${lastError}`,
     });
     await this.#event(
-      code === 0 || first === "stop" ? "lifecycle" : "error",
+      code === 0 || first === "aborted" ? "lifecycle" : "error",
       `risk process ${what}${lastError === "" ? "" : `: ${lastError}`}`,
-      detail,
+      { pid: child.pid, code, killed, last_error: lastError === "" ? null : lastError },
     );
+    this.#adopted = null;
 
-    // The child releases its lease when it ends cleanly; after a crash or a kill admin does.
+    if (first !== "aborted" && isCrash({ kind: "exit", code })) {
+      // Restarted after the delay with the same lease: the instance stays this element's.
+      this.#lease = lease;
+      return code;
+    }
+    // Not restarted: the child releases its lease when it ends cleanly; otherwise admin does.
     this.#lease = null;
-    if (code === ExitCode.InvalidInput && first !== "stop") {
+    if (code === ExitCode.InvalidInput && first !== "aborted") {
+      const gone = await this.#goneOrDisabled();
+      if (gone !== null) {
+        // Disabled or deleted while the child started: a normal stop, not an input error.
+        this.#log.info("risk process stopped: the element was {what} meanwhile", { what: gone });
+        await this.#release(lease, { status: "INACTIVE" });
+        return ExitCode.Ok;
+      }
       const error: ElementError = {
         code: "CHILD_INPUT_ERROR",
         message: `risk process exited with code 2 (configuration or input error)` +
@@ -346,8 +376,19 @@ class Slot {
     } else {
       await this.#release(lease, { status: "INACTIVE" });
     }
-    this.#adopted = null;
     return code;
+  }
+
+  /** `"DISABLED"` or `"deleted"` when the element is either now, else `null`. */
+  async #goneOrDisabled(): Promise<string | null> {
+    try {
+      const current = await this.#o.store.getElement(this.#target.elementId);
+      if (current === null) return "deleted";
+      const status = current.valid ? current.element.status : current.raw.status;
+      return status === "DISABLED" ? "DISABLED" : null;
+    } catch {
+      return null;
+    }
   }
 
   async #release(
@@ -430,24 +471,82 @@ function outcomeText(outcome: RunOutcome): string {
 }
 
 /**
- * A running process started by an earlier admin, seen through its pid: `exited` resolves when
- * the process is gone (0 when it removed its control record, i.e. ended cleanly, else 1).
+ * Starts the risk child of `elementId` on `lease`: `--mode risk --element_id <id> --pathway
+ * <path> --instance <id>`, its whole configuration in its environment ({@link
+ * SupervisorOptions.env}), stdin closed, stdout/stderr relayed line by line to `onLine`, in a
+ * session of its own (a Ctrl+C on admin's console reaches admin only, which stops its children
+ * itself, in order; on Windows the child has no console at all).
  */
-function adoptedProcess(pid: number, control: ControlDir, elementId: string): ChildProcess {
-  const exited = (async () => {
-    const never = new AbortController().signal;
-    while (await isProcessAlive(pid)) await abortableSleep(500, never);
-    return (await control.readChild(elementId))?.pid === pid ? 1 : 0;
-  })();
+export function spawnRiskChild(
+  o: Pick<SupervisorOptions, "env" | "command" | "spawn">,
+  elementId: string,
+  lease: LeaseRef & { path: string },
+  onLine: (line: string) => void,
+): { child: ChildProcess; pumps: Promise<void> } {
+  const args = [
+    "--mode",
+    "risk",
+    "--element_id",
+    elementId,
+    "--pathway",
+    lease.path,
+    "--instance",
+    lease.instance_id,
+  ];
+  const child = (o.spawn ?? spawnProcess)((o.command ?? selfCommand)(args), {
+    env: o.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  });
+  const pumps = Promise.all([
+    child.stdout === null ? undefined : forEachLine(child.stdout, onLine),
+    child.stderr === null ? undefined : forEachLine(child.stderr, onLine),
+  ]).then(() => {});
+  return { child, pumps };
+}
+
+/** Resolves with `promise`'s value, or `"aborted"` as soon as `signal` aborts; leaves nothing. */
+async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | "aborted"> {
+  if (signal.aborted) return "aborted";
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<"aborted">((resolve) => {
+    onAbort = () => resolve("aborted");
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort!);
+  }
+}
+
+/**
+ * A running process started by an earlier admin, seen through its life lock in the control
+ * folder: `exited` resolves when the system hands the lock over (the process is gone), with 0
+ * when it removed its control record (it ended cleanly), else 1. `kill` acts only while the lock
+ * is still held by the process that wrote the record naming `record.pid`: never on a pid that
+ * may have been reused.
+ */
+function adoptedProcess(record: ChildRecord, control: ControlDir, elementId: string): ChildProcess {
+  let gone = false;
+  const exited = control.waitExit(elementId).catch(() => {}).then(async () => {
+    gone = true;
+    return (await control.readChild(elementId))?.pid === record.pid ? 1 : 0;
+  });
   return {
-    pid,
+    pid: record.pid,
     exited,
     kill: (signal: Deno.Signal = "SIGKILL") => {
-      try {
-        Deno.kill(pid, signal);
-      } catch {
-        // gone already
-      }
+      void control.probe(elementId).then((probe) => {
+        if (gone || probe.state !== "alive" || probe.record.pid !== record.pid) return;
+        try {
+          Deno.kill(record.pid, signal);
+        } catch {
+          // gone already
+        }
+      });
     },
     stdin: null,
     stdout: null,

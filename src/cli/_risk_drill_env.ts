@@ -5,9 +5,10 @@
  * - `RISKGUARD_RISK_TIMING`: JSON object of {@link RiskTiming} fields in ms (e.g.
  *   `{"terminalRestartMs": 3000}`), over the timings from the configuration, so that a drill
  *   does not wait a production minute for a silent terminal to be restarted.
- * - `RISKGUARD_CLOCK_OFFSET_FILE`: a file holding a number of ms added to the process's clock
- *   (rules, day boundaries, lock ends, pings); re-read at most every 50 ms, so a drill moves the
- *   host clock of this process alone by writing the file. A missing or empty file is offset 0.
+ * - `RISKGUARD_CLOCK_OFFSET_FILE`: a file holding a number of ms added to the process's wall
+ *   clock (rules, day boundaries, lock ends, pings); re-read at most every 50 ms, so a drill moves
+ *   the host clock of this process alone by writing the file. A missing or empty file is offset
+ *   0. The monotonic clock (durations) is not moved, as a real host clock change does not.
  *
  * Neither is documented in `--help`: they exist to prove the system, not to run it.
  *
@@ -64,7 +65,7 @@ function parseTiming(text: string | undefined): Partial<RiskTiming> {
   return timing;
 }
 
-/** The system clock plus the offset written in `path`. */
+/** The system wall clock plus the offset written in `path`; the monotonic clock as is. */
 function offsetClock(path: string): Clock {
   let offset = 0;
   let readAt = Number.NEGATIVE_INFINITY;
@@ -84,5 +85,6 @@ function offsetClock(path: string): Clock {
       }
       return real + offset;
     },
+    monotonic: () => performance.now(),
   };
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import { type Command, Option } from "commander";
-import { ConfigError } from "../shared/errors.ts";
+import { ConfigError, describeError } from "../shared/errors.ts";
 import type { Config } from "../shared/config.ts";
 import { logger } from "../shared/logging.ts";
 import { childEnv } from "../shared/process.ts";
@@ -22,12 +22,35 @@ import {
   ControlDir,
   defaultControlDir,
   registerChild,
+  retryStore,
   runAdmin,
 } from "../admin/mod.ts";
 import { runRisk, WebhookNotifier } from "../risk/mod.ts";
 import { makeToken } from "../mt5/bridge.ts";
 import { type CliContext, startCommand } from "./context.ts";
 import { riskDrillHooks } from "./_risk_drill_env.ts";
+import { DASHBOARD_TOKEN_ENV, parseListen, serveDashboard } from "../dashboard/mod.ts";
+
+/** Admin-only options, as parsed from the command line. */
+interface AdminModeExtras {
+  /** Serve the dashboard in-process on this address. */
+  dashboard: string | undefined;
+  /** Equity samples kept this long (default: the store's 30 days). */
+  sampleRetentionMs: number | undefined;
+}
+
+/** Parses `--sample-retention <days>` (a whole number of days from 1 to 3650). */
+function sampleRetentionMs(text: string | undefined): number | undefined {
+  if (text === undefined || text === "") return undefined;
+  const days = Number(text);
+  if (!Number.isInteger(days) || days < 1 || days > 3650) {
+    throw new ConfigError(
+      `Invalid value for --sample-retention: ${JSON.stringify(text)}; expected whole days from 1 ` +
+        "to 3650",
+    );
+  }
+  return days * 24 * 60 * 60 * 1000;
+}
 
 /** Options of the risk mode, as parsed from the command line. */
 export interface RiskModeOptions {
@@ -60,6 +83,16 @@ export function registerModes(program: Command, ctx: CliContext): void {
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
+    .option(
+      "--dashboard <host:port>",
+      "admin mode: also serve the web dashboard here, e.g. 127.0.0.1:8787 (actions need " +
+        `${DASHBOARD_TOKEN_ENV}; any address other than loopback needs it)`,
+    )
+    .option(
+      "--sample-retention <days>",
+      "admin mode: days of equity samples kept for the dashboard's curves (env " +
+        "RISKGUARD_SAMPLE_RETENTION_DAYS; default 30)",
+    )
     .addHelpText(
       "after",
       `
@@ -89,14 +122,32 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
       const riskOnly = ["element_id", "pathway", "instance"].filter((name) =>
         options[name] !== undefined
       );
+      const adminOnly = ["dashboard", "sampleRetention"].filter((name) =>
+        options[name] !== undefined
+      );
+      if (mode === "risk" && adminOnly.length > 0) {
+        const flag = adminOnly[0] === "dashboard" ? "--dashboard" : "--sample-retention";
+        throw new ConfigError(
+          `Option ${flag} is only valid with --mode admin, not with --mode risk`,
+        );
+      }
       if (mode === "admin") {
         if (riskOnly.length > 0) {
           throw new ConfigError(
             `Option --${riskOnly[0]} is only valid with --mode risk, not with --mode admin`,
           );
         }
+        const extras: AdminModeExtras = {
+          dashboard: options.dashboard as string | undefined,
+          sampleRetentionMs: sampleRetentionMs(
+            (options.sampleRetention as string | undefined) ??
+              ctx.env.RISKGUARD_SAMPLE_RETENTION_DAYS,
+          ),
+        };
+        // A bad address fails before anything starts.
+        if (extras.dashboard !== undefined) parseListen(extras.dashboard);
         const config = await startCommand(ctx, command);
-        await runAdminMode(ctx, config);
+        await runAdminMode(ctx, config, extras);
         return;
       }
       const elementId = options.element_id;
@@ -163,17 +214,32 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
     });
 }
 
-/** `--mode admin`: supervises every account of this host until Ctrl+C / SIGTERM / SIGBREAK. */
-async function runAdminMode(ctx: CliContext, config: Config): Promise<void> {
+/**
+ * `--mode admin`: supervises every account of this host until Ctrl+C / SIGTERM (Linux) or
+ * Ctrl+C / Ctrl+Break (Windows). A store that cannot be reached at start is retried, logged,
+ * until it answers or admin is stopped.
+ */
+async function runAdminMode(
+  ctx: CliContext,
+  config: Config,
+  extras: AdminModeExtras,
+): Promise<void> {
   const timing = adminTimingFromEnv(ctx.env);
-  const store = await openStore(config.store, { db: config.db });
-  // The children reach the store through admin (one database client per VPS): a channel on
-  // 127.0.0.1 with a token made for this launch, both handed over in their environment.
-  const channelToken = makeToken();
-  const channel = StoreChannelServer.listen(store, { token: channelToken });
+  const store = await retryStore(
+    logger("admin"),
+    ctx.stopSignal,
+    "start",
+    () => openStore(config.store, { db: config.db }),
+  );
+  if (store === undefined) return;
+  let channel: StoreChannelServer | undefined;
   try {
+    // The children reach the store through admin (one database client per VPS): a channel on
+    // 127.0.0.1 with a token made for this launch, both handed over in their environment.
+    const channelToken = makeToken();
+    channel = StoreChannelServer.listen(store, { token: channelToken });
     const controlPath = ctx.env[CONTROL_DIR_ENV] ||
-      defaultControlDir(config.host, store.description, config.db);
+      defaultControlDir(config.host, store.description, config.db, ctx.env);
     const control = new ControlDir(controlPath);
     // The children's whole configuration, through their environment (never the command line,
     // never logged); nothing else of admin's environment reaches them.
@@ -190,6 +256,19 @@ async function runAdminMode(ctx: CliContext, config: Config): Promise<void> {
       ...(config.secret_key === undefined ? {} : { RISKGUARD_SECRET_KEY: config.secret_key }),
       ...(config.webhook_url === undefined ? {} : { RISKGUARD_WEBHOOK_URL: config.webhook_url }),
     });
+    // The dashboard in this process, on admin's store; it ends with admin (same signal).
+    // A dashboard that cannot start (port taken, no token on a public address) is reported and
+    // admin guards without it: a page must never keep accounts unguarded.
+    const dashboard = extras.dashboard === undefined ? undefined : await serveDashboard({
+      store,
+      listen: extras.dashboard,
+      token: ctx.env[DASHBOARD_TOKEN_ENV],
+      signal: ctx.stopSignal,
+      staleMs: config.ping_interval_s * 3_000,
+    }).catch((error) => {
+      logger("admin").error("dashboard not served: {error}", { error: describeError(error) });
+      return undefined;
+    });
     await runAdmin({
       store,
       host: config.host,
@@ -197,10 +276,15 @@ async function runAdminMode(ctx: CliContext, config: Config): Promise<void> {
       childEnv: env,
       control,
       staleMs: config.stale_after_s * 1_000,
+      pingMs: config.ping_interval_s * 1_000,
       timing,
+      ...(extras.sampleRetentionMs === undefined
+        ? {}
+        : { sampleRetentionMs: extras.sampleRetentionMs }),
     });
+    await dashboard?.finished;
   } finally {
-    await channel.close();
+    await channel?.close();
     await store.close();
   }
 }

@@ -24,6 +24,7 @@ interface SimOptions {
   login?: string;
   duration?: string;
   truthLog?: string;
+  faultFile?: string;
 }
 
 /** Adds the `sim` command. */
@@ -46,6 +47,10 @@ export function registerSim(program: Command, ctx: CliContext): void {
     .option(
       "--truth-log <file>",
       "append what really happens on the account (equity, trades, commands) as JSON lines",
+    )
+    .option(
+      "--fault-file <file>",
+      "drills: a file the EA polls for a connection fault to perform (cut, garbage, silent <ms>)",
     )
     .action(async (_options: unknown, command: Command) => {
       await startCommand(ctx, command);
@@ -76,7 +81,11 @@ export function registerSim(program: Command, ctx: CliContext): void {
         port,
         token,
         speed,
-        ...(truth === undefined ? {} : { onSend: (message) => truth.sent(message) }),
+        ...(truth === undefined ? {} : {
+          onSend: (message) => truth.sent(message),
+          onFault: (fault) => truth.fault(terminal.time, fault),
+        }),
+        ...(o.faultFile === undefined ? {} : { faultFile: o.faultFile }),
         ...(o.timer === undefined ? {} : { timerMs: integer("--timer", o.timer, 1, 60_000) }),
         ...(o.heartbeat === undefined
           ? {}

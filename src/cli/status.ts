@@ -48,8 +48,9 @@ export interface StatusRow {
 export function registerStatus(program: Command, ctx: CliContext): void {
   program.command("status")
     .description("show every account: status, trading state, instance, last ping, equity, P/L")
-    .option("--json", "print JSON for scripts")
-    .action(async (options: { json?: boolean }, command: Command) => {
+    .option("--json", "print JSON for scripts (an array of accounts)")
+    .option("--hosts", "show the admin hosts only (with --json: an array of hosts)")
+    .action(async (options: { json?: boolean; hosts?: boolean }, command: Command) => {
       const config = await startCommand(ctx, command);
       const { rows, agents } = await withStore(config.store, { db: config.db }, async (store) => {
         const [elements, instances, agents] = await Promise.all([
@@ -59,11 +60,21 @@ export function registerStatus(program: Command, ctx: CliContext): void {
         ]);
         return { rows: statusRows(elements, instances, Date.now()), agents };
       });
+      const staleMs = config.stale_after_s * 1_000;
+      if (options.hosts === true) {
+        // A separate view: `status --json` stays the array of accounts that scripts read.
+        ctx.stdout(
+          options.json === true
+            ? `${JSON.stringify(hostRows(agents, Date.now(), staleMs), null, 2)}\n`
+            : renderHosts(agents, Date.now(), staleMs) || "No admin host has beaten yet.\n",
+        );
+        return;
+      }
       if (options.json === true) {
         ctx.stdout(`${JSON.stringify(rows, null, 2)}\n`);
         return;
       }
-      const hosts = renderHosts(agents, Date.now(), config.stale_after_s * 1_000);
+      const hosts = renderHosts(agents, Date.now(), staleMs);
       if (rows.length === 0) {
         ctx.stdout(`No elements. Add one with \`riskguard elements add\`.\n${hosts}`);
         return;
@@ -102,6 +113,19 @@ export function registerStatus(program: Command, ctx: CliContext): void {
         ) + hosts,
       );
     });
+}
+
+/** `status --hosts --json`: one object per admin host, its heartbeat and whether it is stale. */
+export function hostRows(
+  agents: AgentHeartbeat[],
+  now: number,
+  staleMs: number,
+): Array<AgentHeartbeat & { last_seen_age_s: number; stale: boolean }> {
+  return agents.map((agent) => ({
+    ...agent,
+    last_seen_age_s: Math.max(0, Math.round((now - agent.last_seen) / 1000)),
+    stale: agent.stopped_at === null && now - agent.last_seen >= staleMs,
+  }));
 }
 
 /**

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { CONTROL_DIR_ENV, ControlDir, isProcessAlive } from "../admin/mod.ts";
+import { CONTROL_DIR_ENV, ControlDir } from "../admin/mod.ts";
 import { abortableSleep } from "../shared/async.ts";
 import {
   childEnv,
@@ -104,18 +104,22 @@ export async function stopLeftovers(
   timeoutMs = CHILD_STOP_MS,
 ): Promise<number[]> {
   const control = new ControlDir(controlDir);
+  // A child runs while it holds its life lock (see src/admin/control.ts): a recorded pid alone
+  // may belong to another process by now, and must never be killed on its own say-so.
+  const runs = async (elementId: string, pid: number) => {
+    const probe = await control.probe(elementId);
+    return probe.state === "alive" && probe.record.pid === pid;
+  };
   const running: { pid: number; elementId: string }[] = [];
   for (const elementId of elementIds) {
-    const record = await control.readChild(elementId);
-    if (record !== null && await isProcessAlive(record.pid)) {
-      running.push({ pid: record.pid, elementId });
-    }
+    const probe = await control.probe(elementId);
+    if (probe.state === "alive") running.push({ pid: probe.record.pid, elementId });
   }
-  for (const { elementId } of running) await control.requestStop(elementId);
+  for (const { elementId, pid } of running) await control.requestStop(elementId, pid);
   const deadline = Date.now() + timeoutMs;
   const never = new AbortController().signal;
   const alive = async () => {
-    const states = await Promise.all(running.map(({ pid }) => isProcessAlive(pid)));
+    const states = await Promise.all(running.map(({ elementId, pid }) => runs(elementId, pid)));
     return running.filter((_, i) => states[i]);
   };
   let left = await alive();
@@ -123,7 +127,8 @@ export async function stopLeftovers(
     await abortableSleep(100, never);
     left = await alive();
   }
-  for (const { pid } of left) {
+  for (const { pid, elementId } of left) {
+    if (!await runs(elementId, pid)) continue;
     try {
       Deno.kill(pid, "SIGKILL");
     } catch {

@@ -71,7 +71,7 @@ export interface BridgeOptions {
   host?: string;
   /** Account number the EA must report; a `hello` for another login is refused. */
   expectedLogin?: number;
-  /** Time source for staleness (default: the system clock). */
+  /** Time source; staleness is measured on its monotonic reading (default: the system clock). */
   clock?: Clock;
   /** How long to wait for an ack before resending (default 5000 ms). */
   ackTimeoutMs?: number;
@@ -260,7 +260,7 @@ export class Bridge {
     };
     this.#expectedLogin = options.expectedLogin;
     this.#clock = options.clock ?? systemClock;
-    this.#lastMessageAt = this.#clock.now();
+    this.#lastMessageAt = this.#clock.monotonic();
     // MQL5 ZeroMQ bindings set string socket options with their C terminator, so a libzmq EA
     // may send "riskguard\0" and "<token>\0": one trailing NUL is not part of the credential.
     const authenticate = (username: string, password: string) =>
@@ -457,7 +457,7 @@ export class Bridge {
         { cause: error },
       );
     }
-    this.#lastMessageAt = this.#clock.now();
+    this.#lastMessageAt = this.#clock.monotonic();
     this.#loop = this.#receiveLoop();
     this.#checker = setInterval(() => this.#checkStale(), this.#options.checkIntervalMs);
   }
@@ -587,7 +587,7 @@ export class Bridge {
   }
 
   #requestHello(): void {
-    const now = this.#clock.now();
+    const now = this.#clock.monotonic();
     if (now - this.#lastHelloRequest < this.#options.helloRequestIntervalMs) return;
     this.#lastHelloRequest = now;
     this.send({ type: "ping", hello: true }, { retries: 0 }).catch(() => {});
@@ -629,7 +629,7 @@ export class Bridge {
   }
 
   #touch(): void {
-    this.#lastMessageAt = this.#clock.now();
+    this.#lastMessageAt = this.#clock.monotonic();
     if (this.#stale) {
       this.#stale = false;
       this.#emit({ type: "fresh" });
@@ -637,7 +637,7 @@ export class Bridge {
   }
 
   #checkStale(): void {
-    const silent = this.#clock.now() - this.#lastMessageAt;
+    const silent = Math.round(this.#clock.monotonic() - this.#lastMessageAt);
     if (!this.#stale && silent >= this.#options.staleAfterMs) {
       this.#stale = true;
       this.#stats.staleEvents++;

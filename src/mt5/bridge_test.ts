@@ -10,6 +10,7 @@ import {
   type Snapshot,
 } from "./protocol.ts";
 import { PullSocket, PushSocket } from "./zmtp/mod.ts";
+import { ManualClock } from "../shared/clock.ts";
 
 /** A hand-driven EA: raw sockets, every byte under the test's control. */
 class FakeEa {
@@ -241,6 +242,25 @@ Deno.test("bridge: silence makes the session stale, the next message makes it fr
     assert.equal(bridge.stats.staleEvents, 1);
   } finally {
     await ea.close();
+    await bridge.close();
+  }
+});
+
+Deno.test("bridge: silence is measured on the monotonic clock, not the wall clock", async () => {
+  const clock = new ManualClock(Date.UTC(2026, 10, 24, 21, 45));
+  const { bridge, events } = await setup({ staleAfterMs: 1_000, clock });
+  try {
+    // The host clock is set an hour forward: no time passed, so nothing was silent.
+    clock.jump(3_600_000);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // several checks (every 20 ms)
+    assert.equal(bridge.stale, false);
+    assert.equal(bridge.stats.staleEvents, 0);
+    // A second of real silence is.
+    clock.advance(1_000);
+    const stale = await events.wait("stale");
+    assert.equal(stale.silentMs, 1_000);
+    assert.equal(bridge.stats.staleEvents, 1);
+  } finally {
     await bridge.close();
   }
 });

@@ -46,7 +46,10 @@ export const accountSchema = z.object({
   equity: money,
   margin: money,
   free_margin: money,
-  /** Floating profit of open positions (swap and commission included as MT5 reports them). */
+  /**
+   * `ACCOUNT_PROFIT`: floating profit of open positions, swap included; their commission is
+   * already in the balance.
+   */
   profit: money,
   credit: money,
   leverage: z.number().int().positive(),

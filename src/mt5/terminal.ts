@@ -330,7 +330,9 @@ async function launchSim(
     token: options.token,
     // The simulated account is the element's account, so the bridge's login check holds.
     login: options.login,
-    mode: options.simMode ?? "in_process",
+    // The caller's mode wins; a pathway may ask for a separate process (`process=child`).
+    mode: options.simMode ?? (fromPath.process === "child" ? "child_process" : "in_process"),
+    ...(fromPath.faultFile === undefined ? {} : { faultFile: fromPath.faultFile }),
     ...(seed === undefined ? {} : { seed }),
     ...(speed === undefined ? {} : { speed }),
     ...(execDelayMs === undefined ? {} : { execDelayMs }),

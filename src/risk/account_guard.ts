@@ -96,7 +96,10 @@ export class AccountGuard {
    */
   #rebuildDayOnNextSnapshot = true;
   #lastSnapshot: Snapshot | undefined;
-  /** When an unlock was last sent to the EA in this EA session (resent until it holds). */
+  /**
+   * When (monotonic ms) an unlock was last sent to the EA in this EA session (resent until it
+   * holds).
+   */
   #eaUnlockSentAt: number | undefined;
 
   /** Restores the element's persisted day, peak and lock; the lock is held at once. */
@@ -372,7 +375,7 @@ export class AccountGuard {
       eaLocked: snapshot.locked,
       holding: this.#executor.holding,
       lastSentAt: this.#eaUnlockSentAt,
-      now: this.#options.clock.now(),
+      now: this.#options.clock.monotonic(),
       retryMs: EA_UNLOCK_RETRY_MS,
     });
     if (due === undefined) return;
@@ -389,7 +392,7 @@ export class AccountGuard {
   /** Sends `unlock` to the EA; a failure is recorded, and reconciliation retries it. */
   #sendUnlock(): void {
     const { audit, clock, sender } = this.#options;
-    this.#eaUnlockSentAt = clock.now();
+    this.#eaUnlockSentAt = clock.monotonic();
     // Sent at once, not on a later tick: a lock decided on the same snapshot must follow it.
     void sender.send({ type: "unlock" }).then((ack) => {
       if (!ack.ok) audit.record("error", `unlock refused by the EA (retcode ${ack.retcode})`);

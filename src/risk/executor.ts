@@ -286,7 +286,9 @@ export class Executor {
   }
 
   #maybeSend(target: Target, command: OutgoingCommand): void {
-    const now = this.#options.clock.now();
+    // Backoff is a duration: measured on the monotonic clock, so a wall clock set back an hour
+    // does not hold a protective command back for an hour.
+    const now = this.#options.clock.monotonic();
     // An ack alone does not count: until a snapshot shows the goal reached, the target is
     // resent when its backoff is over, whether snapshots arrive meanwhile or not.
     if (target.inFlight || now < target.nextAttemptAt) return;

@@ -284,3 +284,21 @@ Deno.test("executor: orders placed while locked are cancelled when no older orde
   await executor.settle();
   assert.deepEqual(sender.sent.map((c) => c.type), ["cancel_orders"]);
 });
+
+Deno.test("executor: the resend backoff is a duration: wall clock jumps neither hold it nor skip it", async () => {
+  const { clock, sender, executor } = setup();
+  const open = snapshot({ positions: [position()], locked: true });
+  executor.apply(open, [{ type: "close_all", rule: "r", reason: "x" }]);
+  await executor.settle();
+  // The host clock is set forward an hour: no time passed, so the 1 s backoff is not over.
+  clock.jump(3_600_000);
+  executor.resendDue();
+  await executor.settle();
+  assert.equal(sender.sent.length, 1, "a forward jump does not end the backoff");
+  // Set back two hours, then the backoff's second really passes: the close is resent.
+  clock.jump(-7_200_000);
+  clock.advance(1_000);
+  executor.resendDue();
+  await executor.settle();
+  assert.equal(sender.sent.length, 2, "a backward jump does not hold the resend back");
+});

@@ -41,7 +41,8 @@ export interface LeasedWriterOptions {
 export class LeasedWriter {
   readonly #options: LeasedWriterOptions;
   readonly #queue: WriteQueue;
-  #lastMetricsAt = 0;
+  /** Monotonic ms of the last metrics write (the interval is a duration). */
+  #lastMetricsAt = Number.NEGATIVE_INFINITY;
   /** Metrics (with day and peak) handed over but not yet written. */
   #pendingMetrics: ManagedPatch | undefined;
   /** The metrics last written, for the samples taken at a lock. */
@@ -152,7 +153,7 @@ export class LeasedWriter {
     const patch = this.#pendingMetrics;
     if (patch === undefined) return;
     this.#pendingMetrics = undefined;
-    this.#lastMetricsAt = this.#options.clock.now();
+    this.#lastMetricsAt = this.#options.clock.monotonic();
     this.#submit("metrics", "metrics", patch);
     if (patch.metrics !== undefined) {
       this.#lastMetrics = patch.metrics;
@@ -187,7 +188,9 @@ export class LeasedWriter {
   }
 
   #writeMetricsIfDue(): void {
-    if (this.#options.clock.now() - this.#lastMetricsAt < this.#options.metricsIntervalMs) return;
+    if (this.#options.clock.monotonic() - this.#lastMetricsAt < this.#options.metricsIntervalMs) {
+      return;
+    }
     this.flushMetrics();
   }
 

@@ -106,7 +106,7 @@ export interface EaUnlockInput {
   holding: boolean;
   /** When an unlock was last sent in this EA session; undefined when none was. */
   lastSentAt: number | undefined;
-  /** UTC epoch ms. */
+  /** Now, on the same clock as `lastSentAt` (the monotonic one: only their difference counts). */
   now: number;
   /** How long an unlock may take to show in a snapshot before it is sent again. */
   retryMs: number;

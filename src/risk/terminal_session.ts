@@ -29,7 +29,7 @@ export interface TerminalSessionOptions {
   element: () => Element;
   /** Key that decrypts `password_enc`. */
   secretKey: string | undefined;
-  /** Time source of the bridge and the silence check. */
+  /** Time source of the bridge and the silence check (both on its monotonic reading). */
   clock: Clock;
   /** Ack timeout of one command. */
   ackTimeoutMs: number;
@@ -60,7 +60,7 @@ export class TerminalSession {
   #terminal: TerminalHandle | undefined;
   /** Detaches the listener of the current bridge. */
   #bridgeOff: (() => void) | undefined;
-  /** Since when the EA has sent nothing; undefined while data flows. */
+  /** Since when (monotonic ms) the EA has sent nothing; undefined while data flows. */
   #silentSince: number | undefined;
   /** A terminal restart in progress; closing waits for it so nothing it starts is orphaned. */
   #restarting: Promise<void> | undefined;
@@ -89,14 +89,14 @@ export class TerminalSession {
   /** Binds the bridge and starts the terminal; the silence clock starts now. */
   async open(): Promise<void> {
     await this.#connect();
-    this.#silentSince = this.#options.clock.now();
+    this.#silentSince = this.#options.clock.monotonic();
   }
 
   /** Restarts the terminal whenever the EA stays silent too long, until `signal` aborts. */
   async restartWhenSilent(signal: AbortSignal): Promise<void> {
     const tick = Math.min(1_000, Math.max(50, this.#options.terminalRestartMs / 4));
     while (!signal.aborted) {
-      this.#checkSilence(this.#options.clock.now());
+      this.#checkSilence(this.#options.clock.monotonic());
       await abortableSleep(tick, signal);
     }
   }
@@ -190,7 +190,7 @@ export class TerminalSession {
         this.#silentSince = undefined;
         break;
       case "stale":
-        this.#silentSince ??= this.#options.clock.now() - event.silentMs;
+        this.#silentSince ??= this.#options.clock.monotonic() - event.silentMs;
         break;
       default:
         break;
@@ -211,7 +211,7 @@ export class TerminalSession {
     audit.notify("error", "critical", "terminal restarted after a long silence");
     this.#restarting = this.#restart().finally(() => {
       this.#restarting = undefined;
-      this.#silentSince = this.#options.clock.now();
+      this.#silentSince = this.#options.clock.monotonic();
     });
   }
 

@@ -33,9 +33,13 @@ export function positionRiskAtStop(position: Position, symbol: SymbolInfo): numb
   return atStop - position.swap - position.commission;
 }
 
-/** Floating P/L of a position including swap and commission. */
+/**
+ * Floating P/L of a position as MT5 counts it in equity: `profit + swap`. Its commission is not
+ * added: MT5 charges a deal's commission to the balance when the deal is made, so it is already
+ * in the balance (equity = balance + credit + Σ (profit + swap) of the open positions).
+ */
 export function floatingPnl(position: Position): number {
-  return position.profit + position.swap + position.commission;
+  return position.profit + position.swap;
 }
 
 /** A limit in money: a `money` limit as is, a `percent` limit as `base * value / 100`. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { formatMoney, positionRiskAtStop, resolveLimit } from "./helpers.ts";
-import { SAMPLE_SYMBOLS, samplePosition } from "./samples.ts";
+import { floatingPnl, formatMoney, positionRiskAtStop, resolveLimit } from "./helpers.ts";
+import { SAMPLE_SYMBOLS, samplePosition, sampleSnapshot } from "./samples.ts";
 
 const EURUSD = SAMPLE_SYMBOLS.EURUSD!;
 
@@ -27,4 +27,57 @@ Deno.test("resolveLimit and formatMoney", () => {
   assert.equal(resolveLimit({ kind: "money", value: 250 }, 1e6), 250);
   assert.equal(resolveLimit({ kind: "percent", value: 5 }, 20_000), 1_000);
   assert.equal(formatMoney(512.3, "EUR"), "512.30 EUR");
+});
+
+// MT5: a deal's commission is charged to the balance when the deal is made, so an open
+// position's commission is already in the balance; equity = balance + credit + profit + swap.
+const MT5_EQUITY_TABLE: {
+  name: string;
+  balance: number;
+  positions: { profit: number; swap: number; commission: number }[];
+  /** Σ (profit + swap): ACCOUNT_PROFIT, and each position's floating P/L summed. */
+  floating: number;
+  /** balance + floating. */
+  equity: number;
+}[] = [
+  { name: "flat", balance: 10_000, positions: [], floating: 0, equity: 10_000 },
+  {
+    // bought 1 lot, 7 commission charged at entry: balance 10,000 - 7 = 9,993
+    name: "one winner with its entry commission",
+    balance: 9_993,
+    positions: [{ profit: 50, swap: 0, commission: -7 }],
+    floating: 50,
+    equity: 10_043,
+  },
+  {
+    // -300 - 4.5 = -304.5; 120 + 1.25 = 121.25; together -183.25
+    name: "a loser with swap and a winner with positive swap",
+    balance: 9_850,
+    positions: [
+      { profit: -300, swap: -4.5, commission: -14 },
+      { profit: 120, swap: 1.25, commission: -3.5 },
+    ],
+    floating: -183.25,
+    equity: 9_666.75,
+  },
+  {
+    // commission only: nothing floats, the balance already paid it
+    name: "a new position at its open price",
+    balance: 9_972,
+    positions: [{ profit: 0, swap: 0, commission: -28 }],
+    floating: 0,
+    equity: 9_972,
+  },
+];
+
+Deno.test("floatingPnl and sampleSnapshot follow MT5: commission is in the balance, not floating", () => {
+  for (const row of MT5_EQUITY_TABLE) {
+    const positions = row.positions.map((p, i) => samplePosition({ ticket: i + 1, ...p }));
+    const sum = positions.reduce((total, p) => total + floatingPnl(p), 0);
+    assert.equal(Math.round(sum * 100) / 100, row.floating, `${row.name}: Σ floatingPnl`);
+    const snapshot = sampleSnapshot({ utc: 0, balance: row.balance, positions });
+    assert.equal(snapshot.account.balance, row.balance, `${row.name}: balance`);
+    assert.equal(snapshot.account.profit, row.floating, `${row.name}: account profit`);
+    assert.equal(snapshot.account.equity, row.equity, `${row.name}: equity`);
+  }
 });

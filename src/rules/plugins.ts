@@ -34,6 +34,7 @@ import { pathToFileURL } from "node:url";
 import { exponentialBackoff } from "../shared/backoff.ts";
 import type { Clock } from "../shared/clock.ts";
 import { childEnv } from "../shared/process.ts";
+import { forEachLine } from "../shared/lines.ts";
 import { type CommandLine, selfCommand } from "../shared/self_command.ts";
 import { systemClock } from "../shared/clock.ts";
 import { type Action, checkActions, type RuleContext, type RuleError } from "./rule.ts";
@@ -80,7 +81,7 @@ export interface PluginHostOptions {
   backoffMs?: number;
   /** Longest suspension in ms; default 60000. */
   maxBackoffMs?: number;
-  /** Time source for suspensions; default the system clock. */
+  /** Time source for suspensions (its monotonic reading); default the system clock. */
   clock?: Clock;
   /** How to start a plugin process; default {@link defaultPluginCommand}. */
   command?: PluginCommand;
@@ -227,7 +228,9 @@ class PluginProcess {
       stderr: "piped",
     }).spawn();
     this.#writer = this.child.stdin.getWriter();
-    const stdout = readLines(this.child.stdout, (line) => {
+    // A reply is one JSON line of any length: never cut.
+    const whole = { maxLineChars: Infinity };
+    const stdout = forEachLine(this.child.stdout, (line) => {
       let reply: Reply;
       try {
         reply = JSON.parse(line) as Reply;
@@ -236,8 +239,8 @@ class PluginProcess {
         return;
       }
       onReply(reply);
-    });
-    const stderr = readLines(this.child.stderr, (line) => {
+    }, whole);
+    const stderr = forEachLine(this.child.stderr, (line) => {
       log.info("plugin {name}: {line}", { name, line });
     });
     this.done = Promise.all([stdout, stderr, this.child.status]).then(([, , status]) => {
@@ -270,27 +273,6 @@ class PluginProcess {
     }
     return this.done;
   }
-}
-
-async function readLines(
-  stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
-): Promise<void> {
-  let buffer = "";
-  try {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let newline: number;
-      while ((newline = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        if (line.length > 0) onLine(line);
-      }
-    }
-  } catch {
-    // Stream closed by a kill.
-  }
-  if (buffer.length > 0) onLine(buffer);
 }
 
 type SlotOptions = Required<Omit<PluginHostOptions, "baseDir">>;
@@ -433,7 +415,7 @@ class PluginSlot {
 
   /** Evaluates one context; resolves by the deadline at the latest. */
   evaluate(context: RuleContext): Promise<Settled> {
-    if (this.#state === "suspended" && this.#options.clock.now() >= this.#suspendedUntil) {
+    if (this.#state === "suspended" && this.#options.clock.monotonic() >= this.#suspendedUntil) {
       this.#restart();
     }
     if (this.#state !== "ready") return Promise.resolve(this.#skip(this.#state));
@@ -598,7 +580,7 @@ class PluginSlot {
     }
     this.#failed();
     if (this.#state === "suspended") {
-      const ms = this.#suspendedUntil - this.#options.clock.now();
+      const ms = Math.round(this.#suspendedUntil - this.#options.clock.monotonic());
       error.message += ` (suspended for ${ms} ms after ${this.#failuresInRow} failures in a row)`;
     }
   }
@@ -614,7 +596,7 @@ class PluginSlot {
         baseMs: backoffMs,
         maxMs: maxBackoffMs,
       });
-      this.#suspendedUntil = clock.now() + wait;
+      this.#suspendedUntil = clock.monotonic() + wait;
       this.#state = "suspended";
       return;
     }

@@ -182,7 +182,10 @@ export interface RuleHelpers {
    * Uses `symbol` or the snapshot's symbol info; throws when neither is known.
    */
   positionRiskAtStop(position: Position, symbol?: SymbolInfo): number;
-  /** Floating P/L of a position including swap and commission. */
+  /**
+   * Floating P/L of a position as it counts in equity: `profit + swap` (its commission was
+   * charged to the balance when the deal was made, as in MT5).
+   */
   floatingPnl(position: Position): number;
   /** A limit in money: a `money` limit as is, a `percent` limit as `base * value / 100`. */
   resolveLimit(limit: Limit, base: number): number;

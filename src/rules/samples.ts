@@ -62,7 +62,10 @@ export interface SampleSnapshotOptions {
   serverOffset?: number;
   /** Balance; default 10,000. */
   balance?: number;
-  /** Positions; equity is balance + their profit + swap + commission. */
+  /**
+   * Positions; equity is balance + their profit + swap. Their commission is only reported: as in
+   * MT5 it was charged to the balance when the deal was made, so `balance` already holds it.
+   */
   positions?: Position[];
   /** Pending orders. */
   orders?: Order[];
@@ -81,7 +84,7 @@ export function sampleSnapshot(options: SampleSnapshotOptions): Snapshot {
   const positions = options.positions ?? [];
   let floating = 0;
   for (const position of positions) {
-    floating += position.profit + position.swap + position.commission;
+    floating += position.profit + position.swap;
   }
   const equity = balance + floating;
   const symbols: Record<string, SymbolInfo> = {};

@@ -86,7 +86,8 @@ export async function supervise(options: SuperviseOptions): Promise<SuperviseRes
   let delayIndex = 0;
   for (let attempt = 1;; attempt++) {
     if (options.signal.aborted) return { reason: "stopped" };
-    const startedAt = clock.now();
+    // Run lengths and the crash window are durations: on the monotonic clock.
+    const startedAt = clock.monotonic();
     let healthy = false;
     let outcome: RunOutcome;
     try {
@@ -107,7 +108,7 @@ export async function supervise(options: SuperviseOptions): Promise<SuperviseRes
       options.onEvent?.({ type: "ended", attempt, outcome, restartInMs: null });
       return { reason: "not_restarted", outcome };
     }
-    const now = clock.now();
+    const now = clock.monotonic();
     if (healthy || now - startedAt >= healthyAfterMs) delayIndex = 0;
     crashTimes.push(now);
     while (crashTimes.length > 0 && now - crashTimes[0]! > crashWindowMs) crashTimes.shift();

@@ -9,6 +9,12 @@
  * and the sequence number is the resume token. Changes of only `last_ping`, `metrics` or
  * `updated_at` are not recorded.
  *
+ * `node:sqlite` is synchronous: while SQLite waits for another process's write lock, the whole
+ * event loop waits with it (the risk process's enforcement, an in-process simulator). So SQLite's
+ * own busy wait is kept short ({@link SYNC_BUSY_MS}) and a statement that still finds the
+ * database locked is retried asynchronously with backoff until `busyTimeoutMs` has passed: the
+ * waiting happens off the event loop, and only then is the store reported unavailable.
+ *
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
@@ -96,6 +102,7 @@ import {
 import { type Feed, type FeedSource, HistoryLostError, openFeed, type RawChange } from "./_feed.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
 import { abortableSleep } from "../shared/async.ts";
+import { exponentialBackoff } from "../shared/backoff.ts";
 import { DEFAULT_STALE_MS } from "../shared/stale.ts";
 import { describeError } from "../shared/errors.ts";
 
@@ -103,7 +110,11 @@ import { describeError } from "../shared/errors.ts";
 export interface SqliteStoreOptions {
   /** Path of the database file (created when missing; its folder must exist). */
   path: string;
-  /** How long a write waits for another process's write lock, ms (default 10 000). */
+  /**
+   * How long an operation waits in all for another process's write lock before it fails with
+   * STORE_UNAVAILABLE, ms (default 10 000). The wait is asynchronous: the event loop is held for
+   * at most {@link SYNC_BUSY_MS} at a time.
+   */
   busyTimeoutMs?: number;
   /** How often a change feed polls the change table, ms (default 25). */
   feedPollMs?: number;
@@ -164,6 +175,16 @@ WHEN NEW.seq % 1000 = 0 BEGIN
 END;
 `;
 
+/**
+ * SQLite's own busy timeout, ms: how long one statement waits for a lock synchronously, holding
+ * the event loop. Short: a normal write transaction of another process takes a few ms, and a
+ * longer wait is done by {@link retryWhileBusy} without holding the event loop.
+ */
+const SYNC_BUSY_MS = 20;
+
+/** Delays between asynchronous retries of a busy operation: 5 ms doubling to 200 ms, jittered. */
+const BUSY_RETRY_BACKOFF = { baseMs: 5, maxMs: 200, jitter: 0.5 };
+
 /** `json_set` paths and values of {@link FREED_INSTANCE_FIELDS}, for the reaper's bulk update. */
 const FREED_PATHS = Object.keys(FREED_INSTANCE_FIELDS).map((key) => `'$.${key}', ?`).join(", ");
 const FREED_VALUES = Object.values(FREED_INSTANCE_FIELDS) as (string | null)[];
@@ -177,13 +198,15 @@ export class SqliteStore implements Store {
   #db: DatabaseSync;
   #path: string;
   #feedPollMs: number;
+  #busyTimeoutMs: number;
   #feeds = new Set<Feed>();
   #closed = false;
 
-  private constructor(db: DatabaseSync, path: string, feedPollMs: number) {
+  private constructor(db: DatabaseSync, path: string, feedPollMs: number, busyTimeoutMs: number) {
     this.#db = db;
     this.#path = path;
     this.#feedPollMs = Math.max(1, feedPollMs);
+    this.#busyTimeoutMs = busyTimeoutMs;
     this.description = `sqlite:${path}`;
   }
 
@@ -205,9 +228,10 @@ export class SqliteStore implements Store {
     // The file may hold account passwords (when no RISKGUARD_SECRET_KEY encrypts them): only
     // its owner may read it. SQLite gives its -wal and -shm files the same permissions.
     await restrictToOwner(options.path);
-    const store = new SqliteStore(db, options.path, options.feedPollMs ?? 25);
+    const busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000));
+    const store = new SqliteStore(db, options.path, options.feedPollMs ?? 25, busyTimeoutMs);
     try {
-      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
+      db.exec(`PRAGMA busy_timeout = ${Math.min(SYNC_BUSY_MS, busyTimeoutMs)}`);
       for (let attempt = 0;; attempt++) {
         try {
           db.exec("PRAGMA journal_mode = WAL");
@@ -344,7 +368,12 @@ export class SqliteStore implements Store {
   watchElements(options: WatchOptions = {}): ElementFeed {
     options = normalizeWatchOptions(options);
     if (this.#closed) throw new StoreError("CLOSED", `Store ${this.description} is closed`);
-    const source = new SqliteFeedSource(this.#db, this.#feedPollMs, () => this.#closed);
+    const source = new SqliteFeedSource(
+      this.#db,
+      this.#feedPollMs,
+      this.#busyTimeoutMs,
+      () => this.#closed,
+    );
     return openFeed(source, options, this.#feeds);
   }
 
@@ -587,9 +616,11 @@ export class SqliteStore implements Store {
   /** Appends an audit event. */
   appendEvent(event: NewEvent): Promise<EventRecord> {
     event = normalizeEventIds(event);
+    // Made once: a retry after a busy database inserts the same record.
+    let record: EventRecord | undefined;
     return this.#run(() => {
       const now = Date.now();
-      const record = checkNewEvent(event, newId(now), now);
+      record ??= checkNewEvent(event, newId(now), now);
       this.#db.prepare("INSERT INTO events (id, element_id, at, doc) VALUES (?, ?, ?, ?)").run(
         record._id,
         record.element_id,
@@ -665,13 +696,19 @@ export class SqliteStore implements Store {
 
   // ---- helpers ----
 
-  /** Runs a synchronous body, mapping SQLite failures to store errors; never throws sync. */
-  #run<T>(body: () => T): Promise<T> {
+  /**
+   * Runs a synchronous body (one transaction, or reads), retrying it while the database is
+   * locked by another connection (see {@link retryWhileBusy}), and maps SQLite failures to store
+   * errors; never throws sync.
+   */
+  async #run<T>(body: () => T): Promise<T> {
     try {
-      if (this.#closed) throw new StoreError("CLOSED", `Store ${this.description} is closed`);
-      return Promise.resolve(body());
+      return await retryWhileBusy(() => {
+        if (this.#closed) throw new StoreError("CLOSED", `Store ${this.description} is closed`);
+        return body();
+      }, this.#busyTimeoutMs);
     } catch (error) {
-      return Promise.reject(this.#mapError(error));
+      throw this.#mapError(error);
     }
   }
 
@@ -779,14 +816,16 @@ export class SqliteStore implements Store {
 class SqliteFeedSource implements FeedSource {
   #db: DatabaseSync;
   #pollMs: number;
+  #busyTimeoutMs: number;
   #storeClosed: () => boolean;
   #cursor = 0;
   #buffer: RawChange[] = [];
   #abort = new AbortController();
 
-  constructor(db: DatabaseSync, pollMs: number, storeClosed: () => boolean) {
+  constructor(db: DatabaseSync, pollMs: number, busyTimeoutMs: number, storeClosed: () => boolean) {
     this.#db = db;
     this.#pollMs = pollMs;
+    this.#busyTimeoutMs = busyTimeoutMs;
     this.#storeClosed = storeClosed;
   }
 
@@ -856,8 +895,13 @@ class SqliteFeedSource implements FeedSource {
     return Promise.resolve();
   }
 
+  /** Runs `body`, waiting for a locked database off the event loop like the store does. */
+  #attempt<T>(body: () => T): Promise<T> {
+    return retryWhileBusy(body, this.#busyTimeoutMs);
+  }
+
   scan(elementId: string | undefined): Promise<Doc[]> {
-    return attempt(() => {
+    return this.#attempt(() => {
       if (elementId !== undefined) {
         const doc = getDoc(this.#db, "elements", elementId);
         return doc === null ? [] : [doc];
@@ -869,11 +913,11 @@ class SqliteFeedSource implements FeedSource {
   }
 
   lookup(id: string): Promise<Doc | null> {
-    return attempt(() => getDoc(this.#db, "elements", id));
+    return this.#attempt(() => getDoc(this.#db, "elements", id));
   }
 
   loadState(key: string): Promise<Doc | null> {
-    return attempt(() => {
+    return this.#attempt(() => {
       const row = this.#db.prepare("SELECT id, doc FROM agent_state WHERE id = ?").get(key);
       return row === undefined ? null : readDoc(row);
     });
@@ -881,7 +925,7 @@ class SqliteFeedSource implements FeedSource {
 
   /** Saves (or, with `null`, forgets) the feed position of `key`; nothing once the store closed. */
   saveToken(key: string, token: unknown): Promise<void> {
-    return attempt(() => {
+    return this.#attempt(() => {
       if (this.#storeClosed()) return;
       const now = Date.now();
       if (token === null) {
@@ -900,11 +944,23 @@ class SqliteFeedSource implements FeedSource {
   }
 }
 
-function attempt<T>(body: () => T): Promise<T> {
-  try {
-    return Promise.resolve(body());
-  } catch (error) {
-    return Promise.reject(error);
+/**
+ * Runs `body`, and runs it again while it fails because another connection holds the lock it
+ * needs, until `patienceMs` (measured on the monotonic clock) has passed; then the busy error is
+ * thrown. Each try waits at most {@link SYNC_BUSY_MS} inside SQLite; between tries the event loop
+ * is free ({@link BUSY_RETRY_BACKOFF}). `body` must be safe to run again after a busy failure:
+ * a transaction (rolled back when it failed) or reads.
+ */
+async function retryWhileBusy<T>(body: () => T, patienceMs: number): Promise<T> {
+  const deadline = performance.now() + patienceMs;
+  for (let attempt = 0;; attempt++) {
+    try {
+      return body();
+    } catch (error) {
+      const left = deadline - performance.now();
+      if (!isBusy(error) || left <= 0) throw error;
+      await abortableSleep(Math.min(left, exponentialBackoff(attempt, BUSY_RETRY_BACKOFF)));
+    }
   }
 }
 

@@ -91,3 +91,49 @@ Deno.test({
     }
   },
 });
+
+Deno.test("SqliteStore: waiting for another connection's write lock never blocks the event loop", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "riskguard-sqlite-" });
+  const path = `${dir}/test.db`;
+  // The default patience (10 s): the other connection lets go long before it runs out.
+  const store = await SqliteStore.open({ path });
+  const other = new DatabaseSync(path);
+  let ticker: ReturnType<typeof setInterval> | undefined;
+  let release: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const inserted = await store.insertElement({ server: "S", login: 1, password: "p" });
+    assert.ok(inserted.ok);
+    const id = inserted.element.id;
+    other.exec("PRAGMA busy_timeout = 0");
+    other.exec("BEGIN IMMEDIATE");
+    // The lock is let go by a timer of this same event loop: it can only fire if the waiting
+    // writes leave the event loop free (a synchronous wait would time out while holding it).
+    let ticks = 0;
+    ticker = setInterval(() => ticks++, 5);
+    let released = false;
+    release = setTimeout(() => {
+      other.exec("COMMIT");
+      released = true;
+    }, 200);
+    const status = store.setElementStatus(id, "PENDING");
+    const event = store.appendEvent({ element_id: id, type: "lock", message: "while locked" });
+    const [after, record] = await Promise.all([status, event]);
+    assert.ok(released, "the writes completed after the other connection let go");
+    assert.ok(ticks > 0, "timers ran while the writes waited");
+    assert.ok(after.valid);
+    assert.equal(after.element.status, "PENDING");
+    const events = await store.listEvents(id);
+    assert.deepEqual(events.map((e) => e._id), [record._id], "the event is stored exactly once");
+  } finally {
+    clearInterval(ticker);
+    clearTimeout(release);
+    try {
+      other.exec("ROLLBACK");
+    } catch {
+      // not in a transaction
+    }
+    other.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

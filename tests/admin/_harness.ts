@@ -53,6 +53,10 @@ export interface StartAdminOptions {
   controlDir: string;
   /** More environment (e.g. another timing). */
   env?: Record<string, string>;
+  /** `--stale-after` in seconds (default {@link STALE_S}). */
+  staleS?: number;
+  /** More command-line arguments (e.g. `--dashboard`). */
+  args?: string[];
 }
 
 /** Starts `riskguard --mode admin` as a real process. */
@@ -73,7 +77,8 @@ export function startAdmin(options: StartAdminOptions): AdminProcess {
       "--ping-interval",
       "1",
       "--stale-after",
-      String(STALE_S),
+      String(options.staleS ?? STALE_S),
+      ...(options.args ?? []),
     ],
     clearEnv: true,
     env: childEnv({
@@ -276,6 +281,12 @@ export async function adapters(): Promise<{ list: Adapter[]; skipped: string | u
 /** A fresh temp folder. */
 export function tempDir(): Promise<string> {
   return Deno.makeTempDir({ prefix: "riskguard-admin-" });
+}
+
+/** The session id of process `pid` (Linux `/proc/<pid>/stat`, field 6). */
+export function sessionOf(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]);
 }
 
 /** Waits until process `pid` has ended. */

@@ -171,6 +171,20 @@ for (const adapter of list) {
             text,
             new RegExp(`${host}\\s+\\S+\\s+\\d+s ago\\s+${admin.pid}\\s+${beats.children}\\s`),
           );
+          // `status --json` stays the array of accounts; `--hosts --json` is the hosts' array.
+          const json = fakeContext();
+          assert.equal(
+            await runCli(["status", "--json", "--store", fixture.spec, "--db", fixture.db], json),
+            0,
+          );
+          assert.ok(Array.isArray(JSON.parse(json.out.join(""))));
+          const hostsCtx = fakeContext();
+          const args = ["status", "--hosts", "--json", "--store", fixture.spec, "--db", fixture.db];
+          assert.equal(await runCli(args, hostsCtx), 0, hostsCtx.err.join(""));
+          const hosts = JSON.parse(hostsCtx.out.join(""));
+          const mine = hosts.find((h: { host: string }) => h.host === host);
+          assert.equal(mine.pid, admin.pid);
+          assert.equal(mine.stale, false);
         });
       } finally {
         await stopAdmin(admin);

@@ -8,13 +8,19 @@ import { ControlDir } from "../../src/admin/mod.ts";
 import { stopLeftovers } from "../../src/demo/admin_process.ts";
 import { spawnProcess } from "../../src/shared/process.ts";
 
-/** A process that exits when `<id>.stop` appears in `dir` (`honour`), or never. */
+/**
+ * A process that holds the life lock of `id` as a risk child does (src/admin/control.ts) and
+ * exits when `<id>.stop` appears in `dir` (`honour`), or never.
+ */
 function fakeRiskProcess(dir: string, id: string, honour: boolean) {
   const stopFile = join(dir, `${id}.stop`);
-  const code = honour
-    ? `while (true) { try { Deno.statSync(${JSON.stringify(stopFile)}); Deno.exit(0); } ` +
-      `catch { await new Promise((r) => setTimeout(r, 50)); } }`
-    : "await new Promise((r) => setTimeout(r, 120_000));";
+  const lock = `const life = await Deno.open(${JSON.stringify(join(dir, `${id}.lock`))}, ` +
+    `{ read: true, write: true, create: true }); await life.tryLock(true); `;
+  const code = lock +
+    (honour
+      ? `while (true) { try { Deno.statSync(${JSON.stringify(stopFile)}); Deno.exit(0); } ` +
+        `catch { await new Promise((r) => setTimeout(r, 50)); } }`
+      : "await new Promise((r) => setTimeout(r, 120_000));");
   return spawnProcess({ path: Deno.execPath(), args: ["eval", code] });
 }
 
@@ -32,6 +38,11 @@ Deno.test("leftovers: asked through the stop file, ended when deaf; others untou
         instance_id: null,
         started_at: Date.now(),
       });
+    }
+    for (const id of ["el1", "el2", "el3"]) {
+      while ((await control.probe(id)).state !== "alive") {
+        await new Promise((r) => setTimeout(r, 20));
+      }
     }
     const stopped = await stopLeftovers(dir, ["el1", "el2", "missing"], 1_500);
     assert.deepEqual(stopped.sort(), [polite.pid, deaf.pid].sort());

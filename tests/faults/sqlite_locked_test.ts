@@ -42,86 +42,73 @@ async function lockDatabase(path: string, ms: number): Promise<Deno.ChildProcess
   return child;
 }
 
-const BUG =
-  "SqliteStore waits for a locked database synchronously (PRAGMA busy_timeout 10 s through " +
-  "node:sqlite): every write blocks the risk process's event loop, so enforcement pauses while " +
-  "another process holds the file (src/store/sqlite_store.ts, owned by the store engineer)";
-
-Deno.test({
-  name: "SQLite file locked by another process for 30 s: enforcement never pauses, no event lost",
-  ignore: Deno.env.get("RISKGUARD_DRILL_KNOWN_BUGS") !== "1",
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "riskguard-drill-" });
-    const path = `${dir}/drill.db`;
-    const store = await openStore(`sqlite:${path}`);
+Deno.test("SQLite file locked by another process for 30 s: enforcement never pauses, no event lost", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "riskguard-drill-" });
+  const path = `${dir}/drill.db`;
+  const store = await openStore(`sqlite:${path}`);
+  try {
+    const account = await addDrillAccount(store, {
+      scenario: "losing_day",
+      element: { max_daily_loss: "5%" },
+      dir,
+      speed: 2,
+    });
+    const risk = startRiskProcess({
+      store: { spec: `sqlite:${path}`, db: "riskguard" },
+      account,
+    });
+    let locker: Deno.ChildProcess | undefined;
+    let lockedAt = 0;
     try {
-      const account = await addDrillAccount(store, {
-        scenario: "losing_day",
-        element: { max_daily_loss: "5%" },
-        dir,
-        speed: 2,
-      });
-      const risk = startRiskProcess({
-        store: { spec: `sqlite:${path}`, db: "riskguard" },
-        account,
-      });
-      let locker: Deno.ChildProcess | undefined;
-      let lockedAt = 0;
-      try {
-        await waitFor(
-          "the first snapshots",
-          async () => {
-            const state = await lastAccountState(account.truthPath);
-            return state !== undefined && state.positions > 0;
-          },
-          20_000,
-          risk.output,
-        );
-        locker = await lockDatabase(path, OUTAGE_MS);
-        lockedAt = Date.now();
-        await waitFor(
-          "the account locked and flat during the outage",
-          async () => {
-            const state = await lastAccountState(account.truthPath);
-            return state?.locked === true && state.positions === 0 && state.orders === 0;
-          },
-          OUTAGE_MS,
-          risk.output,
-        );
-        assert.ok(Date.now() - lockedAt < OUTAGE_MS, "enforced while the file was locked");
-        assert.equal((await locker.status).code, 0);
-        locker = undefined;
-        // Queued writes are flushed once the file is free again.
-        await new Promise((resolve) => setTimeout(resolve, 3_000));
-      } finally {
-        if (locker !== undefined) {
-          try {
-            locker.kill("SIGKILL");
-          } catch {
-            // it finished by itself
-          }
-          await locker.status;
-        }
-        assert.equal(await risk.stop(), 0, risk.output());
-      }
-      const { verdict, summary, events } = await verdictOf(store, account);
-      assert.ok(verdict.ok, summary);
-      assert.ok(verdict.enforced >= 1, summary);
-      const during = events.filter((e) => e.at >= lockedAt && e.at < lockedAt + OUTAGE_MS);
-      for (const type of ["breach", "lock", "command", "ack"]) {
-        assert.ok(during.some((e) => e.type === type), `${type} written during the outage`);
-      }
-      const ids = events.map((e) => e._id);
-      assert.equal(new Set(ids).size, ids.length, "every event exactly once");
-      const ats = events.map((e) => e.at);
-      assert.deepEqual(ats, [...ats].sort((a, b) => a - b), "in order");
+      await waitFor(
+        "the first snapshots",
+        async () => {
+          const state = await lastAccountState(account.truthPath);
+          return state !== undefined && state.positions > 0;
+        },
+        20_000,
+        risk.output,
+      );
+      locker = await lockDatabase(path, OUTAGE_MS);
+      lockedAt = Date.now();
+      await waitFor(
+        "the account locked and flat during the outage",
+        async () => {
+          const state = await lastAccountState(account.truthPath);
+          return state?.locked === true && state.positions === 0 && state.orders === 0;
+        },
+        OUTAGE_MS,
+        risk.output,
+      );
+      assert.ok(Date.now() - lockedAt < OUTAGE_MS, "enforced while the file was locked");
+      assert.equal((await locker.status).code, 0);
+      locker = undefined;
+      // Queued writes are flushed once the file is free again.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
     } finally {
-      await store.close();
-      await Deno.remove(dir, { recursive: true });
+      if (locker !== undefined) {
+        try {
+          locker.kill("SIGKILL");
+        } catch {
+          // it finished by itself
+        }
+        await locker.status;
+      }
+      assert.equal(await risk.stop(), 0, risk.output());
     }
-  },
-});
-
-Deno.test("SQLite lock drill: known bug, run with RISKGUARD_DRILL_KNOWN_BUGS=1", () => {
-  if (Deno.env.get("RISKGUARD_DRILL_KNOWN_BUGS") !== "1") console.log(`IGNORED: ${BUG}`);
+    const { verdict, summary, events } = await verdictOf(store, account);
+    assert.ok(verdict.ok, summary);
+    assert.ok(verdict.enforced >= 1, summary);
+    const during = events.filter((e) => e.at >= lockedAt && e.at < lockedAt + OUTAGE_MS);
+    for (const type of ["breach", "lock", "command", "ack"]) {
+      assert.ok(during.some((e) => e.type === type), `${type} written during the outage`);
+    }
+    const ids = events.map((e) => e._id);
+    assert.equal(new Set(ids).size, ids.length, "every event exactly once");
+    const ats = events.map((e) => e.at);
+    assert.deepEqual(ats, [...ats].sort((a, b) => a - b), "in order");
+  } finally {
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -39,7 +39,8 @@ Deno.test("max_daily_loss: breach when equity <= baseline - limit, swap and comm
     { name: "equity 9,501", profit: -499, limit: money(500), fires: false },
     { name: "equity 9,500 exactly", profit: -500, limit: money(500), fires: true },
     { name: "equity 9,400", profit: -600, limit: money(500), fires: true },
-    // -480 price loss alone leaves 9,520; with -12 swap and -8 commission equity is 9,500
+    // -480 price loss alone leaves 9,520; with -12 swap and the -8 entry commission (charged to
+    // the balance: 9,992) equity is 9,992 - 480 - 12 = 9,500
     { name: "price loss only", profit: -480, limit: money(500), fires: false },
     {
       name: "swap and commission",
@@ -54,7 +55,8 @@ Deno.test("max_daily_loss: breach when equity <= baseline - limit, swap and comm
     { name: "5% at 9,500", profit: -500, limit: percent(5), fires: true },
   ];
   for (const c of cases) {
-    const evaluation = run(losing(c.profit, c.swap, c.commission), {
+    const commission = c.commission ?? 0;
+    const evaluation = run(losing(c.profit, c.swap, commission, 10_000 + commission), {
       settings: { max_daily_loss: c.limit, warn_at: [] },
       day: day(DATE, 10_000),
     });

@@ -11,7 +11,8 @@
  * 3. **Nobody else's commands**: no command reached the account after its lease went to
  *    another manager (a later `risk process started` event of another process).
  * 4. **Nothing lost**: every protective command the EA answered has its `ack` event in the
- *    store, exactly once, in the order the EA answered them.
+ *    store, exactly once, in the order the EA answered them (answers given while the EA was
+ *    silent by a drill's `silent` fault never left it and are not owed).
  *
  * The formulas are those of `docs/rules.md`, written again here rather than imported, so that
  * the oracle does not share a bug with the code it checks: `max_daily_loss` (equity <=
@@ -216,6 +217,9 @@ export function checkAccount(
     let crossedSinceUnlock = false;
     let tickCrossed = false;
     const endedAt = run.lines.at(-1)?.wall ?? run.start.wall;
+    /** Windows in which the EA sent nothing (a `silent` fault): its answers never left it. */
+    const silences = run.lines.filter((l) => l.type === "fault" && l.fault === "silent")
+      .map((l) => ({ from: l.wall, to: l.wall + num(l.ms) }));
     if (day === undefined || dateOf(run.start.wall) > day.date) {
       const balance = num(run.start.balance);
       day = { date: dateOf(run.start.wall), start_balance: balance, start_equity: balance };
@@ -348,7 +352,8 @@ export function checkAccount(
           if (line.ok === true || line.ok === false) {
             const command = run.lines.find((l) => l.type === "command" && l.id === line.id);
             if (command !== undefined && PROTECTIVE.has(commandType(command))) {
-              const exempt = line.wall >= endedAt - STOP_LOSS_MS;
+              const exempt = line.wall >= endedAt - STOP_LOSS_MS ||
+                silences.some((w) => line.wall >= w.from && line.wall <= w.to);
               acked.push({ id: String(line.id), wall: line.wall, exempt });
             }
           }

@@ -179,6 +179,20 @@ Deno.test("oracle: an ack missing from the store, stored twice or out of order f
   );
 });
 
+Deno.test("oracle: an ack given while the EA was silent (a drill fault) is not owed", () => {
+  const silent: Line[] = [
+    ...ENFORCED.filter(([ms]) => ms < 1_110),
+    [1_105, "fault", { fault: "silent", ms: 400 }],
+    ...ENFORCED.filter(([ms]) => ms >= 1_110),
+  ];
+  const verdict = check(parseTruthLog(log(silent)), [started(100, 0), ackEvent("a-1", 1_103)]);
+  assert.ok(verdict.ok, describeVerdict(verdict));
+  assert.equal(verdict.exemptEvents, 1);
+  // After the silence every answer is owed again.
+  const late = check(parseTruthLog(log(ENFORCED.map((line) => line))), [started(100, 0)]);
+  assert.equal(late.missingEvents.length, 2);
+});
+
 Deno.test("oracle: a run killed mid close-all is judged with the next run", () => {
   const killed = ENFORCED.filter(([ms]) => ms <= 1_110);
   const first = log(killed, { pid: 100, clean: false }) + '{"type":"account","wall":\n'; // the next run starts on its own line

@@ -8,7 +8,7 @@
  */
 import { childEnv } from "../../src/shared/process.ts";
 import { MAIN_MODULE } from "../../src/shared/self_command.ts";
-import { formatSimPathway } from "../../src/mt5/sim/pathway.ts";
+import { formatSimPathway, type SimPathwayOptions } from "../../src/mt5/sim/pathway.ts";
 import type { ScenarioName } from "../../src/mt5/sim/scenarios.ts";
 import type { RiskTiming } from "../../src/risk/runner.ts";
 import { freePortPair } from "../../src/shared/net.ts";
@@ -58,6 +58,10 @@ export interface DrillAccountOptions {
   speed?: number;
   login?: number;
   host?: string;
+  /** The instance's bridge base port (default {@link drillPortPair}). */
+  port?: number;
+  /** More simulator options of the pathway (fault file, separate process). */
+  sim?: Pick<SimPathwayOptions, "faultFile" | "process" | "timerMs" | "heartbeatMs">;
 }
 
 /** Adds an element and its simulator instance to the store. */
@@ -72,9 +76,10 @@ export async function addDrillAccount(
       seed: options.seed ?? 7,
       speed: options.speed ?? 4,
       truthLog: truthPath,
+      ...options.sim,
     }),
     host: options.host ?? "drill-host",
-    port: freePortPair(),
+    port: options.port ?? drillPortPair(),
   });
   const inserted = await store.insertElement({
     server: "RiskGuard-Sim",
@@ -89,6 +94,25 @@ export async function addDrillAccount(
     truthPath,
     settings: options.element,
   };
+}
+
+/**
+ * A free port pair below the kernel's ephemeral range (32768 and up on Linux): an instance's
+ * ports are stored now and bound later, perhaps again after a restart, and meanwhile an outgoing
+ * connection (MongoDB clients keep pools of them) can take an ephemeral port and keep it.
+ */
+export function drillPortPair(): number {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      Deno.listen({ hostname: "127.0.0.1", port: port + 1 }).close();
+      return port;
+    } catch {
+      // taken: try another
+    }
+  }
+  return freePortPair();
 }
 
 /** A running risk process. */
@@ -114,6 +138,8 @@ export interface StartRiskOptions {
   clockOffsetFile?: string;
   /** `--rules` plugin files. */
   rules?: string[];
+  /** `--log-level` (default `warning`). */
+  logLevel?: string;
 }
 
 /** Starts `riskguard --mode risk` for the account as a real process. */
@@ -141,7 +167,7 @@ export function startRiskProcess(options: StartRiskOptions): RiskProcess {
       "--stale-after",
       "10",
       "--log-level",
-      "warning",
+      options.logLevel ?? "warning",
       ...rules,
     ],
     clearEnv: true,

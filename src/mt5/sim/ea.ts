@@ -8,6 +8,16 @@
  * Simulated market time runs `speed` times faster than real time; the EA's timer, heartbeat and
  * execution delays are real milliseconds.
  *
+ * Connection faults for drills come from a trigger file ({@link SimEaOptions.faultFile}) that the
+ * EA polls on its timer and removes once read, so a drill decides when a fault happens and a
+ * restarted simulator does not repeat it. The file holds one fault:
+ *
+ * | text | what the EA does |
+ * |---|---|
+ * | `cut` | drops its connection in the middle of a snapshot: closes its sockets, connects again, says hello, writes the first half of a snapshot frame and closes; then reconnects normally |
+ * | `garbage` | sends a corrupted frame stream on a new connection: a frame that is not UTF-8, one that is not JSON, an unknown message type, an invalid snapshot, a two-frame message, then bytes that are no ZMTP frame; then reconnects normally |
+ * | `silent <ms>` | sends nothing at all (no snapshot, heartbeat or ack) for `<ms>` real ms, connected |
+ *
  * @module
  */
 import { type Clock, systemClock } from "../../shared/clock.ts";
@@ -22,7 +32,8 @@ import {
   PLAIN_USERNAME,
   type Snapshot,
 } from "../protocol.ts";
-import { PullSocket, PushSocket } from "../zmtp/mod.ts";
+import { encodeMessage as zmtpMessage, PullSocket, PushSocket } from "../zmtp/mod.ts";
+import { openRawLink, type RawLink } from "./_raw_link.ts";
 import type { SimTerminal } from "./simulator.ts";
 
 /** Options of {@link SimEa}. */
@@ -49,7 +60,17 @@ export interface SimEaOptions {
   clock?: Clock;
   /** Sees every message sent to the agent (the truth log records hellos and snapshots). */
   onSend?: (message: EaMessage) => void;
+  /** Fault trigger file, polled every 100 ms and removed once read (see the module doc). */
+  faultFile?: string;
+  /** Sees every fault as it starts (the truth log records it). */
+  onFault?: (fault: SimFault) => void;
 }
+
+/** A connection fault of the simulated EA. */
+export type SimFault =
+  | { type: "cut" }
+  | { type: "garbage" }
+  | { type: "silent"; ms: number };
 
 /** Counters of the simulated EA. */
 export interface SimEaStats {
@@ -61,14 +82,20 @@ export interface SimEaStats {
   badCommands: number;
   /** Simulated disconnects performed. */
   disconnects: number;
+  /** Faults from the trigger file performed. */
+  faults: number;
 }
 
 const log = logger("mt5", "sim");
 
 /** The simulated EA: a terminal plus its two sockets. */
 export class SimEa {
-  #o: Required<Omit<SimEaOptions, "terminal" | "clock" | "onSend">>;
+  #o: Required<Omit<SimEaOptions, "terminal" | "clock" | "onSend" | "faultFile" | "onFault">>;
   #onSend: ((message: EaMessage) => void) | undefined;
+  #faultFile: string | undefined;
+  #onFault: ((fault: SimFault) => void) | undefined;
+  #faultCheckedAt = 0;
+  #silentUntil = 0;
   #terminal: SimTerminal;
   #clock: Clock;
   #push: PushSocket | undefined;
@@ -91,6 +118,7 @@ export class SimEa {
     acks: 0,
     badCommands: 0,
     disconnects: 0,
+    faults: 0,
   };
 
   /** Creates the EA; {@link start} connects it. */
@@ -98,6 +126,8 @@ export class SimEa {
     this.#terminal = options.terminal;
     this.#clock = options.clock ?? systemClock;
     this.#onSend = options.onSend;
+    this.#faultFile = options.faultFile;
+    this.#onFault = options.onFault;
     this.#o = {
       port: options.port,
       commandPort: options.commandPort ?? options.port + 1,
@@ -231,6 +261,11 @@ export class SimEa {
   #onTimer(): void {
     if (!this.#running || this.#reconnecting) return;
     this.#advance();
+    const fault = this.#takeFault();
+    if (fault !== undefined) {
+      this.#inject(fault);
+      if (fault.type !== "silent") return;
+    }
     const faults = this.#terminal.scenario.faults;
     const next = faults?.disconnects[this.#nextDisconnect];
     if (next !== undefined && this.#terminal.time >= next.at) {
@@ -261,6 +296,95 @@ export class SimEa {
       .finally(() => this.#reconnecting = false);
   }
 
+  /** The fault written in the trigger file, if any (the file is removed: it happens once). */
+  #takeFault(): SimFault | undefined {
+    const now = this.#clock.now();
+    if (this.#faultFile === undefined || now - this.#faultCheckedAt < 100) return undefined;
+    this.#faultCheckedAt = now;
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(this.#faultFile).trim();
+    } catch {
+      return undefined; // no fault asked for
+    }
+    if (text === "") return undefined; // being written: read it on the next tick
+    try {
+      Deno.removeSync(this.#faultFile);
+    } catch {
+      // removed meanwhile: perform it once anyway
+    }
+    const [name, arg] = text.split(/\s+/, 2);
+    if (name === "cut" || name === "garbage") return { type: name };
+    const ms = Number(arg);
+    if (name === "silent" && Number.isInteger(ms) && ms > 0) return { type: "silent", ms };
+    log.error("Simulated EA ignored an unknown fault {text}", { text });
+    return undefined;
+  }
+
+  #inject(fault: SimFault): void {
+    this.#stats.faults++;
+    this.#onFault?.(fault);
+    log.info("Simulated EA fault: {fault}", { fault: fault.type });
+    if (fault.type === "silent") {
+      this.#silentUntil = this.#clock.now() + fault.ms;
+      return;
+    }
+    this.#reconnecting = true;
+    this.#chain = this.#chain.then(async () => {
+      await this.#disconnect();
+      try {
+        const link = await openRawLink(this.#o.host, this.#o.port, {
+          username: this.#o.username,
+          password: this.#o.token,
+        });
+        try {
+          await (fault.type === "cut" ? this.#cut(link) : this.#garbage(link));
+        } finally {
+          link.close();
+        }
+      } catch (error) {
+        log.warn("Simulated EA fault {fault} could not reach the agent: {error}", {
+          fault: fault.type,
+          error,
+        });
+      }
+      if (this.#running) this.#connect();
+    }).catch((error) => log.error("Simulated EA fault failed: {error}", { error }))
+      .finally(() => this.#reconnecting = false);
+  }
+
+  /** Hello, then the first half of a snapshot frame, then the connection is gone. */
+  async #cut(link: RawLink): Promise<void> {
+    this.#advance();
+    const hello = this.#terminal.hello({
+      heartbeatMs: this.#o.heartbeatMs,
+      timerMs: this.#o.timerMs,
+    });
+    await link.sendMessage(encodeMessage(hello));
+    const frame = encodeMessage(this.#terminal.snapshot(1));
+    const whole = zmtpMessage([frame]);
+    await link.write(whole.subarray(0, Math.floor(whole.length / 2)));
+  }
+
+  /** Frames that are no valid message, then bytes that are no frame: the agent hangs up. */
+  async #garbage(link: RawLink): Promise<void> {
+    const text = new TextEncoder();
+    for (
+      const body of [
+        new Uint8Array([0xff, 0xfe, 0xfd, 0x80]),
+        text.encode("{not json"),
+        text.encode(JSON.stringify({ type: "gossip", v: 1 })),
+        text.encode(JSON.stringify({ type: "snapshot", seq: "one" })),
+      ]
+    ) {
+      await link.sendMessage(body);
+    }
+    await link.write(zmtpMessage([text.encode("part one"), text.encode("part two")]));
+    // Flags with reserved bits set and a length far beyond any limit: not a ZMTP frame.
+    await link.write(new Uint8Array([0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1]));
+    await link.closedByPeer(2_000);
+  }
+
   #maybeSnapshot(): void {
     if (this.#push === undefined) return;
     const snapshot = this.#terminal.snapshot(this.#seq + 1);
@@ -287,6 +411,8 @@ export class SimEa {
   #send(message: EaMessage): void {
     const push = this.#push;
     if (push === undefined) return;
+    // A silent EA sends nothing; what it would have sent is lost, as with a hung terminal.
+    if (this.#clock.now() < this.#silentUntil) return;
     this.#lastSentAt = this.#clock.now();
     this.#onSend?.(message);
     push.send(encodeMessage(message)).catch(() => {

@@ -45,6 +45,8 @@ export interface SimLaunchOptions {
   mode?: SimLaunchMode;
   /** Truth log file (see `truth_log.ts`); off by default. */
   truthLog?: string;
+  /** Fault trigger file the simulated EA polls (see `ea.ts`); off by default. */
+  faultFile?: string;
   /** Script to run for a child under `deno run` (default: the repository's main.ts). */
   mainPath?: string;
 }
@@ -83,7 +85,11 @@ function startInProcess(options: SimLaunchOptions): SimHandle {
     ...(options.truthLog === undefined ? {} : { truthLog: options.truthLog }),
   });
   const ea = new SimEa({
-    ...(truth === undefined ? {} : { onSend: (message) => truth.sent(message) }),
+    ...(truth === undefined ? {} : {
+      onSend: (message) => truth.sent(message),
+      onFault: (fault) => truth.fault(terminal.time, fault),
+    }),
+    ...(options.faultFile === undefined ? {} : { faultFile: options.faultFile }),
     terminal,
     port: options.port,
     token: options.token,
@@ -173,6 +179,7 @@ function startChild(options: SimLaunchOptions): SimHandle {
     ...(options.heartbeatMs === undefined ? [] : ["--heartbeat", String(options.heartbeatMs)]),
     ...(options.login === undefined ? [] : ["--login", String(options.login)]),
     ...(options.truthLog === undefined ? [] : ["--truth-log", options.truthLog]),
+    ...(options.faultFile === undefined ? [] : ["--fault-file", options.faultFile]),
   ], options.mainPath === undefined ? {} : { script: options.mainPath });
   const child = spawnProcess(command, {
     env: childEnv({ [SIM_TOKEN_ENV]: options.token }),

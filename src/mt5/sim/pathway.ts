@@ -10,6 +10,8 @@
  * | `exec_delay` | real ms per trade request |
  * | `timer`, `heartbeat` | EA timer and heartbeat, real ms |
  * | `truth` | truth log file (see `truth_log.ts`), URI-encoded |
+ * | `process` | `child` runs the simulator as its own process (`riskguard sim`), so the account outlives a killed risk process; `in_process` (default) |
+ * | `faults` | fault trigger file the simulated EA polls (see `SimEaOptions.faultFile` in `ea.ts`), URI-encoded |
  *
  * @module
  */
@@ -24,6 +26,10 @@ export interface SimPathwayOptions {
   heartbeatMs?: number;
   /** Truth log file. */
   truthLog?: string;
+  /** Where the simulator runs (default in the risk process). */
+  process?: "in_process" | "child";
+  /** Fault trigger file the simulated EA polls (drills). */
+  faultFile?: string;
 }
 
 /** A parsed `sim:` pathway. */
@@ -57,10 +63,24 @@ export function parseSimPathway(path: string): SimPathway | undefined {
       options.truthLog = value;
       continue;
     }
+    if (key === "faults") {
+      if (value === "") throw new SimPathwayError(`Empty fault file in ${path}`);
+      options.faultFile = value;
+      continue;
+    }
+    if (key === "process") {
+      if (value !== "child" && value !== "in_process") {
+        throw new SimPathwayError(
+          `Invalid simulator option process=${value} in ${path}; allowed: child, in_process`,
+        );
+      }
+      options.process = value;
+      continue;
+    }
     if (!(key in NUMBERS)) {
       throw new SimPathwayError(
         `Unknown simulator option "${key}" in ${path}; allowed: ${
-          [...Object.keys(NUMBERS), "truth"].join(", ")
+          [...Object.keys(NUMBERS), "truth", "faults", "process"].join(", ")
         }`,
       );
     }
@@ -84,6 +104,8 @@ export function formatSimPathway(scenario: ScenarioName, options: SimPathwayOpti
     if (value !== undefined) query.set(key, String(value));
   }
   if (options.truthLog !== undefined) query.set("truth", options.truthLog);
+  if (options.faultFile !== undefined) query.set("faults", options.faultFile);
+  if (options.process !== undefined) query.set("process", options.process);
   const text = query.toString();
   return text === "" ? `sim:${scenario}` : `sim:${scenario}?${text}`;
 }

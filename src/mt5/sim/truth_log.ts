@@ -18,6 +18,7 @@
  * | `ack` | `id`, `ok`, `retcode` |
  * | `lock` | `locked`, `until` (lock mode switched on or off) |
  * | `hello`, `snapshot` | sent to the agent; a snapshot has `seq`, `equity`, `balance`, `positions`, `orders`, `locked` |
+ * | `fault` | `fault` (`cut`, `garbage`, `silent`), `ms` for a silence: a connection fault from the EA's trigger file began |
  * | `stop` | the simulator stopped cleanly (a killed one has no `stop`) |
  *
  * A file is appended to: a restarted simulator adds a run that begins with its own `start`.
@@ -28,6 +29,7 @@
  */
 import { type Clock, systemClock } from "../../shared/clock.ts";
 import type { Ack, Command, EaMessage } from "../protocol.ts";
+import type { SimFault } from "./ea.ts";
 import type { SimAccountState, SimObserver, TradeEvent } from "./simulator.ts";
 
 /** Longest time (real ms) an account line waits in the buffer. */
@@ -136,6 +138,13 @@ export class TruthLog implements SimObserver {
         locked: message.locked,
       });
     }
+  }
+
+  /** Records a connection fault of the EA as it begins. */
+  fault(sim: number, fault: SimFault): void {
+    const { type, ...rest } = fault;
+    this.#line({ type: "fault", sim, fault: type, ...rest });
+    this.#flush();
   }
 
   /** Writes the `stop` line and closes the file. */

@@ -132,4 +132,8 @@ Deno.test("sim pathway: options round-trip, bad ones are named", () => {
   assert.throws(() => parseSimPathway("sim:calm?colour=red"), /Unknown simulator option "colour"/);
   assert.throws(() => parseSimPathway("sim:calm?seed=1.5"), SimPathwayError);
   assert.throws(() => parseSimPathway("sim:calm?speed=0"), /speed=0/);
+  const drill = formatSimPathway("calm", { process: "child", faultFile: "/tmp/f" });
+  assert.deepEqual(parseSimPathway(drill)?.options, { process: "child", faultFile: "/tmp/f" });
+  assert.throws(() => parseSimPathway("sim:calm?process=thread"), /process=thread/);
+  assert.throws(() => parseSimPathway("sim:calm?faults="), /Empty fault file/);
 });

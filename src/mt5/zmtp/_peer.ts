@@ -77,7 +77,8 @@ export class Peer {
   #messageTimer: ReturnType<typeof setTimeout> | undefined;
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   #heartbeatTick = 0;
-  #lastReceived = Date.now();
+  /** Monotonic ms of the last bytes received (a wall clock jump is not silence). */
+  #lastReceived = performance.now();
   #peerTtlMs = 0;
   #closing: Promise<void> | undefined;
   #done: Promise<void>;
@@ -212,7 +213,7 @@ export class Peer {
 
   #heartbeat(): void {
     if (this.#closed) return;
-    const silent = Date.now() - this.#lastReceived;
+    const silent = Math.round(performance.now() - this.#lastReceived);
     const limit = this.#options.heartbeatTimeoutMs > 0
       ? this.#options.heartbeatTimeoutMs
       : this.#options.heartbeatIntervalMs > 0
@@ -263,7 +264,7 @@ export class Peer {
           });
           break;
         }
-        this.#lastReceived = Date.now();
+        this.#lastReceived = performance.now();
         const events = this.#zmtp.receive(buffer.subarray(offset, offset + n));
         offset += n;
         for (const event of events) this.#onEvent(event);

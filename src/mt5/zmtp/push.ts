@@ -169,8 +169,9 @@ export class PushSocket extends ZmtpSocket {
   protected override async beforeClose(): Promise<void> {
     const linger = this.options.lingerMs;
     if (linger <= 0) return;
-    const deadline = Date.now() + linger;
-    while (Date.now() < deadline) {
+    // Durations on the monotonic clock: a wall clock set back must not stretch the linger.
+    const deadline = performance.now() + linger;
+    while (performance.now() < deadline) {
       const pending = this.#queue.size > 0 || this.#waiters.size > 0 ||
         [...this.connections].some((peer) => peer.queuedMessages > 0);
       if (!pending) break;
@@ -178,7 +179,7 @@ export class PushSocket extends ZmtpSocket {
     }
     // A peer that stopped reading must not hold close() beyond the linger time.
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const rest = Math.max(0, deadline - Date.now());
+    const rest = Math.max(0, deadline - performance.now());
     await Promise.race([
       Promise.all(this.readyPeers.map((peer) => peer.flushed())),
       new Promise((resolve) => timer = setTimeout(resolve, rest)),

@@ -8,8 +8,9 @@ import { breachActions } from "./_breach.ts";
 
 /**
  * Breach when `equity <= baseline - limit` (a percent limit is a percentage of the baseline).
- * Equity includes floating P/L, swap and commission of open positions, so positions held
- * across the reset count with their whole floating result against a balance baseline. Breach:
+ * Equity includes floating P/L and swap of open positions (their commission is already in the
+ * balance), so positions held across the reset count with their whole floating result against
+ * a balance baseline. Breach:
  * lock until the next reset, cancel orders, close all.
  */
 export const maxDailyLoss = defineRule<Limit>({
