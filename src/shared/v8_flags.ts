@@ -4,8 +4,11 @@
  * kept small: V8's default lets each of its two semi-spaces grow to 16 MB (in 64-bit builds),
  * which a process that allocates a little per snapshot fills and keeps resident; 1 MB
  * semi-spaces cost a few more (sub-millisecond) scavenges and about 10 MB less RSS per process
- * (measured on a risk process: 88.7 -> 78.6 MB under `deno run`). No heap limit is set: a cap
- * would turn a slow leak into a crash of a process that enforces limits.
+ * (measured on a risk process: 88.7 -> 78.6 MB under `deno run`). `--optimize-for-size` makes V8
+ * collect the old generation sooner instead of letting garbage pile up: admin serving 50 children
+ * over the store channel stayed at about 109 MB instead of climbing to 148 MB within 30 s (its
+ * live heap is about 20 MB), and the rules engine's speed did not change measurably. No heap limit
+ * is set: a cap would turn a slow leak into a crash of a process that enforces limits.
  *
  * Where they apply:
  * - the compiled executable: `deno compile --v8-flags=...` bakes them in for every mode (the
@@ -19,7 +22,7 @@
  */
 
 /** The flags, as V8 names them. */
-export const V8_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
+export const V8_FLAGS: readonly string[] = ["--max-semi-space-size=1", "--optimize-for-size"];
 
 /** The `deno run` / `deno compile` argument that sets {@link V8_FLAGS}. */
 export function v8FlagsArgument(): string {

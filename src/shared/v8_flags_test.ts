@@ -26,7 +26,7 @@ Deno.test("v8 flags: a process started with them keeps its young generation smal
     assert.ok(output.success);
     return Number(new TextDecoder().decode(output.stdout).trim());
   };
-  assert.deepEqual(V8_FLAGS, ["--max-semi-space-size=1"]);
+  assert.ok(V8_FLAGS.includes("--max-semi-space-size=1"));
   const small = await newSpace([v8FlagsArgument()]);
   const usual = await newSpace([]);
   assert.ok(small <= 2 * 1024 * 1024, `young generation ${small} bytes with the flags`);
