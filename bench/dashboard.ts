@@ -7,6 +7,13 @@
  * The latency is measured at the SSE client (what a browser's EventSource receives), on all
  * ten streams; the browser's DOM swap adds well under a millisecond per row.
  *
+ * A state change once took a whole refresh period (~1 010 ms) now and then: the refresh took
+ * whole documents, so it could publish a lock the feed had not delivered yet; when the unlock
+ * followed before the feed looked the element up, the feed saw no difference from what it had
+ * last delivered and stayed silent, and the row kept the lock until the next refresh. The
+ * refresh now carries only the figures the feed skips (see `src/dashboard/fleet_hub.ts`;
+ * `tests/dashboard/fleet_hub_test.ts` reproduces the case).
+ *
  * Run: `deno run -A bench/dashboard.ts` (or `deno task bench dashboard`).
  *
  * @module
@@ -100,7 +107,7 @@ try {
   console.log(
     `state change -> row on every stream: p50 ${p(stateLatencies, 50)} ms, p99 ${
       p(stateLatencies, 99)
-    } ms (target p99 < 500 ms)`,
+    } ms (target p99 < 500 ms: ${verdict(stateLatencies, 500)})`,
   );
   console.log(
     `metrics-only write -> row:            p50 ${p(metricLatencies, 50)} ms, p99 ${
@@ -118,6 +125,11 @@ try {
   stop.abort();
   await store.close();
   await Deno.remove(dir, { recursive: true });
+}
+
+/** Whether the p99 of `values` is below `targetMs`. */
+function verdict(values: number[], targetMs: number): string {
+  return Number(p(values, 99)) < targetMs ? "met" : "MISSED";
 }
 
 function p(values: number[], percentile: number): string {

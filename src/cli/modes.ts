@@ -25,7 +25,7 @@ import {
   retryStore,
   runAdmin,
 } from "../admin/mod.ts";
-import { runRisk, WebhookNotifier } from "../risk/mod.ts";
+import { defaultJournalDir, JOURNAL_DIR_ENV, runRisk, WebhookNotifier } from "../risk/mod.ts";
 import { makeToken } from "../mt5/bridge.ts";
 import { type CliContext, startCommand } from "./context.ts";
 import { riskDrillHooks } from "./_risk_drill_env.ts";
@@ -196,6 +196,8 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
           secretKey: config.secret_key,
           signal: AbortSignal.any([ctx.stopSignal, stopAsked.signal]),
           notifier,
+          journalDir: defaultJournalDir(ctx.env, store.description, config.db),
+          logFile: config.log_file,
           timing: {
             pingIntervalMs: config.ping_interval_s * 1_000,
             leaseStaleMs: config.stale_after_s * 1_000,
@@ -253,6 +255,7 @@ async function runAdminMode(
       [CONTROL_DIR_ENV]: control.path,
       [CHANNEL_ADDRESS_ENV]: channel.address,
       [CHANNEL_TOKEN_ENV]: channelToken,
+      [JOURNAL_DIR_ENV]: defaultJournalDir(ctx.env, store.description, config.db),
       ...(config.secret_key === undefined ? {} : { RISKGUARD_SECRET_KEY: config.secret_key }),
       ...(config.webhook_url === undefined ? {} : { RISKGUARD_WEBHOOK_URL: config.webhook_url }),
     });

@@ -1,6 +1,8 @@
 /**
  * `riskguard sim`: runs the simulated MT5 terminal + bridge EA against a risk process (or any
- * bound bridge) until Ctrl+C or `--duration` seconds, then prints what happened.
+ * bound bridge) until Ctrl+C, `--duration` seconds, or its agent is gone (it refused the token:
+ * another risk process took the ports; or none was connected for `--exit-without-agent`
+ * seconds), then prints what happened.
  *
  * @module
  */
@@ -25,6 +27,7 @@ interface SimOptions {
   duration?: string;
   truthLog?: string;
   faultFile?: string;
+  exitWithoutAgent?: string;
 }
 
 /** Adds the `sim` command. */
@@ -52,6 +55,11 @@ export function registerSim(program: Command, ctx: CliContext): void {
       "--fault-file <file>",
       "drills: a file the EA polls for a connection fault to perform (cut, garbage, silent <ms>)",
     )
+    .option(
+      "--exit-without-agent <seconds>",
+      "stop when no agent has been connected for this long (default: never; a refused token " +
+        "always stops it)",
+    )
     .action(async (_options: unknown, command: Command) => {
       await startCommand(ctx, command);
       const o = command.opts<SimOptions>();
@@ -66,6 +74,13 @@ export function registerSim(program: Command, ctx: CliContext): void {
       }
       const port = integer("--port", o.port, 1, 65534);
       const speed = o.speed === undefined ? 1 : positive("--speed", o.speed);
+      const agentGoneMs = o.exitWithoutAgent === undefined
+        ? undefined
+        : positive("--exit-without-agent", o.exitWithoutAgent) * 1000;
+      // Its risk process is gone (killed, or replaced by one with another token): stop, as a
+      // drill's simulator must not outlive the process that started it.
+      const gone = new AbortController();
+      let goneWhy: string | undefined;
       const { terminal, truth } = createTerminal({
         scenario: o.scenario,
         seed: o.seed === undefined ? 1 : integer("--seed", o.seed, 0, 2 ** 32 - 1),
@@ -84,7 +99,13 @@ export function registerSim(program: Command, ctx: CliContext): void {
         ...(truth === undefined ? {} : {
           onSend: (message) => truth.sent(message),
           onFault: (fault) => truth.fault(terminal.time, fault),
+          onLink: (up) => truth.link(terminal.time, up),
         }),
+        onAgentGone: (why) => {
+          goneWhy = why;
+          gone.abort();
+        },
+        ...(agentGoneMs === undefined ? {} : { agentGoneMs }),
         ...(o.faultFile === undefined ? {} : { faultFile: o.faultFile }),
         ...(o.timer === undefined ? {} : { timerMs: integer("--timer", o.timer, 1, 60_000) }),
         ...(o.heartbeat === undefined
@@ -99,15 +120,19 @@ export function registerSim(program: Command, ctx: CliContext): void {
       });
       ea.start();
       await waitForStop(
-        ctx.stopSignal,
+        AbortSignal.any([ctx.stopSignal, gone.signal]),
         o.duration === undefined ? undefined : positive("--duration", o.duration) * 1000,
       );
+      if (goneWhy !== undefined) {
+        log.info("Simulator stops: its agent is gone ({why})", { why: goneWhy });
+      }
       await ea.stop();
-      truth?.close(terminal.time);
+      truth?.close(terminal.time, goneWhy);
       const h = terminal.history;
       const stats = ea.stats;
       ctx.stdout(
-        `sim ${o.scenario}: ${stats.hellos} hello, ${stats.snapshots} snapshots, ` +
+        (goneWhy === undefined ? "" : `sim stopped: its agent is gone (${goneWhy})\n`) +
+          `sim ${o.scenario}: ${stats.hellos} hello, ${stats.snapshots} snapshots, ` +
           `${stats.heartbeats} heartbeats, ${h.commands.length} commands executed ` +
           `(${h.duplicates} duplicates), closed ${JSON.stringify(h.closedTickets)}, ` +
           `cancelled ${JSON.stringify(h.cancelledOrders)}, opened while locked ` +

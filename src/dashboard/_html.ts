@@ -2,6 +2,10 @@
  * A tiny HTML template helper: interpolated values are escaped unless they are {@link Html}
  * (already rendered markup), so text from the store can never inject markup.
  *
+ * `deno fmt` formats `html` templates as HTML. Keep each one plain markup with simple holes
+ * (`${value}`): work conditions, lists and optional attributes ({@link attrs}) out before the
+ * template, or in a small helper per component, and the formatter keeps the markup readable.
+ *
  * @module
  */
 
@@ -35,6 +39,20 @@ function render(value: Part): string {
   if (value instanceof Html) return value.text;
   if (Array.isArray(value)) return value.map(render).join("");
   return escapeHtml(String(value));
+}
+
+/**
+ * Attributes from a record, each ` name="value"` (escaped): `null`, `undefined`, `false` and
+ * `""` leave the attribute out, `true` writes it bare. Keeps conditions out of the templates:
+ * `html\`<tr${attrs({ class: locked ? "locked" : null })}>\``.
+ */
+export function attrs(record: Record<string, string | number | boolean | null | undefined>): Html {
+  let out = "";
+  for (const [name, value] of Object.entries(record)) {
+    if (value === null || value === undefined || value === false || value === "") continue;
+    out += value === true ? ` ${name}` : ` ${name}="${escapeHtml(String(value))}"`;
+  }
+  return new Html(out);
 }
 
 /** Escapes text for HTML content and attribute values. */

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { Html, html } from "./_html.ts";
+import { attrs, Html, html } from "./_html.ts";
 
 /** Which page is shown (its nav entry is marked, the script picks its behaviour). */
 export type PageName = "fleet" | "account" | "hosts";
@@ -22,40 +22,37 @@ export interface LayoutOptions {
 
 /** A whole HTML document around `body`. */
 export function layout(options: LayoutOptions, body: Html): Html {
-  const data = Object.entries(options.data ?? {}).map(([key, value]) =>
-    html`
-      data-${key}="${value}"
-    `
+  const data = attrs(
+    Object.fromEntries(Object.entries(options.data ?? {}).map(([k, v]) => [`data-${k}`, v])),
   );
-  const nav = (page: PageName, href: string, label: string) =>
-    html`
-      <a href="${href}" ${page === options.page
-        ? html`
-          class="active"
-        `
-        : ""}>${label}</a>
+  const nav = (page: PageName, href: string, label: string) => {
+    const active = attrs({ class: page === options.page ? "active" : null });
+    return html`
+      <a href="${href}" ${active}>${label}</a>
     `;
+  };
+  const chartCss = options.chart ? html`<link rel="stylesheet" href="/assets/uPlot.min.css">` : "";
+  const chartJs = options.chart ? html`<script src="/assets/uPlot.iife.min.js"></script>` : "";
+  const links = [nav("fleet", "/", "Fleet"), nav("hosts", "/hosts", "Hosts")];
   return trimmed(html`
     <!doctype html>
     <html lang="en">
       <head>
-    <meta charset="utf-8">
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <title>${options.title} · riskguard</title>
-    <link rel="stylesheet" href="/assets/dashboard.css">
-    ${options.chart ? html`<link rel="stylesheet" href="/assets/uPlot.min.css">` : ""}
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>${options.title} · riskguard</title>
+        <link rel="stylesheet" href="/assets/dashboard.css">
+        ${chartCss}
       </head>
       <body data-page="${options.page}" ${data}>
-    <header><strong>riskguard</strong> <nav>${nav("fleet", "/", "Fleet")}${nav(
-      "hosts",
-      "/hosts",
-      "Hosts",
-    )}</nav><span id="live" class="live" title="live updates">connecting…</span></header>
-    <main>
-    ${body}
-    </main>
-    ${options.chart ? html`<script src="/assets/uPlot.iife.min.js"></script>` : ""}
-    <script src="/assets/dashboard.js"></script>
+        <header>
+          <strong>riskguard</strong>
+          <nav>${links}</nav>
+          <span id="live" class="live" title="live updates">connecting…</span>
+        </header>
+        <main>${body}</main>
+        ${chartJs}
+        <script src="/assets/dashboard.js"></script>
       </body>
     </html>
   `);

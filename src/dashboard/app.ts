@@ -14,7 +14,14 @@ import { logger } from "../shared/logging.ts";
 import { type ActionName, ACTIONS, checkActionRequest, performAction } from "./actions.ts";
 import { ASSETS } from "./assets.ts";
 import { html } from "./_html.ts";
-import { accountPage, accountSummary, eventTimeline } from "./account_page.ts";
+import {
+  accountPage,
+  accountSummary,
+  accountTrades,
+  dayTable,
+  eventTimeline,
+} from "./account_page.ts";
+import { type DayInfo, dayInfo } from "./_day.ts";
 import type { FleetHub, FleetUpdate } from "./fleet_hub.ts";
 import { fleetPage, fleetRowHtml, type RowOptions } from "./fleet_page.ts";
 import { hostsPage, hostSummaries } from "./hosts_page.ts";
@@ -31,7 +38,8 @@ export interface DashboardAppOptions {
   token?: string | undefined;
   /** A ping older than this is marked stale, ms (default 60 000). */
   staleMs?: number;
-  /** How far back the account chart reaches, ms (default 24 h). */
+  /** How far back the account chart reaches while the day's start is not known, ms (default
+   * 24 h); otherwise it shows the day since its reset. */
   chartWindowMs?: number;
   /** Ends open streams (server shutdown). */
   signal?: AbortSignal;
@@ -120,8 +128,14 @@ export function dashboardApp(options: DashboardAppOptions): Hono<DashboardEnv> {
     await hub.synced;
     const id = c.req.param("id");
     if (hub.row(id) === undefined) return c.json({ error: `No account ${id}` }, 404);
-    const samples = await store.listSamples(id, { since: now() - chartWindowMs });
+    const day = dayOf(hub, id);
+    // Today since the day's reset; the last `chartWindowMs` while the day is not known.
+    const samples = await store.listSamples(id, {
+      since: day?.starts_at ?? now() - chartWindowMs,
+      ...(day?.ends_at === null || day?.ends_at === undefined ? {} : { until: day.ends_at }),
+    });
     return c.json({
+      day,
       samples: samples.map(({ at, equity, balance, daily_pl, positions }) => ({
         at,
         equity,
@@ -267,6 +281,7 @@ export function dashboardApp(options: DashboardAppOptions): Hono<DashboardEnv> {
       };
     }
     const lines = linesOf(hub, row.id);
+    const element = hub.element(row.id);
     return {
       event: "row",
       data: JSON.stringify({
@@ -274,6 +289,9 @@ export function dashboardApp(options: DashboardAppOptions): Hono<DashboardEnv> {
         html: accountSummary(row, lines, options).text,
         row,
         lines,
+        day: dayOf(hub, row.id),
+        day_html: element === undefined ? "" : dayTable(element).text,
+        trades_html: element === undefined ? "" : accountTrades(element).text,
       }),
     };
   }
@@ -296,11 +314,17 @@ function linesOf(hub: FleetHub, id: string): LimitLines {
   return limitLines(parsed.element);
 }
 
+/** The day of an account (reset, zone, bounds); `null` for an invalid document. */
+function dayOf(hub: FleetHub, id: string): DayInfo | null {
+  const parsed = hub.element(id);
+  return parsed === undefined || !parsed.valid ? null : dayInfo(parsed.element);
+}
+
 function notFound(what: string): string {
-  return html`
+  const page = html`
     <!doctype html>
     <title>Not found · riskguard</title>
     <p>Not found: ${what}. <a href="/">Back to the fleet</a></p>
-  `
-    .text;
+  `;
+  return page.text;
 }

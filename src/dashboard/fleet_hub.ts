@@ -1,11 +1,20 @@
 /**
  * The dashboard's one view of the fleet: a single element change feed per dashboard process
- * (not one per browser tab), plus one refresh per second for the figures the feed leaves out,
+ * (not one per browser tab), plus one re-read per second for the figures the feed leaves out,
  * kept as {@link FleetRow}s and fanned out to every subscriber (every open SSE stream).
  *
- * The feed delivers status, trading and lock changes at once. It deliberately skips writes
- * that only touch `metrics` or `last_ping` (a risk process makes one every few seconds), so
- * equity, P/L and ping ages come from the refresh, which reads every element once a second.
+ * Each field has one source, so the two never contradict each other:
+ * - the **feed** owns the element: it adds and removes elements and carries every change of
+ *   status, trading, locks, limits, day and peak, published to the streams the moment it is
+ *   read (a feed change never waits for the re-read);
+ * - the **re-read** owns only what the feed deliberately skips: `metrics` and `last_ping` (a risk
+ *   process writes them every few seconds), instances, and the last event of every element.
+ *
+ * The re-read used to take whole documents. It could then show a state the feed had not
+ * delivered yet (a lock), and when that state was undone before the feed looked the element up
+ * (an unlock a few milliseconds later), the feed, which only reports what differs from what it
+ * last delivered, reported nothing: the row stayed locked until the next re-read, a second
+ * later. Taking only the volatile fields from the re-read removes that case.
  *
  * @module
  */
@@ -88,13 +97,13 @@ export class FleetHub {
     return this.#subscribers.size;
   }
 
-  /** Re-reads one element and its last event now (after an action from the dashboard). */
+  /**
+   * Re-reads the last event of one element now (after an action from the dashboard, which
+   * records one). The element's own change arrives through the feed like any other: taking it
+   * here as well would make the dashboard's state differ from what the feed last delivered.
+   */
   async refreshElement(id: string): Promise<void> {
-    const parsed = await this.#store.getElement(id);
-    if (parsed === null) return this.#remove(id);
-    this.#lastEvents.set(id, (await this.#store.listEvents(id, { limit: 1 }))[0]);
-    this.#elements.set(id, parsed);
-    this.#rebuild(id);
+    await this.#loadLastEvent(id);
   }
 
   /**
@@ -115,7 +124,12 @@ export class FleetHub {
         for await (const change of feed) {
           if (change.op === "synced") this.#markSynced();
           else if (change.op === "delete") this.#remove(change.id);
-          else await this.#upsert(change.element);
+          else {
+            // Published at once; the instance and the last event follow when they differ.
+            this.#apply(change.element);
+            await this.#loadInstance(change.element);
+            await this.#loadLastEvent(change.id);
+          }
         }
       } catch (error) {
         if (!signal.aborted) {
@@ -144,36 +158,56 @@ export class FleetHub {
     }
   }
 
-  /** Re-reads every element and instance; events of changed elements (or of all). */
+  /**
+   * Re-reads every element and instance and takes from them only the volatile figures
+   * (metrics, pings) and instances; then the last events of the elements whose figures moved
+   * (or of all). Elements the feed has not delivered are left to the feed.
+   */
   async #refresh(allEvents: boolean): Promise<void> {
     const [elements, instances] = await Promise.all([
       this.#store.listElements(),
       this.#store.listInstances(),
     ]);
+    // Applied at once, without an await in between: no read is held while the feed moves on.
     this.#instances = new Map(instances.map((instance) => [instance._id, instance]));
-    for (const parsed of elements) {
-      const known = this.#elements.get(parsed.id);
-      // A feed change delivered while this read was under way is newer: keep it.
-      if (known !== undefined && updatedAt(known) > updatedAt(parsed)) continue;
-      const changed = known === undefined || updatedAt(known) !== updatedAt(parsed) ||
-        metricsAt(known) !== metricsAt(parsed);
-      if (allEvents || changed) {
-        this.#lastEvents.set(parsed.id, (await this.#store.listEvents(parsed.id, { limit: 1 }))[0]);
-      }
-      this.#elements.set(parsed.id, parsed);
-      this.#rebuild(parsed.id);
+    const moved: string[] = [];
+    for (const read of elements) {
+      const known = this.#elements.get(read.id);
+      if (known === undefined) continue;
+      const merged = withFreshestFigures(known, read);
+      if (merged !== known) this.#elements.set(read.id, merged);
+      if (allEvents || merged !== known) moved.push(read.id);
+      this.#rebuild(read.id);
     }
+    for (const id of moved) await this.#loadLastEvent(id);
   }
 
-  async #upsert(parsed: ParsedElement): Promise<void> {
-    const instanceId = parsed.valid ? parsed.element.instance_id : null;
-    if (instanceId !== null && !this.#instances.has(instanceId)) {
-      const instance = await this.#store.getInstance(instanceId);
-      if (instance !== null) this.#instances.set(instanceId, instance);
-    }
-    this.#lastEvents.set(parsed.id, (await this.#store.listEvents(parsed.id, { limit: 1 }))[0]);
-    this.#elements.set(parsed.id, parsed);
+  /** Takes an element as the feed (or an action) read it, keeping the newest figures. */
+  #apply(parsed: ParsedElement): void {
+    const known = this.#elements.get(parsed.id);
+    this.#elements.set(
+      parsed.id,
+      known === undefined ? parsed : withFreshestFigures(parsed, known),
+    );
     this.#rebuild(parsed.id);
+  }
+
+  /** Reads the instance of an element when it is not known yet (a new claim). */
+  async #loadInstance(parsed: ParsedElement): Promise<void> {
+    const instanceId = parsed.valid ? parsed.element.instance_id : null;
+    if (instanceId === null || this.#instances.has(instanceId)) return;
+    const instance = await this.#store.getInstance(instanceId);
+    if (instance === null) return;
+    this.#instances.set(instanceId, instance);
+    this.#rebuild(parsed.id);
+  }
+
+  /** Reads the last event of an element; its row is republished when it changed. */
+  async #loadLastEvent(id: string): Promise<void> {
+    const [last] = await this.#store.listEvents(id, { limit: 1 });
+    if (!this.#elements.has(id)) return;
+    this.#lastEvents.set(id, last);
+    this.#rebuild(id);
   }
 
   #rebuild(id: string): void {
@@ -212,11 +246,22 @@ export class FleetHub {
   }
 }
 
-function updatedAt(parsed: ParsedElement): number {
-  const raw = parsed.valid ? parsed.element.updated_at : parsed.raw.updated_at;
-  return typeof raw === "number" ? raw : 0;
-}
-
-function metricsAt(parsed: ParsedElement): number {
-  return parsed.valid ? parsed.element.metrics?.updated_at ?? 0 : 0;
+/**
+ * `base` with the metrics and the last ping of `other` where those are newer. Only figures of
+ * the same lease are compared (written by the same risk process, so by one clock); otherwise
+ * `base` stays as it is: a new holder reaches the dashboard through the feed.
+ */
+function withFreshestFigures(base: ParsedElement, other: ParsedElement): ParsedElement {
+  if (!base.valid || !other.valid) return base;
+  const a = base.element;
+  const b = other.element;
+  if (a.lease !== b.lease || a.instance_id !== b.instance_id) return base;
+  const metrics = (b.metrics?.updated_at ?? -Infinity) > (a.metrics?.updated_at ?? -Infinity)
+    ? b.metrics
+    : a.metrics;
+  const lastPing = (b.last_ping ?? -Infinity) > (a.last_ping ?? -Infinity)
+    ? b.last_ping
+    : a.last_ping;
+  if (metrics === a.metrics && lastPing === a.last_ping) return base;
+  return { ...base, element: { ...a, metrics, last_ping: lastPing } };
 }

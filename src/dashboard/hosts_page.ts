@@ -7,7 +7,7 @@
  * @module
  */
 import type { AgentHeartbeat, Instance } from "../store/mod.ts";
-import { type Html, html } from "./_html.ts";
+import { attrs, type Html, html } from "./_html.ts";
 import { age } from "./_format.ts";
 import { layout } from "./_layout.ts";
 import type { FleetRow } from "./rows.ts";
@@ -74,6 +74,7 @@ export function hostSummaries(
 
 /** The whole hosts page. */
 export function hostsPage(hosts: readonly HostSummary[], options: RowOptions): Html {
+  const rows = hosts.map((host) => hostRow(host, options));
   const body = html`
     <h1>Hosts <small>${hosts.length}</small></h1>
     <table class="fleet">
@@ -88,29 +89,31 @@ export function hostsPage(hosts: readonly HostSummary[], options: RowOptions): H
           <th>Last heartbeat</th>
         </tr>
       </thead>
-      <tbody>
-    ${hosts.map((host) => {
-      const pingAge = host.last_ping === null ? null : options.now - host.last_ping;
-      return html`
-        <tr>
-          <td>${host.host}</td>
-          <td class="num">${host.children}</td>
-          <td class="num">${host.locked}</td>
-          <td class="num">${host.free} / ${host.instances}</td>
-          <td data-ping="${host.last_ping ??
-            ""}" class="ping${pingAge !== null && pingAge > options.staleMs
-            ? " stale"
-            : ""}">${pingAge === null ? "never" : age(pingAge)}</td>
-          ${adminCells(host.heartbeat, options)}
-        </tr>
-      `;
-    })}
-      </tbody>
+      <tbody>${rows}</tbody>
     </table>
-    <p class="note">Admin columns come from each host's admin heartbeat (admin mode); instance
-      figures from the instances themselves.</p>
+    <p class="note">${NOTE}</p>
   `;
   return layout({ title: "Hosts", page: "hosts", data: { "stale-ms": options.staleMs } }, body);
+}
+
+const NOTE = "Admin columns come from each host's admin heartbeat (admin mode); instance figures " +
+  "from the instances themselves.";
+
+/** One host's row. */
+function hostRow(host: HostSummary, options: RowOptions): Html {
+  const pingAge = host.last_ping === null ? null : options.now - host.last_ping;
+  const stale = pingAge !== null && pingAge > options.staleMs;
+  const ping = attrs({ "data-ping": host.last_ping, class: stale ? "ping stale" : "ping" });
+  return html`
+    <tr>
+      <td>${host.host}</td>
+      <td class="num">${host.children}</td>
+      <td class="num">${host.locked}</td>
+      <td class="num">${host.free} / ${host.instances}</td>
+      <td${ping}>${pingAge === null ? "never" : age(pingAge)}</td>
+      ${adminCells(host.heartbeat, options)}
+    </tr>
+  `;
 }
 
 /** Version, state and heartbeat age of a host's admin (from its heartbeat). */
@@ -123,11 +126,11 @@ function adminCells(beat: AgentHeartbeat | null, options: RowOptions): Html {
   }
   const ageMs = options.now - beat.last_seen;
   const state = beat.stopped_at !== null ? "stopped" : `running, ${beat.children} children`;
+  const free = `${beat.instances_free} / ${beat.instances_total} free`;
+  const stale = beat.stopped_at === null && ageMs > options.staleMs;
+  const seen = attrs({ "data-ping": beat.last_seen, class: stale ? "ping stale" : "ping" });
   return html`
-    <td>${beat.version} (${state}; ${beat.instances_free} / ${beat.instances_total} free)</td>
-    <td data-ping="${beat
-      .last_seen}" class="ping${beat.stopped_at === null && ageMs > options.staleMs
-      ? " stale"
-      : ""}">${age(ageMs)}</td>
+    <td>${beat.version} (${state}; ${free})</td>
+    <td${seen}>${age(ageMs)}</td>
   `;
 }

@@ -25,6 +25,7 @@ import { logger } from "../shared/logging.ts";
 import {
   type Ack,
   type Command,
+  commandSchema,
   decodeEaMessage,
   encodeMessage,
   type Heartbeat,
@@ -146,6 +147,8 @@ export interface BridgeStats {
   retries: number;
   /** Commands that got no ack after every attempt. */
   timeouts: number;
+  /** Commands refused before sending because they break the protocol (a bug; logged). */
+  invalidCommands: number;
   /** Transitions to stale. */
   staleEvents: number;
   /** PLAIN credentials refused on either socket. */
@@ -234,6 +237,7 @@ export class Bridge {
     commandsSent: 0,
     retries: 0,
     timeouts: 0,
+    invalidCommands: 0,
     staleEvents: 0,
     authFailures: 0,
     protocolErrors: 0,
@@ -389,6 +393,22 @@ export class Bridge {
     if (this.#pending.has(id)) {
       return Promise.reject(
         new BridgeError("INPUT_INVALID", `Cannot send ${full.type}: id ${id} is already waiting`),
+      );
+    }
+    // Every command is checked against the protocol before it leaves: an EA drops a command
+    // that breaks it without an ack, so a bug here would silently cost a lock or a close.
+    // Refusing it makes the bug loud (the sender records the error) and blocks nothing else.
+    const checked = commandSchema.safeParse(full);
+    if (!checked.success) {
+      const issue = checked.error.issues[0]!;
+      const why = `${issue.path.join(".") || "(command)"}: ${issue.message}`;
+      this.#stats.invalidCommands++;
+      log.error("Refused to send an invalid {type} command (a bug): {why}", {
+        type: full.type,
+        why,
+      });
+      return Promise.reject(
+        new BridgeError("PROTOCOL", `Cannot send ${full.type}: it breaks the protocol (${why})`),
       );
     }
     return new Promise<Ack>((resolve, reject) => {

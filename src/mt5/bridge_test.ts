@@ -458,3 +458,30 @@ Deno.test("bridge: close rejects waiting commands with CLOSED; events() ends", a
   assert.equal(typeof await consumed, "number");
   await assert.rejects(() => bridge.send({ type: "ping" }), { name: "BridgeError" });
 });
+
+Deno.test("bridge: a command that breaks the protocol is refused loudly, the next one is sent", async () => {
+  const { token, bridge, events } = await setup();
+  const ea = new FakeEa(bridge, token);
+  try {
+    await ea.send(hello());
+    await events.wait("hello");
+    await assert.rejects(
+      bridge.send({ type: "lock", reason: "x".repeat(201), until: 0 }),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, "PROTOCOL");
+        assert.match(error.message, /^Cannot send lock: it breaks the protocol \(reason: /);
+        return true;
+      },
+    );
+    assert.equal(bridge.stats.invalidCommands, 1);
+    assert.equal(bridge.pendingCommands, 0);
+    const acked = bridge.send({ type: "close_all", reason: "r".repeat(200) });
+    const sent = await ea.nextCommand(1);
+    assert.equal(sent.type, "close_all", "the invalid lock never reached the EA");
+    await ea.send({ type: "ack", id: sent.id, ok: true, retcode: 0 });
+    assert.equal((await acked).ok, true);
+  } finally {
+    await ea.close();
+    await bridge.close();
+  }
+});

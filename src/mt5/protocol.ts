@@ -32,6 +32,21 @@ export const MAX_MESSAGE_SIZE = 1024 * 1024;
 /** Longest command id, in characters (ids are ASCII). */
 export const MAX_COMMAND_ID_LENGTH = 64;
 
+/** Longest `reason` of a command, in UTF-16 code units (JavaScript string length). */
+export const MAX_REASON_LENGTH = 200;
+
+/**
+ * A reason cut to {@link MAX_REASON_LENGTH}, ending in "…" when it was cut (never half of a
+ * surrogate pair): a rule's long explanation must never keep a lock or a close from the EA.
+ */
+export function fitReason(reason: string): string {
+  if (reason.length <= MAX_REASON_LENGTH) return reason;
+  let cut = reason.slice(0, MAX_REASON_LENGTH - 1);
+  const last = cut.charCodeAt(cut.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}
+
 const money = z.number().finite();
 const price = z.number().finite().nonnegative();
 const volume = z.number().finite().nonnegative();
@@ -273,7 +288,7 @@ const commandBase = {
 export const lockCommandSchema = z.object({
   type: z.literal("lock"),
   ...commandBase,
-  reason: z.string().max(200),
+  reason: z.string().max(MAX_REASON_LENGTH),
   /** UTC epoch ms at which the lock ends by itself, or 0 for "until unlocked". */
   until: epochMs,
 });
@@ -294,14 +309,14 @@ export const closePositionCommandSchema = z.object({
   ticket,
   /** Lots to close; 0 closes the whole position. */
   volume,
-  reason: z.string().max(200),
+  reason: z.string().max(MAX_REASON_LENGTH),
 });
 
 /** Agent -> EA: cancel pending orders, then close every position. */
 export const closeAllCommandSchema = z.object({
   type: z.literal("close_all"),
   ...commandBase,
-  reason: z.string().max(200),
+  reason: z.string().max(MAX_REASON_LENGTH),
 });
 
 /** Agent -> EA: liveness check; the EA acks it at once. */

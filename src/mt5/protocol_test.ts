@@ -6,8 +6,10 @@ import {
   decodeCommand,
   decodeEaMessage,
   encodeMessage,
+  fitReason,
   type Hello,
   MAX_COMMAND_ID_LENGTH,
+  MAX_REASON_LENGTH,
   PLAIN_USERNAME,
   PROTOCOL_VERSION,
 } from "./protocol.ts";
@@ -96,4 +98,21 @@ Deno.test("protocol: an ack with per-ticket results and duplicate flag", () => {
     locked: true,
   };
   assert.deepEqual(decodeEaMessage(encodeMessage(ack)), { ok: true, value: ack });
+});
+Deno.test("fitReason: short reasons unchanged, long ones cut to the limit with an ellipsis", () => {
+  assert.equal(fitReason("daily loss"), "daily loss");
+  const exact = "a".repeat(MAX_REASON_LENGTH);
+  assert.equal(fitReason(exact), exact);
+  const long = "b".repeat(MAX_REASON_LENGTH + 60);
+  assert.equal(fitReason(long), "b".repeat(MAX_REASON_LENGTH - 1) + "…");
+  assert.equal(fitReason(long).length, MAX_REASON_LENGTH);
+});
+
+Deno.test("fitReason: never leaves half of a surrogate pair", () => {
+  // 198 ASCII characters, then an emoji (two code units) across the cut.
+  const text = "c".repeat(MAX_REASON_LENGTH - 2) + "📉📉📉";
+  const cut = fitReason(text);
+  assert.ok(cut.length <= MAX_REASON_LENGTH);
+  assert.equal(cut, "c".repeat(MAX_REASON_LENGTH - 2) + "…");
+  assert.doesNotThrow(() => encodeURIComponent(cut));
 });

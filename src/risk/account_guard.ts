@@ -20,6 +20,7 @@ import { type EngineState, evaluateSnapshot, mergeLateActions } from "./engine.t
 import { type CommandSender, Executor, type ProtectiveAction } from "./executor.ts";
 import type { LeasedWriter } from "./leased_writer.ts";
 import {
+  adoptedLock,
   applyLock,
   eaUnlockDue,
   expireLock,
@@ -31,6 +32,7 @@ import {
   UNLOCKED,
 } from "./lock_state.ts";
 import type { RulePlugins } from "./rule_plugins.ts";
+import type { DurableState } from "./state_journal.ts";
 
 /** A line of live status, after every snapshot (the demo prints it). */
 export interface RiskStatus {
@@ -101,6 +103,19 @@ export class AccountGuard {
    * holds).
    */
   #eaUnlockSentAt: number | undefined;
+  /**
+   * A person's unlock (the element's `unlocked_at`) not yet seen to take effect on the EA: the
+   * proof that an EA lock is to be lifted.
+   */
+  #owedUnlockAt: number | undefined;
+  /** This process lifted the lock itself and has not seen the EA unlocked since. */
+  #unlockedHere = false;
+  /** The person's unlock last seen to take effect on the EA (the element's field). */
+  #unlockAppliedAt: number | null;
+  /** The rule whose lock is held (a day lock it extends is the same lock). */
+  #lockRule: string | undefined;
+  /** The `flatten_pending` last handed to the writer. */
+  #flattenStored: string[] = [];
 
   /** Restores the element's persisted day, peak and lock; the lock is held at once. */
   constructor(options: AccountGuardOptions) {
@@ -115,6 +130,13 @@ export class AccountGuard {
       notified: day?.notified === undefined ? undefined : { date: day.date, keys: day.notified },
     };
     this.#lock = lockStateOf(element);
+    this.#unlockAppliedAt = element.unlock_applied_at;
+    if (
+      !isLocked(this.#lock) && element.unlocked_at !== null &&
+      element.unlocked_at !== element.unlock_applied_at
+    ) {
+      this.#owedUnlockAt = element.unlocked_at;
+    }
     this.#executor = new Executor({
       sender: options.sender,
       clock: options.clock,
@@ -124,8 +146,12 @@ export class AccountGuard {
       onEvent: (event) => audit.recordExecutorEvent(event),
     });
     if (isLocked(this.#lock)) {
-      this.#executor.holdLocked(this.#lock.lockedUntil ?? 0, "lock", this.#lock.reason ?? "locked");
+      const reason = this.#lock.reason ?? "locked";
+      this.#executor.holdLocked(this.#lock.lockedUntil ?? 0, "lock", reason);
+      // Closes the previous process had not seen done: taken up again, not forgotten.
+      this.#executor.resume(element.flatten_pending, "lock", reason);
     }
+    this.#flattenStored = isLocked(this.#lock) ? [...element.flatten_pending] : [];
   }
 
   /** The settings in force. */
@@ -162,11 +188,17 @@ export class AccountGuard {
     this.#settings = settings;
   }
 
-  /** Lifts the lock (a person's unlock, or a day lock that ended). */
-  unlock(why: string): void {
+  /**
+   * Lifts the lock: a person's unlock (`unlockedAt`: the element's `unlocked_at`, the proof the
+   * EA may be unlocked), or a day lock that ended.
+   */
+  unlock(why: string, unlockedAt?: number): void {
     const { audit, writer } = this.#options;
     this.#lock = UNLOCKED;
+    this.#unlockedHere = true;
+    if (unlockedAt !== undefined) this.#owedUnlockAt = unlockedAt;
     this.#executor.release();
+    this.#storeFlatten();
     audit.record("unlock", why);
     writer.writeTrading(this.#lock);
     audit.notify("unlock", "info", `account unlocked: ${why}`);
@@ -244,9 +276,13 @@ export class AccountGuard {
     });
     this.#enforce(snapshot, evaluation.actions, evaluation.context.day.ends_at);
     this.#askPlugins(evaluation.context, evaluation.state.day.date);
-    writer.writeMetrics(snapshot, evaluation.context.day.pnl, {
-      day: this.#persistedDay(evaluation.state.day),
-      peak: evaluation.state.peak,
+    // Day and peak as they are when the write runs (a plugin's warning may land meanwhile).
+    writer.writeMetrics(snapshot, evaluation.context.day.pnl, () => {
+      const day = this.#engine.day;
+      return {
+        day: day === undefined ? undefined : this.#persistedDay(day),
+        peak: this.#engine.peak,
+      };
     });
     audit.observe(() =>
       this.#options.onStatus?.(this.#status(snapshot, evaluation.context.day.pnl))
@@ -272,11 +308,14 @@ export class AccountGuard {
         const at = error.file === undefined
           ? ""
           : ` at ${error.file}${error.line === undefined ? "" : `:${error.line}`}`;
-        audit.record("error", `rule plugin ${error.rule} ${error.kind}${at}: ${error.message}`, {
+        const message = `rule plugin ${error.rule} ${error.kind}${at}: ${error.message}`;
+        audit.record("error", message, {
           rule: error.rule,
           server_time: context.snapshot.server_time,
           detail: { ...error },
         });
+        // A plugin that no longer loads is not guarding: a person must hear of it.
+        if (error.kind === "load") audit.notify("error", "critical", message, error.rule);
       }
       if (outcome.actions.length === 0) return;
       // An answer about a previous trading day is stale: its locks would end at that day's
@@ -319,6 +358,7 @@ export class AccountGuard {
       }
     }
     const started = this.#executor.apply(snapshot, protective);
+    this.#storeFlatten();
     // A lock records its own breach, and while locked every close belongs to that lock. Other
     // new targets (one position over its risk, a close before the weekend) are breaches of
     // their own; targets already in progress are not recorded again, so a breach that lasts
@@ -339,7 +379,19 @@ export class AccountGuard {
     const next = applyLock(this.#lock, request);
     if (next === undefined) return false;
     const { audit, writer, log } = this.#options;
+    if (
+      this.#lock.trading === "LOCKED_DAY" && next.trading === "LOCKED_DAY" &&
+      this.#lockRule === rule
+    ) {
+      // The same rule sliding its day lock's end forward (a cool-down "until now + 15 min"):
+      // the lock is extended silently, not recorded (and notified) again on every snapshot.
+      this.#lock = { ...next, reason: this.#lock.reason ?? next.reason };
+      writer.writeTrading(this.#lock);
+      return false;
+    }
     this.#lock = next;
+    this.#lockRule = rule;
+    this.#settleOwedUnlock();
     const reason = request.reason;
     audit.record("breach", reason, { rule, server_time: snapshot.server_time });
     const dry = this.#options.dryRun ? "dry run: would be " : "";
@@ -364,29 +416,111 @@ export class AccountGuard {
   }
 
   /**
-   * The element is the truth: when it says ALLOWED but the EA still holds a lock of its own,
-   * the EA is unlocked, and the unlock is resent every few seconds until a snapshot shows it
-   * took. A lock this process decides on is held by the executor and never undone here.
+   * The EA's lock against the account's: when the account is ALLOWED but the EA still holds a
+   * lock, the EA is unlocked only for a proven unlock (a person's unlock not yet seen on the EA,
+   * an unlock of this process, or the EA's own lock end passed), and the unlock is resent every
+   * few seconds until a snapshot shows it took. Without proof the lock may be one decided while
+   * the store was unreachable whose write was lost: it is adopted, never undone. A lock this
+   * process decides on is held by the executor and never undone here.
    */
   #reconcileEaLock(snapshot: Snapshot): void {
     if (this.#options.dryRun) return;
+    const { clock } = this.#options;
+    if (!snapshot.locked) {
+      if (!isLocked(this.#lock)) {
+        this.#settleOwedUnlock();
+        this.#unlockedHere = false;
+      }
+      return;
+    }
+    const eaUntil = snapshot.locked_until;
     const due = eaUnlockDue({
       state: this.#lock,
       eaLocked: snapshot.locked,
       holding: this.#executor.holding,
       lastSentAt: this.#eaUnlockSentAt,
-      now: this.#options.clock.monotonic(),
+      now: clock.monotonic(),
       retryMs: EA_UNLOCK_RETRY_MS,
+      unlockProven: this.#owedUnlockAt !== undefined || this.#unlockedHere ||
+        (eaUntil !== undefined && eaUntil > 0 && eaUntil <= clock.now()),
     });
     if (due === undefined) return;
+    if (due === "adopt") return this.#adoptEaLock(snapshot);
     if (due === "first") {
       this.#options.audit.record(
         "unlock",
-        "the EA is locked but the account is ALLOWED: unlocking the EA",
+        "the EA is locked but the account is ALLOWED and was unlocked: unlocking the EA",
         { server_time: snapshot.server_time },
       );
     }
     this.#sendUnlock();
+  }
+
+  /**
+   * Takes over a lock the EA holds that the account does not know of and nothing proves lifted
+   * (e.g. decided during a store outage whose write was lost before a stop): recorded as a lock
+   * event, stored, and held from now on.
+   */
+  #adoptEaLock(snapshot: Snapshot): void {
+    const reason = "lock found on the EA with no unlock by a person recorded: kept";
+    const request = adoptedLock(snapshot.locked_until, reason);
+    const next = applyLock(this.#lock, request);
+    if (next === undefined) return;
+    const { audit, writer, log } = this.#options;
+    this.#lock = next;
+    audit.record("lock", `${next.trading}: ${reason}`, {
+      rule: "ea_lock",
+      server_time: snapshot.server_time,
+      detail: {
+        trading: next.trading,
+        until: next.lockedUntil,
+        adopted: true,
+        equity: snapshot.account.equity,
+        balance: snapshot.account.balance,
+      },
+    });
+    writer.writeTrading(next);
+    audit.notify("lock", "critical", `account locked (${next.trading}): ${reason}`, "ea_lock");
+    log.warn("the EA holds a lock the account did not know of: adopted ({trading})", {
+      trading: next.trading,
+    });
+    this.#executor.holdLocked(request.until, "ea_lock", reason);
+  }
+
+  /**
+   * Keeps the element's `flatten_pending` equal to the account-wide closes being enforced while
+   * locked, so that a restart takes them up again.
+   */
+  #storeFlatten(): void {
+    if (this.#options.dryRun) return;
+    const now = isLocked(this.#lock) ? this.#executor.flattening() : [];
+    if (now.join() === this.#flattenStored.join()) return;
+    this.#flattenStored = now;
+    this.#options.writer.patch({ flatten_pending: now });
+  }
+
+  /** A person's unlock took effect on the EA (or a newer lock replaced it): record it as used. */
+  #settleOwedUnlock(): void {
+    const unlockedAt = this.#owedUnlockAt;
+    if (unlockedAt === undefined) return;
+    this.#owedUnlockAt = undefined;
+    this.#unlockAppliedAt = unlockedAt;
+    this.#options.writer.patch({ unlock_applied_at: unlockedAt });
+  }
+
+  /**
+   * The state that must outlive this process (the lock, day, peak, the unlock seen applied, and
+   * what is being flattened): kept in the local journal when the store cannot take it at a stop.
+   */
+  durableState(): DurableState {
+    const day = this.#engine.day;
+    return {
+      lock: this.#lock,
+      day: day === undefined ? null : this.#persistedDay(day),
+      peak: this.#engine.peak ?? null,
+      unlockAppliedAt: this.#unlockAppliedAt,
+      flatten: isLocked(this.#lock) ? this.#executor.flattening() : [],
+    };
   }
 
   /** Sends `unlock` to the EA; a failure is recorded, and reconciliation retries it. */

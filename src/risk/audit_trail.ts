@@ -145,7 +145,7 @@ export class AuditTrail {
         );
         break;
       case "command_failed":
-        this.record("error", `${event.command.type} not acknowledged: ${event.error}`, {
+        this.record("error", `${event.command.type} failed: ${event.error}`, {
           rule: event.rule,
         });
         break;
@@ -157,9 +157,13 @@ export class AuditTrail {
         );
         break;
       case "escalation": {
-        const message =
-          `${event.target} still not done after ${event.attempts} attempts: ${event.reason}`;
-        this.record("error", message, { rule: event.rule, detail: { escalation: true } });
+        const message = `${event.target} still not done after ${event.attempts} attempt(s) in ${
+          Math.round(event.elapsedMs / 100) / 10
+        } s: ${event.reason}`;
+        this.record("error", message, {
+          rule: event.rule,
+          detail: { escalation: true, attempts: event.attempts, elapsed_ms: event.elapsedMs },
+        });
         this.notify("escalation", "critical", message, event.rule);
         this.#options.log.error(message);
         break;

@@ -12,13 +12,16 @@
  *   caller's timer ({@link Executor.resendDue}) as well as on snapshots: a quiet market (heartbeats
  *   only) does not stop retries. A resend of the same command with the same id by the bridge
  *   (no ack in time, or the EA said hello again) is reported too (`command_resent`).
- * - Escalation: after `escalateAfter` attempts the executor reports an escalation once (event
- *   and critical notification) and keeps retrying at the longest backoff.
+ * - Escalation: once `escalateAfter` attempts went unconfirmed, or as long as their backoff
+ *   would take (1 + 2 + 4 = 7 s by default) has passed since the first attempt, the executor
+ *   reports an escalation once (event and critical notification) and keeps retrying. Time
+ *   counts too because an attempt the EA never acks stays in flight for the bridge's whole ack
+ *   timeout and resends: counting attempts alone escalated 15 s per attempt late.
  * - Dry run: decisions are reported as `dry_run` events and nothing is sent.
  *
  * @module
  */
-import type { Ack, Command, Snapshot } from "../mt5/protocol.ts";
+import { type Ack, type Command, fitReason, type Snapshot } from "../mt5/protocol.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
 import { exponentialBackoff } from "../shared/backoff.ts";
@@ -60,7 +63,15 @@ export type ExecutorEvent =
   | { type: "command_acked"; command: OutgoingCommand; ack: Ack; rule: string }
   | { type: "command_failed"; command: OutgoingCommand; error: string; rule: string }
   | { type: "confirmed"; target: string; attempts: number; rule: string }
-  | { type: "escalation"; target: string; attempts: number; rule: string; reason: string }
+  | {
+    type: "escalation";
+    target: string;
+    attempts: number;
+    /** Ms since the first attempt. */
+    elapsedMs: number;
+    rule: string;
+    reason: string;
+  }
   | { type: "dry_run"; command: OutgoingCommand; rule: string };
 
 /** Options of {@link Executor}. */
@@ -88,6 +99,8 @@ interface Target {
   attempts: number;
   inFlight: boolean;
   nextAttemptAt: number;
+  /** Monotonic ms of the first attempt. */
+  firstAttemptAt: number;
   escalated: boolean;
 }
 
@@ -148,6 +161,19 @@ export class Executor {
   /** True while a lock is being held. */
   get holding(): boolean {
     return this.#lock !== undefined;
+  }
+
+  /**
+   * Takes up account-wide targets a previous process left unconfirmed with its lock (after a
+   * restart): they are enforced like new ones.
+   */
+  resume(keys: readonly ("cancel_orders" | "close_all")[], rule: string, reason: string): void {
+    for (const key of keys) this.#target(key, rule, reason);
+  }
+
+  /** The account-wide targets (`cancel_orders`, `close_all`) not yet confirmed. */
+  flattening(): Array<"cancel_orders" | "close_all"> {
+    return (["cancel_orders", "close_all"] as const).filter((key) => this.#targets.has(key));
   }
 
   /** Number of targets not yet confirmed. */
@@ -254,6 +280,7 @@ export class Executor {
         attempts: 0,
         inFlight: false,
         nextAttemptAt: 0,
+        firstAttemptAt: 0,
         escalated: false,
       };
       this.#targets.set(key, target);
@@ -285,29 +312,58 @@ export class Executor {
     }
   }
 
-  #maybeSend(target: Target, command: OutgoingCommand): void {
+  /**
+   * Escalates once when `escalateAfter` attempts are spent and the next is due, or when the
+   * time those attempts take has passed since the first, whether an attempt is still waiting
+   * for its ack or not.
+   */
+  #escalateIfDue(target: Target, now: number): void {
+    if (target.escalated || target.attempts === 0 || this.#options.dryRun) return;
+    const { escalateAfter } = this.#options;
+    const elapsed = now - target.firstAttemptAt;
+    const spent = target.attempts >= escalateAfter && now >= target.nextAttemptAt;
+    if (!spent && elapsed < this.#escalationDelay()) return;
+    target.escalated = true;
+    this.#options.onEvent({
+      type: "escalation",
+      target: target.key,
+      attempts: target.attempts,
+      elapsedMs: Math.round(elapsed),
+      rule: target.rule,
+      reason: target.reason,
+    });
+  }
+
+  /** The time `escalateAfter` attempts take by their backoff (1 + 2 + 4 s by default). */
+  #escalationDelay(): number {
+    let total = 0;
+    for (let attempt = 0; attempt < this.#options.escalateAfter; attempt++) {
+      total += exponentialBackoff(attempt, {
+        baseMs: this.#options.retryBaseMs,
+        maxMs: this.#options.retryMaxMs,
+      });
+    }
+    return total;
+  }
+
+  #maybeSend(target: Target, given: OutgoingCommand): void {
+    // The one place where a reason is fitted to the protocol: a rule's (or a stored
+    // lock_reason's) long text must never keep a protective command from the EA.
+    const command = "reason" in given ? { ...given, reason: fitReason(given.reason) } : given;
     // Backoff is a duration: measured on the monotonic clock, so a wall clock set back an hour
     // does not hold a protective command back for an hour.
     const now = this.#options.clock.monotonic();
+    this.#escalateIfDue(target, now);
     // An ack alone does not count: until a snapshot shows the goal reached, the target is
     // resent when its backoff is over, whether snapshots arrive meanwhile or not.
     if (target.inFlight || now < target.nextAttemptAt) return;
+    if (target.attempts === 0) target.firstAttemptAt = now;
     target.attempts++;
     const delay = exponentialBackoff(target.attempts - 1, {
       baseMs: this.#options.retryBaseMs,
       maxMs: this.#options.retryMaxMs,
     });
     target.nextAttemptAt = now + delay;
-    if (target.attempts > this.#options.escalateAfter && !target.escalated) {
-      target.escalated = true;
-      this.#options.onEvent({
-        type: "escalation",
-        target: target.key,
-        attempts: target.attempts - 1,
-        rule: target.rule,
-        reason: target.reason,
-      });
-    }
     if (this.#options.dryRun) {
       // Nothing will change: report once per target and wait for the next backoff period.
       if (target.attempts === 1) {

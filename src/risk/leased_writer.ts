@@ -6,12 +6,21 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import type { Snapshot } from "../mt5/protocol.ts";
+import type { Order, Position, Snapshot } from "../mt5/protocol.ts";
 import type { DayState, PeakState } from "../rules/rule.ts";
 import { abortableSleep } from "../shared/async.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
-import type { Lease, ManagedPatch, Metrics, Store } from "../store/mod.ts";
+import {
+  type Lease,
+  type ListedOrder,
+  type ListedPosition,
+  type ManagedPatch,
+  MAX_LISTED_TRADES,
+  type Metrics,
+  type Store,
+} from "../store/mod.ts";
+import { serverOffsetOf } from "../rules/wall_clock.ts";
 import { round2 } from "../shared/money.ts";
 import type { RiskEvent } from "./audit_trail.ts";
 import type { LockState } from "./lock_state.ts";
@@ -43,8 +52,10 @@ export class LeasedWriter {
   readonly #queue: WriteQueue;
   /** Monotonic ms of the last metrics write (the interval is a duration). */
   #lastMetricsAt = Number.NEGATIVE_INFINITY;
-  /** Metrics (with day and peak) handed over but not yet written. */
+  /** Metrics handed over but not yet written. */
   #pendingMetrics: ManagedPatch | undefined;
+  /** Where the day and peak of the next metrics write are read from, when it runs. */
+  #pendingState: (() => { day?: DayState | undefined; peak?: PeakState | undefined }) | undefined;
   /** The metrics last written, for the samples taken at a lock. */
   #lastMetrics: Metrics | undefined;
   /** True once the current trading state is known to be in the store. */
@@ -77,6 +88,14 @@ export class LeasedWriter {
    */
   get tradingStored(): boolean {
     return this.#tradingStored;
+  }
+
+  /**
+   * True while a change of the trading, day or peak state has not reached the store (the store
+   * is unreachable): a stop then keeps it in the local journal.
+   */
+  get stateUnwritten(): boolean {
+    return this.#pendingMetrics !== undefined || this.#queue.stateUnwritten;
   }
 
   /** Appends an audit event. */
@@ -115,14 +134,18 @@ export class LeasedWriter {
    * They are written at once when the last metrics write is a metrics interval old, else by
    * {@link writeMetricsUntil} once it is (whether or not more snapshots arrive), and by
    * {@link flushMetrics} on stop: a new high-water mark reached just before the market went
-   * quiet is never lost. This is the one place where metrics reach the store.
+   * quiet is never lost. This is the one place where metrics reach the store: with the
+   * counts go the positions and pending orders themselves (capped at `MAX_LISTED_TRADES`) and
+   * the server's offset from UTC, for the dashboard. The day and peak are read from `state` when
+   * the write runs, not when it is queued: a write waiting through an outage must not put back an
+   * older day over a newer one (a warning's memory).
    */
   writeMetrics(
     snapshot: Snapshot,
     dailyPnl: number,
-    state: { day?: DayState | undefined; peak?: PeakState | undefined },
+    state: () => { day?: DayState | undefined; peak?: PeakState | undefined },
   ): void {
-    const { day, peak } = state;
+    this.#pendingState = state;
     this.#pendingMetrics = {
       metrics: {
         balance: snapshot.account.balance,
@@ -131,9 +154,10 @@ export class LeasedWriter {
         positions: snapshot.positions.length,
         orders: snapshot.orders.length,
         updated_at: this.#options.clock.now(),
+        open_positions: capped(snapshot.positions.map(listedPosition)),
+        pending_orders: capped(snapshot.orders.map(listedOrder)),
+        server_offset: serverOffsetOf(snapshot),
       },
-      ...(day === undefined ? {} : { day }),
-      ...(peak === undefined ? {} : { peak }),
     };
     this.#writeMetricsIfDue();
   }
@@ -154,7 +178,15 @@ export class LeasedWriter {
     if (patch === undefined) return;
     this.#pendingMetrics = undefined;
     this.#lastMetricsAt = this.#options.clock.monotonic();
-    this.#submit("metrics", "metrics", patch);
+    const state = this.#pendingState;
+    this.#submit("metrics", "metrics", () => {
+      const { day, peak } = state?.() ?? {};
+      return {
+        ...patch,
+        ...(day === undefined ? {} : { day }),
+        ...(peak === undefined ? {} : { peak }),
+      };
+    });
     if (patch.metrics !== undefined) {
       this.#lastMetrics = patch.metrics;
       this.#writeSample(patch.metrics, patch.metrics.updated_at, "sample");
@@ -233,7 +265,7 @@ export class LeasedWriter {
   #submit(
     kind: "state" | "metrics",
     key: string,
-    patch: ManagedPatch,
+    patch: ManagedPatch | (() => ManagedPatch),
     written?: () => void,
   ): void {
     const { store, clock } = this.#options;
@@ -242,9 +274,45 @@ export class LeasedWriter {
       kind,
       key,
       run: async () => {
-        await store.updateElement(lease, patch, clock.now());
+        await store.updateElement(
+          lease,
+          typeof patch === "function" ? patch() : patch,
+          clock.now(),
+        );
         written?.();
       },
     });
   }
+}
+
+/** The first {@link MAX_LISTED_TRADES} items, and whether any were left out. */
+function capped<T>(items: T[]): { items: T[]; truncated: boolean } {
+  return { items: items.slice(0, MAX_LISTED_TRADES), truncated: items.length > MAX_LISTED_TRADES };
+}
+
+/** A position as the metrics list it: what a person looking at the account needs. */
+function listedPosition(position: Position): ListedPosition {
+  return {
+    ticket: position.ticket,
+    symbol: position.symbol,
+    side: position.side,
+    volume: position.volume,
+    open_price: position.open_price,
+    sl: position.sl,
+    tp: position.tp,
+    profit: round2(position.profit + position.swap),
+  };
+}
+
+/** A pending order as the metrics list it. */
+function listedOrder(order: Order): ListedOrder {
+  return {
+    ticket: order.ticket,
+    symbol: order.symbol,
+    type: order.type,
+    volume: order.volume,
+    price: order.price,
+    sl: order.sl,
+    tp: order.tp,
+  };
 }

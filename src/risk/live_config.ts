@@ -130,7 +130,10 @@ export class LiveConfig {
       !this.#options.dryRun && writer.tradingStored && isLocked(guard.lock) &&
       element.trading === "ALLOWED" && await this.#unlockedInStore(guard)
     ) {
-      guard.unlock("unlocked by a person (element trading set to ALLOWED)");
+      guard.unlock(
+        "unlocked by a person (element trading set to ALLOWED)",
+        element.unlocked_at ?? this.#options.clock.now(),
+      );
     }
     const settings = riskSettingsOf(element);
     if (JSON.stringify(settings) !== JSON.stringify(guard.settings)) {

@@ -110,16 +110,35 @@ export interface EaUnlockInput {
   now: number;
   /** How long an unlock may take to show in a snapshot before it is sent again. */
   retryMs: number;
+  /**
+   * Something proves the EA's lock is to be lifted: a person's unlock not yet seen on the EA,
+   * an unlock this process made itself, or the EA's own lock end has passed.
+   */
+  unlockProven: boolean;
 }
 
 /**
- * Whether the EA must be unlocked: the account is ALLOWED but the EA still holds a lock of its
- * own (a person unlocked the account while no risk process ran, or an unlock did not land).
- * `first` asks for the first unlock of this EA session (record it), `resend` for a resend of an
- * unlock that has not taken yet; undefined when nothing is to be sent.
+ * What to do when the account is ALLOWED but the EA still holds a lock of its own. With proof
+ * that the lock is to be lifted (a person unlocked the account while no risk process ran, or an
+ * unlock of this process did not land yet), `first` asks for the first unlock of this EA session
+ * (record it) and `resend` for a resend of one that has not taken yet. Without proof the lock
+ * may be one whose store write was lost (decided during a store outage): `adopt` it, never undo
+ * it. Undefined when nothing is to be done.
  */
-export function eaUnlockDue(input: EaUnlockInput): "first" | "resend" | undefined {
+export function eaUnlockDue(input: EaUnlockInput): "first" | "resend" | "adopt" | undefined {
   if (isLocked(input.state) || !input.eaLocked || input.holding) return undefined;
-  if (input.lastSentAt === undefined) return "first";
-  return input.now - input.lastSentAt < input.retryMs ? undefined : "resend";
+  if (input.lastSentAt !== undefined) {
+    return input.now - input.lastSentAt < input.retryMs ? undefined : "resend";
+  }
+  return input.unlockProven ? "first" : "adopt";
+}
+
+/**
+ * The lock to adopt from an EA that is locked while the account says ALLOWED and nothing proves
+ * an unlock: permanent when the EA reports no end (or 0), else a day lock to the EA's end.
+ */
+export function adoptedLock(eaLockedUntil: number | undefined, reason: string): LockRequest {
+  return eaLockedUntil === undefined || eaLockedUntil === 0
+    ? { scope: "permanent", until: 0, reason }
+    : { scope: "day", until: eaLockedUntil, reason };
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../shared/clock.ts";
 import {
+  adoptedLock,
   applyLock,
   eaUnlockDue,
   expireLock,
@@ -88,7 +89,13 @@ Deno.test("lockStateOf and isLocked read the element's persisted lock", () => {
 
 Deno.test("eaUnlockDue: an EA locked while the account is ALLOWED is unlocked, then resent", () => {
   const clock = new ManualClock(START);
-  const base = { state: UNLOCKED, eaLocked: true, holding: false, retryMs: 5_000 };
+  const base = {
+    state: UNLOCKED,
+    eaLocked: true,
+    holding: false,
+    retryMs: 5_000,
+    unlockProven: true,
+  };
   assert.equal(eaUnlockDue({ ...base, lastSentAt: undefined, now: clock.now() }), "first");
   const sentAt = clock.now();
   clock.advance(4_999);
@@ -99,9 +106,25 @@ Deno.test("eaUnlockDue: an EA locked while the account is ALLOWED is unlocked, t
 
 Deno.test("eaUnlockDue: never while the account is locked, the EA is free or a lock is held", () => {
   const now = START;
-  const base = { eaLocked: true, holding: false, lastSentAt: undefined, now, retryMs: 5_000 };
+  const base = {
+    eaLocked: true,
+    holding: false,
+    lastSentAt: undefined,
+    now,
+    retryMs: 5_000,
+    unlockProven: true,
+  };
   const locked: LockState = { trading: "LOCKED", lockedUntil: null, reason: "dd" };
   assert.equal(eaUnlockDue({ ...base, state: locked }), undefined);
   assert.equal(eaUnlockDue({ ...base, state: UNLOCKED, eaLocked: false }), undefined);
   assert.equal(eaUnlockDue({ ...base, state: UNLOCKED, holding: true }), undefined);
+});
+
+Deno.test("eaUnlockDue: an EA lock nothing proves to be lifted is adopted, not undone", () => {
+  const base = { state: UNLOCKED, eaLocked: true, holding: false, now: START, retryMs: 5_000 };
+  assert.equal(eaUnlockDue({ ...base, lastSentAt: undefined, unlockProven: false }), "adopt");
+  assert.equal(eaUnlockDue({ ...base, lastSentAt: undefined, unlockProven: true }), "first");
+  assert.deepEqual(adoptedLock(undefined, "r"), { scope: "permanent", until: 0, reason: "r" });
+  assert.deepEqual(adoptedLock(0, "r"), { scope: "permanent", until: 0, reason: "r" });
+  assert.deepEqual(adoptedLock(START, "r"), { scope: "day", until: START, reason: "r" });
 });

@@ -10,3 +10,4 @@ export type { RiskStatus } from "./account_guard.ts";
 export type { RiskEvent } from "./audit_trail.ts";
 export { type Notification, WebhookNotifier, type WebhookOptions } from "./notifier.ts";
 export { prepareContext } from "./engine.ts";
+export { defaultJournalDir, JOURNAL_DIR_ENV } from "./state_journal.ts";

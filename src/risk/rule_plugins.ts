@@ -6,7 +6,12 @@
  * @module
  */
 import type { Logger } from "@logtape/logtape";
-import { formatLoadError, PluginHost, type PluginSpec } from "../rules/plugins.ts";
+import {
+  formatLoadError,
+  PluginHost,
+  type PluginSpec,
+  type ProtectedPath,
+} from "../rules/plugins.ts";
 import type { RiskSettings } from "../rules/rule.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { AuditTrail } from "./audit_trail.ts";
@@ -24,6 +29,8 @@ export interface RulePluginsOptions {
   writer: LeasedWriter;
   /** The account's logger. */
   log: Logger;
+  /** What no plugin may share a folder with (store file, log file, terminal folder). */
+  protectedPaths: readonly ProtectedPath[];
 }
 
 /** See the module documentation. */
@@ -57,7 +64,10 @@ export class RulePlugins {
     this.#host = undefined;
     await previous?.close();
     if (specs.length === 0) return;
-    this.#host = await PluginHost.start(specs, { clock });
+    this.#host = await PluginHost.start(specs, {
+      clock,
+      protectedPaths: this.#options.protectedPaths,
+    });
     for (const error of this.#host.loadErrors) {
       const message = `rule plugin failed to load: ${formatLoadError(error)}`;
       log.error(message);

@@ -16,7 +16,8 @@
  * - silence from the EA raises an alarm, and a longer silence restarts the terminal;
  * - a lost lease stops the process at once: another manager owns the account;
  * - a stop never closes positions and never unlocks: it finishes the writes and gives the
- *   lease back.
+ *   lease back; state changes the store could not take by then are kept in the local
+ *   {@link StateJournal}, which the next process for the element replays before it decides.
  *
  * @module
  */
@@ -35,7 +36,9 @@ import { LeasedWriter } from "./leased_writer.ts";
 import { LiveConfig, riskSettingsOf } from "./live_config.ts";
 import type { WebhookNotifier } from "./notifier.ts";
 import { RulePlugins } from "./rule_plugins.ts";
+import type { ProtectedPath } from "../rules/plugins.ts";
 import { TerminalSession } from "./terminal_session.ts";
+import { type Replay, replayJournal, StateJournal } from "./state_journal.ts";
 import { DEFAULT_STALE_MS } from "../shared/stale.ts";
 
 /** Timings of the risk loop; every one can be shortened for tests. */
@@ -109,6 +112,13 @@ export interface RiskRunOptions {
   launchTerminal?: (options: LaunchTerminalOptions) => Promise<TerminalHandle>;
   /** Receives the started terminal (tests inspect the simulator through it). */
   onTerminal?: (terminal: TerminalHandle) => void;
+  /**
+   * Folder of the local state journal (see {@link StateJournal}); without one, state the store
+   * could not take at a stop is lost.
+   */
+  journalDir?: string | undefined;
+  /** The log file, when logging goes to one: no plugin may share its folder. */
+  logFile?: string | undefined;
 }
 
 /**
@@ -132,7 +142,7 @@ export async function runRisk(options: RiskRunOptions): Promise<void> {
   };
   let parts: RiskParts | undefined;
   try {
-    const claim = await claimElement({
+    const claimed = await claimElement({
       store: options.store,
       elementId: options.elementId,
       host: options.host,
@@ -141,8 +151,14 @@ export async function runRisk(options: RiskRunOptions): Promise<void> {
       leaseStaleMs: timing.leaseStaleMs,
       now: clock.now(),
     });
-    const run = { options, timing, clock, log, signal: stop.signal, die };
+    const journal = options.journalDir === undefined
+      ? undefined
+      : new StateJournal(options.journalDir, options.elementId);
+    const replay = await readJournal(journal, claimed, clock.now(), log);
+    const claim = replay === undefined ? claimed : { ...claimed, element: replay.element };
+    const run = { options, timing, clock, log, signal: stop.signal, die, journal };
     parts = assemble(claim, run);
+    if (replay !== undefined) recordReplay(parts, replay, journal!);
     await start(parts, claim, run);
     const { live, writer, session, guard } = parts;
     await Promise.all([
@@ -169,7 +185,7 @@ export async function runRisk(options: RiskRunOptions): Promise<void> {
   } finally {
     options.signal.removeEventListener("abort", onAbort);
     stop.abort();
-    if (parts !== undefined) await shutdown(parts, fatal === undefined);
+    if (parts !== undefined) await shutdown(parts, fatal === undefined, clock, log);
   }
   if (fatal !== undefined) throw fatal;
 }
@@ -184,6 +200,8 @@ interface RunContext {
   signal: AbortSignal;
   /** Stops the process with a fatal error. */
   die: (error: unknown) => void;
+  /** The local state journal, when there is a folder for it. */
+  journal: StateJournal | undefined;
 }
 
 /** The parts of a running risk process. */
@@ -194,6 +212,7 @@ interface RiskParts {
   plugins: RulePlugins;
   guard: AccountGuard;
   session: TerminalSession;
+  journal: StateJournal | undefined;
 }
 
 /** Builds the parts around a held lease; nothing starts yet. */
@@ -234,6 +253,7 @@ function assemble(claim: ClaimedElement, run: RunContext): RiskParts {
     audit,
     writer,
     log,
+    protectedPaths: protectedPaths(options, claim.instance.path),
   });
   const guard = new AccountGuard({
     element: claim.element,
@@ -268,7 +288,41 @@ function assemble(claim: ClaimedElement, run: RunContext): RiskParts {
     signal,
     log,
   });
-  return { live, writer, audit, plugins, guard, session };
+  return { live, writer, audit, plugins, guard, session, journal: run.journal };
+}
+
+/**
+ * The journal left by an earlier process, merged into the element as loaded. A journal that
+ * cannot be read is reported and ignored: the EA's own lock still protects the account (an
+ * EA lock nothing proves lifted is adopted).
+ */
+async function readJournal(
+  journal: StateJournal | undefined,
+  claim: ClaimedElement,
+  now: number,
+  log: Logger,
+): Promise<Replay | undefined> {
+  if (journal === undefined) return undefined;
+  let entry;
+  try {
+    entry = await journal.load();
+  } catch (error) {
+    log.error("cannot replay the state journal: {error}", { error: describeError(error) });
+    return undefined;
+  }
+  return entry === undefined ? undefined : replayJournal(claim.element, entry, now);
+}
+
+/** Writes what the journal added and records the replay; the file goes once it is stored. */
+function recordReplay(parts: RiskParts, replay: Replay, journal: StateJournal): void {
+  if (Object.keys(replay.patch).length > 0) parts.writer.patch(replay.patch);
+  parts.audit.record(
+    "lifecycle",
+    `state replayed from the local journal left by the previous process: ${
+      replay.notes.join(", ") || "nothing newer than the store"
+    }`,
+    { detail: { journal: journal.path, ...replay.patch } },
+  );
 }
 
 /** Marks the element ACTIVE, loads the plugins and starts the terminal. */
@@ -319,8 +373,13 @@ function routeBridgeEvent(event: BridgeEvent, guard: AccountGuard, audit: AuditT
  * then, unless the lease was lost, the latest metrics with the day and peak state are written,
  * the writes are finished and the lease is given back.
  */
-async function shutdown(parts: RiskParts, leaseHeld: boolean): Promise<void> {
-  const { session, plugins, guard, audit, writer } = parts;
+async function shutdown(
+  parts: RiskParts,
+  leaseHeld: boolean,
+  clock: Clock,
+  log: Logger,
+): Promise<void> {
+  const { session, plugins, guard, audit, writer, journal } = parts;
   await session.detach();
   await plugins.close();
   // Closing the bridge first ends commands still waiting for an ack at once (CLOSED).
@@ -331,10 +390,61 @@ async function shutdown(parts: RiskParts, leaseHeld: boolean): Promise<void> {
     // The latest day and peak state must survive the stop, even after a quiet market.
     writer.flushMetrics();
     audit.record("lifecycle", "risk process stopped");
-    await writer.flush(5_000);
+    // Kept locally first, so that a stop cut short (admin kills a child that overruns its stop
+    // timeout) still leaves it; removed again once the store took every write.
+    const kept = journal !== undefined && writer.stateUnwritten &&
+      await saveJournal(journal, parts, clock, log);
+    const flushed = await writer.flush(STOP_FLUSH_MS);
+    if (flushed && journal !== undefined) {
+      await journal.clear().catch((error) =>
+        log.warn("cannot remove the state journal: {error}", { error: describeError(error) })
+      );
+    } else if (!flushed) {
+      log.warn(
+        kept
+          ? "store unreachable at stop: the lock, day and peak state are kept in {path}"
+          : "store unreachable at stop: unwritten state changes are lost (no journal folder)",
+        { path: journal?.path },
+      );
+    }
     await writer.release();
   } else {
     await writer.flush(2_000);
   }
   await writer.close();
+}
+
+/** How long a stop keeps retrying writes the store has not taken (admin waits 10 s by default). */
+const STOP_FLUSH_MS = 5_000;
+
+/** Saves the guard's durable state; true when it is on disk. */
+async function saveJournal(
+  journal: StateJournal,
+  parts: RiskParts,
+  clock: Clock,
+  log: Logger,
+): Promise<boolean> {
+  try {
+    await journal.save(parts.guard.durableState(), parts.writer.lease.lease, clock.now());
+    return true;
+  } catch (error) {
+    log.error("cannot write the state journal {path}: {error}", {
+      path: journal.path,
+      error: describeError(error),
+    });
+    return false;
+  }
+}
+
+/** What no plugin may share a folder with: the store file, the log file, the terminal folder. */
+function protectedPaths(options: RiskRunOptions, instancePath: string): ProtectedPath[] {
+  const paths: ProtectedPath[] = [];
+  const store = options.store.description;
+  if (store.startsWith("sqlite:")) paths.push({ path: store.slice(7), what: "the store file" });
+  if (options.logFile !== undefined) paths.push({ path: options.logFile, what: "the log file" });
+  const terminal = options.pathway ?? instancePath;
+  if (!terminal.startsWith("sim:")) {
+    paths.push({ path: terminal, what: "the terminal folder" });
+  }
+  return paths;
 }

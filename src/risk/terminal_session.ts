@@ -64,6 +64,8 @@ export class TerminalSession {
   #silentSince: number | undefined;
   /** A terminal restart in progress; closing waits for it so nothing it starts is orphaned. */
   #restarting: Promise<void> | undefined;
+  /** Set by {@link detach}: nothing listens to a bridge any more. */
+  #detached = false;
 
   /** Creates a session; {@link open} starts it. */
   constructor(options: TerminalSessionOptions) {
@@ -103,6 +105,7 @@ export class TerminalSession {
 
   /** Stops listening to the bridge (no more enforcement) and waits for a restart in progress. */
   async detach(): Promise<void> {
+    this.#detached = true;
     this.#bridgeOff?.();
     await this.#restarting;
   }
@@ -130,6 +133,9 @@ export class TerminalSession {
       staleAfterMs: this.#options.snapshotAlarmMs,
     });
     this.#bridgeOff?.();
+    // A restart that was under way when the process detached must not listen again (no more
+    // enforcement after detach); the bridge it opened is closed by closeBridge.
+    if (this.#detached) return;
     this.#bridgeOff = this.#bridge.on((event) => {
       try {
         this.#onBridgeEvent(event);

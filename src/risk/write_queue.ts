@@ -105,6 +105,12 @@ export class WriteQueue {
     return this.#pending.length;
   }
 
+  /** True while a state or metrics write (trading, day, peak) has not reached the store. */
+  get stateUnwritten(): boolean {
+    const isState = (w: Write | undefined) => w?.kind === "state" || w?.kind === "metrics";
+    return isState(this.#inFlight) || this.#pending.some(isState);
+  }
+
   /** Counters so far. */
   get stats(): Readonly<WriteQueueStats> {
     return { ...this.#stats };
@@ -162,10 +168,9 @@ export class WriteQueue {
   }
 
   #kick(): void {
-    if (this.#worker !== undefined) {
-      this.#wake?.();
-      return;
-    }
+    // A worker is running, or sleeping out a retry backoff: it takes the new write in turn. Waking
+    // it here would retry an unreachable store once per new write instead of by the backoff.
+    if (this.#worker !== undefined) return;
     this.#worker = this.#work().finally(() => {
       this.#worker = undefined;
     });

@@ -122,3 +122,24 @@ Deno.test("write queue: a coalesced write lands after writes submitted before it
   assert.deepEqual(store.written, ["metrics+day=D1", "day=D2"], "the newest day is written last");
   await queue.close();
 });
+
+Deno.test("write queue: new writes during an outage do not cut the retry backoff short", async () => {
+  let attempts = 0;
+  const failing = (label: string): Write => ({
+    kind: "event",
+    run: () => {
+      attempts++;
+      return Promise.reject(new RiskGuardError("STORE_UNAVAILABLE", `down (${label})`));
+    },
+  });
+  const queue = new WriteQueue({ retryMs: 5_000, maxRetryMs: 5_000 });
+  queue.submit(failing("first"));
+  // 20 more writes while the first waits out its 5 s backoff.
+  for (let i = 0; i < 20; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    queue.submit(failing(`w${i}`));
+  }
+  assert.equal(attempts, 1, "the store was asked once, not once per new write");
+  assert.equal(queue.pending, 21);
+  await queue.close();
+});

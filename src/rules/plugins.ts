@@ -29,7 +29,7 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { exponentialBackoff } from "../shared/backoff.ts";
 import type { Clock } from "../shared/clock.ts";
@@ -85,6 +85,20 @@ export interface PluginHostOptions {
   clock?: Clock;
   /** How to start a plugin process; default {@link defaultPluginCommand}. */
   command?: PluginCommand;
+  /**
+   * Files and folders a plugin must never be able to read (the store file, the log file, the
+   * terminal folder): a plugin whose folder holds one of them is refused, because a plugin may
+   * read everything in its own folder.
+   */
+  protectedPaths?: readonly ProtectedPath[];
+}
+
+/** A file or folder no plugin may share a folder with. */
+export interface ProtectedPath {
+  /** Absolute, or relative to the working directory. */
+  path: string;
+  /** What it is, for the refusal ("the store file"). */
+  what: string;
 }
 
 /** Counters and state of one plugin. */
@@ -103,8 +117,12 @@ export interface PluginStatus {
   errors: number;
   /** Evaluations that missed the deadline. */
   timeouts: number;
-  /** Plugin process crashes (exited on its own). */
+  /** Plugin process crashes (exited on its own, or killed for an answer line too long). */
   crashes: number;
+  /** Answer lines over {@link MAX_REPLY_CHARS} (the process was killed for each). */
+  oversized: number;
+  /** Restarts that did not load (reported, retried with backoff). */
+  reloadFailures: number;
   /** Plugin process restarts. */
   restarts: number;
   /** Snapshots skipped (busy, restarting, suspended). */
@@ -204,6 +222,61 @@ export function defaultPluginCommand(): PluginCommand {
 const encoder = new TextEncoder();
 const log = logger("rules", "plugin");
 
+/** Longest answer line a plugin process may write (characters, about 1 MiB of JSON). */
+export const MAX_REPLY_CHARS = 1024 * 1024;
+/** Plugin output lines (console, stderr) logged per window; the rest are counted. */
+const LOG_LINES_PER_WINDOW = 20;
+/** The window of {@link LOG_LINES_PER_WINDOW}, ms. */
+const LOG_WINDOW_MS = 10_000;
+/** Longest plugin output line logged, characters (the rest is cut). */
+const LOG_LINE_CHARS = 1_000;
+
+/**
+ * Logs a plugin's console output, at most {@link LOG_LINES_PER_WINDOW} lines per window and
+ * each cut to {@link LOG_LINE_CHARS}: a plugin printing in a loop must not flood the log file
+ * or stall the risk process. Lines held back are counted and reported once per window.
+ */
+class RateLimitedLog {
+  readonly #name: string;
+  #windowStart = performance.now();
+  #logged = 0;
+  #suppressed = 0;
+
+  constructor(name: string) {
+    this.#name = name;
+  }
+
+  line(text: string): void {
+    const now = performance.now();
+    if (now - this.#windowStart >= LOG_WINDOW_MS) {
+      this.end();
+      this.#windowStart = now;
+      this.#logged = 0;
+    }
+    if (this.#logged >= LOG_LINES_PER_WINDOW) {
+      this.#suppressed++;
+      return;
+    }
+    this.#logged++;
+    const line = text.length > LOG_LINE_CHARS
+      ? `${text.slice(0, LOG_LINE_CHARS)}... (${text.length} characters)`
+      : text;
+    log.info("plugin {name}: {line}", { name: this.#name, line });
+  }
+
+  /** Reports the lines held back in the current window. */
+  end(): void {
+    if (this.#suppressed === 0) return;
+    log.warn("plugin {name}: {count} more output line(s) not logged (at most {max} per {s} s)", {
+      name: this.#name,
+      count: this.#suppressed,
+      max: LOG_LINES_PER_WINDOW,
+      s: LOG_WINDOW_MS / 1000,
+    });
+    this.#suppressed = 0;
+  }
+}
+
 /** A running plugin process. */
 class PluginProcess {
   readonly child: Deno.ChildProcess;
@@ -216,6 +289,7 @@ class PluginProcess {
     onReply: (reply: Reply) => void,
     onExit: (message: string) => void,
     name: string,
+    onOversized: (chars: number) => void,
   ) {
     this.child = new Deno.Command(command.path, {
       args: command.args,
@@ -228,8 +302,9 @@ class PluginProcess {
       stderr: "piped",
     }).spawn();
     this.#writer = this.child.stdin.getWriter();
-    // A reply is one JSON line of any length: never cut.
-    const whole = { maxLineChars: Infinity };
+    // A reply is one JSON line, never cut; one beyond MAX_REPLY_CHARS is refused (the slot kills
+    // the process) before it can hold the risk process's memory and time.
+    const whole = { maxLineChars: MAX_REPLY_CHARS, onOverflow: onOversized };
     const stdout = forEachLine(this.child.stdout, (line) => {
       let reply: Reply;
       try {
@@ -240,9 +315,9 @@ class PluginProcess {
       }
       onReply(reply);
     }, whole);
-    const stderr = forEachLine(this.child.stderr, (line) => {
-      log.info("plugin {name}: {line}", { name, line });
-    });
+    const stderrLog = new RateLimitedLog(name);
+    const stderr = forEachLine(this.child.stderr, (line) => stderrLog.line(line))
+      .finally(() => stderrLog.end());
     this.done = Promise.all([stdout, stderr, this.child.status]).then(([, , status]) => {
       if (!this.#killed) {
         onExit(
@@ -277,6 +352,20 @@ class PluginProcess {
 
 type SlotOptions = Required<Omit<PluginHostOptions, "baseDir">>;
 
+/** An existing protected path inside `folder` (or the folder itself), if any. */
+async function protectedIn(
+  folder: string,
+  paths: readonly ProtectedPath[],
+): Promise<ProtectedPath | undefined> {
+  for (const item of paths) {
+    const inside = relative(folder, resolve(item.path));
+    if (inside !== "" && (inside.startsWith("..") || isAbsolute(inside))) continue;
+    // Only what is there can be read (a terminal folder named for an instance not set up yet).
+    if (await Deno.stat(item.path).then(() => true, () => false)) return item;
+  }
+  return undefined;
+}
+
 /** One plugin in its process. */
 class PluginSlot {
   readonly spec: PluginSpec;
@@ -300,7 +389,18 @@ class PluginSlot {
   #loadWaiter: ((reply: Reply | { type: "crash"; message: string }) => void) | undefined;
   #failuresInRow = 0;
   #suspendedUntil = 0;
-  #counters = { evaluations: 0, errors: 0, timeouts: 0, crashes: 0, restarts: 0, skipped: 0 };
+  /** A reload failure not yet handed out with an outcome. */
+  #unreported: RuleError | undefined;
+  #counters = {
+    evaluations: 0,
+    errors: 0,
+    timeouts: 0,
+    crashes: 0,
+    oversized: 0,
+    reloadFailures: 0,
+    restarts: 0,
+    skipped: 0,
+  };
   readonly #exits = new Set<Promise<void>>();
 
   constructor(spec: PluginSpec, url: URL, options: SlotOptions) {
@@ -357,6 +457,15 @@ class PluginSlot {
       return error;
     };
     if (this.url.protocol === "file:") {
+      const folder = dirname(this.file);
+      const exposed = await protectedIn(folder, this.#options.protectedPaths);
+      if (exposed !== undefined) {
+        return this.#fail(failure(
+          `refused: its folder ${folder} also holds ${exposed.what} (${
+            resolve(exposed.path)
+          }), which a plugin may read; move the plugin into a folder of its own`,
+        ));
+      }
       try {
         const info = await Deno.stat(this.url);
         if (!info.isFile) return this.#fail(failure("not a file"));
@@ -417,6 +526,11 @@ class PluginSlot {
   evaluate(context: RuleContext): Promise<Settled> {
     if (this.#state === "suspended" && this.#options.clock.monotonic() >= this.#suspendedUntil) {
       this.#restart();
+    }
+    const unreported = this.#unreported;
+    if (unreported !== undefined && this.#state !== "ready") {
+      this.#unreported = undefined;
+      return Promise.resolve({ ...this.#skip(this.#state), error: unreported });
     }
     if (this.#state !== "ready") return Promise.resolve(this.#skip(this.#state));
     if (this.#pending !== undefined) return Promise.resolve(this.#skip("busy"));
@@ -493,6 +607,18 @@ class PluginSlot {
         if (process === this.#process) this.#onCrash(message);
       },
       this.spec.module,
+      (chars) => {
+        if (process !== this.#process) return;
+        this.#counters.oversized++;
+        log.error("plugin {name} wrote an answer line over {max} characters: killed", {
+          name: this.spec.module,
+          max: MAX_REPLY_CHARS,
+        });
+        this.#onCrash(
+          `wrote an answer line of more than ${MAX_REPLY_CHARS} characters (${chars} so far): ` +
+            "plugin process killed",
+        );
+      },
     );
     this.#process = process;
     this.#exits.add(process.done);
@@ -606,7 +732,37 @@ class PluginSlot {
   #restart(): void {
     this.#counters.restarts++;
     this.#state = "restarting";
-    void this.load();
+    void this.load().then((error) => {
+      if (error !== undefined) this.#reloadFailed(error);
+    });
+  }
+
+  /**
+   * A restart that did not load (the file was edited into a syntax error, removed, ...): the
+   * plugin is not dropped for good in silence. The failure is reported with the next snapshot's
+   * outcome (an `error` of kind `load`) and the load is retried with the same backoff as a
+   * suspension, so a fixed file is picked up again.
+   */
+  #reloadFailed(error: PluginLoadError): void {
+    if (this.#state === "closed") return;
+    this.#counters.reloadFailures++;
+    this.#failuresInRow++;
+    const { maxFailures, backoffMs, maxBackoffMs, clock } = this.#options;
+    const wait = exponentialBackoff(Math.max(0, this.#failuresInRow - maxFailures), {
+      baseMs: backoffMs,
+      maxMs: maxBackoffMs,
+    });
+    this.#suspendedUntil = clock.monotonic() + wait;
+    this.#state = "suspended";
+    const rule: RuleError = {
+      rule: this.id,
+      kind: "load",
+      message: `reload failed: ${error.message} (retried in ${Math.round(wait)} ms)`,
+      file: this.file,
+    };
+    if (error.line !== undefined) rule.line = error.line;
+    if (error.column !== undefined) rule.column = error.column;
+    this.#unreported = rule;
   }
 }
 
@@ -636,6 +792,7 @@ export class PluginHost {
       maxBackoffMs: options.maxBackoffMs ?? 60_000,
       clock: options.clock ?? systemClock,
       command: options.command ?? defaultPluginCommand(),
+      protectedPaths: options.protectedPaths ?? [],
     };
     const slots = specs.map((spec) =>
       new PluginSlot(spec, resolvePluginUrl(spec.module, options.baseDir), settings)

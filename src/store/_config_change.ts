@@ -61,7 +61,8 @@ export interface ConfigChange {
  * Checks a person's configuration change (`configureElement`) against the element's current
  * document and returns what to write, or the refusal. Only {@link CONFIG_ELEMENT_FIELDS} may be
  * given; `null` removes a field; `trading` may only be `"ALLOWED"`, which also clears
- * `lock_reason` and `locked_until`. Setting `password` without `password_enc` removes a stored
+ * `lock_reason` and `locked_until` and records `unlocked_at` (the proof of a person's unlock that a
+ * risk process needs before it unlocks an EA). Setting `password` without `password_enc` removes a stored
  * `password_enc` (and the other way round), so that the new password is the one used. The merged
  * document must be a valid element. Never throws.
  */
@@ -85,6 +86,8 @@ export function prepareConfigChange(
         given.trading = "ALLOWED";
         given.lock_reason = null;
         given.locked_until = null;
+        // The proof of a person's unlock: a risk process only unlocks an EA for one of these.
+        given.unlocked_at = now;
       } else {
         issues.push({
           field: "trading",

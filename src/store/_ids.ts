@@ -41,14 +41,51 @@ export function normalizeWatchOptions(options: WatchOptions): WatchOptions {
   return { ...options, elementId: normalizeId(options.elementId) };
 }
 
-/** A new 24-hex-digit id, ObjectId-shaped (4 bytes seconds + 8 random bytes). */
+/**
+ * Ids shaped like a MongoDB ObjectId: 4 bytes of seconds, 5 bytes drawn once per process, 3
+ * bytes of a counter incremented for every id. The ids of one sequence are strictly increasing
+ * while the clock does not go back; when the counter wraps, the process value moves up by one
+ * instead, keeping the order.
+ */
+export class IdSequence {
+  #process: number;
+  #counter: number;
+
+  /** A sequence from a 5-byte process value and the counter of the id before the first. */
+  constructor(processValue: number, counter: number) {
+    this.#process = processValue;
+    this.#counter = counter;
+  }
+
+  /** The next id, for the wall time `now` (epoch ms). */
+  next(now: number): string {
+    this.#counter++;
+    if (this.#counter > 0xff_ffff) {
+      this.#counter = 0;
+      this.#process = (this.#process + 1) % 2 ** 40;
+    }
+    const seconds = Math.floor(now / 1000) >>> 0;
+    return hex(seconds, 8) + hex(this.#process, 10) + hex(this.#counter, 6);
+  }
+}
+
+/** This process's sequence: a random process value, the counter from a random point below half. */
+const processIds = new IdSequence(randomBelow(2 ** 40), randomBelow(2 ** 23));
+
+/**
+ * A new 24-hex-digit id ({@link IdSequence}). Ids made by one process are strictly increasing,
+ * so events it writes within one millisecond are listed in the order written by `(at, _id)` on
+ * both adapters.
+ */
 export function newId(now = Date.now()): string {
-  const bytes = new Uint8Array(12);
-  const seconds = Math.floor(now / 1000);
-  bytes[0] = (seconds >>> 24) & 0xff;
-  bytes[1] = (seconds >>> 16) & 0xff;
-  bytes[2] = (seconds >>> 8) & 0xff;
-  bytes[3] = seconds & 0xff;
-  crypto.getRandomValues(bytes.subarray(4));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return processIds.next(now);
+}
+
+function hex(value: number, digits: number): string {
+  return value.toString(16).padStart(digits, "0");
+}
+
+function randomBelow(limit: number): number {
+  const words = crypto.getRandomValues(new Uint32Array(2));
+  return (words[0]! * 2 ** 32 + words[1]!) % limit;
 }

@@ -39,6 +39,8 @@ const managedPatchSchema = z.strictObject({
   trading: z.enum(TRADING_STATES).optional(),
   lock_reason: z.string().nullable().optional(),
   locked_until: z.number().finite().nullable().optional(),
+  unlock_applied_at: z.number().int().nonnegative().nullable().optional(),
+  flatten_pending: z.array(z.enum(["cancel_orders", "close_all"])).optional(),
   metrics: metricsSchema.optional(),
   day: dayStateSchema.nullable().optional(),
   peak: peakStateSchema.nullable().optional(),

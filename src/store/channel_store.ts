@@ -186,6 +186,8 @@ export class ChannelStore implements Store {
   #direct: Promise<Store> | null = null;
   #directStore: Store | null = null;
   #closed = false;
+  /** The store's description as admin last said it. */
+  #described = "store through admin";
   readonly #feeds = new Set<ChannelFeed>();
 
   private constructor(options: ChannelStoreOptions, connection: Connection | null) {
@@ -225,10 +227,14 @@ export class ChannelStore implements Store {
     return this.#directStore?.kind ?? this.#connection?.kind ?? "sqlite";
   }
 
-  /** Where the calls go, without credentials. */
+  /**
+   * The store's own description (admin's store, or the fallback's), without credentials: the
+   * same text as a direct client's, since folders are keyed on it (the state journal, the
+   * control folder).
+   */
   get description(): string {
     if (this.#directStore !== null) return this.#directStore.description;
-    return `${this.#connection?.description ?? "store"} through admin (${this.#options.address})`;
+    return this.#connection?.description ?? this.#described;
   }
 
   ensureIndexes(): Promise<void> {
@@ -304,6 +310,7 @@ export class ChannelStore implements Store {
   }
 
   #watch(connection: Connection): void {
+    this.#described = connection.description;
     void connection.closed.then(() => {
       if (this.#connection === connection) this.#connection = null;
       if (!this.#closed && this.#options.fallback !== undefined) this.#goDirect();

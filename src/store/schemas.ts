@@ -156,6 +156,51 @@ export const peakStateSchema = z.object({
   since: epochMs,
 });
 
+/** At most this many positions (and as many pending orders) are listed in `metrics`. */
+export const MAX_LISTED_TRADES = 500;
+
+const ticketSchema = z.number().int().min(0);
+const symbolNameSchema = z.string().min(1);
+
+/** One open position as listed in `metrics.open_positions` (what the dashboard shows). */
+export const listedPositionSchema = z.object({
+  ticket: ticketSchema,
+  symbol: symbolNameSchema,
+  side: z.enum(["buy", "sell"]),
+  volume: z.number().min(0),
+  open_price: z.number().min(0),
+  /** Stop loss price, 0 when none (MT5's convention). */
+  sl: z.number().min(0),
+  /** Take profit price, 0 when none. */
+  tp: z.number().min(0),
+  /** Floating profit plus swap, in the account currency. */
+  profit: z.number(),
+});
+
+/** One pending order as listed in `metrics.pending_orders`. */
+export const listedOrderSchema = z.object({
+  ticket: ticketSchema,
+  symbol: symbolNameSchema,
+  type: z.enum([
+    "buy_limit",
+    "sell_limit",
+    "buy_stop",
+    "sell_stop",
+    "buy_stop_limit",
+    "sell_stop_limit",
+  ]),
+  volume: z.number().min(0),
+  /** The order's price. */
+  price: z.number().min(0),
+  sl: z.number().min(0),
+  tp: z.number().min(0),
+});
+
+/** A capped list: the first {@link MAX_LISTED_TRADES} items and whether more were left out. */
+function cappedList<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item).max(MAX_LISTED_TRADES), truncated: z.boolean() });
+}
+
 /** Last known account figures. */
 export const metricsSchema = z.object({
   balance: z.number(),
@@ -164,6 +209,15 @@ export const metricsSchema = z.object({
   positions: z.number().int().min(0),
   orders: z.number().int().min(0),
   updated_at: epochMs,
+  /** The open positions (absent in documents written before they were listed). */
+  open_positions: cappedList(listedPositionSchema).optional(),
+  /** The pending orders. */
+  pending_orders: cappedList(listedOrderSchema).optional(),
+  /**
+   * The trade server's offset from UTC, ms (server time minus UTC, rounded to 15 minutes):
+   * where the day of a `daily.timezone: "server"` account begins, for those who read the store.
+   */
+  server_offset: z.number().finite().optional(),
 });
 
 /** Last error of an element. */
@@ -202,6 +256,18 @@ export const elementSchema = z.object({
   trading: z.enum(TRADING_STATES).default("ALLOWED"),
   lock_reason: z.string().nullable().default(null),
   locked_until: epochMs.nullable().default(null),
+  /** When a person last unlocked the account (`configureElement` with `trading: "ALLOWED"`). */
+  unlocked_at: epochMs.nullable().default(null),
+  /**
+   * The `unlocked_at` a risk process saw take effect on the EA (managed): a person's unlock
+   * later than this one is still owed to the EA; without one, an EA lock is kept, not undone.
+   */
+  unlock_applied_at: epochMs.nullable().default(null),
+  /**
+   * Account-wide closes still being enforced with the lock (managed): a restarted risk process
+   * takes them up again instead of forgetting to flatten.
+   */
+  flatten_pending: z.array(z.enum(["cancel_orders", "close_all"])).default([]),
   host: z.string().nullable().default(null),
   instance_id: z.string().nullable().default(null),
   lease: z.number().int().min(0).default(0),
@@ -236,6 +302,10 @@ export type DayState = z.output<typeof dayStateSchema>;
 export type PeakState = z.output<typeof peakStateSchema>;
 /** Last known account figures. */
 export type Metrics = z.output<typeof metricsSchema>;
+/** One open position as listed in the metrics. */
+export type ListedPosition = z.output<typeof listedPositionSchema>;
+/** One pending order as listed in the metrics. */
+export type ListedOrder = z.output<typeof listedOrderSchema>;
 /** Last error of an element. */
 export type ElementError = z.output<typeof elementErrorSchema>;
 /** A plugin rule reference. */

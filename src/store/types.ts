@@ -66,6 +66,10 @@ export interface ManagedPatch {
   lock_reason?: string | null;
   /** Until when a lock holds, epoch ms (`null`: until unlocked). */
   locked_until?: number | null;
+  /** The person's unlock (`unlocked_at`) seen to take effect on the EA. */
+  unlock_applied_at?: number | null;
+  /** Account-wide closes still being enforced with the lock. */
+  flatten_pending?: Array<"cancel_orders" | "close_all">;
   /** Last account figures. */
   metrics?: Metrics;
   /** Today's baseline. */

@@ -259,15 +259,27 @@ export function eaContract(name: string, factory: EaPeerFactory, ignore = false)
         volume: 0,
         reason: "zero",
       });
-      // The agent's schema requires a ticket; a broken agent could still leave it out.
-      const missing = await s.bridge.send(
-        { type: "close_position", volume: 0, reason: "missing" } as unknown as Command,
+      assert.equal(zero.ok, false, JSON.stringify(zero));
+      assert.equal(zero.retcode, 10013);
+      assert.deepEqual(zero.results?.map((r) => [r.ticket, r.ok, r.retcode]), [[0, false, 10013]]);
+      // The agent's schema requires a ticket: Bridge.send refuses to send one without it.
+      const missing = {
+        type: "close_position",
+        volume: 0,
+        reason: "missing",
+      } as unknown as Command;
+      await assert.rejects(s.bridge.send(missing), /breaks the protocol \(ticket: /);
+      // A broken agent could still send it: the EA answers (an ack no command waits for here)
+      // and closes nothing.
+      const unknownBefore = s.bridge.stats.unknownAcks;
+      await s.bridge.sendRaw(
+        new TextEncoder().encode(JSON.stringify({ ...missing, id: "raw-missing-ticket" })),
       );
-      for (const ack of [zero, missing]) {
-        assert.equal(ack.ok, false, JSON.stringify(ack));
-        assert.equal(ack.retcode, 10013);
-        assert.deepEqual(ack.results?.map((r) => [r.ticket, r.ok, r.retcode]), [[0, false, 10013]]);
+      const deadline = Date.now() + 5_000;
+      while (s.bridge.stats.unknownAcks === unknownBefore && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      assert.equal(s.bridge.stats.unknownAcks, unknownBefore + 1, "the EA answered it");
       const ping = await s.bridge.send({ type: "ping" });
       assert.equal(ping.ok, true);
       const after = s.rec.snapshots.at(-1)!;

@@ -185,3 +185,84 @@ Deno.test("riskguard sim by hand: runs for --duration against a bound bridge and
     await bridge.close();
   }
 });
+
+/** Runs `riskguard sim` against `port` with `token` and `extra` options; returns its output. */
+async function runSim(port: number, token: string, extra: string[], truthLog: string) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "sim",
+      "--scenario",
+      "calm",
+      "--port",
+      String(port),
+      "--token",
+      token,
+      "--truth-log",
+      truthLog,
+      "--duration",
+      "60",
+      ...extra,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: text(output.stdout), stderr: text(output.stderr) };
+}
+
+async function stopLine(truthLog: string): Promise<Record<string, unknown> | undefined> {
+  const lines = (await Deno.readTextFile(truthLog)).trimEnd().split("\n").map((l) => JSON.parse(l));
+  return lines.findLast((l) => l.type === "stop");
+}
+
+Deno.test("riskguard sim stops by itself when an agent refuses its token", async () => {
+  const bridge = await bindPair(makeToken());
+  const dir = await Deno.makeTempDir();
+  try {
+    const started = Date.now();
+    // Another token: the agent on these ports is not the one that started this simulator.
+    const run = await runSim(bridge.port, makeToken(), [], `${dir}/truth.jsonl`);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^sim stopped: its agent is gone \(token refused\)/);
+    assert.ok(Date.now() - started < 30_000, "long before --duration");
+    assert.ok(bridge.stats.authFailures >= 1);
+    assert.equal((await stopLine(`${dir}/truth.jsonl`))?.reason, "token refused");
+  } finally {
+    await bridge.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("riskguard sim --exit-without-agent: stops when no agent comes, or goes away", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Nobody bound: the simulator gives up after 1 s.
+    const probe = await bindPair(makeToken());
+    const free = probe.port;
+    await probe.close();
+    const alone = await runSim(free, makeToken(), ["--exit-without-agent", "1"], `${dir}/a.jsonl`);
+    assert.equal(alone.code, 0, alone.stderr);
+    assert.match(alone.stdout, /^sim stopped: its agent is gone \(no agent\)/);
+    assert.equal((await stopLine(`${dir}/a.jsonl`))?.reason, "no agent");
+
+    // Connected, then the agent closes: the link goes down and the simulator stops 1 s later.
+    const token = makeToken();
+    const bridge = await bindPair(token);
+    const rec = new Recorder(bridge);
+    const gone = runSim(bridge.port, token, ["--exit-without-agent", "1"], `${dir}/b.jsonl`);
+    await rec.wait("hello", () => true, 0, 30_000);
+    await bridge.close();
+    const run = await gone;
+    assert.match(run.stdout, /^sim stopped: its agent is gone \(no agent\)/);
+    const lines = (await Deno.readTextFile(`${dir}/b.jsonl`)).trimEnd().split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(lines.filter((l) => l.type === "link").map((l) => l.up), [true, false]);
+    assert.ok(lines.every((l) => l.pid === lines[0].pid), "every line names its process");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -6,11 +6,22 @@
  */
 import type { LeaseRef, Store } from "../../src/store/mod.ts";
 import { openStore } from "../../src/store/mod.ts";
+import { dayWindow } from "../../src/risk/day_state.ts";
 
 /** The password of every fixture account: no response or log may contain it. */
 export const PASSWORD = "pw-Secret-4711-dashboard";
 /** The action token of the tests. */
 export const TOKEN = "test-token-0123456789abcdef";
+
+/** The broker's offset from UTC in the fixture (UTC+2, as many brokers). */
+export const SERVER_OFFSET = 2 * 3_600_000;
+
+/** The day settings of the `locked` account: a New York close. */
+export const NY_DAILY = {
+  reset: "17:00",
+  timezone: "America/New_York",
+  baseline: "balance",
+} as const;
 
 /** The fixture fleet. */
 export interface Fleet {
@@ -22,6 +33,10 @@ export interface Fleet {
   ids: { calm: string; locked: string; idle: string };
   /** The leases of the two held accounts. */
   leases: { calm: LeaseRef; locked: LeaseRef };
+  /** The time the fixture was built at. */
+  now: number;
+  /** UTC epoch ms at which today of each held account began, as the risk process cuts days. */
+  dayStarts: { calm: number; locked: number };
   /** Closes the store and removes the folder. */
   dispose(): Promise<void>;
 }
@@ -45,15 +60,21 @@ export async function buildFleet(now = Date.now()): Promise<Fleet> {
     return result.element.id;
   };
   const calm = await add(1001, { name: "calm one" });
-  const locked = await add(1002, { name: "losing day" });
+  const locked = await add(1002, { name: "losing day", daily: NY_DAILY });
   const idle = await add(1003, { max_daily_loss: 300 });
   await store.addInstance({ path: "sim:calm", host: "vps-1", port: 21_000 });
   await store.addInstance({ path: "sim:losing_day", host: "vps-1", port: 21_002 });
   await store.addInstance({ path: "sim:calm", host: "vps-2", port: 21_000 });
   const calmLease = await store.claimFreeInstance(calm, "vps-1", now);
   const lockedLease = await store.claimFreeInstance(locked, "vps-1", now);
-  const day = (balance: number) => ({
-    date: new Date(now).toISOString().slice(0, 10),
+  const calmDay = dayWindow(now, SERVER_OFFSET, {
+    reset: "00:00",
+    timezone: "server",
+    baseline: "balance",
+  });
+  const lockedDay = dayWindow(now, SERVER_OFFSET, NY_DAILY);
+  const day = (balance: number, date: string) => ({
+    date,
     start_balance: balance,
     start_equity: balance,
     high_equity: balance,
@@ -73,8 +94,46 @@ export async function buildFleet(now = Date.now()): Promise<Fleet> {
       positions: 2,
       orders: 1,
       updated_at: now,
+      open_positions: {
+        items: [
+          {
+            ticket: 880_001,
+            symbol: "EURUSD",
+            side: "buy",
+            volume: 0.5,
+            open_price: 1.08345,
+            sl: 1.0801,
+            tp: 0,
+            profit: 150.25,
+          },
+          {
+            ticket: 880_002,
+            symbol: "XAUUSD",
+            side: "sell",
+            volume: 0.1,
+            open_price: 2_345.6,
+            sl: 0,
+            tp: 2_300,
+            profit: -30.25,
+          },
+        ],
+        truncated: false,
+      },
+      pending_orders: {
+        items: [{
+          ticket: 990_001,
+          symbol: "GBPUSD",
+          type: "buy_limit",
+          volume: 0.2,
+          price: 1.2511,
+          sl: 1.2461,
+          tp: 1.2611,
+        }],
+        truncated: false,
+      },
+      server_offset: SERVER_OFFSET,
     },
-    day: day(10_000),
+    day: day(10_000, calmDay.date),
     peak: peak(10_000),
   }, now);
   await store.ping(calmLease, now);
@@ -89,8 +148,11 @@ export async function buildFleet(now = Date.now()): Promise<Fleet> {
       positions: 0,
       orders: 0,
       updated_at: now,
+      open_positions: { items: [], truncated: false },
+      pending_orders: { items: [], truncated: false },
+      server_offset: SERVER_OFFSET,
     },
-    day: day(10_000),
+    day: day(10_000, lockedDay.date),
     peak: peak(10_000),
   }, now);
   await store.ping(lockedLease, now);
@@ -100,6 +162,15 @@ export async function buildFleet(now = Date.now()): Promise<Fleet> {
     message: "locked for the day: daily loss",
     detail: { rule: "max_daily_loss" },
     at: now - 1_000,
+  });
+  // Yesterday's last sample: not on today's chart.
+  await store.appendSample({
+    element_id: calm,
+    at: calmDay.starts_at - 60_000,
+    balance: 9_000,
+    equity: 9_000,
+    daily_pl: 0,
+    positions: 0,
   });
   for (let i = 10; i >= 0; i--) {
     await store.appendSample({
@@ -116,6 +187,8 @@ export async function buildFleet(now = Date.now()): Promise<Fleet> {
     spec,
     ids: { calm, locked, idle },
     leases: { calm: calmLease, locked: lockedLease },
+    now,
+    dayStarts: { calm: calmDay.starts_at, locked: lockedDay.starts_at },
     async dispose() {
       await store.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -3,8 +3,10 @@
  * accounts guarded by real risk runs (real bridge, simulator, rules and store writes), the
  * dashboard as its own `riskguard dashboard` process on the same SQLite file. The fleet page
  * shows the three accounts and the `losing_day` row turns locked without a reload; the account
- * page draws its curve (non-blank canvas) with the daily-loss floor's value in the legend.
- * Screenshots of both pages go to `.test-artifacts/dashboard/`.
+ * page draws its curve (non-blank canvas) with the daily-loss floor's value in the legend,
+ * shows the day (reset in the broker's time, chart since the reset) and, once flattened, no
+ * positions; the calm account's page lists its positions and pending order and refreshes them
+ * without a reload. Screenshots of the pages go to `.test-artifacts/dashboard/`.
  *
  * Without Chromium the test prints why it skips, except in CI (`CI=true`), where it fails.
  *
@@ -16,6 +18,7 @@ import { runRisk } from "../../src/risk/runner.ts";
 import { freePortPair } from "../../src/shared/net.ts";
 import { openStore } from "../../src/store/mod.ts";
 import { limitLines } from "../../src/dashboard/limits.ts";
+import { type DashboardProcess, startDashboardProcess } from "./_process.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const ARTIFACTS = `${ROOT}.test-artifacts/dashboard`;
@@ -56,7 +59,7 @@ Deno.test("the dashboard in Chromium: live fleet, a row turning locked, the acco
   const store = await openStore(spec);
   const stop = new AbortController();
   const runs: Promise<void>[] = [];
-  let dashboard: Deno.ChildProcess | undefined;
+  let dashboard: DashboardProcess | undefined;
   let browser: Browser | undefined;
   try {
     const accounts: { id: string; instance: string; scenario: string; login: number }[] = [];
@@ -80,7 +83,8 @@ Deno.test("the dashboard in Chromium: live fleet, a row turning locked, the acco
     }
     const losing = accounts.find((a) => a.scenario === "losing_day")!;
 
-    const url = await startDashboardProcess(spec, (child) => dashboard = child);
+    dashboard = await startDashboardProcess(spec);
+    const url = dashboard.url;
     browser = await puppeteer.launch({
       executablePath: chromium,
       headless: true,
@@ -137,9 +141,13 @@ Deno.test("the dashboard in Chromium: live fleet, a row turning locked, the acco
     );
     await page.screenshot({ path: `${ARTIFACTS}/fleet.png`, fullPage: true });
 
+    // The rows are redrawn live (every second and on each change): the link is found and
+    // clicked in one step in the page, so a redraw between "find" and "click" cannot detach it.
     await Promise.all([
       page.waitForNavigation({ waitUntil: "load" }),
-      page.click(`tr[data-id="${losing.id}"] td:first-child a`),
+      page.evaluate(
+        `document.querySelector('tr[data-id="${losing.id}"] td:first-child a').click()`,
+      ),
     ]);
     await page.waitForSelector('#chart[data-state="drawn"]', { timeout: 20_000 });
     const painted = await page.evaluate(`(() => {
@@ -160,69 +168,57 @@ Deno.test("the dashboard in Chromium: live fleet, a row turning locked, the acco
       await page.evaluate(`document.getElementById("summary").textContent`) as string,
       /LOCKED_DAY/,
     );
+    // The day: its reset in the broker's time with the offset the risk process wrote, and the
+    // chart since that reset.
+    const day = await textOf(page, "day");
+    assert.match(day, /Day resets at\s*00:00 broker server time \(UTC([+-]\d\d:\d\d)?\)/);
+    assert.match(day, /Day started\s*\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+    assert.match(day, /Start balance\s*10,000\.00/);
+    assert.match(await textOf(page, "chart-range"), /^since the reset at \d{4}-/);
+    // The losing day was locked and flattened: no positions left, shown as such.
+    await page.waitForFunction(
+      `document.querySelector("#trades .positions .empty")?.textContent === "None."`,
+      { timeout: 20_000 },
+    );
     await page.screenshot({ path: `${ARTIFACTS}/account.png`, fullPage: true });
+
+    // A calm account trades on: its positions and orders are listed and move without a reload.
+    const calm = accounts.find((a) => a.scenario === "calm")!;
+    await page.goto(`${url.replace(/\/$/, "")}/accounts/${calm.id}`, { waitUntil: "load" });
+    await page.waitForFunction(`document.getElementById("live")?.textContent === "live"`);
+    await page.waitForFunction(
+      `document.querySelector("#trades table.trades td")?.textContent !== undefined &&
+        /buy limit/.test(document.querySelector("#trades .orders").textContent)`,
+      { timeout: 20_000 },
+    );
+    await page.evaluate(`window.marker = 4712`);
+    const asOf = await page.evaluate(
+      `document.querySelector("#trades .positions small").textContent`,
+    );
+    await page.waitForFunction(
+      `document.querySelector("#trades .positions small").textContent !== ${JSON.stringify(asOf)}`,
+      { timeout: 20_000 },
+    );
+    assert.equal(await page.evaluate(`window.marker`), 4712, "updated in place");
+    await page.screenshot({ path: `${ARTIFACTS}/account-calm.png`, fullPage: true });
     assert.deepEqual(errors, [], "no script errors on the pages");
   } finally {
     await browser?.close();
     stop.abort();
     await Promise.allSettled(runs);
-    if (dashboard !== undefined) {
-      try {
-        dashboard.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      await dashboard.status;
-    }
+    await dashboard?.stop();
     await store.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
 
+async function textOf(page: Page, id: string): Promise<string> {
+  return (await page.evaluate(`document.getElementById("${id}")?.textContent ?? ""`) as string)
+    .replace(/\s+/g, " ");
+}
+
 async function tradingOf(page: Page, id: string): Promise<string | undefined> {
   return await page.evaluate(
     `document.querySelector('tr[data-id="${id}"] .trading')?.textContent?.trim()`,
   ) as string | undefined;
-}
-
-/** Starts `riskguard dashboard` on a free port; resolves with its URL once it listens. */
-async function startDashboardProcess(
-  spec: string,
-  started: (child: Deno.ChildProcess) => void,
-): Promise<string> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${ROOT}main.ts`,
-      "dashboard",
-      "--listen",
-      `127.0.0.1:${freePortPair()}`,
-      "--store",
-      spec,
-      "--log-level",
-      "warning",
-    ],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  started(child);
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-    const match = /riskguard dashboard: (http:\/\/\S+)/.exec(text);
-    if (match !== null) {
-      // Keep draining stdout so the child never blocks on a full pipe.
-      void (async () => {
-        while (!(await reader.read()).done) { /* drain */ }
-      })().catch(() => {});
-      return match[1]!;
-    }
-  }
-  throw new Error(`the dashboard did not start: ${text}`);
 }

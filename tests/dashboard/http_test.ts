@@ -63,6 +63,11 @@ async function start(token: string | undefined): Promise<Running> {
   };
 }
 
+/** An instant as the pages print it. */
+function utc(at: number): string {
+  return `${new Date(at).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
 function assertNoSecrets(bodies: readonly string[]) {
   for (const body of bodies) {
     assert.ok(!body.includes(PASSWORD), `a response holds the password: ${body.slice(0, 300)}`);
@@ -101,7 +106,12 @@ Deno.test("dashboard pages, JSON, assets and the live stream", async (t) => {
       assert.match(html, /line at 9,500\.00/, "daily-loss floor: 10 000 - 5%");
       assert.match(html, /line at 10,800\.00/, "profit target: 10 000 + 800");
       assert.match(html, /line at 9,000\.00/, "drawdown floor: 10 000 - 10%");
-      assert.match(html, /Day resets at.*00:00 \(broker server time\)/s);
+      // The day of a New York close, in its zone, and when it began (as the risk process cuts it).
+      assert.match(html, /Day resets at<\/th>\s*<td>17:00 America\/New_York \(UTC-0[45]:00\)/);
+      assert.match(html, new RegExp(`Day started</th>\\s*<td>${utc(fleet.dayStarts.locked)}`));
+      assert.match(html, /Start balance<\/th>\s*<td>10,000\.00/);
+      assert.match(html, /Baseline \(balance\)<\/th>\s*<td>10,000\.00/);
+      assert.match(html, /Open positions[\s\S]*None\.[\s\S]*Pending orders[\s\S]*None\./);
       assert.match(html, /locked for the day: daily loss/);
       assert.match(html, /uPlot\.iife\.min\.js/);
       assert.match(html, /<form id="actions"/, "actions offered with a token");
@@ -110,6 +120,23 @@ Deno.test("dashboard pages, JSON, assets and the live stream", async (t) => {
       await missing.body?.cancel();
       const events = await app.text(`/accounts/${fleet.ids.locked}/events`);
       assert.match(events, /max_daily_loss/);
+    });
+
+    await t.step("the account page lists positions and pending orders, and the day", async () => {
+      const html = (await app.text(`/accounts/${fleet.ids.calm}`)).replace(/\s+/g, " ");
+      assert.match(
+        html,
+        /<td>880001<\/td> <td>EURUSD<\/td> <td>buy<\/td> <td class="num">0\.5<\/td> <td class="num">1\.08345<\/td> <td class="num">1\.0801<\/td> <td class="num">–<\/td> <td class="num">150\.25<\/td>/,
+      );
+      assert.match(html, /<td>XAUUSD<\/td> <td>sell<\/td>.*<td class="num neg">-30\.25<\/td>/);
+      assert.match(
+        html,
+        /<td>990001<\/td> <td>GBPUSD<\/td> <td>buy limit<\/td> <td class="num">0\.2<\/td> <td class="num">1\.2511<\/td>/,
+      );
+      assert.doesNotMatch(html, /are shown/, "not truncated");
+      assert.match(html, /Day resets at<\/th> <td>00:00 broker server time \(UTC\+02:00\)/);
+      assert.match(html, new RegExp(`Day started</th> <td>${utc(fleet.dayStarts.calm)}`));
+      assert.match(html, new RegExp(`since the reset at ${utc(fleet.dayStarts.calm)}`));
     });
 
     await t.step(
@@ -151,7 +178,12 @@ Deno.test("dashboard pages, JSON, assets and the live stream", async (t) => {
       assert.equal(locked.daily_loss_limit, 500);
       assert.ok(Math.abs(locked.daily_loss_used - 1.04) < 1e-9, String(locked.daily_loss_used));
       const chart = JSON.parse(await app.text(`/api/accounts/${fleet.ids.calm}/chart`));
-      assert.equal(chart.samples.length, 11);
+      // Today since the reset: yesterday's sample is left out.
+      assert.equal(chart.day.starts_at, fleet.dayStarts.calm);
+      const today = Array.from({ length: 11 }, (_, i) => fleet.now - i * 60_000)
+        .filter((at) => at >= fleet.dayStarts.calm);
+      assert.equal(chart.samples.length, today.length);
+      assert.ok(chart.samples.every((s: { at: number }) => s.at >= fleet.dayStarts.calm));
       assert.equal(chart.samples.at(-1).equity, 10_120);
       assert.deepEqual(
         [chart.lines.daily_loss_floor, chart.lines.profit_target, chart.lines.drawdown_floor],
@@ -258,6 +290,9 @@ Deno.test("dashboard pages, JSON, assets and the live stream", async (t) => {
           assert.equal(first.data.id, fleet.ids.locked);
           assert.equal((first.data.lines as { daily_loss_floor: number }).daily_loss_floor, 9_500);
           assert.match(String(first.data.html), /class="figs locked"/);
+          assert.match(String(first.data.day_html), /17:00 America\/New_York/);
+          assert.match(String(first.data.trades_html), /None\./);
+          assert.equal((first.data.day as { starts_at: number }).starts_at, fleet.dayStarts.locked);
           const now = Date.now();
           await fleet.store.updateElement(fleet.leases.calm, {
             metrics: {
@@ -274,14 +309,28 @@ Deno.test("dashboard pages, JSON, assets and the live stream", async (t) => {
               balance: 9_480,
               equity: 9_470,
               daily_pl: -530,
-              positions: 0,
+              positions: 1,
               orders: 0,
               updated_at: now,
+              open_positions: {
+                items: [{
+                  ticket: 770_077,
+                  symbol: "USDJPY",
+                  side: "sell",
+                  volume: 1,
+                  open_price: 151.234,
+                  sl: 152,
+                  tp: 0,
+                  profit: -10,
+                }],
+                truncated: false,
+              },
             },
           }, now);
           const next = await sse.next((e) => e.event === "row");
           assert.equal(next.data.id, fleet.ids.locked, "no rows of other accounts");
           assert.equal((next.data.row as { equity: number }).equity, 9_470);
+          assert.match(String(next.data.trades_html), /<td>770077<\/td>\s*<td>USDJPY<\/td>/);
         } finally {
           app.bodies.push(sse.raw);
           await sse.close();

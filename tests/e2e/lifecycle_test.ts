@@ -10,7 +10,8 @@
  *    SIGKILL, admin is started again: the element is still `LOCKED` and the new terminal's EA is
  *    put in lock mode at once (within the oracle's target of its hello).
  * 3. **A person's unlock**: `riskguard elements unlock <id>` as its own process reaches the
- *    account: an `unlock` command is acked and the EA leaves lock mode.
+ *    account: the store records the person's unlock, an `unlock` command reaches the EA, which
+ *    answers it and leaves lock mode.
  */
 import assert from "node:assert/strict";
 import { MAIN_MODULE } from "../../src/shared/self_command.ts";
@@ -128,20 +129,32 @@ async function life(world: World, login: number, reset: number): Promise<void> {
   }).output();
   const cliText = new TextDecoder().decode(cli.stdout) + new TextDecoder().decode(cli.stderr);
   assert.equal(cli.code, 0, cliText);
-  await waitFor(
+  const unlocked = await waitFor(
     "the EA out of lock mode",
     async () => {
       const lines = await truthLines(account.truthPath);
-      return lines.some((l) => l.type === "lock" && l.locked === false && l.wall > unlockedAt);
+      return lines.find((l) => l.type === "lock" && l.locked === false && l.wall > unlockedAt);
     },
     30_000,
     output,
   );
+  // The EA answered the unlock command (truth log), and the store records the person's unlock.
+  // (The risk process records no `ack` event for an unlock: it sends it outside the executor,
+  // `src/risk/account_guard.ts` #sendUnlock; reported, not this suite's to change.)
+  const lines = await truthLines(account.truthPath);
+  const command = lines.find((l) =>
+    l.type === "command" && (l.command as { type?: string }).type === "unlock" &&
+    l.wall > unlockedAt
+  );
+  assert.ok(command !== undefined, "an unlock command reached the EA");
+  const answer = lines.find((l) => l.type === "ack" && l.id === command.id);
+  assert.equal(answer?.ok, true, "the EA answered the unlock ok");
+  assert.ok(answer.wall <= unlocked.wall + 1);
   await waitFor(
-    "the unlock acked in the store",
+    "the person's unlock in the store",
     async () => {
-      const sent = await eventsMatching(store, account.elementId, /^unlock/);
-      return sent.some((e) => e.type === "ack" && e.at > unlockedAt);
+      const events = await eventsMatching(store, account.elementId, /^unlocked by a person/);
+      return events.some((e) => e.type === "unlock" && e.at > unlockedAt);
     },
     20_000,
     output,
@@ -153,27 +166,14 @@ async function life(world: World, login: number, reset: number): Promise<void> {
   assert.ok(verdict.enforced >= 1, summary);
 }
 
-const UNRESOLVED = "after admin and child are killed and admin is started again, the new " +
-  "terminal's EA was put in lock mode 22.6 s after its hello (expected within 5 s) on SQLite; " +
-  "not diagnosed yet (lease takeover or lock restore in the restarted child?). " +
-  "RISKGUARD_E2E_LIFECYCLE=1 runs it";
-if (Deno.env.get("RISKGUARD_E2E_LIFECYCLE") !== "1") {
-  console.log(`IGNORED e2e lifecycle: ${UNRESOLVED}`);
-}
-
 Deno.test({
-  ignore: Deno.env.get("RISKGUARD_E2E_LIFECYCLE") !== "1",
   name: "e2e lifecycle: trailing drawdown across a day reset, a permanent lock survives a " +
     "restart of everything, a person's unlock through the CLI",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
     const adapters: Adapter[] = [sqliteAdapter()];
-    // The MongoDB part does not pass reliably yet (see docs/proof.md): opt in with
-    // RISKGUARD_E2E_LIFECYCLE_MONGO=1.
-    const mongo = Deno.env.get("RISKGUARD_E2E_LIFECYCLE_MONGO") === "1"
-      ? await mongoAdapter()
-      : { skip: "not reliable yet; RISKGUARD_E2E_LIFECYCLE_MONGO=1 runs it" };
+    const mongo = await mongoAdapter();
     if ("skip" in mongo) console.log(`IGNORED the MongoDB part: ${mongo.skip}`);
     else adapters.push(mongo);
     const worlds: World[] = [];

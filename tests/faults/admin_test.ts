@@ -4,9 +4,12 @@
  * 1. **kill -9 of admin while guarding**: the children keep guarding, a breach during the gap is
  *    enforced, a new admin adopts them (one risk process per account, no second start), and the
  *    oracle finds no command from anyone but the account's one manager.
- * 2. **kill -9 of a child in the middle of a close-all**: admin restarts it, the account ends
- *    locked and flat, the store has breach, lock and close-all before the kill and the lock
- *    again after, and the oracle finds nothing missed or lost.
+ * 2. **kill -9 of a child in the middle of a close-all**, its simulator a process of its own (as
+ *    a real terminal, it outlives the risk process): the EA finishes the close-all alone, then
+ *    stops when the restarted child's bridge refuses its token; admin restarts the child, the
+ *    account ends locked and flat, the store has breach, lock and close-all before the kill and
+ *    the lock again after, and the oracle finds nothing missed or lost (the close-all's answer,
+ *    given after its risk process died, is not owed).
  */
 import assert from "node:assert/strict";
 import { sqliteAdapter } from "../store/_harness.ts";
@@ -18,6 +21,7 @@ import {
   waitGuarded,
 } from "../admin/_harness.ts";
 import { lastAccountState, truthLines, waitFor } from "../support/risk_process.ts";
+import { readTruthLog } from "../support/oracle.ts";
 import { openWorld } from "../support/admin_world.ts";
 
 const lockedAndFlat = async (path: string) => {
@@ -103,6 +107,7 @@ Deno.test({
         element: { max_daily_loss: "5%" },
         login: 5_300_101,
         speed: 2,
+        sim: { process: "child" },
       });
       const output = () => world.admin.lines.slice(-40).join("\n");
       const first = await world.childPid(account);
@@ -116,13 +121,14 @@ Deno.test({
         output,
       );
       Deno.kill(first, "SIGKILL");
-      await waitGone(first);
+      const killedAt = Date.now();
       assert.ok(
         !(await truthLines(account.truthPath)).some((l) =>
           l.type === "ack" && l.id === closeAll.id
         ),
         "killed before the EA finished the close-all",
       );
+      await waitGone(first);
 
       await waitFor(
         "the restarted child holding the account locked and flat",
@@ -136,6 +142,24 @@ Deno.test({
       const second = await world.childPid(account);
       assert.notEqual(second, first);
       assert.ok(alive(second));
+
+      // The first simulator outlived its risk process: it finished the close-all alone, then
+      // stopped by itself once the new child's bridge refused its token.
+      const runs = await readTruthLog(account.truthPath);
+      const old = runs[0]!;
+      assert.equal(old.start.ppid, first, "the first simulator was the killed child's");
+      assert.notEqual(old.start.pid, first, "a process of its own");
+      const finished = old.lines.find((l) => l.type === "ack" && l.id === closeAll.id);
+      assert.ok(finished !== undefined && finished.wall > killedAt, "close-all finished alone");
+      const stop = await waitFor(
+        "the first simulator's stop line",
+        async () =>
+          (await readTruthLog(account.truthPath))[0]!.lines.find((l) => l.type === "stop"),
+        40_000,
+        output,
+      );
+      assert.equal(stop?.reason, "token refused", JSON.stringify(stop));
+      await waitGone(Number(old.start.pid));
       await new Promise((resolve) => setTimeout(resolve, 1_500)); // the confirmation lands
       await world.stopAdmin();
 
@@ -155,6 +179,9 @@ Deno.test({
       const { verdict, summary } = await world.verdict(account);
       assert.ok(verdict.ok, summary);
       assert.equal(verdict.undecided.length, 0, summary);
+      // The close-all answered after the kill never reached a risk process: not owed, not there.
+      assert.ok(verdict.exemptEvents >= 1, summary);
+      assert.ok(!events.some((e) => e.type === "ack" && e.detail.id === closeAll.id));
     } finally {
       await world.dispose();
     }

@@ -107,12 +107,16 @@ Deno.test({
       assert.equal(new Set(ids).size, ids.length, "every event exactly once");
       const keys = events.map((e) => `${e.at} ${e.type} ${e.message}`);
       assert.equal(new Set(keys).size, keys.length, "no event written twice under two ids");
-      // In order: the protective commands as they were sent (the oracle checks the acks).
       // In order: the oracle checked the acks against the EA's order; the commands each come
-      // after the breach that caused them. (Events of the same millisecond are another matter
-      // on MongoDB: see the known-bug test below.)
+      // after the breach that caused them, and are listed as sent: lock, then cancel_orders,
+      // then close_all (often within one millisecond: the order of the ids decides).
       const breachAt = during.find((e) => e.type === "breach")!.at;
       assert.ok(during.filter((e) => e.type === "command").every((e) => e.at >= breachAt));
+      const sent = during.filter((e) => e.type === "command").map((e) => e.message.split(" ")[0]);
+      const first = ["lock", "cancel_orders", "close_all"].map((type) => sent.indexOf(type))
+        .filter((index) => index >= 0);
+      assert.ok(sent.includes("lock") && sent.includes("close_all"), sent.join(", "));
+      assert.deepEqual(first, [...first].sort((a, b) => a - b), sent.join(", "));
       assert.ok(proxy.accepted > 1, "the risk process reconnected through the proxy");
     } finally {
       await proxy.close();
@@ -122,16 +126,9 @@ Deno.test({
   },
 });
 
-const ORDER_BUG =
-  "MongoStore.listEvents sorts by (at, _id) and new ids are 4 bytes of seconds + 8 " +
-  "random bytes (src/store/_ids.ts newId), so events written in the same millisecond come back " +
-  "in random order: the outage drill read `cancel_orders sent`, `close_all sent`, `lock sent` " +
-  "for a lock, cancel, close-all written in that order (SQLite keeps them by its seq column). " +
-  "Owned by the store engineer; RISKGUARD_DRILL_KNOWN_BUGS=1 runs the test";
-
 Deno.test({
   name: "MongoDB: events written in the same millisecond are listed in the order written",
-  ignore: !mongo.ok || Deno.env.get("RISKGUARD_DRILL_KNOWN_BUGS") !== "1",
+  ignore: !mongo.ok,
   fn: async () => {
     if (!mongo.ok) return;
     const db = `rg_order_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
@@ -157,8 +154,7 @@ Deno.test({
   },
 });
 
-Deno.test("MongoDB same-millisecond order: known bug, run with RISKGUARD_DRILL_KNOWN_BUGS=1", async () => {
-  if (Deno.env.get("RISKGUARD_DRILL_KNOWN_BUGS") !== "1") console.log(`IGNORED: ${ORDER_BUG}`);
+Deno.test("MongoDB outage drill: stop the test server", async () => {
   // The last test of the file stops the server started for it.
   if (mongo.ok) await mongo.server.stop();
 });

@@ -199,36 +199,6 @@ Deno.test("a start that fails after the lease is recorded on the element and the
   }
 });
 
-Deno.test("an EA still locked from before is unlocked when the account is ALLOWED", async () => {
-  const result = await runScenario({
-    scenario: "calm",
-    element: {},
-    onTerminal: (terminal) => {
-      // The terminal comes up with the EA's persisted lock on (a person unlocked the account
-      // while no risk process ran).
-      void terminal.sim?.terminal?.execute({
-        type: "lock",
-        id: "old-lock",
-        until: 0,
-        reason: "old",
-      });
-    },
-    until: (_status, events) => events.some((e) => e.type === "unlock"),
-    settleMs: 1_500,
-    maxMs: 10_000,
-  });
-  try {
-    assert.equal(result.error, undefined);
-    const unlocks = eventsOf(result.events, "unlock");
-    assert.equal(unlocks.length, 1);
-    assert.match(unlocks[0]!.message, /EA is locked but the account is ALLOWED/);
-    assert.equal(result.sim.locked, false);
-    assert.ok(result.statuses.every((s) => s.trading === "ALLOWED"));
-  } finally {
-    await result.cleanup();
-  }
-});
-
 Deno.test("a day lock that would end in the past holds until the end of the trading day", async () => {
   const dir = await Deno.makeTempDir();
   const plugin = `${dir}/past_lock.ts`;

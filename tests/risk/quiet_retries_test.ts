@@ -42,6 +42,9 @@ Deno.test("quiet market: an acked close that never shows is resent and escalated
       "the escalation of close_all",
       4_000,
     );
+    // Escalation is due by count or by time (200 + 400 + 800 ms after the first attempt),
+    // whichever comes first; retries go on after it.
+    await waitFor(() => ea.received("close_all").length >= 4, "a fourth close_all");
     quiet = false;
     await heartbeats;
     assert.equal(await run.stop(), undefined);
@@ -55,7 +58,11 @@ Deno.test("quiet market: an acked close that never shows is resent and escalated
     const close = escalations.filter((e) => /^close_all/.test(e.message));
     assert.equal(close.length, 1, "escalated once");
     assert.equal(close[0]!.type, "error");
-    assert.match(close[0]!.message, /^close_all still not done after 3 attempts: daily loss/);
+    assert.match(
+      close[0]!.message,
+      /^close_all still not done after [23] attempt\(s\) in [\d.]+ s: daily loss/,
+    );
+    assert.ok(Number(close[0]!.detail.elapsed_ms) >= 1_400 || close[0]!.detail.attempts === 3);
     assert.equal(run.statuses.length, 1, "no snapshot arrived after the first one");
   } finally {
     await account.cleanup();
@@ -92,6 +99,43 @@ Deno.test("a same-id resend after a missing ack is recorded as a command event",
     ]);
     assert.match(commands[1]!.message, /^lock resent with the same id \(attempt 1, delivery 2\)$/);
     assert.equal(commands[1]!.detail.id, locks[0]!.command.id);
+  } finally {
+    await account.cleanup();
+  }
+});
+
+Deno.test("an EA that never acks: escalation on time since the first attempt, while it still waits", async () => {
+  const account = await scriptedAccount({ max_daily_loss: 500 });
+  try {
+    // The EA's command channel is dead (no ack ever); heartbeats still flow. The bridge waits
+    // 30 s per delivery, so counting attempts alone would not escalate for 90 s.
+    const run = await startScripted(account, {
+      ackPolicy: () => undefined,
+      risk: { timing: { ackTimeoutMs: 30_000, retryBaseMs: 200, escalateAfter: 3 } },
+    });
+    const ea = run.ea();
+    await ea.snapshot(losingSnapshot(1));
+    let quiet = true;
+    const heartbeats = (async () => {
+      while (quiet) {
+        await ea.heartbeat(1);
+        await sleep(100);
+      }
+    })();
+    await waitFor(
+      () => run.events.some((e) => e.detail.escalation === true && /^close_all/.test(e.message)),
+      "the escalation of close_all while its first attempt waits for an ack",
+      10_000,
+    );
+    quiet = false;
+    await heartbeats;
+    const escalation = run.events.find((e) =>
+      e.detail.escalation === true && /^close_all/.test(e.message)
+    )!;
+    assert.equal(escalation.detail.attempts, 1, "the first attempt was still waiting");
+    assert.ok(Number(escalation.detail.elapsed_ms) >= 1_400, "after 200 + 400 + 800 ms");
+    assert.equal(ea.received("close_all").length, 1, "no second attempt while the first waits");
+    assert.equal(await run.stop(), undefined);
   } finally {
     await account.cleanup();
   }

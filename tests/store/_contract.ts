@@ -367,9 +367,17 @@ export const CASES: Record<string, Case> = {
     assert.equal(element.trading, "ALLOWED");
     assert.equal(element.lock_reason, null);
     assert.equal(element.locked_until, null);
+    assert.equal(element.unlocked_at, T0 + 2, "the person's unlock is recorded");
+    assert.equal(element.unlock_applied_at, null);
     assert.equal(element.status, "ACTIVE");
     assert.equal(element.lease, lease.lease, "unlocking does not move the lease");
     await store.ping(lease, T0 + 3);
+    // The risk process records the unlock it saw take effect on the EA; a person cannot.
+    await store.updateElement(lease, { unlock_applied_at: T0 + 2 }, T0 + 4);
+    assert.equal(valid(await store.getElement(id)).unlock_applied_at, T0 + 2);
+    const refused = await store.configureElement(id, { unlock_applied_at: 1 });
+    assert.ok(!refused.ok);
+    assert.equal(refused.field, "unlock_applied_at");
   },
 
   async "configureElement changes reach a single-element feed"(fx) {
@@ -905,7 +913,8 @@ export const CASES: Record<string, Case> = {
     assert.deepEqual(since.map((e) => e.detail.n), [3, 4]);
     // Every element (null), oldest first, and only some types.
     const everyone = await store.listEvents(null);
-    // (The order of two events with the same `at` is not part of the contract.)
+    // (Events of the same `at` from several processes come in no particular order; those of one
+    // process come in the order written: the next case.)
     assert.deepEqual(everyone.map((e) => e.at), [T0, T0, T0 + 1, T0 + 2, T0 + 3, T0 + 4]);
     assert.deepEqual(everyone.filter((e) => e.element_id !== id).map((e) => e.type), ["lock"]);
     assert.deepEqual((await store.listEvents(null, { since: T0 + 4 })).map((e) => e.at), [T0 + 4]);
@@ -919,6 +928,23 @@ export const CASES: Record<string, Case> = {
       store.appendEvent({ element_id: id, type: "x", detail: { big: 1n } }),
       "INPUT_INVALID",
     );
+  },
+
+  async "events one process writes with the same `at` are listed in the order written"(fx) {
+    const { store } = fx;
+    const id = await addElement(store, 8002);
+    // A lock, cancel, close-all written within one millisecond, as a risk process does.
+    const written = Array.from({ length: 30 }, (_, n) => `step ${n}`);
+    for (const message of written) {
+      await store.appendEvent({ element_id: id, at: T0, type: "command", message });
+    }
+    await store.appendEvent({ element_id: id, at: T0 - 1, type: "lifecycle", message: "before" });
+    const listed = (await store.listEvents(id)).map((e) => e.message);
+    assert.deepEqual(listed, ["before", ...written]);
+    const everyone = (await store.listEvents(null, { types: ["command"] })).map((e) => e.message);
+    assert.deepEqual(everyone, written);
+    const last = (await store.listEvents(id, { limit: 3 })).map((e) => e.message);
+    assert.deepEqual(last, written.slice(-3));
   },
 
   async "feed: reconcile, live changes, deletes, and pings are not fed"(fx) {

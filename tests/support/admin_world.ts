@@ -17,7 +17,13 @@ import {
   stopAdmin,
   tempDir,
 } from "../admin/_harness.ts";
-import { addDrillAccount, type DrillAccount, verdictOf, waitFor } from "./risk_process.ts";
+import {
+  addDrillAccount,
+  type DrillAccount,
+  type DrillAccountOptions,
+  verdictOf,
+  waitFor,
+} from "./risk_process.ts";
 import type { AccountVerdict, OracleSettings } from "./oracle.ts";
 
 /** A world: store, admin and accounts. */
@@ -52,6 +58,8 @@ export interface WorldAccountOptions {
   login: number;
   seed?: number;
   speed?: number;
+  /** More simulator options of the pathway (e.g. `process: "child"`). */
+  sim?: DrillAccountOptions["sim"];
 }
 
 /** Starts a world on a fresh database of `adapter`. */
@@ -82,6 +90,7 @@ export async function openWorld(adapter: Adapter, name: string): Promise<World> 
           host,
           seed: options.seed ?? 7,
           speed: options.speed ?? 4,
+          ...(options.sim === undefined ? {} : { sim: options.sim }),
         });
         const claimed = await waitFor(
           `the instance of ${account.elementId} claimed`,

@@ -5,14 +5,21 @@
  *
  * 1. **No missed breach**: every crossing of a limit by the account's equity, as the EA
  *    reported it in a snapshot, was followed by the EA's lock mode and a flat account (no
- *    position, no pending order) within `targetMs` of that snapshot.
+ *    position, no pending order) within `targetMs` of that snapshot. Time the broker spent
+ *    refusing trade requests is not the agent's: the deadline moves by the real ms of every
+ *    refused request (`requote`, `market_closed` trade lines), and after a refusal because the
+ *    market was closed it is at least the reopening (`market` line) + `targetMs`. Time spent on
+ *    accepted requests and by the agent (a delay, a retry it never sends) still counts.
  * 2. **No false lock**: the EA was never switched to lock mode without such a crossing (or a
  *    lock carried over from an earlier run of the account).
  * 3. **Nobody else's commands**: no command reached the account after its lease went to
  *    another manager (a later `risk process started` event of another process).
  * 4. **Nothing lost**: every protective command the EA answered has its `ack` event in the
- *    store, exactly once, in the order the EA answered them (answers given while the EA was
- *    silent by a drill's `silent` fault never left it and are not owed).
+ *    store, exactly once, in the order the EA answered them. Not owed: answers given while the
+ *    EA was silent by a drill's `silent` fault (they never left it), and answers in the last
+ *    second before the run ended or lost its agent for good (a `link` down with no `link` up
+ *    after it: the risk process was stopped or killed, and the simulator, a process of its own,
+ *    went on).
  *
  * The formulas are those of `docs/rules.md`, written again here rather than imported, so that
  * the oracle does not share a bug with the code it checks: `max_daily_loss` (equity <=
@@ -48,9 +55,14 @@ export async function readTruthLog(path: string): Promise<TruthRun[]> {
   return parseTruthLog(await Deno.readTextFile(path));
 }
 
-/** Parses the text of a truth log into runs. */
+/**
+ * Parses the text of a truth log into runs, in the order they started. A line goes to the latest
+ * run of its `pid`: a simulator of its own process may still write after the next run started
+ * (its risk process was killed); a line without `pid` goes to the latest run.
+ */
 export function parseTruthLog(text: string): TruthRun[] {
   const runs: TruthRun[] = [];
+  const byPid = new Map<unknown, TruthRun>();
   for (const raw of text.split("\n")) {
     if (raw.trim() === "") continue;
     let line: TruthLine;
@@ -59,12 +71,16 @@ export function parseTruthLog(text: string): TruthRun[] {
     } catch {
       continue; // the last line of a killed run
     }
-    if (line.type === "start") runs.push({ start: line, lines: [], clean: false });
-    else if (runs.length > 0) {
-      const run = runs[runs.length - 1]!;
-      run.lines.push(line);
-      if (line.type === "stop") run.clean = true;
+    if (line.type === "start") {
+      const run = { start: line, lines: [], clean: false };
+      runs.push(run);
+      byPid.set(line.pid, run);
+      continue;
     }
+    const run = (line.pid === undefined ? undefined : byPid.get(line.pid)) ?? runs.at(-1);
+    if (run === undefined) continue;
+    run.lines.push(line);
+    if (line.type === "stop") run.clean = true;
   }
   return runs;
 }
@@ -117,6 +133,8 @@ export interface AccountVerdict {
   enforced: number;
   /** Wall ms from each enforced crossing's snapshot to locked and flat. */
   breachToFlatMs: number[];
+  /** Of each of those, the ms the broker spent refusing requests (not charged to the agent). */
+  refusedMs: number[];
   /** Crossings not followed by lock and flat in time. */
   missed: Finding[];
   /** Crossings whose run ended (the process was stopped) before the target time. */
@@ -160,8 +178,27 @@ interface PeakFigures {
 interface Pending {
   wall: number;
   rule: string;
-  /** When the crossing must be enforced by (moved to the next run when a run ends first). */
+  /**
+   * When the crossing must be enforced by (moved to the next run when a run ends first, and by
+   * the broker's refusals).
+   */
   deadline: number;
+  /** Real ms of refused trade requests added to the deadline. */
+  refusedMs: number;
+  /** A request was refused because the market is closed: no deadline until it reopens. */
+  awaitingReopen: boolean;
+}
+
+/** When a pending crossing is due: never while the market that refused it is still closed. */
+function due(pending: Pending): number {
+  return pending.awaitingReopen ? Infinity : pending.deadline;
+}
+
+/** How a missed crossing is described: its target, and the broker's time added to it. */
+function within(targetMs: number, pending: Pending): string {
+  return pending.refusedMs > 0
+    ? `${targetMs} ms + ${pending.refusedMs} ms of refused requests`
+    : `${targetMs} ms`;
 }
 
 /**
@@ -186,6 +223,7 @@ export function checkAccount(
     crossings: 0,
     enforced: 0,
     breachToFlatMs: [],
+    refusedMs: [],
     missed: [],
     undecided: [],
     falseLocks: [],
@@ -216,7 +254,9 @@ export function checkAccount(
     /** A crossing seen in a snapshot since the EA was last unlocked. */
     let crossedSinceUnlock = false;
     let tickCrossed = false;
-    const endedAt = run.lines.at(-1)?.wall ?? run.start.wall;
+    /** The simulator's market: closed in a scenario's market-closed windows (`market` lines). */
+    let marketOpen = true;
+    const endedAt = agentLostAt(run) ?? run.lines.at(-1)?.wall ?? run.start.wall;
     /** Windows in which the EA sent nothing (a `silent` fault): its answers never left it. */
     const silences = run.lines.filter((l) => l.type === "fault" && l.fault === "silent")
       .map((l) => ({ from: l.wall, to: l.wall + num(l.ms) }));
@@ -228,7 +268,10 @@ export function checkAccount(
       const initial = settings.initial_balance ?? num(run.start.balance);
       peak = { initial, high_balance: initial, high_equity: initial };
     }
-    if (pending !== undefined) pending.deadline = run.start.wall + targetMs;
+    if (pending !== undefined) {
+      pending.deadline = run.start.wall + targetMs;
+      pending.awaitingReopen = false; // a new simulator starts with the market open
+    }
 
     const crossing = (equity: number, strict: boolean): string | undefined => {
       const d = day!;
@@ -266,10 +309,12 @@ export function checkAccount(
       if (pending === undefined || !locked || !flat) return;
       verdict.enforced++;
       verdict.breachToFlatMs.push(wall - pending.wall);
-      if (wall > pending.deadline) {
+      verdict.refusedMs.push(pending.refusedMs);
+      if (wall > due(pending)) {
         verdict.missed.push({
           wall: pending.wall,
-          what: `${pending.rule} crossed; locked and flat only after ${wall - pending.wall} ms`,
+          what: `${pending.rule} crossed; locked and flat only after ${wall - pending.wall} ms ` +
+            `(target ${within(targetMs, pending)})`,
         });
       }
       pending = undefined;
@@ -277,10 +322,11 @@ export function checkAccount(
 
     for (const line of run.lines) {
       lastWall = line.wall;
-      if (pending !== undefined && line.wall > pending.deadline && !(locked && flat)) {
+      if (pending !== undefined && line.wall > due(pending) && !(locked && flat)) {
         verdict.missed.push({
           wall: pending.wall,
-          what: `${pending.rule} crossed; not locked and flat within ${targetMs} ms ` +
+          what:
+            `${pending.rule} crossed; not locked and flat within ${within(targetMs, pending)} ` +
             `(locked ${locked}, flat ${flat})`,
         });
         pending = undefined;
@@ -310,7 +356,13 @@ export function checkAccount(
           if (rule !== undefined && pending === undefined && !locked) {
             tickCrossed = false;
             verdict.crossings++;
-            pending = { wall: line.wall, rule, deadline: line.wall + targetMs };
+            pending = {
+              wall: line.wall,
+              rule,
+              deadline: line.wall + targetMs,
+              refusedMs: 0,
+              awaitingReopen: false,
+            };
           } else if (rule === undefined && tickCrossed && pending === undefined) {
             verdict.transient++;
             tickCrossed = false;
@@ -331,6 +383,24 @@ export function checkAccount(
             locked = false;
             carriedLock = false;
             crossedSinceUnlock = false;
+          }
+          break;
+        }
+        case "trade": {
+          const refused = line.action === "requote" || line.action === "market_closed";
+          if (pending === undefined || !refused) break;
+          // The refused request ended at `wall` after `ms`; only its part after the crossing.
+          const ms = Math.max(0, Math.min(num(line.ms ?? 0), line.wall - pending.wall));
+          pending.deadline += ms;
+          pending.refusedMs += ms;
+          if (line.action === "market_closed" && !marketOpen) pending.awaitingReopen = true;
+          break;
+        }
+        case "market": {
+          marketOpen = line.open === true;
+          if (marketOpen && pending?.awaitingReopen === true) {
+            pending.awaitingReopen = false;
+            pending.deadline = Math.max(pending.deadline, line.wall + targetMs);
           }
           break;
         }
@@ -361,7 +431,7 @@ export function checkAccount(
         }
       }
     }
-    if (pending !== undefined && lastWall <= pending.deadline) {
+    if (pending !== undefined && lastWall <= due(pending)) {
       // The run ended before the target time: the next run must enforce it (checked there).
       if (run === runs[runs.length - 1]) {
         verdict.undecided.push({
@@ -373,7 +443,7 @@ export function checkAccount(
     } else if (pending !== undefined) {
       verdict.missed.push({
         wall: pending.wall,
-        what: `${pending.rule} crossed; not locked and flat within ${targetMs} ms`,
+        what: `${pending.rule} crossed; not locked and flat within ${within(targetMs, pending)}`,
       });
       pending = undefined;
     }
@@ -385,6 +455,15 @@ export function checkAccount(
     verdict.foreignCommands.length === 0 && verdict.missingEvents.length === 0 &&
     verdict.disorderedEvents.length === 0;
   return verdict;
+}
+
+/**
+ * When the run lost its agent for good: its last `link` down with no `link` up after it, before
+ * the run's end (none when the link came back, or the run has no `link` lines).
+ */
+function agentLostAt(run: TruthRun): number | undefined {
+  const last = run.lines.findLast((l) => l.type === "link");
+  return last !== undefined && last.up === false ? last.wall : undefined;
 }
 
 /** Every acked protective command has its ack event once, in the EA's order. */

@@ -21,7 +21,7 @@ type Line = [number, string, Record<string, unknown>];
 /** Writes a truth log run. */
 function log(
   lines: Line[],
-  start: { pid?: number; clean?: boolean; at?: number } = {},
+  start: { pid?: number; ppid?: number; clean?: boolean; at?: number } = {},
 ): string {
   const at = start.at ?? 0;
   const out: Record<string, unknown>[] = [{
@@ -37,7 +37,7 @@ function log(
     speed: 1,
     balance: 10_000,
     pid: start.pid ?? 100,
-    ppid: 1,
+    ppid: start.ppid ?? 1,
   }, ...lines.map(([ms, type, fields]) => ({ type, wall: T0 + ms, sim: ms - at, ...fields }))];
   if (start.clean !== false) out.push({ type: "stop", wall: T0 + (lines.at(-1)?.[0] ?? 0) + 1 });
   return out.map((line) => JSON.stringify(line)).join("\n") + "\n";
@@ -131,6 +131,97 @@ Deno.test("oracle: locked at once but flat too late is a missed breach", () => {
     verdict.missed[0]!.what,
     /crossed; not locked and flat within 2000 ms \(locked true/,
   );
+});
+
+/** The store's events of a run whose lock `a-1` was acked. */
+const LOCK_ACKED = [started(100, 0), ackEvent("a-1", 1_103)];
+
+/**
+ * A breach at 1 050 whose close-all meets `requotes` refused requests of 300 ms each (from
+ * 1 110 on, one after the other), then is accepted `acceptedMs` later and is flat.
+ */
+function requoted(requotes: number, acceptedMs: number, flatAfter = true): Line[] {
+  const lines: Line[] = ENFORCED.filter(([ms]) => ms <= 1_110);
+  let at = 1_110;
+  for (let i = 0; i < requotes; i++) {
+    at += 300;
+    lines.push([at, "trade", {
+      action: "requote",
+      ticket: 7,
+      symbol: "EURUSD",
+      volume: 0,
+      ms: 300,
+    }]);
+  }
+  at += acceptedMs;
+  if (flatAfter) lines.push([at, "account", flat(9_440)]);
+  lines.push([at + 1, "snapshot", flatAfter ? flat(9_440) : open(9_440)]);
+  lines.push([at + 2_500, "snapshot", flatAfter ? flat(9_440) : open(9_440)]);
+  return lines;
+}
+
+Deno.test("oracle: time the broker spent refusing requests is not charged to the agent", () => {
+  // 10 requotes of 300 ms: flat 3 060 + 200 ms after the snapshot, within 2 000 + 3 000 ms.
+  const verdict = check(parseTruthLog(log(requoted(10, 200))), LOCK_ACKED);
+  assert.ok(verdict.ok, describeVerdict(verdict));
+  assert.deepEqual(verdict.breachToFlatMs, [3_260]);
+  assert.deepEqual(verdict.refusedMs, [3_000], "the broker's part of it");
+
+  // The same refusals with no `ms` (not the broker's time): the breach is missed.
+  const unmeasured = requoted(10, 200).map(([ms, type, fields]): Line =>
+    type === "trade" ? [ms, type, { ...fields, ms: undefined }] : [ms, type, fields]
+  );
+  assert.equal(check(parseTruthLog(log(unmeasured)), LOCK_ACKED).missed.length, 1);
+});
+
+Deno.test("oracle: time on accepted requests and an agent that stops retrying still count", () => {
+  // Accepted requests only (no refusal), flat 2 200 ms after the crossing: missed.
+  const slow = check(parseTruthLog(log(requoted(0, 2_140))), LOCK_ACKED);
+  assert.equal(slow.missed.length, 1);
+  assert.match(
+    slow.missed[0]!.what,
+    /not locked and flat within 2000 ms \(locked true, flat false\)/,
+  );
+
+  // 3 requotes (900 ms) and then the agent never sends the request again: missed at
+  // 1 050 + 2 000 + 900, with the broker's time in the finding.
+  const gaveUp = check(parseTruthLog(log(requoted(3, 4_000, false))), LOCK_ACKED);
+  assert.equal(gaveUp.missed.length, 1);
+  assert.match(
+    gaveUp.missed[0]!.what,
+    /not locked and flat within 2000 ms \+ 900 ms of refused requests \(locked true, flat false\)/,
+  );
+
+  // A refusal that ended before the crossing moves nothing.
+  const before: Line[] = [
+    [100, "snapshot", open(9_800)],
+    [1_000, "trade", { action: "requote", ticket: 7, symbol: "EURUSD", volume: 0, ms: 5_000 }],
+    ...requoted(0, 2_140).filter(([ms]) => ms > 200),
+  ];
+  assert.equal(check(parseTruthLog(log(before)), LOCK_ACKED).missed.length, 1);
+});
+
+Deno.test("oracle: refused while the market is closed, the deadline is the reopening + target", () => {
+  const closedUntil = (reopen: number, flatAt: number | undefined): Line[] => [
+    ...ENFORCED.filter(([ms]) => ms <= 1_110),
+    [1_000, "market", { open: false }],
+    [1_300, "trade", { action: "market_closed", ticket: 7, symbol: "EURUSD", volume: 0, ms: 150 }],
+    [4_000, "snapshot", open(9_440)],
+    [reopen, "market", { open: true }],
+    ...(flatAt === undefined ? [] : [[flatAt, "account", flat(9_440)] as Line]),
+    [reopen + 4_000, "snapshot", flatAt === undefined ? open(9_440) : flat(9_440)],
+  ];
+  // The market reopens 5 s after the crossing; flat 1.5 s later is in time.
+  const inTime = check(parseTruthLog(log(closedUntil(6_000, 7_500))), LOCK_ACKED);
+  assert.ok(inTime.ok, describeVerdict(inTime));
+  assert.deepEqual(inTime.breachToFlatMs, [6_450]);
+
+  // Flat 2.5 s after the reopening is late; never flat is missed after the reopening.
+  const late = check(parseTruthLog(log(closedUntil(6_000, 8_500))), LOCK_ACKED);
+  assert.match(late.missed[0]!.what, /not locked and flat within 2000 ms \+ 150 ms/);
+  const never = check(parseTruthLog(log(closedUntil(6_000, undefined))), LOCK_ACKED);
+  assert.equal(never.missed.length, 1);
+  assert.equal(never.missed[0]!.wall, T0 + 1_050);
 });
 
 Deno.test("oracle: a command after the lease went to another process fails", () => {
@@ -265,4 +356,65 @@ Deno.test("oracle: another time zone than server time is refused", () => {
     () => check([], [], { daily: { timezone: "Europe/Prague" } }),
     /server time only, not Europe\/Prague/,
   );
+});
+
+Deno.test("oracle: a simulator outliving its killed risk process is its own run; late acks not owed", () => {
+  // Simulator pid 300 of risk process 100: the close-all is sent, the risk process is killed at
+  // 1 200 (the link goes down), the EA finishes the close-all alone and answers into the void.
+  const killed: Line[] = [
+    ...ENFORCED.filter(([ms]) => ms <= 1_110),
+    [1_200, "link", { up: false }],
+    [1_350, "account", flat(9_440)],
+    [1_351, "ack", { id: "a-2", ok: true, retcode: 10009 }],
+  ];
+  const first = log(killed.map(([ms, type, f]): Line => [ms, type, { ...f, pid: 300 }]), {
+    pid: 300,
+    ppid: 100,
+    clean: false,
+  });
+  // The restarted risk process 200 starts simulator 400 at 1 300, while 300 still writes.
+  const second = log(
+    [
+      [1_400, "snapshot", open(9_800)],
+      [1_450, "command", { id: "b-1", command: { type: "lock", id: "b-1", until: 0 } }],
+      [1_451, "lock", { locked: true, until: 0 }],
+      [1_452, "ack", { id: "b-1", ok: true, retcode: 0 }],
+      [1_700, "account", flat(9_790)],
+      [5_000, "snapshot", flat(9_790)],
+    ].map(([ms, type, f]): Line => [ms as number, type as string, { ...f as object, pid: 400 }]),
+    {
+      pid: 400,
+      ppid: 200,
+      at: 1_300,
+    },
+  );
+  // Interleaved as two processes append to one file: 300's lines after 400's start.
+  const firstLines = first.trimEnd().split("\n");
+  const secondLines = second.trimEnd().split("\n");
+  const text = [
+    ...firstLines.slice(0, -2),
+    secondLines[0]!,
+    ...firstLines.slice(-2),
+    ...secondLines.slice(1),
+  ].join("\n") + "\n";
+  const runs = parseTruthLog(text);
+  assert.deepEqual(runs.map((r) => r.start.pid), [300, 400]);
+  assert.ok(runs[0]!.lines.some((l) => l.type === "ack" && l.id === "a-2"), "a-2 is 300's");
+  // (The hand-made stop line has no pid: it goes to the latest run.)
+  assert.ok(runs[1]!.lines.every((l) => l.pid === 400 || l.type === "stop"));
+  const events = [
+    started(100, 0),
+    ackEvent("a-1", 1_103),
+    started(200, 1_290),
+    ackEvent("b-1", 1_453),
+  ];
+  const verdict = check(runs, events);
+  assert.ok(verdict.ok, describeVerdict(verdict));
+  assert.equal(verdict.exemptEvents, 1, "a-2, answered after the link was lost, is not owed");
+
+  // Had the link come back (the same agent), a-2 would be owed.
+  const back = parseTruthLog(
+    log([...killed, [1_300, "link", { up: true }], [3_000, "snapshot", flat(9_440)]]),
+  );
+  assert.deepEqual(check(back, events).missingEvents.map((f) => f.what), ["no ack event for a-2"]);
 });

@@ -139,6 +139,9 @@
     let data = null;
     let lines = null;
     let lastEventAt = null;
+    // The day the chart shows (epoch ms of its reset; null: the last 24 hours).
+    let dayStart = null;
+    let loading = false;
 
     function lineValues(at, value) {
       return at.map(() => (value === null ? null : value));
@@ -146,8 +149,17 @@
     function label(name, value) {
       return value === null ? name + " (none)" : name + " " + value.toFixed(2);
     }
+    function utcText(ms) {
+      return new Date(ms).toISOString().slice(0, 19).replace("T", " ") + " UTC";
+    }
     function draw(chart) {
+      if (plot) plot.destroy();
+      plot = null;
       lines = chart.lines;
+      dayStart = chart.day ? chart.day.starts_at : null;
+      document.getElementById("chart-range").textContent = dayStart === null
+        ? "last 24 hours"
+        : "since the reset at " + utcText(dayStart);
       const at = chart.samples.map((s) => s.at / 1000);
       data = [
         at,
@@ -168,7 +180,14 @@
         {
           width,
           height: 360,
-          scales: { x: { time: true } },
+          // The x axis starts at the day's reset, however late the first sample came.
+          scales: {
+            x: {
+              time: true,
+              range: (_u, min, max) =>
+                dayStart === null ? [min, max] : [Math.min(min, dayStart / 1000), max],
+            },
+          },
           // Room for five-digit balances on the y axis.
           axes: [{}, { size: 80 }],
           series: [
@@ -194,13 +213,21 @@
       );
       box.dataset.state = "drawn";
     }
-    fetch("/api/accounts/" + encodeURIComponent(id) + "/chart")
-      .then((r) => r.json())
-      .then(draw)
-      .catch((error) => {
-        box.dataset.state = "error";
-        box.textContent = "Cannot load the curve: " + error;
-      });
+    function loadChart() {
+      if (loading) return;
+      loading = true;
+      fetch("/api/accounts/" + encodeURIComponent(id) + "/chart")
+        .then((r) => r.json())
+        .then(draw)
+        .catch((error) => {
+          box.dataset.state = "error";
+          box.textContent = "Cannot load the curve: " + error;
+        })
+        .finally(() => {
+          loading = false;
+        });
+    }
+    loadChart();
 
     function addPoint(update) {
       const row = update.row;
@@ -219,7 +246,13 @@
     connect("/api/stream?id=" + encodeURIComponent(id), {
       row: (update) => {
         document.getElementById("summary").innerHTML = update.html;
-        addPoint(update);
+        if (update.day_html) document.getElementById("day").innerHTML = update.day_html;
+        if (update.trades_html) document.getElementById("trades").innerHTML = update.trades_html;
+        const starts = update.day ? update.day.starts_at : null;
+        // A new day (the reset passed) or a first sample: the chart is loaded again.
+        if (data !== null && (starts !== dayStart || (plot === null && update.row.metrics_at))) {
+          loadChart();
+        } else addPoint(update);
         const eventAt = update.row.last_event ? update.row.last_event.at : null;
         if (eventAt !== lastEventAt) {
           lastEventAt = eventAt;

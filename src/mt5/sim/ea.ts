@@ -18,6 +18,12 @@
  * | `garbage` | sends a corrupted frame stream on a new connection: a frame that is not UTF-8, one that is not JSON, an unknown message type, an invalid snapshot, a two-frame message, then bytes that are no ZMTP frame; then reconnects normally |
  * | `silent <ms>` | sends nothing at all (no snapshot, heartbeat or ack) for `<ms>` real ms, connected |
  *
+ * A simulator run as its own process outlives a risk process that is killed, as a real terminal
+ * does. So that it does not run forever it can be told when its agent is gone
+ * ({@link SimEaOptions.onAgentGone}): at once when an agent refuses its token (a new risk
+ * process, with a new token, took the ports), or when no agent has been connected for
+ * {@link SimEaOptions.agentGoneMs}. `riskguard sim` exits then (`docs/protocol.md`, section 10).
+ *
  * @module
  */
 import { type Clock, systemClock } from "../../shared/clock.ts";
@@ -64,7 +70,19 @@ export interface SimEaOptions {
   faultFile?: string;
   /** Sees every fault as it starts (the truth log records it). */
   onFault?: (fault: SimFault) => void;
+  /**
+   * Sees the PUSH link to the agent (which carries the acks) come up and go down, whoever
+   * closed it (the truth log records it).
+   */
+  onLink?: (up: boolean) => void;
+  /** Told once that the agent is gone: it refused the token, or {@link agentGoneMs} passed. */
+  onAgentGone?: (why: SimAgentGone) => void;
+  /** Real ms without a connected agent after which the agent is gone (default: never). */
+  agentGoneMs?: number;
 }
+
+/** Why the simulated EA's agent is gone. */
+export type SimAgentGone = "token refused" | "no agent";
 
 /** A connection fault of the simulated EA. */
 export type SimFault =
@@ -90,10 +108,31 @@ const log = logger("mt5", "sim");
 
 /** The simulated EA: a terminal plus its two sockets. */
 export class SimEa {
-  #o: Required<Omit<SimEaOptions, "terminal" | "clock" | "onSend" | "faultFile" | "onFault">>;
+  #o: Required<
+    Omit<
+      SimEaOptions,
+      | "terminal"
+      | "clock"
+      | "onSend"
+      | "faultFile"
+      | "onFault"
+      | "onLink"
+      | "onAgentGone"
+      | "agentGoneMs"
+    >
+  >;
   #onSend: ((message: EaMessage) => void) | undefined;
   #faultFile: string | undefined;
   #onFault: ((fault: SimFault) => void) | undefined;
+  #onLink: ((up: boolean) => void) | undefined;
+  #onAgentGone: ((why: SimAgentGone) => void) | undefined;
+  #agentGoneMs: number | undefined;
+  /** Whether the agent was told gone already. */
+  #agentGone = false;
+  /** Ready PUSH peers (0 or 1: one agent). */
+  #links = 0;
+  /** Monotonic ms when the PUSH link last came up or went down (or the EA started). */
+  #linkSeenAt = 0;
   #faultCheckedAt = 0;
   #silentUntil = 0;
   #terminal: SimTerminal;
@@ -128,6 +167,9 @@ export class SimEa {
     this.#onSend = options.onSend;
     this.#faultFile = options.faultFile;
     this.#onFault = options.onFault;
+    this.#onLink = options.onLink;
+    this.#onAgentGone = options.onAgentGone;
+    this.#agentGoneMs = options.agentGoneMs;
     this.#o = {
       port: options.port,
       commandPort: options.commandPort ?? options.port + 1,
@@ -155,6 +197,7 @@ export class SimEa {
     if (this.#running) return;
     this.#running = true;
     this.#startReal = this.#clock.now();
+    this.#linkSeenAt = this.#clock.monotonic();
     this.#connect();
     this.#timer = setInterval(() => this.#onTimer(), this.#o.timerMs);
   }
@@ -183,6 +226,7 @@ export class SimEa {
     };
     const push = new PushSocket(options);
     const pull = new PullSocket(options);
+    this.#watchAgent(push, pull);
     push.connect(`tcp://${this.#o.host}:${this.#o.port}`);
     pull.connect(`tcp://${this.#o.host}:${this.#o.commandPort}`);
     this.#push = push;
@@ -191,6 +235,30 @@ export class SimEa {
     const loop = this.#commandLoop(pull);
     this.#loops.add(loop);
     loop.finally(() => this.#loops.delete(loop));
+  }
+
+  /** Follows the PUSH link, and notices an agent that refuses the token. */
+  #watchAgent(push: PushSocket, pull: PullSocket): void {
+    push.on("connect", () => {
+      this.#links++;
+      this.#linkSeenAt = this.#clock.monotonic();
+      this.#onLink?.(true);
+    });
+    push.on("disconnect", () => {
+      this.#links = Math.max(0, this.#links - 1);
+      this.#linkSeenAt = this.#clock.monotonic();
+      this.#onLink?.(false);
+    });
+    for (const socket of [push, pull]) {
+      socket.on("auth_failure", () => this.#gone("token refused"));
+    }
+  }
+
+  #gone(why: SimAgentGone): void {
+    if (this.#agentGone || !this.#running) return;
+    this.#agentGone = true;
+    log.info("Simulated EA: its agent is gone ({why})", { why });
+    this.#onAgentGone?.(why);
   }
 
   async #disconnect(): Promise<void> {
@@ -260,6 +328,12 @@ export class SimEa {
 
   #onTimer(): void {
     if (!this.#running || this.#reconnecting) return;
+    if (
+      this.#agentGoneMs !== undefined && this.#links === 0 &&
+      this.#clock.monotonic() - this.#linkSeenAt >= this.#agentGoneMs
+    ) {
+      this.#gone("no agent");
+    }
     this.#advance();
     const fault = this.#takeFault();
     if (fault !== undefined) {

@@ -7,10 +7,13 @@
  *   a real terminal would be (the program itself, see `shared/self_command.ts`). Like a real
  *   terminal it starts with a cleared environment (`shared/process.ts`): the token is passed in
  *   the environment variable `RISKGUARD_SIM_TOKEN`, never on the command line, and nothing else
- *   of the risk process (no `RISKGUARD_SECRET_KEY`, no store URI) reaches it.
+ *   of the risk process (no `RISKGUARD_SECRET_KEY`, no store URI) reaches it. Like a real
+ *   terminal it outlives a risk process that is killed; it stops by itself when a new agent
+ *   refuses its token, or after {@link CHILD_EXIT_WITHOUT_AGENT_S} s without an agent.
  *
  * @module
  */
+import { systemClock } from "../../shared/clock.ts";
 import { childEnv, spawnProcess } from "../../shared/process.ts";
 import { selfCommand } from "../../shared/self_command.ts";
 import { SimEa } from "./ea.ts";
@@ -88,6 +91,7 @@ function startInProcess(options: SimLaunchOptions): SimHandle {
     ...(truth === undefined ? {} : {
       onSend: (message) => truth.sent(message),
       onFault: (fault) => truth.fault(terminal.time, fault),
+      onLink: (up) => truth.link(terminal.time, up),
     }),
     ...(options.faultFile === undefined ? {} : { faultFile: options.faultFile }),
     terminal,
@@ -152,7 +156,7 @@ export function createTerminal(
     server: SIM_SERVER,
     serverOffsetMs: SIM_SERVER_OFFSET_MS,
     startUtc,
-    ...(truth === undefined ? {} : { observer: truth }),
+    ...(truth === undefined ? {} : { observer: truth, clock: systemClock }),
   });
   return { terminal, truth };
 }
@@ -161,6 +165,9 @@ export function createTerminal(
 const SIM_SERVER = "RiskGuard-Sim";
 /** Trade server clock of launched simulators: UTC + 2 h, as most brokers. */
 const SIM_SERVER_OFFSET_MS = 2 * 3_600_000;
+
+/** Seconds without an agent after which a child simulator stops (`docs/protocol.md`, section 10). */
+export const CHILD_EXIT_WITHOUT_AGENT_S = 30;
 
 function startChild(options: SimLaunchOptions): SimHandle {
   const command = selfCommand([
@@ -180,6 +187,10 @@ function startChild(options: SimLaunchOptions): SimHandle {
     ...(options.login === undefined ? [] : ["--login", String(options.login)]),
     ...(options.truthLog === undefined ? [] : ["--truth-log", options.truthLog]),
     ...(options.faultFile === undefined ? [] : ["--fault-file", options.faultFile]),
+    // A simulator of its own process outlives a killed risk process: it stops when a new agent
+    // refuses its token, or after this long without an agent.
+    "--exit-without-agent",
+    String(CHILD_EXIT_WITHOUT_AGENT_S),
   ], options.mainPath === undefined ? {} : { script: options.mainPath });
   const child = spawnProcess(command, {
     env: childEnv({ [SIM_TOKEN_ENV]: options.token }),

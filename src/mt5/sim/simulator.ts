@@ -44,6 +44,7 @@ import {
   type ScenarioName,
 } from "./scenarios.ts";
 import { round2 } from "../../shared/money.ts";
+import type { Clock } from "../../shared/clock.ts";
 
 /** MT5 trade server return codes used by the simulator and the EA. */
 export const Retcode = {
@@ -90,6 +91,11 @@ export interface SimTerminalOptions {
   fifoClose?: boolean;
   /** Receives the account's truth as it happens (the truth log); none by default. */
   observer?: SimObserver;
+  /**
+   * Measures (on its monotonic reading) the real time each refused trade request took, for the
+   * observer ({@link TradeEvent.ms}). Without it, or without an observer, nothing is measured.
+   */
+  clock?: Clock;
 }
 
 /** The account's state after a change, as a {@link SimObserver} sees it. */
@@ -119,6 +125,8 @@ export interface SimObserver {
   ack(at: number, ack: Ack): void;
   /** Lock mode was switched on or off (`until` 0 = until unlocked). */
   lock(at: number, locked: boolean, until: number): void;
+  /** The market closed or opened again (a `marketClosed` window of the scenario began or ended). */
+  market(at: number, open: boolean): void;
 }
 
 /** How a position or order left the book. */
@@ -144,6 +152,11 @@ export interface TradeEvent {
   cause?: CloseCause;
   /** The command id that caused it, if any. */
   commandId?: string;
+  /**
+   * Real ms the request took, for a request the server refused (`requote`, `market_closed`):
+   * time the broker, not the agent, spent (measured only with an observer and a clock).
+   */
+  ms?: number;
 }
 
 /** One command received and its answer. */
@@ -240,6 +253,9 @@ export class SimTerminal {
   #execution: Readonly<Record<string, SymbolExecution>>;
   #fifoClose: boolean;
   #observer: SimObserver | undefined;
+  #clock: Clock | undefined;
+  /** Whether the observer was last told that the market is closed. */
+  #toldClosed = false;
   /** The last account state told to the observer, as `equity|balance|positions|orders`. */
   #observed = "";
   #time = 0;
@@ -293,6 +309,7 @@ export class SimTerminal {
     this.#execution = options.execution ?? {};
     this.#fifoClose = options.fifoClose ?? false;
     this.#observer = options.observer;
+    this.#clock = options.observer === undefined ? undefined : options.clock;
     this.#balance = this.scenario.balance;
     this.#dayStartBalance = this.scenario.balance;
     this.#locked = options.locked ?? false;
@@ -360,10 +377,13 @@ export class SimTerminal {
   }
 
   /**
-   * Moves simulated time forward to `time` (ms since the start): generates ticks, triggers stop
-   * losses, take profits and pending orders, accrues swap, and lets the trader act.
+   * Moves simulated time forward to `time` (ms since the start; a fraction is dropped, so every
+   * time the EA reports is whole milliseconds as the protocol requires, whatever the speed):
+   * generates ticks, triggers stop losses, take profits and pending orders, accrues swap, and
+   * lets the trader act.
    */
   advanceTo(time: number): void {
+    time = Math.floor(time);
     const market = this.#market;
     while (market.time + market.tickMs <= time) {
       // One tick at a time, so that stops, fills and the trader see every intermediate price.
@@ -810,17 +830,20 @@ export class SimTerminal {
     let attempts = 0;
     while (true) {
       attempts++;
+      const began = this.#clock?.monotonic();
       await wait(this.#execDelay);
+      // The oracle does not charge the agent for time the broker spent refusing.
+      const ms = began === undefined ? undefined : Math.round(this.#clock!.monotonic() - began);
       const symbol = this.#positions.get(ticket)?.symbol ?? this.#orders.get(ticket)?.symbol ?? "";
       if (this.marketClosed) {
-        this.#log("market_closed", ticket, symbol, 0, undefined, commandId);
+        this.#log("market_closed", ticket, symbol, 0, undefined, commandId, ms);
         return { retcode: Retcode.MARKET_CLOSED, message: "market closed", attempts };
       }
       const requote = this.scenario.faults !== null &&
         this.#faults.chance(this.scenario.faults.requoteProbability);
       if (!requote) return { retcode: Retcode.DONE, message: "", attempts };
       this.#history.requotes++;
-      this.#log("requote", ticket, symbol, 0, undefined, commandId);
+      this.#log("requote", ticket, symbol, 0, undefined, commandId, ms);
       if (attempts >= this.#maxAttempts) {
         return { retcode: Retcode.REQUOTE, message: "requote", attempts };
       }
@@ -836,6 +859,10 @@ export class SimTerminal {
     }
     if (this.#locked && this.#lockedUntil > 0 && this.utcTime >= this.#lockedUntil) {
       this.#unlockTerminal();
+    }
+    if (this.#observer !== undefined && this.marketClosed !== this.#toldClosed) {
+      this.#toldClosed = !this.#toldClosed;
+      this.#observer.market(time, !this.#toldClosed);
     }
     this.#runTrader();
   }
@@ -1041,10 +1068,12 @@ export class SimTerminal {
     volume: number,
     cause?: CloseCause,
     commandId?: string,
+    ms?: number,
   ): void {
     const event: TradeEvent = { at: this.#time, action, ticket, symbol, volume };
     if (cause !== undefined) event.cause = cause;
     if (commandId !== undefined) event.commandId = commandId;
+    if (ms !== undefined) event.ms = ms;
     this.#history.trades.push(event);
     if (this.#observer !== undefined) {
       this.#observer.trade(event);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { snapshotSchema } from "../protocol.ts";
+import { helloSchema, snapshotSchema } from "../protocol.ts";
 import { Market } from "./market.ts";
 import { type Scenario, scenario, SCENARIO_NAMES } from "./scenarios.ts";
 import { Retcode, SimTerminal, TRIES_WHILE_LOCKED } from "./simulator.ts";
@@ -68,6 +68,20 @@ Deno.test("simulator: every snapshot of every scenario passes the protocol schem
       const result = snapshotSchema.safeParse(t.snapshot(s));
       assert.ok(result.success, `${name} at ${s}s: ${JSON.stringify(result.error?.issues)}`);
     }
+  }
+});
+
+Deno.test("simulator: times stay whole milliseconds at a fractional speed (hello, snapshot)", () => {
+  // The EA advances to (real ms elapsed) * speed: 562.5 at speed 0.5. The agent refuses a
+  // message whose server_time is not an integer, so the simulator must never report one.
+  const t = new SimTerminal({ scenario: "losing_day", seed: 7 });
+  for (const time of [0.5, 562.5, 1_811.25, 3_009.999]) {
+    t.advanceTo(time);
+    const hello = helloSchema.safeParse(t.hello({ heartbeatMs: 1000, timerMs: 100 }));
+    assert.ok(hello.success, `hello at ${time}: ${JSON.stringify(hello.error?.issues)}`);
+    const snapshot = snapshotSchema.safeParse(t.snapshot(1));
+    assert.ok(snapshot.success, `snapshot at ${time}: ${JSON.stringify(snapshot.error?.issues)}`);
+    assert.equal(t.time, Math.floor(time));
   }
 });
 

@@ -6,23 +6,26 @@
  * its launch options ({@link SimLaunchOptions.truthLog}) or a `sim:` pathway
  * (`sim:losing_day?truth=<file>`). Without it the simulator computes none of this.
  *
- * Every line has `type`, `wall` (real UTC epoch ms when it happened) and `sim` (simulated ms
- * since the start; the simulated UTC time is `start_utc + sim`):
+ * Every line has `type`, `wall` (real UTC epoch ms when it happened), `sim` (simulated ms since
+ * the start; the simulated UTC time is `start_utc + sim`) and `pid` (the simulator's process, so
+ * that a run still going while the next one starts is told apart from it):
  *
  * | type | fields |
  * |---|---|
  * | `start` | `start_utc`, `server_offset`, `login`, `server`, `scenario`, `seed`, `speed`, `balance`, `pid`, `ppid` (first line of every run) |
  * | `account` | `equity`, `balance`, `positions`, `orders` (whenever one of them changed) |
- * | `trade` | `action`, `ticket`, `symbol`, `volume`, `cause?`, `command_id?` |
+ * | `trade` | `action`, `ticket`, `symbol`, `volume`, `cause?`, `command_id?`; `ms` on `requote` and `market_closed`: real ms the refused request took |
  * | `command` | `id`, `command` (as received, before it runs) |
  * | `ack` | `id`, `ok`, `retcode` |
  * | `lock` | `locked`, `until` (lock mode switched on or off) |
+ * | `market` | `open` (the market closed or opened again: a scenario's market-closed window) |
  * | `hello`, `snapshot` | sent to the agent; a snapshot has `seq`, `equity`, `balance`, `positions`, `orders`, `locked` |
+ * | `link` | `up`: the EA's PUSH connection to the agent (which carries its acks) came up or went down |
  * | `fault` | `fault` (`cut`, `garbage`, `silent`), `ms` for a silence: a connection fault from the EA's trigger file began |
- * | `stop` | the simulator stopped cleanly (a killed one has no `stop`) |
+ * | `stop` | the simulator stopped cleanly (a killed one has no `stop`); `reason` when it stopped by itself (`token refused`, `no agent`: its risk process is gone) |
  *
  * A file is appended to: a restarted simulator adds a run that begins with its own `start`.
- * Lines are buffered for at most {@link FLUSH_MS} ms; commands, acks and locks are written at
+ * Lines are buffered for at most {@link FLUSH_MS} ms; commands, acks, locks and market changes are written at
  * once, so a killed process loses at most the account changes of its last moments.
  *
  * @module
@@ -121,6 +124,12 @@ export class TruthLog implements SimObserver {
     this.#flush();
   }
 
+  /** {@inheritDoc SimObserver.market} */
+  market(at: number, open: boolean): void {
+    this.#line({ type: "market", sim: at, open });
+    this.#flush();
+  }
+
   /** Records the hellos and snapshots the EA sends (pass as `SimEa`'s `onSend`). */
   sent(message: EaMessage): void {
     if (message.type === "hello") {
@@ -147,10 +156,16 @@ export class TruthLog implements SimObserver {
     this.#flush();
   }
 
-  /** Writes the `stop` line and closes the file. */
-  close(sim: number): void {
+  /** Records the EA's PUSH link to the agent coming up or going down. */
+  link(sim: number, up: boolean): void {
+    this.#line({ type: "link", sim, up });
+    this.#flush();
+  }
+
+  /** Writes the `stop` line (with why, when the simulator stopped by itself) and closes the file. */
+  close(sim: number, reason?: string): void {
     if (this.#closed) return;
-    this.#line({ type: "stop", sim });
+    this.#line({ type: "stop", sim, ...(reason === undefined ? {} : { reason }) });
     this.#flush();
     this.#closed = true;
     clearInterval(this.#timer);
@@ -160,7 +175,9 @@ export class TruthLog implements SimObserver {
   #line(fields: Record<string, unknown>, prefix = ""): void {
     if (this.#closed) return;
     const { type, sim, ...rest } = fields;
-    this.#buffer.push(prefix + JSON.stringify({ type, wall: this.#clock.now(), sim, ...rest }));
+    this.#buffer.push(
+      prefix + JSON.stringify({ type, wall: this.#clock.now(), sim, pid: Deno.pid, ...rest }),
+    );
   }
 
   #flush(): void {

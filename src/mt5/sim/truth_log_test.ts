@@ -76,6 +76,60 @@ Deno.test("truth log: equity changes, trades, commands, acks and locks, with bot
   }
 });
 
+Deno.test("truth log: refused requests carry the real ms they took; the market's hours", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/truth.jsonl`;
+  const clock = new ManualClock(1_000_000);
+  const truth = new TruthLog(path, {
+    start_utc: 0,
+    server_offset: 0,
+    login: 7,
+    server: "S",
+    scenario: "flaky",
+    seed: 5,
+    speed: 1,
+    balance: 10_000,
+  }, clock);
+  // Each trade request takes 150 real ms, on the log's clock.
+  const terminal = new SimTerminal({
+    scenario: "flaky",
+    seed: 5,
+    execDelayMs: 150,
+    observer: truth,
+    clock,
+  });
+  const wait = (ms: number) => {
+    clock.advance(ms);
+    return Promise.resolve();
+  };
+  try {
+    const closed = terminal.scenario.faults!.marketClosed[0]!;
+    terminal.advanceTo(closed.from + 500);
+    assert.ok(terminal.marketClosed);
+    assert.ok(terminal.positionTickets.length > 0, "the scenario opened positions");
+    await terminal.execute({ type: "close_all", id: "c1", reason: "test" }, wait);
+    terminal.advanceTo(closed.to + 10_000);
+    for (let i = 0; i < 4 && terminal.positionTickets.length > 0; i++) {
+      await terminal.execute({ type: "close_all", id: `c${i + 2}`, reason: "test" }, wait);
+    }
+    truth.close(terminal.time);
+
+    const lines = await readLines(path);
+    const refusals = lines.filter((l) =>
+      l.type === "trade" && (l.action === "requote" || l.action === "market_closed")
+    );
+    assert.ok(refusals.some((l) => l.action === "market_closed"), "refused while closed");
+    assert.ok(refusals.some((l) => l.action === "requote"), "requoted after the reopen");
+    for (const refusal of refusals) assert.equal(refusal.ms, 150, JSON.stringify(refusal));
+    const done = lines.filter((l) => l.type === "trade" && l.action === "close");
+    assert.ok(done.length > 0 && done.every((l) => l.ms === undefined), "accepted: no ms");
+    const market = lines.filter((l) => l.type === "market").map((l) => [l.sim, l.open]);
+    assert.deepEqual(market.slice(0, 2), [[closed.from, false], [closed.to, true]]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("truth log: a run after a killed one starts on a line of its own", async () => {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/truth.jsonl`;
