@@ -29,6 +29,7 @@ import { defaultJournalDir, JOURNAL_DIR_ENV, runRisk, WebhookNotifier } from "..
 import { makeToken } from "../mt5/bridge.ts";
 import { type CliContext, startCommand } from "./context.ts";
 import { riskDrillHooks } from "./_risk_drill_env.ts";
+import { resolveElement } from "./_element_ref.ts";
 import { DASHBOARD_TOKEN_ENV, parseListen, serveDashboard } from "../dashboard/mod.ts";
 
 /** Admin-only options, as parsed from the command line. */
@@ -73,7 +74,10 @@ export function registerModes(program: Command, ctx: CliContext): void {
       "admin",
       "risk",
     ]))
-    .option("--element_id <id>", "risk mode: the element (account) to guard")
+    .option(
+      "--element_id <id>",
+      "risk mode: the element (account) to guard: its id, or its login when run by hand",
+    )
     .option("--pathway <path>", "risk mode: terminal folder, or sim:<scenario> for the simulator")
     .option("--instance <id>", "risk mode: the instance (terminal) to run on")
     .option("--dry-run", "risk mode: evaluate rules and log actions without sending them", false)
@@ -164,6 +168,17 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
       const config = await startCommand(ctx, command);
       const drill = riskDrillHooks(ctx.env);
       const store = await openRiskStore(config, ctx.env);
+      // Run by hand, the account may be named by its login; admin always passes the id.
+      if (ctx.env[CONTROL_DIR_ENV] === undefined || ctx.env[CONTROL_DIR_ENV] === "") {
+        try {
+          risk.elementId = (await resolveElement(store, elementId, undefined, {
+            serverFlag: false,
+          })).id;
+        } catch (error) {
+          await store.close();
+          throw error;
+        }
+      }
       const notifier = config.webhook_url === undefined
         ? undefined
         : new WebhookNotifier(config.webhook_url, { log: logger("risk", "webhook") });

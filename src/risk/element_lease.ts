@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { RiskGuardError } from "../shared/errors.ts";
+import { describeError, RiskGuardError } from "../shared/errors.ts";
 import type { Element, Instance, Lease, Store } from "../store/mod.ts";
 
 /** What {@link claimElement} needs. */
@@ -38,6 +38,26 @@ export interface ClaimedElement {
  * ELEMENT_HELD (naming the live holder).
  */
 export async function claimElement(options: ClaimOptions): Promise<ClaimedElement> {
+  const element = await loadElement(options);
+  const instance = await resolveInstance(options, element);
+  const lease = await takeLease(options, instance);
+  // Read again under the lease: the previous holder may have written (a lock) between the first
+  // read and the lease moving, and the process must start from that, not from the older copy.
+  try {
+    return { element: await loadElement(options), instance, lease };
+  } catch (error) {
+    const code = error instanceof RiskGuardError ? error.code : "CRASH";
+    await options.store.release(lease, {
+      status: "ERROR",
+      error: { code, message: describeError(error), at: options.now },
+      now: options.now,
+    }).catch(() => {});
+    throw error;
+  }
+}
+
+/** Loads the element and checks it may be guarded (see {@link claimElement}). */
+async function loadElement(options: ClaimOptions): Promise<Element> {
   const { store, elementId, now } = options;
   const parsed = await store.getElement(elementId);
   if (parsed === null) {
@@ -57,9 +77,7 @@ export async function claimElement(options: ClaimOptions): Promise<ClaimedElemen
       `Element ${parsed.id} is DISABLED; enable it with \`riskguard elements enable ${parsed.id}\``,
     );
   }
-  const instance = await resolveInstance(options, parsed.element);
-  const lease = await takeLease(options, instance);
-  return { element: parsed.element, instance, lease };
+  return parsed.element;
 }
 
 async function resolveInstance(options: ClaimOptions, element: Element): Promise<Instance> {

@@ -16,7 +16,7 @@ import type { Element, ElementChange, Store } from "../store/mod.ts";
 import type { AccountGuard } from "./account_guard.ts";
 import type { AuditTrail } from "./audit_trail.ts";
 import type { LeasedWriter } from "./leased_writer.ts";
-import { isLocked } from "./lock_state.ts";
+import { isLocked, type LockState } from "./lock_state.ts";
 import type { RulePlugins } from "./rule_plugins.ts";
 
 /** Options of {@link LiveConfig}. */
@@ -128,12 +128,9 @@ export class LiveConfig {
     this.#element = element;
     if (
       !this.#options.dryRun && writer.tradingStored && isLocked(guard.lock) &&
-      element.trading === "ALLOWED" && await this.#unlockedInStore(guard)
+      element.trading === "ALLOWED"
     ) {
-      guard.unlock(
-        "unlocked by a person (element trading set to ALLOWED)",
-        element.unlocked_at ?? this.#options.clock.now(),
-      );
+      await this.#unlockByPerson(element, guard, audit);
     }
     const settings = riskSettingsOf(element);
     if (JSON.stringify(settings) !== JSON.stringify(guard.settings)) {
@@ -144,15 +141,41 @@ export class LiveConfig {
   }
 
   /**
-   * A change may be delivered with a copy of the element read before this process's own lock
-   * write landed: only a fresh read that still says ALLOWED is a person's unlock. When the
-   * store cannot be asked, the lock stays (the safe side).
+   * Lifts the lock a person unlocked. A change may be delivered with a copy of the element read
+   * before this process's own lock write landed: only a fresh read that still says ALLOWED is a
+   * person's unlock. When the store cannot be asked, the lock stays (the safe side). The person
+   * unlocked the lock they saw: a different lock made while the store was read (a drawdown
+   * raising a day lock to a permanent one) is not theirs to lift, and stays with its closes.
    */
-  async #unlockedInStore(guard: AccountGuard): Promise<boolean> {
+  async #unlockByPerson(element: Element, guard: AccountGuard, audit: AuditTrail): Promise<void> {
+    const seen = guard.lock;
     const current = await this.#options.store.getElement(this.#element._id).catch(() => null);
-    return current?.valid === true && current.element.trading === "ALLOWED" &&
-      isLocked(guard.lock);
+    if (current?.valid !== true || current.element.trading !== "ALLOWED") return;
+    const now = guard.lock;
+    if (!isLocked(now)) return;
+    if (sameLock(now, seen)) {
+      guard.unlock(
+        "unlocked by a person (element trading set to ALLOWED)",
+        element.unlocked_at ?? this.#options.clock.now(),
+      );
+      return;
+    }
+    audit.record(
+      "warning",
+      `unlock by a person not applied: the account was locked again (${now.trading}: ` +
+        `${now.reason ?? "no reason"}) while the unlock was checked; the new lock stays ` +
+        `until a person unlocks it`,
+      { detail: { unlocked: seen.trading, trading: now.trading, until: now.lockedUntil } },
+    );
   }
+}
+
+/**
+ * The same lock: same state and reason. A day lock whose end the same rule slid forward is
+ * still the lock the person saw; a new rule's lock, or a day lock made permanent, is not.
+ */
+function sameLock(a: LockState, b: LockState): boolean {
+  return a.trading === b.trading && a.reason === b.reason;
 }
 
 /** The risk settings an element configures. */
