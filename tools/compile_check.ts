@@ -13,6 +13,7 @@
  * @module
  */
 import { COMPILE_INCLUDES } from "./compile_includes.ts";
+import { v8FlagsArgument } from "../src/shared/v8_flags.ts";
 
 /** Runs the packaging step and returns its combined output and success. */
 export async function checkCompile(): Promise<{ success: boolean; output: string }> {
@@ -22,6 +23,7 @@ export async function checkCompile(): Promise<{ success: boolean; output: string
     const args = [
       "compile",
       "-A",
+      v8FlagsArgument(),
       "--target",
       "x86_64-unknown-linux-gnu",
       ...COMPILE_INCLUDES.flatMap((path) => ["--include", path]),

@@ -20,12 +20,14 @@ export function loginAndServer(parsed: ParsedElement): { login: unknown; server:
  *
  * @throws {RiskGuardError} `NOT_FOUND` when nothing matches; `INPUT_INVALID` when a login
  * exists more than once (the message lists each with its server and id) or the id's element is
- * on another server than `--server`.
+ * on another server than `--server`. Where the command has no `--server`, pass
+ * `serverFlag: false`: an ambiguous login then asks for the id.
  */
 export async function resolveElement(
   store: Store,
   ref: string,
   server?: string,
+  options: { serverFlag?: boolean } = {},
 ): Promise<ParsedElement> {
   const text = ref.trim();
   const byId = text === "" ? null : await store.getElement(text);
@@ -55,7 +57,7 @@ export async function resolveElement(
   const list = matches.map((parsed) => `${String(loginAndServer(parsed).server)} (id ${parsed.id})`)
     .join(", ");
   const servers = new Set(matches.map((parsed) => loginAndServer(parsed).server));
-  const hint = servers.size === matches.length
+  const hint = servers.size === matches.length && options.serverFlag !== false
     ? "add --server <name> to pick one"
     : "name it by its id";
   throw new RiskGuardError(

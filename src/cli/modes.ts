@@ -8,7 +8,14 @@ import { ConfigError, describeError } from "../shared/errors.ts";
 import type { Config } from "../shared/config.ts";
 import { logger } from "../shared/logging.ts";
 import { childEnv } from "../shared/process.ts";
-import { openStore } from "../store/mod.ts";
+import {
+  CHANNEL_ADDRESS_ENV,
+  CHANNEL_TOKEN_ENV,
+  ChannelStore,
+  openStore,
+  type Store,
+  StoreChannelServer,
+} from "../store/mod.ts";
 import {
   adminTimingFromEnv,
   CONTROL_DIR_ENV,
@@ -19,8 +26,10 @@ import {
   runAdmin,
 } from "../admin/mod.ts";
 import { defaultJournalDir, JOURNAL_DIR_ENV, runRisk, WebhookNotifier } from "../risk/mod.ts";
+import { makeToken } from "../mt5/bridge.ts";
 import { type CliContext, startCommand } from "./context.ts";
 import { riskDrillHooks } from "./_risk_drill_env.ts";
+import { resolveElement } from "./_element_ref.ts";
 import { DASHBOARD_TOKEN_ENV, parseListen, serveDashboard } from "../dashboard/mod.ts";
 
 /** Admin-only options, as parsed from the command line. */
@@ -65,7 +74,10 @@ export function registerModes(program: Command, ctx: CliContext): void {
       "admin",
       "risk",
     ]))
-    .option("--element_id <id>", "risk mode: the element (account) to guard")
+    .option(
+      "--element_id <id>",
+      "risk mode: the element (account) to guard: its id, or its login when run by hand",
+    )
     .option("--pathway <path>", "risk mode: terminal folder, or sim:<scenario> for the simulator")
     .option("--instance <id>", "risk mode: the instance (terminal) to run on")
     .option("--dry-run", "risk mode: evaluate rules and log actions without sending them", false)
@@ -155,7 +167,18 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
       };
       const config = await startCommand(ctx, command);
       const drill = riskDrillHooks(ctx.env);
-      const store = await openStore(config.store, { db: config.db });
+      const store = await openRiskStore(config, ctx.env);
+      // Run by hand, the account may be named by its login; admin always passes the id.
+      if (ctx.env[CONTROL_DIR_ENV] === undefined || ctx.env[CONTROL_DIR_ENV] === "") {
+        try {
+          risk.elementId = (await resolveElement(store, elementId, undefined, {
+            serverFlag: false,
+          })).id;
+        } catch (error) {
+          await store.close();
+          throw error;
+        }
+      }
       const notifier = config.webhook_url === undefined
         ? undefined
         : new WebhookNotifier(config.webhook_url, { log: logger("risk", "webhook") });
@@ -226,7 +249,12 @@ async function runAdminMode(
     () => openStore(config.store, { db: config.db }),
   );
   if (store === undefined) return;
+  let channel: StoreChannelServer | undefined;
   try {
+    // The children reach the store through admin (one database client per VPS): a channel on
+    // 127.0.0.1 with a token made for this launch, both handed over in their environment.
+    const channelToken = makeToken();
+    channel = StoreChannelServer.listen(store, { token: channelToken });
     const controlPath = ctx.env[CONTROL_DIR_ENV] ||
       defaultControlDir(config.host, store.description, config.db, ctx.env);
     const control = new ControlDir(controlPath);
@@ -240,6 +268,8 @@ async function runAdminMode(
       RISKGUARD_STALE_AFTER_S: String(config.stale_after_s),
       RISKGUARD_PING_INTERVAL_S: String(config.ping_interval_s),
       [CONTROL_DIR_ENV]: control.path,
+      [CHANNEL_ADDRESS_ENV]: channel.address,
+      [CHANNEL_TOKEN_ENV]: channelToken,
       [JOURNAL_DIR_ENV]: defaultJournalDir(ctx.env, store.description, config.db),
       ...(config.secret_key === undefined ? {} : { RISKGUARD_SECRET_KEY: config.secret_key }),
       ...(config.webhook_url === undefined ? {} : { RISKGUARD_WEBHOOK_URL: config.webhook_url }),
@@ -272,6 +302,31 @@ async function runAdminMode(
     });
     await dashboard?.finished;
   } finally {
+    await channel?.close();
     await store.close();
   }
+}
+
+/**
+ * The store of a risk process. A child started by admin finds admin's store channel in its
+ * environment and reaches the store through admin (one database client per VPS), with its own
+ * configuration as the fallback should admin die; a risk process started by hand opens the
+ * store itself, as does a child whose admin offers no channel.
+ */
+async function openRiskStore(
+  config: { store: string; db: string },
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<Store> {
+  const own = () => openStore(config.store, { db: config.db });
+  const address = env[CHANNEL_ADDRESS_ENV];
+  const token = env[CHANNEL_TOKEN_ENV];
+  if (address === undefined || token === undefined) return await own();
+  // The token is this child's alone: nothing it starts may see it (children get a cleared
+  // environment anyway).
+  try {
+    Deno.env.delete(CHANNEL_TOKEN_ENV);
+  } catch {
+    // No env permission: nothing can read it either.
+  }
+  return await ChannelStore.connect({ address, token, fallback: own });
 }

@@ -13,10 +13,16 @@
  *    into the compiled executable. Without it the plugin is not loaded (fail closed), it never
  *    runs with this process's permissions.
  *
- * Protocol: one JSON object per line on stdin (host -> plugin) and stdout (plugin -> host).
- * In: `{type: "load", url, options}`, `{type: "evaluate", seq, context}`.
- * Out: `{type: "loaded", id, description, options}`, `{type: "load_error", message, stack}`,
- * `{type: "result", seq, actions}`, `{type: "error", seq, message, stack}`.
+ * Protocol, one message per line. In (stdin, host -> plugin): the type, a space and a JSON body:
+ * `load {url, options}`, `evaluate {seq, base, patch}`, where `patch` turns the context of
+ * snapshot `base` (0: nothing) into this snapshot's context (`_json_delta.ts`; the first one
+ * carries the whole context, later ones what changed). This process reads the `load` line,
+ * starts the Worker, and leaves stdin and stdout to it: the Worker reads the `evaluate` lines
+ * and writes its replies itself, so a snapshot crosses no thread inside this process (each
+ * hop costs a wake-up, which on a busy machine is most of the round trip).
+ * Out (stdout, one JSON object per line): `{type: "loaded", id, description, options}`,
+ * `{type: "load_error", message, stack}`, `{type: "result", seq, actions}`,
+ * `{type: "error", seq, message, stack}`.
  * Anything the plugin prints goes to stderr, never to the protocol.
  *
  * Started as `deno run --unstable-worker-options --allow-read <this file>` in development and
@@ -27,9 +33,10 @@
 import { dirname, parse } from "node:path";
 import { fileURLToPath } from "node:url";
 
-type Inbound =
-  | { type: "load"; url: string; options: unknown }
-  | { type: "evaluate"; seq: number; context: unknown };
+interface LoadMessage {
+  url: string;
+  options: unknown;
+}
 
 const encoder = new TextEncoder();
 
@@ -97,50 +104,92 @@ function startSandbox(url: string): Worker {
   });
 }
 
-/** Serves one plugin over stdin/stdout until stdin ends. */
+/**
+ * Reads stdin up to the first newline with plain reads (no stream that could read ahead and
+ * keep bytes the Worker needs). Returns the line and any bytes after it; undefined at the end.
+ */
+async function readFirstLine(): Promise<{ line: string; rest: Uint8Array } | undefined> {
+  const chunks: Uint8Array[] = [];
+  const buffer = new Uint8Array(16 * 1024);
+  for (;;) {
+    const count = await Deno.stdin.read(buffer);
+    if (count === null) return undefined;
+    const chunk = buffer.slice(0, count);
+    const newline = chunk.indexOf(10);
+    if (newline < 0) {
+      chunks.push(chunk);
+      continue;
+    }
+    chunks.push(chunk.subarray(0, newline));
+    const line = new TextDecoder().decode(concat(chunks));
+    return { line, rest: chunk.slice(newline + 1) };
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** Reads stdin to its end, so that this process lives until the host closes it. */
+async function drainStdin(): Promise<void> {
+  for await (const _ of Deno.stdin.readable) {
+    // Nothing to serve.
+  }
+}
+
+/**
+ * Serves one plugin until stdin ends: reads the `load` line, starts the sandbox Worker, and
+ * leaves the rest of stdin and stdout to the Worker.
+ */
 export async function servePlugin(): Promise<void> {
   narrowPermissions();
-  let worker: Worker | undefined;
-
-  const load = (message: Extract<Inbound, { type: "load" }>) => {
-    try {
-      worker = startSandbox(message.url);
-    } catch (error) {
-      send({
-        type: "load_error",
-        message: `cannot start the plugin sandbox: ${(error as Error).message}`,
-      });
-      return;
-    }
-    worker.onmessage = (event: MessageEvent<{ type: string; line?: string }>) => {
-      if (event.data.type === "log") writeAll(Deno.stderr, `${event.data.line}\n`);
-      else send(event.data);
-    };
-    worker.onerror = (event) => {
-      // An error outside load/evaluate (e.g. a timer the plugin started threw): report it and
-      // exit, so the host treats it as a crash.
-      event.preventDefault();
-      writeAll(Deno.stderr, `plugin error: ${event.message}\n`);
-      Deno.exit(1);
-    };
-    worker.postMessage(message);
-  };
-
-  let buffer = "";
-  for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-    buffer += chunk;
-    let newline: number;
-    while ((newline = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      if (line.trim() === "") continue;
-      const message = JSON.parse(line) as Inbound;
-      if (message.type === "load") load(message);
-      else if (worker !== undefined) worker.postMessage(message);
-      else send({ type: "error", seq: message.seq, message: "plugin not loaded" });
-    }
+  const first = await readFirstLine();
+  if (first === undefined) return;
+  const space = first.line.indexOf(" ");
+  if (first.line.slice(0, space) !== "load") {
+    send({
+      type: "load_error",
+      message: `expected a load message, got: ${first.line.slice(0, 40)}`,
+    });
+    return await drainStdin();
   }
-  worker?.terminate();
+  const message = JSON.parse(first.line.slice(space + 1)) as LoadMessage;
+  let worker: Worker;
+  try {
+    worker = startSandbox(message.url);
+  } catch (error) {
+    send({
+      type: "load_error",
+      message: `cannot start the plugin sandbox: ${(error as Error).message}`,
+    });
+    return await drainStdin();
+  }
+  worker.onerror = (event) => {
+    // An error outside load/evaluate (e.g. a timer the plugin started threw): report it and
+    // exit, so the host treats it as a crash.
+    event.preventDefault();
+    writeAll(Deno.stderr, `plugin error: ${event.message}\n`);
+    Deno.exit(1);
+  };
+  // The Worker says when stdin has ended; until then this call does not return (the compiled
+  // executable's command line exits when it does).
+  const done = new Promise<void>((resolve) => {
+    worker.onmessage = () => resolve();
+  });
+  worker.postMessage({
+    type: "load",
+    url: message.url,
+    options: message.options,
+    rest: first.rest,
+  });
+  await done;
+  worker.terminate();
 }
 
 if (import.meta.main) await servePlugin();

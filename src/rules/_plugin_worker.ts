@@ -4,20 +4,35 @@
  * no remote or npm imports, no environment, no writes, no subprocesses, no FFI, no system
  * information). It imports the plugin and evaluates it on the contexts it is given.
  *
- * Messages in: `{type: "load", url, options}`, `{type: "evaluate", seq, context}`. Out: the
- * replies of the plugin protocol (see `_plugin_process.ts`) plus `{type: "log", line}` for
- * what the plugin prints: stdout belongs to the protocol, so console output goes through the
- * parent to stderr.
+ * The plugin process posts it one message, `{type: "load", url, options, rest}` (`rest`: bytes
+ * of stdin read after the load line); from then on this Worker serves the plugin protocol (see
+ * `_plugin_process.ts`) itself: it writes the load reply to stdout, reads the `evaluate` lines
+ * from stdin and writes each reply to stdout, and at the end of stdin posts `"done"` and closes. Reading and
+ * writing here, not in the process's main thread, saves two thread hops per snapshot.
+ *
+ * The Worker keeps the context it rebuilt from the patches and gives the plugin a copy of it,
+ * so a plugin that changes its input (sorts the positions in place, ...) cannot change what
+ * the next patch applies to. What the plugin prints goes to stderr: stdout is the protocol.
  *
  * @module
  */
 /// <reference lib="deno.worker" />
 import type { Rule, RuleContext } from "./rule.ts";
 import { createRuleInput } from "./helpers.ts";
+import { applyPatch, copyJson, type Json, type Patch } from "./_json_delta.ts";
 
-type Inbound =
-  | { type: "load"; url: string; options: unknown }
-  | { type: "evaluate"; seq: number; context: RuleContext };
+interface LoadMessage {
+  type: "load";
+  url: string;
+  options: unknown;
+  rest: Uint8Array;
+}
+
+interface EvaluateMessage {
+  seq: number;
+  base: number;
+  patch: Patch;
+}
 
 function describe(error: unknown): { message: string; stack?: string } {
   if (error instanceof Error) {
@@ -28,10 +43,23 @@ function describe(error: unknown): { message: string; stack?: string } {
   return { message: String(error) };
 }
 
+const encoder = new TextEncoder();
+
+function writeAll(stream: typeof Deno.stdout, text: string): void {
+  const bytes = encoder.encode(text);
+  let written = 0;
+  while (written < bytes.length) written += stream.writeSync(bytes.subarray(written));
+}
+
+/** Writes one reply line to the host. */
+function send(message: unknown): void {
+  writeAll(Deno.stdout, JSON.stringify(message) + "\n");
+}
+
 function redirectConsole(): void {
   const write = (...args: unknown[]) => {
     const line = args.map((arg) => typeof arg === "string" ? arg : Deno.inspect(arg)).join(" ");
-    self.postMessage({ type: "log", line });
+    writeAll(Deno.stderr, `${line}\n`);
   };
   console.log = write;
   console.info = write;
@@ -42,6 +70,9 @@ function redirectConsole(): void {
 
 let rule: Rule<unknown> | undefined;
 let options: unknown;
+/** The context of snapshot `applied` (0: none), rebuilt from the host's patches. */
+let context: Json | undefined;
+let applied = 0;
 
 async function load(url: string, raw: unknown): Promise<void> {
   try {
@@ -71,30 +102,73 @@ async function load(url: string, raw: unknown): Promise<void> {
     }
     rule = candidate as Rule<unknown>;
     options = parsed;
-    self.postMessage({
+    send({
       type: "loaded",
       id: rule.id,
       description: typeof rule.description === "string" ? rule.description : "",
       options: parsed ?? null,
     });
   } catch (error) {
-    self.postMessage({ type: "load_error", ...describe(error) });
+    send({ type: "load_error", ...describe(error) });
   }
 }
 
-function evaluate(seq: number, context: RuleContext): void {
+/** Brings the kept context to the message's snapshot; forgets it when the patch does not fit. */
+function advance(message: EvaluateMessage): void {
+  try {
+    if (message.base !== 0 && message.base !== applied) {
+      throw new Error(`the host sent a delta from snapshot ${message.base}, this has ${applied}`);
+    }
+    context = applyPatch(message.base === 0 ? undefined : context, message.patch);
+    applied = message.seq;
+  } catch (error) {
+    context = undefined;
+    applied = 0;
+    throw new Error(`internal: the context could not be rebuilt (${describe(error).message})`);
+  }
+}
+
+function evaluate(text: string): void {
+  const message = JSON.parse(text) as EvaluateMessage;
+  const seq = message.seq;
   try {
     if (rule === undefined) throw new Error("plugin not loaded");
-    const actions = rule.evaluate(createRuleInput(context, options));
-    self.postMessage({ type: "result", seq, actions });
+    advance(message);
+    const input = copyJson(context!) as unknown as RuleContext;
+    const actions = rule.evaluate(createRuleInput(input, options));
+    send({ type: "result", seq, actions });
   } catch (error) {
-    self.postMessage({ type: "error", seq, ...describe(error) });
+    send({ type: "error", seq, ...describe(error) });
   }
+}
+
+/** Serves `evaluate` lines from stdin until it ends, then closes this Worker. */
+async function serve(rest: Uint8Array): Promise<void> {
+  const decoder = new TextDecoder();
+  let buffer = decoder.decode(rest, { stream: true });
+  const consume = () => {
+    let newline: number;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      if (line.trim() === "") continue;
+      const space = line.indexOf(" ");
+      if (line.slice(0, space) === "evaluate") evaluate(line.slice(space + 1));
+    }
+  };
+  consume();
+  for await (const chunk of Deno.stdin.readable) {
+    buffer += decoder.decode(chunk, { stream: true });
+    consume();
+  }
+  self.postMessage("done");
+  self.close();
 }
 
 redirectConsole();
-self.onmessage = (event: MessageEvent<Inbound>) => {
+self.onmessage = async (event: MessageEvent<LoadMessage>) => {
+  self.onmessage = null;
   const message = event.data;
-  if (message.type === "load") void load(message.url, message.options);
-  else evaluate(message.seq, message.context);
+  await load(message.url, message.options);
+  await serve(message.rest);
 };

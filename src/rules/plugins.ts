@@ -39,6 +39,7 @@ import { type CommandLine, selfCommand } from "../shared/self_command.ts";
 import { systemClock } from "../shared/clock.ts";
 import { type Action, checkActions, type RuleContext, type RuleError } from "./rule.ts";
 import { BUILTIN_RULE_IDS } from "./builtin/mod.ts";
+import { DeltaEncoder } from "./_json_delta.ts";
 import { logger } from "../shared/logging.ts";
 
 /** One plugin to load. */
@@ -328,8 +329,9 @@ class PluginProcess {
     });
   }
 
-  send(message: unknown): void {
-    this.#writer.write(encoder.encode(JSON.stringify(message) + "\n")).catch(() => {
+  /** Writes one message: its type, a space and its JSON body on one line. */
+  send(type: "load" | "evaluate", body: unknown): void {
+    this.#writer.write(encoder.encode(`${type} ${JSON.stringify(body)}\n`)).catch(() => {
       // The process is gone: its exit is reported through `done`.
     });
   }
@@ -376,6 +378,13 @@ class PluginSlot {
   #description = "";
   #parsedOptions: unknown;
   #seq = 0;
+  /**
+   * The context goes to the plugin process as a delta from the one sent before (`#sentSeq`,
+   * 0 when the process has none yet): a new process, or an error reply, starts from the whole
+   * context again.
+   */
+  readonly #delta = new DeltaEncoder();
+  #sentSeq = 0;
   #pending: Pending | undefined;
   #loadWaiter: ((reply: Reply | { type: "crash"; message: string }) => void) | undefined;
   #failuresInRow = 0;
@@ -492,7 +501,7 @@ class PluginSlot {
         this.#loadWaiter = undefined;
         done(reply);
       };
-      process.send({ type: "load", url: this.url.href, options: this.spec.options ?? null });
+      process.send("load", { url: this.url.href, options: this.spec.options ?? null });
     });
     if (this.#isClosed()) return undefined;
     if (reply.type === "loaded") {
@@ -543,7 +552,9 @@ class PluginSlot {
         this.#failed();
       }, this.#options.deadlineMs);
       this.#pending = { seq, timer, resolve };
-      process.send({ type: "evaluate", seq, context });
+      const patch = this.#delta.encode(context);
+      process.send("evaluate", { seq, base: this.#sentSeq, patch });
+      this.#sentSeq = seq;
     });
   }
 
@@ -553,6 +564,11 @@ class PluginSlot {
     this.#loadWaiter?.({ type: "crash", message: "closed" });
     this.#stopProcess();
     await Promise.all([...this.#exits]);
+  }
+
+  #resetDelta(): void {
+    this.#delta.reset();
+    this.#sentSeq = 0;
   }
 
   #isClosed(): boolean {
@@ -581,6 +597,7 @@ class PluginSlot {
 
   #spawn(): PluginProcess {
     this.#stopProcess();
+    this.#resetDelta();
     const process: PluginProcess = new PluginProcess(
       this.#options.command,
       (reply) => {
@@ -619,6 +636,8 @@ class PluginSlot {
     this.#pending = undefined;
     clearTimeout(pending.timer);
     if (reply.type === "error") {
+      // The plugin process may have dropped its copy of the context: send it whole next time.
+      this.#resetDelta();
       this.#counters.errors++;
       const error: RuleError = {
         rule: this.id,

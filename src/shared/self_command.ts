@@ -4,11 +4,13 @@
  *
  * - In the compiled executable (`Deno.build.standalone`) the program is `Deno.execPath()` itself.
  * - Under `deno run` it is `deno run <flags> <script>` with the repository's `main.ts` (or another
- *   script, e.g. the plugin process) and the permissions the caller names.
+ *   script, e.g. the plugin process) and the permissions the caller names, plus the V8 flags
+ *   the compiled executable has built in (`v8_flags.ts`).
  *
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { v8FlagsArgument } from "./v8_flags.ts";
 
 /** An executable and its arguments. */
 export interface CommandLine {
@@ -50,6 +52,6 @@ export function selfCommand(
     : String(script);
   return {
     path: Deno.execPath(),
-    args: ["run", ...(options.denoFlags ?? ["-A"]), scriptPath, ...args],
+    args: ["run", v8FlagsArgument(), ...(options.denoFlags ?? ["-A"]), scriptPath, ...args],
   };
 }

@@ -1,19 +1,26 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { MAIN_MODULE, selfCommand } from "./self_command.ts";
+import { v8FlagsArgument } from "./v8_flags.ts";
 
 Deno.test("selfCommand: compiled, the executable itself takes the arguments", () => {
   const command = selfCommand(["--mode", "risk"], { standalone: true, denoFlags: ["--x"] });
   assert.deepEqual(command, { path: Deno.execPath(), args: ["--mode", "risk"] });
 });
 
-Deno.test("selfCommand: under deno run, main.ts with the given flags", () => {
+Deno.test("selfCommand: under deno run, main.ts with the given flags and riskguard's V8 flags", () => {
   const main = fileURLToPath(MAIN_MODULE);
-  assert.deepEqual(selfCommand(["sim"], { standalone: false }).args, ["run", "-A", main, "sim"]);
+  assert.deepEqual(selfCommand(["sim"], { standalone: false }).args, [
+    "run",
+    v8FlagsArgument(),
+    "-A",
+    main,
+    "sim",
+  ]);
   const plugin = new URL("../rules/_plugin_process.ts", import.meta.url);
   assert.deepEqual(
     selfCommand([], { standalone: false, denoFlags: ["--allow-read"], script: plugin }).args,
-    ["run", "--allow-read", fileURLToPath(plugin)],
+    ["run", v8FlagsArgument(), "--allow-read", fileURLToPath(plugin)],
   );
 });
 

@@ -30,3 +30,10 @@ export {
   withStore,
 } from "./open_store.ts";
 export { SqliteStore, type SqliteStoreOptions } from "./sqlite_store.ts";
+export {
+  CHANNEL_ADDRESS_ENV,
+  CHANNEL_TOKEN_ENV,
+  ChannelStore,
+  type ChannelStoreOptions,
+} from "./channel_store.ts";
+export { type StoreChannelOptions, StoreChannelServer } from "./channel_server.ts";

@@ -145,6 +145,13 @@ interface MDoc extends Document {
  */
 const FREE_STATUS = { $in: ["FREE", null] };
 
+/**
+ * Connections a client may open for operations (besides the driver's monitoring ones, one or two
+ * per server). Two are held by admin's change streams while they wait; the rest carry the calls
+ * of admin and its children, which take a millisecond or so each.
+ */
+export const MONGO_POOL_SIZE = 6;
+
 /** The MongoDB adapter of the store port. */
 export class MongoStore implements Store {
   /** Always `mongodb`. */
@@ -187,6 +194,10 @@ export class MongoStore implements Store {
         serverSelectionTimeoutMS: options.serverSelectionTimeoutMs ?? 5_000,
         connectTimeoutMS: options.serverSelectionTimeoutMs ?? 5_000,
         appName: "riskguard",
+        // One admin serves every child of its VPS (the store channel) on this client: a small
+        // pool keeps a VPS to a handful of connections (Atlas tiers cap them); the URI's own
+        // maxPoolSize wins.
+        ...(/[?&]maxPoolSize=/i.test(options.uri) ? {} : { maxPoolSize: MONGO_POOL_SIZE }),
       });
     } catch (error) {
       throw new StoreError(
