@@ -82,6 +82,10 @@ async function header(): Promise<string> {
     `| OS | ${Deno.build.os} ${Deno.osRelease()} (${Deno.build.arch}) |`,
     `| CPU | ${navigator.hardwareConcurrency} cores, ${cpu} |`,
     `| memory | ${(memory.total / 2 ** 30).toFixed(1)} GiB |`,
+    // Other work on the machine stretches every latency figure: say how busy it was.
+    `| load average at the start (1, 5, 15 min) | ${
+      Deno.loadavg().map((n) => n.toFixed(2)).join(", ")
+    } |`,
     "",
   ].join("\n");
 }
