@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type {
   BeatResult,
   ElementFeed,
@@ -821,6 +821,13 @@ class SqliteFeedSource implements FeedSource {
   #cursor = 0;
   #buffer: RawChange[] = [];
   #abort = new AbortController();
+  /**
+   * The poll statement, prepared once: the poll runs every {@link SqliteStore} `feedPollMs`
+   * (25 ms), and a statement prepared per poll holds its native SQLite memory until V8 happens
+   * to collect its wrapper in a major GC (V8 does not see that memory), so the risk process's
+   * RSS grew by about 10 MB a minute.
+   */
+  #poll: StatementSync | null = null;
 
   constructor(db: DatabaseSync, pollMs: number, busyTimeoutMs: number, storeClosed: () => boolean) {
     this.#db = db;
@@ -865,9 +872,10 @@ class SqliteFeedSource implements FeedSource {
     while (!signal.aborted) {
       const buffered = this.#buffer.shift();
       if (buffered !== undefined) return buffered;
-      const rows = this.#db.prepare(
+      this.#poll ??= this.#db.prepare(
         "SELECT seq, element_id, op FROM element_changes WHERE seq > ? ORDER BY seq LIMIT 256",
-      ).all(this.#cursor);
+      );
+      const rows = this.#poll.all(this.#cursor);
       if (rows.length > 0) {
         const first = Number(rows[0]!.seq);
         if (this.#cursor > 0 && first > this.#cursor + 1) {
