@@ -29,6 +29,8 @@ Deno.test("v8 flags: a process started with them keeps its young generation smal
   assert.ok(V8_FLAGS.includes("--max-semi-space-size=1"));
   const small = await newSpace([v8FlagsArgument()]);
   const usual = await newSpace([]);
-  assert.ok(small <= 2 * 1024 * 1024, `young generation ${small} bytes with the flags`);
-  assert.ok(usual > small, `without the flags ${usual} bytes, with ${small}`);
+  // 1 MiB semi-spaces: V8 reports the new space as about two of them plus page rounding
+  // (2.25 MiB measured), against 16-64 MiB with its defaults.
+  assert.ok(small <= 4 * 1024 * 1024, `young generation ${small} bytes with the flags`);
+  assert.ok(usual >= 4 * small, `without the flags ${usual} bytes, with ${small}`);
 });
