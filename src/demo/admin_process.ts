@@ -19,6 +19,7 @@ import {
   type StopOutcome,
   stopProcess,
 } from "../shared/process.ts";
+import { forEachLine } from "../shared/lines.ts";
 import { selfCommand } from "../shared/self_command.ts";
 import type { DemoPaths } from "./setup.ts";
 
@@ -69,7 +70,7 @@ export function startAdmin(paths: DemoPaths, host: string): AdminRun {
     if (lines.length > 40) lines.shift();
   };
   // Both pipes are read to the end: a full pipe would block admin.
-  const pumps = Promise.all([readLines(child.stdout, keep), readLines(child.stderr, keep)]);
+  const pumps = Promise.all([forEachLine(child.stdout!, keep), forEachLine(child.stderr!, keep)]);
   const exited = child.exited.then(async (code) => {
     await pumps;
     return code;
@@ -136,24 +137,4 @@ export async function stopLeftovers(
     }
   }
   return running.map(({ pid }) => pid);
-}
-
-async function readLines(
-  stream: ReadableStream<Uint8Array> | null,
-  onLine: (line: string) => void,
-): Promise<void> {
-  if (stream === null) return;
-  let rest = "";
-  try {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      rest += chunk;
-      const parts = rest.split("\n");
-      rest = parts.pop() ?? "";
-      for (const line of parts) if (line.trim() !== "") onLine(line.replace(/\r$/, ""));
-      if (rest.length > 64 * 1024) rest = "";
-    }
-  } catch {
-    // Admin is gone: what was read is all there is.
-  }
-  if (rest.trim() !== "") onLine(rest);
 }
