@@ -211,9 +211,17 @@ export async function addSimInstances(
   const instances: Instance[] = [];
   for (let i = 0; i < count; i++) {
     // Every "host" of a test is this machine: ports must differ across hosts and test files.
-    instances.push(
-      await store.addInstance({ path: `sim:${scenario}`, host, port: freePortPair() }),
-    );
+    // Two random free pairs can overlap (p and p + 1); the store refuses that: draw again.
+    for (let attempt = 1;; attempt++) {
+      try {
+        instances.push(
+          await store.addInstance({ path: `sim:${scenario}`, host, port: freePortPair() }),
+        );
+        break;
+      } catch (error) {
+        if (attempt >= 5 || !/overlaps ports/.test(String(error))) throw error;
+      }
+    }
   }
   return instances;
 }
