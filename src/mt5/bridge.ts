@@ -25,7 +25,6 @@ import { logger } from "../shared/logging.ts";
 import {
   type Ack,
   type Command,
-  commandSchema,
   decodeEaMessage,
   encodeMessage,
   type Heartbeat,
@@ -33,6 +32,7 @@ import {
   MAX_MESSAGE_SIZE,
   PLAIN_USERNAME,
   PROTOCOL_VERSION,
+  readCommand,
   type Snapshot,
 } from "./protocol.ts";
 import { PullSocket, PushSocket, type SocketStats, type ZmtpLogger } from "./zmtp/mod.ts";
@@ -398,10 +398,9 @@ export class Bridge {
     // Every command is checked against the protocol before it leaves: an EA drops a command
     // that breaks it without an ack, so a bug here would silently cost a lock or a close.
     // Refusing it makes the bug loud (the sender records the error) and blocks nothing else.
-    const checked = commandSchema.safeParse(full);
-    if (!checked.success) {
-      const issue = checked.error.issues[0]!;
-      const why = `${issue.path.join(".") || "(command)"}: ${issue.message}`;
+    const checked = readCommand(full);
+    if (!checked.ok) {
+      const why = checked.error;
       this.#stats.invalidCommands++;
       log.error("Refused to send an invalid {type} command (a bug): {why}", {
         type: full.type,

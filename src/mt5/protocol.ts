@@ -1,9 +1,15 @@
 /**
  * The bridge protocol between the agent (risk process) and the Expert Advisor in the MT5
- * terminal: one zod schema per message, both ways. `docs/protocol.md` is the prose reference.
+ * terminal: the types of every message, both ways, and their hand-written validators.
+ * `docs/protocol.md` is the prose reference; the validators accept exactly what it allows.
  *
  * Every message is one ZMTP frame of UTF-8 JSON with a `type` field. Agent -> EA commands are
  * flat objects (no nesting) so that they are easy to parse in MQL5.
+ *
+ * The validators are written by hand, not with a schema library: a risk child must stay small
+ * (a schema library costs it several megabytes) and a snapshot is validated on every change of
+ * the account, so they allocate nothing but the result on the way and build the refusal's text
+ * only when they refuse. Unknown fields are left out of the result (forward compatibility).
  *
  * Units and time bases:
  * - money fields are in the account currency, as MT5 reports them;
@@ -13,9 +19,11 @@
  * - `utc_time` is the real instant (milliseconds since the Unix epoch, from `TimeGMT()`): use it
  *   for IANA time zones and for staleness.
  *
+ * Numbers are JSON numbers, so finite; integers are safe integers (below 2^53).
+ *
  * @module
  */
-import { z } from "zod";
+import { describeValue, isRecord } from "../shared/validation.ts";
 
 /** Version of this protocol, carried by `hello`. A mismatch is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -47,328 +55,339 @@ export function fitReason(reason: string): string {
   return `${cut}…`;
 }
 
-const money = z.number().finite();
-const price = z.number().finite().nonnegative();
-const volume = z.number().finite().nonnegative();
-const ticket = z.number().int().nonnegative();
-const epochMs = z.number().int().nonnegative();
-
 /** Account state in a snapshot. */
-export const accountSchema = z.object({
-  login: z.number().int().positive(),
-  currency: z.string().min(1),
-  balance: money,
-  equity: money,
-  margin: money,
-  free_margin: money,
+export interface Account {
+  /** ACCOUNT_LOGIN, > 0. */
+  login: number;
+  /** ACCOUNT_CURRENCY, not empty. */
+  currency: string;
+  balance: number;
+  equity: number;
+  margin: number;
+  free_margin: number;
   /**
    * `ACCOUNT_PROFIT`: floating profit of open positions, swap included; their commission is
    * already in the balance.
    */
-  profit: money,
-  credit: money,
-  leverage: z.number().int().positive(),
+  profit: number;
+  credit: number;
+  /** ACCOUNT_LEVERAGE, > 0. */
+  leverage: number;
   /** `hedging` allows several positions per symbol; `netting` keeps one. */
-  margin_mode: z.enum(["hedging", "netting"]),
+  margin_mode: MarginMode;
   /** Margin level in percent (ACCOUNT_MARGIN_LEVEL); absent or 0 when no margin is used. */
-  margin_level: z.number().finite().nonnegative().optional(),
+  margin_level?: number | undefined;
   /** ACCOUNT_TRADE_MODE: demo, contest or real account. */
-  trade_mode: z.enum(["demo", "contest", "real"]).optional(),
+  trade_mode?: TradeMode | undefined;
   /** Account holder name (ACCOUNT_NAME), for display only. */
-  name: z.string().optional(),
-});
+  name?: string | undefined;
+}
 
 /** An open position. */
-export const positionSchema = z.object({
-  ticket,
-  symbol: z.string().min(1),
-  side: z.enum(["buy", "sell"]),
-  volume,
-  open_price: price,
+export interface Position {
+  /** POSITION_TICKET, >= 0. */
+  ticket: number;
+  /** Not empty. */
+  symbol: string;
+  side: PositionSide;
+  /** Lots, >= 0. */
+  volume: number;
+  /** >= 0. */
+  open_price: number;
   /** Current price at which the position would close (bid for buys, ask for sells). */
-  price,
+  price: number;
   /** Stop loss price, `0` when none (MT5 convention). */
-  sl: price,
+  sl: number;
   /** Take profit price, `0` when none. */
-  tp: price,
+  tp: number;
   /** Floating profit in account currency, without swap and commission. */
-  profit: money,
+  profit: number;
   /** Accumulated swap (POSITION_SWAP). */
-  swap: money,
+  swap: number;
   /**
    * Commission charged so far for this position, negative when charged. MT5 deprecated
    * POSITION_COMMISSION (always 0): the EA sums DEAL_COMMISSION of the position's deals.
    */
-  commission: money,
+  commission: number;
   /** Open time in server time (POSITION_TIME_MSC, ms, server clock encoded as UTC). */
-  open_time: epochMs,
-  magic: z.number().int(),
-  comment: z.string(),
+  open_time: number;
+  /** An integer (0 for manual trades). */
+  magic: number;
+  comment: string;
   /** POSITION_IDENTIFIER (equals the ticket except after a netting reversal). */
-  identifier: ticket.optional(),
-});
+  identifier?: number | undefined;
+}
 
 /** A pending order. */
-export const orderSchema = z.object({
-  ticket,
-  symbol: z.string().min(1),
-  type: z.enum([
-    "buy_limit",
-    "sell_limit",
-    "buy_stop",
-    "sell_stop",
-    "buy_stop_limit",
-    "sell_stop_limit",
-  ]),
-  volume,
-  price,
-  sl: price,
-  tp: price,
+export interface Order {
+  /** ORDER_TICKET, >= 0. */
+  ticket: number;
+  /** Not empty. */
+  symbol: string;
+  type: OrderType;
+  /** Lots, >= 0. */
+  volume: number;
+  /** >= 0. */
+  price: number;
+  sl: number;
+  tp: number;
   /** Placement time in server time (ORDER_TIME_SETUP_MSC). */
-  setup_time: epochMs,
-  magic: z.number().int(),
-  comment: z.string(),
+  setup_time: number;
+  /** An integer. */
+  magic: number;
+  comment: string;
   /** Limit price of a stop-limit order (ORDER_PRICE_STOPLIMIT), 0 otherwise. */
-  stop_limit: price.optional(),
+  stop_limit?: number | undefined;
   /** Expiration in server time (ORDER_TIME_EXPIRATION, ms), 0 for good-till-cancelled. */
-  expiration: epochMs.optional(),
-});
+  expiration?: number | undefined;
+}
 
 /** Per-symbol contract data needed to turn price distances into money. */
-export const symbolInfoSchema = z.object({
-  /** Value in account currency of one tick move for one lot (SYMBOL_TRADE_TICK_VALUE). */
-  tick_value: z.number().finite().positive(),
-  /** Price change of one tick (SYMBOL_TRADE_TICK_SIZE). */
-  tick_size: z.number().finite().positive(),
-  volume_step: z.number().finite().positive(),
-  volume_min: z.number().finite().positive(),
+export interface SymbolInfo {
+  /** Value in account currency of one tick move for one lot (SYMBOL_TRADE_TICK_VALUE), > 0. */
+  tick_value: number;
+  /** Price change of one tick (SYMBOL_TRADE_TICK_SIZE), > 0. */
+  tick_size: number;
+  /** > 0. */
+  volume_step: number;
+  /** > 0. */
+  volume_min: number;
   /** Whether the symbol can be traded right now (session open, trade mode full). */
-  trade_allowed: z.boolean(),
+  trade_allowed: boolean;
   /** SYMBOL_TRADE_TICK_VALUE_LOSS: tick value for losing positions (use it for risk at SL). */
-  tick_value_loss: z.number().finite().positive().optional(),
+  tick_value_loss?: number | undefined;
   /** SYMBOL_TRADE_TICK_VALUE_PROFIT: tick value for winning positions. */
-  tick_value_profit: z.number().finite().positive().optional(),
+  tick_value_profit?: number | undefined;
   /** SYMBOL_TRADE_CONTRACT_SIZE: units of the base asset in one lot. */
-  contract_size: z.number().finite().positive().optional(),
+  contract_size?: number | undefined;
   /** SYMBOL_DIGITS: decimal places of the price. */
-  digits: z.number().int().nonnegative().optional(),
+  digits?: number | undefined;
   /** SYMBOL_VOLUME_MAX. */
-  volume_max: z.number().finite().positive().optional(),
+  volume_max?: number | undefined;
   /** Last bid (SYMBOL_BID). */
-  bid: price.optional(),
+  bid?: number | undefined;
   /** Last ask (SYMBOL_ASK). */
-  ask: price.optional(),
-});
+  ask?: number | undefined;
+}
 
 /** Profit realized today (since the server day began, 00:00 server time) by deals. */
-export const realizedTodaySchema = z.object({
-  profit: money,
-  swap: money,
-  commission: money,
+export interface RealizedToday {
+  profit: number;
+  swap: number;
+  commission: number;
   /** `profit + swap + commission` (and fees): what today's closed deals added to the balance. */
-  total: money,
+  total: number;
   /** Sum of DEAL_FEE of today's deals (already included in `total`). */
-  fee: money.optional(),
+  fee?: number | undefined;
   /** Number of trade deals counted (balance/credit operations excluded). */
-  deals: z.number().int().nonnegative().optional(),
+  deals?: number | undefined;
   /** Server time (ms) at which the counted day began: 00:00 of the server's date. */
-  day_start: epochMs.optional(),
+  day_start?: number | undefined;
   /**
    * Balance operations of today (DEAL_TYPE_BALANCE/CREDIT/...: deposits, withdrawals), kept
    * apart from `total` so that a deposit is not mistaken for profit.
    */
-  balance_ops: money.optional(),
-});
+  balance_ops?: number | undefined;
+}
 
 /** EA -> agent: first message after (re)connecting. */
-export const helloSchema = z.object({
-  type: z.literal("hello"),
-  protocol: z.number().int().positive(),
-  ea_version: z.string(),
-  terminal_build: z.number().int().nonnegative(),
-  login: z.number().int().positive(),
-  server: z.string().min(1),
+export interface Hello {
+  type: "hello";
+  /** The EA's protocol version, > 0. */
+  protocol: number;
+  ea_version: string;
+  /** TERMINAL_BUILD, >= 0. */
+  terminal_build: number;
+  /** ACCOUNT_LOGIN, > 0. */
+  login: number;
+  /** ACCOUNT_SERVER, not empty. */
+  server: string;
   /** Whether the EA's persisted lock mode is on (terminal global variable). */
-  locked: z.boolean(),
-  server_time: epochMs,
-  utc_time: epochMs,
+  locked: boolean;
+  server_time: number;
+  utc_time: number;
   /** Interval (ms) of the EA's heartbeat when nothing changes; staleness is judged from it. */
-  heartbeat_ms: z.number().int().positive().optional(),
+  heartbeat_ms?: number | undefined;
   /** The EA's timer period (ms): how often it looks for changes. */
-  timer_ms: z.number().int().positive().optional(),
+  timer_ms?: number | undefined;
   /** Whether the terminal is connected to the trade server (TERMINAL_CONNECTED). */
-  connected: z.boolean().optional(),
-});
+  connected?: boolean | undefined;
+}
 
 /** EA -> agent: the state of the account, sent when something changed. */
-export const snapshotSchema = z.object({
-  type: z.literal("snapshot"),
+export interface Snapshot {
+  type: "snapshot";
   /** Increases by one per snapshot; starts at 1 after every hello. */
-  seq: z.number().int().positive(),
-  server_time: epochMs,
-  utc_time: epochMs,
-  account: accountSchema,
-  positions: z.array(positionSchema),
-  orders: z.array(orderSchema),
+  seq: number;
+  server_time: number;
+  utc_time: number;
+  account: Account;
+  positions: Position[];
+  orders: Order[];
   /**
    * Contract data of every symbol that has a position or an order. A symbol is left out while
    * MT5 has no valid tick value or tick size for it (0 right after a terminal start): treat a
    * missing entry as "unknown", never as zero.
    */
-  symbols: z.record(z.string(), symbolInfoSchema),
-  realized_today: realizedTodaySchema,
+  symbols: Record<string, SymbolInfo>;
+  realized_today: RealizedToday;
   /** Terminal and account allow trading (TERMINAL_TRADE_ALLOWED and ACCOUNT_TRADE_ALLOWED). */
-  trade_allowed: z.boolean(),
+  trade_allowed: boolean;
   /** The EA's lock mode is on. */
-  locked: z.boolean(),
+  locked: boolean;
   /** UTC epoch ms at which the EA's lock ends by itself, 0 for "until unlocked". */
-  locked_until: epochMs.optional(),
+  locked_until?: number | undefined;
   /** Whether the terminal is connected to the trade server (TERMINAL_CONNECTED). */
-  connected: z.boolean().optional(),
-});
+  connected?: boolean | undefined;
+}
 
 /** Per-ticket outcome inside an ack. */
-export const ticketResultSchema = z.object({
-  ticket,
-  ok: z.boolean(),
-  retcode: z.number().int(),
-  message: z.string().optional(),
+export interface TicketResult {
+  ticket: number;
+  ok: boolean;
+  /** An integer. */
+  retcode: number;
+  message?: string | undefined;
   /** Lots closed (close) or of the order deleted (cancel). */
-  volume: volume.optional(),
+  volume?: number | undefined;
   /** Execution price of the close deal. */
-  price: price.optional(),
+  price?: number | undefined;
   /** Trade requests sent for this ticket (1 + retries; a filling-mode switch is not one). */
-  attempts: z.number().int().nonnegative().optional(),
+  attempts?: number | undefined;
   /** Filling mode of the last closing deal request (`ORDER_TYPE_FILLING`). */
-  filling: z.enum(["fok", "ioc", "return"]).optional(),
-});
+  filling?: FillingMode | undefined;
+}
 
 /** EA -> agent: the answer to a command. */
-export const ackSchema = z.object({
-  type: z.literal("ack"),
-  /** The `id` of the command answered. */
-  id: z.string().min(1),
-  ok: z.boolean(),
+export interface Ack {
+  type: "ack";
+  /** The `id` of the command answered (not empty). */
+  id: string;
+  ok: boolean;
   /** MT5 trade server return code (10009 = done), or 0 for commands that trade nothing. */
-  retcode: z.number().int(),
-  message: z.string().optional(),
-  results: z.array(ticketResultSchema).optional(),
+  retcode: number;
+  message?: string | undefined;
+  results?: TicketResult[] | undefined;
   /** True when this answers a command id the EA had already executed (a retry): not re-run. */
-  duplicate: z.boolean().optional(),
+  duplicate?: boolean | undefined;
   /** The EA's lock mode after the command. */
-  locked: z.boolean().optional(),
-});
+  locked?: boolean | undefined;
+}
 
 /** EA -> agent: sent when nothing changed for a while, so silence means trouble. */
-export const heartbeatSchema = z.object({
-  type: z.literal("heartbeat"),
-  server_time: epochMs,
-  utc_time: epochMs,
+export interface Heartbeat {
+  type: "heartbeat";
+  server_time: number;
+  utc_time: number;
   /** `seq` of the last snapshot sent (0 before the first): a gap means snapshots were lost. */
-  seq: z.number().int().nonnegative().optional(),
+  seq?: number | undefined;
   /** The EA's lock mode is on. */
-  locked: z.boolean().optional(),
+  locked?: boolean | undefined;
   /** Whether the terminal is connected to the trade server. */
-  connected: z.boolean().optional(),
-});
+  connected?: boolean | undefined;
+}
 
 /** Any EA -> agent message. */
-export const eaMessageSchema = z.discriminatedUnion("type", [
-  helloSchema,
-  snapshotSchema,
-  ackSchema,
-  heartbeatSchema,
-]);
-
-const commandBase = {
-  id: z.string().min(1).max(MAX_COMMAND_ID_LENGTH),
-};
+export type EaMessage = Hello | Snapshot | Ack | Heartbeat;
 
 /** Agent -> EA: refuse new trades and close any position opened while locked. */
-export const lockCommandSchema = z.object({
-  type: z.literal("lock"),
-  ...commandBase,
-  reason: z.string().max(MAX_REASON_LENGTH),
+export interface LockCommand {
+  type: "lock";
+  /** 1 to {@link MAX_COMMAND_ID_LENGTH} characters. */
+  id: string;
+  /** At most {@link MAX_REASON_LENGTH} characters. */
+  reason: string;
   /** UTC epoch ms at which the lock ends by itself, or 0 for "until unlocked". */
-  until: epochMs,
-});
+  until: number;
+}
 
 /** Agent -> EA: leave lock mode. */
-export const unlockCommandSchema = z.object({ type: z.literal("unlock"), ...commandBase });
+export interface UnlockCommand {
+  type: "unlock";
+  id: string;
+}
 
 /** Agent -> EA: delete every pending order. */
-export const cancelOrdersCommandSchema = z.object({
-  type: z.literal("cancel_orders"),
-  ...commandBase,
-});
+export interface CancelOrdersCommand {
+  type: "cancel_orders";
+  id: string;
+}
 
 /** Agent -> EA: close one position (fully, or `volume` lots of it). */
-export const closePositionCommandSchema = z.object({
-  type: z.literal("close_position"),
-  ...commandBase,
-  ticket,
+export interface ClosePositionCommand {
+  type: "close_position";
+  id: string;
+  ticket: number;
   /** Lots to close; 0 closes the whole position. */
-  volume,
-  reason: z.string().max(MAX_REASON_LENGTH),
-});
+  volume: number;
+  reason: string;
+}
 
 /** Agent -> EA: cancel pending orders, then close every position. */
-export const closeAllCommandSchema = z.object({
-  type: z.literal("close_all"),
-  ...commandBase,
-  reason: z.string().max(MAX_REASON_LENGTH),
-});
+export interface CloseAllCommand {
+  type: "close_all";
+  id: string;
+  reason: string;
+}
 
 /** Agent -> EA: liveness check; the EA acks it at once. */
-export const pingCommandSchema = z.object({
-  type: z.literal("ping"),
-  ...commandBase,
+export interface PingCommand {
+  type: "ping";
+  id: string;
   /**
    * Ask the EA to send `hello` again after the ack (a new session: `seq` restarts at 1). The
    * agent sets it when it receives snapshots without having seen a `hello` (it was restarted
    * while the EA kept running).
    */
-  hello: z.boolean().optional(),
-});
+  hello?: boolean | undefined;
+}
 
 /** Any agent -> EA command. */
-export const commandSchema = z.discriminatedUnion("type", [
-  lockCommandSchema,
-  unlockCommandSchema,
-  cancelOrdersCommandSchema,
-  closePositionCommandSchema,
-  closeAllCommandSchema,
-  pingCommandSchema,
-]);
+export type Command =
+  | LockCommand
+  | UnlockCommand
+  | CancelOrdersCommand
+  | ClosePositionCommand
+  | CloseAllCommand
+  | PingCommand;
 
-/** Account state in a snapshot. */
-export type Account = z.infer<typeof accountSchema>;
-/** An open position. */
-export type Position = z.infer<typeof positionSchema>;
-/** A pending order. */
-export type Order = z.infer<typeof orderSchema>;
-/** Per-symbol contract data. */
-export type SymbolInfo = z.infer<typeof symbolInfoSchema>;
-/** Today's realized P/L. */
-export type RealizedToday = z.infer<typeof realizedTodaySchema>;
-/** EA -> agent `hello`. */
-export type Hello = z.infer<typeof helloSchema>;
-/** EA -> agent `snapshot`. */
-export type Snapshot = z.infer<typeof snapshotSchema>;
-/** Per-ticket outcome inside an ack. */
-export type TicketResult = z.infer<typeof ticketResultSchema>;
-/** EA -> agent `ack`. */
-export type Ack = z.infer<typeof ackSchema>;
-/** EA -> agent `heartbeat`. */
-export type Heartbeat = z.infer<typeof heartbeatSchema>;
-/** Any EA -> agent message. */
-export type EaMessage = z.infer<typeof eaMessageSchema>;
-/** Any agent -> EA command. */
-export type Command = z.infer<typeof commandSchema>;
 /** The type names of agent -> EA commands. */
 export type CommandType = Command["type"];
 
-/** The outcome of decoding one frame. */
+const MARGIN_MODES = ["hedging", "netting"] as const;
+const TRADE_MODES = ["demo", "contest", "real"] as const;
+const POSITION_SIDES = ["buy", "sell"] as const;
+const ORDER_TYPES = [
+  "buy_limit",
+  "sell_limit",
+  "buy_stop",
+  "sell_stop",
+  "buy_stop_limit",
+  "sell_stop_limit",
+] as const;
+const FILLING_MODES = ["fok", "ioc", "return"] as const;
+const EA_MESSAGE_TYPES = ["hello", "snapshot", "ack", "heartbeat"] as const;
+const COMMAND_TYPES = [
+  "lock",
+  "unlock",
+  "cancel_orders",
+  "close_position",
+  "close_all",
+  "ping",
+] as const;
+
+/** `ACCOUNT_MARGIN_MODE` as the EA reports it. */
+export type MarginMode = typeof MARGIN_MODES[number];
+/** `ACCOUNT_TRADE_MODE` as the EA reports it. */
+export type TradeMode = typeof TRADE_MODES[number];
+/** `POSITION_TYPE` as the EA reports it. */
+export type PositionSide = typeof POSITION_SIDES[number];
+/** `ORDER_TYPE` of a pending order as the EA reports it. */
+export type OrderType = typeof ORDER_TYPES[number];
+/** `ORDER_TYPE_FILLING` of a closing deal as the EA reports it. */
+export type FillingMode = typeof FILLING_MODES[number];
+
+/** The outcome of decoding one frame (or reading one parsed JSON value). */
 export type DecodeResult<T> =
   | { ok: true; value: T }
   | { ok: false; reason: "not_utf8" | "not_json" | "invalid"; error: string };
@@ -378,12 +397,33 @@ const encoder = new TextEncoder();
 
 /** Decodes one frame from the EA; never throws. */
 export function decodeEaMessage(frame: Uint8Array): DecodeResult<EaMessage> {
-  return decodeWith(eaMessageSchema, frame);
+  const json = parseFrame(frame);
+  return json.ok ? readEaMessage(json.value) : json;
 }
 
 /** Decodes one frame from the agent (used by the simulator and tests); never throws. */
 export function decodeCommand(frame: Uint8Array): DecodeResult<Command> {
-  return decodeWith(commandSchema, frame);
+  const json = parseFrame(frame);
+  return json.ok ? readCommand(json.value) : json;
+}
+
+/**
+ * Validates a parsed JSON value as an EA -> agent message. A refusal says where and what was
+ * expected, e.g. `positions.3.sl: expected a number >= 0, got -1`. Never throws.
+ */
+export function readEaMessage(value: unknown): DecodeResult<EaMessage> {
+  const message = eaMessageOf(value);
+  return message === undefined
+    ? { ok: false, reason: "invalid", error: refusal }
+    : { ok: true, value: message };
+}
+
+/** Validates a value as an agent -> EA command (the bridge checks every command it sends). */
+export function readCommand(value: unknown): DecodeResult<Command> {
+  const command = commandOf(value);
+  return command === undefined
+    ? { ok: false, reason: "invalid", error: refusal }
+    : { ok: true, value: command };
 }
 
 /** Encodes any protocol message as one frame of UTF-8 JSON. */
@@ -391,25 +431,551 @@ export function encodeMessage(message: Command | EaMessage): Uint8Array {
   return encoder.encode(JSON.stringify(message));
 }
 
-function decodeWith<T>(schema: z.ZodType<T>, frame: Uint8Array): DecodeResult<T> {
+function parseFrame(frame: Uint8Array): DecodeResult<unknown> {
   let text: string;
   try {
     text = utf8.decode(frame);
   } catch {
     return { ok: false, reason: "not_utf8", error: "frame is not valid UTF-8" };
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return { ok: true, value: JSON.parse(text) };
   } catch (error) {
     return { ok: false, reason: "not_json", error: (error as Error).message };
   }
-  const result = schema.safeParse(json);
-  if (result.success) return { ok: true, value: result.data };
-  const issue = result.error.issues[0]!;
-  return {
-    ok: false,
-    reason: "invalid",
-    error: `${issue.path.join(".") || "(message)"}: ${issue.message}`,
+}
+
+// The readers below return the value read, or `undefined` after `refuse` has said why. They
+// check the fields in the order of the message's table in docs/protocol.md, so the reason names
+// the first wrong field. Paths are built in the `refuse` calls only: nothing is spent on them
+// while the message is valid.
+
+/** Why the last reader refused its input. Decoding is synchronous: read right after. */
+let refusal = "";
+
+function refuse(path: string, expected: string, value: unknown): undefined {
+  refusal = `${path}: expected ${expected}, got ${describeValue(value)}`;
+  return undefined;
+}
+
+const OBJECT = "an object";
+const ARRAY = "an array";
+const NUMBER = "a finite number";
+const NON_NEGATIVE = "a number >= 0";
+const POSITIVE = "a number > 0";
+const INTEGER = "an integer";
+const COUNT = "an integer >= 0";
+const POSITIVE_INTEGER = "an integer > 0";
+const STRING = "a string";
+const NAME = "a non-empty string";
+const BOOLEAN = "true or false";
+const COMMAND_ID = `a string of 1 to ${MAX_COMMAND_ID_LENGTH} characters`;
+const REASON = `a string of at most ${MAX_REASON_LENGTH} characters`;
+
+function isNumber(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+function isNonNegative(value: unknown): value is number {
+  return isNumber(value) && value >= 0;
+}
+
+function isPositive(value: unknown): value is number {
+  return isNumber(value) && value > 0;
+}
+
+function isInteger(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value);
+}
+
+function isCount(value: unknown): value is number {
+  return isInteger(value) && value >= 0;
+}
+
+function isPositiveInteger(value: unknown): value is number {
+  return isInteger(value) && value > 0;
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === "string";
+}
+
+function isName(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0;
+}
+
+function isBoolean(value: unknown): value is boolean {
+  return typeof value === "boolean";
+}
+
+function isOneOf<T extends string>(values: readonly T[], value: unknown): value is T {
+  return (values as readonly unknown[]).includes(value);
+}
+
+function oneOf(values: readonly string[]): string {
+  return `one of ${values.map((value) => JSON.stringify(value)).join(", ")}`;
+}
+
+const MARGIN_MODE = oneOf(MARGIN_MODES);
+const TRADE_MODE = oneOf(TRADE_MODES);
+const POSITION_SIDE = oneOf(POSITION_SIDES);
+const ORDER_TYPE = oneOf(ORDER_TYPES);
+const FILLING_MODE = oneOf(FILLING_MODES);
+const EA_MESSAGE_TYPE = oneOf(EA_MESSAGE_TYPES);
+const COMMAND_TYPE = oneOf(COMMAND_TYPES);
+
+function eaMessageOf(value: unknown): EaMessage | undefined {
+  if (!isRecord(value)) return refuse("(message)", OBJECT, value);
+  switch (value.type) {
+    case "snapshot":
+      return snapshotOf(value);
+    case "heartbeat":
+      return heartbeatOf(value);
+    case "ack":
+      return ackOf(value);
+    case "hello":
+      return helloOf(value);
+    default:
+      return refuse("type", EA_MESSAGE_TYPE, value.type);
+  }
+}
+
+function helloOf(raw: Record<string, unknown>): Hello | undefined {
+  const { protocol, ea_version, terminal_build, login, server, locked, server_time, utc_time } =
+    raw;
+  if (!isPositiveInteger(protocol)) return refuse("protocol", POSITIVE_INTEGER, protocol);
+  if (!isString(ea_version)) return refuse("ea_version", STRING, ea_version);
+  if (!isCount(terminal_build)) return refuse("terminal_build", COUNT, terminal_build);
+  if (!isPositiveInteger(login)) return refuse("login", POSITIVE_INTEGER, login);
+  if (!isName(server)) return refuse("server", NAME, server);
+  if (!isBoolean(locked)) return refuse("locked", BOOLEAN, locked);
+  if (!isCount(server_time)) return refuse("server_time", COUNT, server_time);
+  if (!isCount(utc_time)) return refuse("utc_time", COUNT, utc_time);
+  const hello: Hello = {
+    type: "hello",
+    protocol,
+    ea_version,
+    terminal_build,
+    login,
+    server,
+    locked,
+    server_time,
+    utc_time,
   };
+  const { heartbeat_ms, timer_ms, connected } = raw;
+  if (heartbeat_ms !== undefined) {
+    if (!isPositiveInteger(heartbeat_ms)) {
+      return refuse("heartbeat_ms", POSITIVE_INTEGER, heartbeat_ms);
+    }
+    hello.heartbeat_ms = heartbeat_ms;
+  }
+  if (timer_ms !== undefined) {
+    if (!isPositiveInteger(timer_ms)) return refuse("timer_ms", POSITIVE_INTEGER, timer_ms);
+    hello.timer_ms = timer_ms;
+  }
+  if (connected !== undefined) {
+    if (!isBoolean(connected)) return refuse("connected", BOOLEAN, connected);
+    hello.connected = connected;
+  }
+  return hello;
+}
+
+function snapshotOf(raw: Record<string, unknown>): Snapshot | undefined {
+  const { seq, server_time, utc_time } = raw;
+  if (!isPositiveInteger(seq)) return refuse("seq", POSITIVE_INTEGER, seq);
+  if (!isCount(server_time)) return refuse("server_time", COUNT, server_time);
+  if (!isCount(utc_time)) return refuse("utc_time", COUNT, utc_time);
+  const account = accountOf(raw.account);
+  if (account === undefined) return undefined;
+  const positions = positionsOf(raw.positions);
+  if (positions === undefined) return undefined;
+  const orders = ordersOf(raw.orders);
+  if (orders === undefined) return undefined;
+  const symbols = symbolsOf(raw.symbols);
+  if (symbols === undefined) return undefined;
+  const realized_today = realizedTodayOf(raw.realized_today);
+  if (realized_today === undefined) return undefined;
+  const { trade_allowed, locked, locked_until, connected } = raw;
+  if (!isBoolean(trade_allowed)) return refuse("trade_allowed", BOOLEAN, trade_allowed);
+  if (!isBoolean(locked)) return refuse("locked", BOOLEAN, locked);
+  const snapshot: Snapshot = {
+    type: "snapshot",
+    seq,
+    server_time,
+    utc_time,
+    account,
+    positions,
+    orders,
+    symbols,
+    realized_today,
+    trade_allowed,
+    locked,
+  };
+  if (locked_until !== undefined) {
+    if (!isCount(locked_until)) return refuse("locked_until", COUNT, locked_until);
+    snapshot.locked_until = locked_until;
+  }
+  if (connected !== undefined) {
+    if (!isBoolean(connected)) return refuse("connected", BOOLEAN, connected);
+    snapshot.connected = connected;
+  }
+  return snapshot;
+}
+
+function accountOf(raw: unknown): Account | undefined {
+  if (!isRecord(raw)) return refuse("account", OBJECT, raw);
+  const { login, currency, balance, equity, margin, free_margin, profit, credit, leverage } = raw;
+  if (!isPositiveInteger(login)) return refuse("account.login", POSITIVE_INTEGER, login);
+  if (!isName(currency)) return refuse("account.currency", NAME, currency);
+  if (!isNumber(balance)) return refuse("account.balance", NUMBER, balance);
+  if (!isNumber(equity)) return refuse("account.equity", NUMBER, equity);
+  if (!isNumber(margin)) return refuse("account.margin", NUMBER, margin);
+  if (!isNumber(free_margin)) return refuse("account.free_margin", NUMBER, free_margin);
+  if (!isNumber(profit)) return refuse("account.profit", NUMBER, profit);
+  if (!isNumber(credit)) return refuse("account.credit", NUMBER, credit);
+  if (!isPositiveInteger(leverage)) return refuse("account.leverage", POSITIVE_INTEGER, leverage);
+  const { margin_mode, margin_level, trade_mode, name } = raw;
+  if (!isOneOf(MARGIN_MODES, margin_mode)) {
+    return refuse("account.margin_mode", MARGIN_MODE, margin_mode);
+  }
+  const account: Account = {
+    login,
+    currency,
+    balance,
+    equity,
+    margin,
+    free_margin,
+    profit,
+    credit,
+    leverage,
+    margin_mode,
+  };
+  if (margin_level !== undefined) {
+    if (!isNonNegative(margin_level)) {
+      return refuse("account.margin_level", NON_NEGATIVE, margin_level);
+    }
+    account.margin_level = margin_level;
+  }
+  if (trade_mode !== undefined) {
+    if (!isOneOf(TRADE_MODES, trade_mode)) {
+      return refuse("account.trade_mode", TRADE_MODE, trade_mode);
+    }
+    account.trade_mode = trade_mode;
+  }
+  if (name !== undefined) {
+    if (!isString(name)) return refuse("account.name", STRING, name);
+    account.name = name;
+  }
+  return account;
+}
+
+function positionsOf(raw: unknown): Position[] | undefined {
+  if (!Array.isArray(raw)) return refuse("positions", ARRAY, raw);
+  const positions: Position[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const position = positionOf(raw[i], i);
+    if (position === undefined) return undefined;
+    positions.push(position);
+  }
+  return positions;
+}
+
+function positionOf(raw: unknown, i: number): Position | undefined {
+  if (!isRecord(raw)) return refuse(`positions.${i}`, OBJECT, raw);
+  const { ticket, symbol, side, volume, open_price, price, sl, tp, profit, swap } = raw;
+  if (!isCount(ticket)) return refuse(`positions.${i}.ticket`, COUNT, ticket);
+  if (!isName(symbol)) return refuse(`positions.${i}.symbol`, NAME, symbol);
+  if (!isOneOf(POSITION_SIDES, side)) return refuse(`positions.${i}.side`, POSITION_SIDE, side);
+  if (!isNonNegative(volume)) return refuse(`positions.${i}.volume`, NON_NEGATIVE, volume);
+  if (!isNonNegative(open_price)) {
+    return refuse(`positions.${i}.open_price`, NON_NEGATIVE, open_price);
+  }
+  if (!isNonNegative(price)) return refuse(`positions.${i}.price`, NON_NEGATIVE, price);
+  if (!isNonNegative(sl)) return refuse(`positions.${i}.sl`, NON_NEGATIVE, sl);
+  if (!isNonNegative(tp)) return refuse(`positions.${i}.tp`, NON_NEGATIVE, tp);
+  if (!isNumber(profit)) return refuse(`positions.${i}.profit`, NUMBER, profit);
+  if (!isNumber(swap)) return refuse(`positions.${i}.swap`, NUMBER, swap);
+  const { commission, open_time, magic, comment, identifier } = raw;
+  if (!isNumber(commission)) return refuse(`positions.${i}.commission`, NUMBER, commission);
+  if (!isCount(open_time)) return refuse(`positions.${i}.open_time`, COUNT, open_time);
+  if (!isInteger(magic)) return refuse(`positions.${i}.magic`, INTEGER, magic);
+  if (!isString(comment)) return refuse(`positions.${i}.comment`, STRING, comment);
+  const position: Position = {
+    ticket,
+    symbol,
+    side,
+    volume,
+    open_price,
+    price,
+    sl,
+    tp,
+    profit,
+    swap,
+    commission,
+    open_time,
+    magic,
+    comment,
+  };
+  if (identifier !== undefined) {
+    if (!isCount(identifier)) return refuse(`positions.${i}.identifier`, COUNT, identifier);
+    position.identifier = identifier;
+  }
+  return position;
+}
+
+function ordersOf(raw: unknown): Order[] | undefined {
+  if (!Array.isArray(raw)) return refuse("orders", ARRAY, raw);
+  const orders: Order[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const order = orderOf(raw[i], i);
+    if (order === undefined) return undefined;
+    orders.push(order);
+  }
+  return orders;
+}
+
+function orderOf(raw: unknown, i: number): Order | undefined {
+  if (!isRecord(raw)) return refuse(`orders.${i}`, OBJECT, raw);
+  const { ticket, symbol, type, volume, price, sl, tp, setup_time, magic, comment } = raw;
+  if (!isCount(ticket)) return refuse(`orders.${i}.ticket`, COUNT, ticket);
+  if (!isName(symbol)) return refuse(`orders.${i}.symbol`, NAME, symbol);
+  if (!isOneOf(ORDER_TYPES, type)) return refuse(`orders.${i}.type`, ORDER_TYPE, type);
+  if (!isNonNegative(volume)) return refuse(`orders.${i}.volume`, NON_NEGATIVE, volume);
+  if (!isNonNegative(price)) return refuse(`orders.${i}.price`, NON_NEGATIVE, price);
+  if (!isNonNegative(sl)) return refuse(`orders.${i}.sl`, NON_NEGATIVE, sl);
+  if (!isNonNegative(tp)) return refuse(`orders.${i}.tp`, NON_NEGATIVE, tp);
+  if (!isCount(setup_time)) return refuse(`orders.${i}.setup_time`, COUNT, setup_time);
+  if (!isInteger(magic)) return refuse(`orders.${i}.magic`, INTEGER, magic);
+  if (!isString(comment)) return refuse(`orders.${i}.comment`, STRING, comment);
+  const order: Order = { ticket, symbol, type, volume, price, sl, tp, setup_time, magic, comment };
+  const { stop_limit, expiration } = raw;
+  if (stop_limit !== undefined) {
+    if (!isNonNegative(stop_limit)) {
+      return refuse(`orders.${i}.stop_limit`, NON_NEGATIVE, stop_limit);
+    }
+    order.stop_limit = stop_limit;
+  }
+  if (expiration !== undefined) {
+    if (!isCount(expiration)) return refuse(`orders.${i}.expiration`, COUNT, expiration);
+    order.expiration = expiration;
+  }
+  return order;
+}
+
+function symbolsOf(raw: unknown): Record<string, SymbolInfo> | undefined {
+  if (!isRecord(raw)) return refuse("symbols", OBJECT, raw);
+  const symbols: Record<string, SymbolInfo> = {};
+  for (const name in raw) {
+    // No MT5 symbol has this name, and assigning it would replace the result's prototype.
+    if (name === "__proto__") continue;
+    const info = symbolInfoOf(raw[name], name);
+    if (info === undefined) return undefined;
+    symbols[name] = info;
+  }
+  return symbols;
+}
+
+function symbolInfoOf(raw: unknown, name: string): SymbolInfo | undefined {
+  if (!isRecord(raw)) return refuse(`symbols.${name}`, OBJECT, raw);
+  const { tick_value, tick_size, volume_step, volume_min, trade_allowed } = raw;
+  if (!isPositive(tick_value)) return refuse(`symbols.${name}.tick_value`, POSITIVE, tick_value);
+  if (!isPositive(tick_size)) return refuse(`symbols.${name}.tick_size`, POSITIVE, tick_size);
+  if (!isPositive(volume_step)) {
+    return refuse(`symbols.${name}.volume_step`, POSITIVE, volume_step);
+  }
+  if (!isPositive(volume_min)) return refuse(`symbols.${name}.volume_min`, POSITIVE, volume_min);
+  if (!isBoolean(trade_allowed)) {
+    return refuse(`symbols.${name}.trade_allowed`, BOOLEAN, trade_allowed);
+  }
+  const info: SymbolInfo = { tick_value, tick_size, volume_step, volume_min, trade_allowed };
+  const { tick_value_loss, tick_value_profit, contract_size, digits, volume_max, bid, ask } = raw;
+  if (tick_value_loss !== undefined) {
+    if (!isPositive(tick_value_loss)) {
+      return refuse(`symbols.${name}.tick_value_loss`, POSITIVE, tick_value_loss);
+    }
+    info.tick_value_loss = tick_value_loss;
+  }
+  if (tick_value_profit !== undefined) {
+    if (!isPositive(tick_value_profit)) {
+      return refuse(`symbols.${name}.tick_value_profit`, POSITIVE, tick_value_profit);
+    }
+    info.tick_value_profit = tick_value_profit;
+  }
+  if (contract_size !== undefined) {
+    if (!isPositive(contract_size)) {
+      return refuse(`symbols.${name}.contract_size`, POSITIVE, contract_size);
+    }
+    info.contract_size = contract_size;
+  }
+  if (digits !== undefined) {
+    if (!isCount(digits)) return refuse(`symbols.${name}.digits`, COUNT, digits);
+    info.digits = digits;
+  }
+  if (volume_max !== undefined) {
+    if (!isPositive(volume_max)) return refuse(`symbols.${name}.volume_max`, POSITIVE, volume_max);
+    info.volume_max = volume_max;
+  }
+  if (bid !== undefined) {
+    if (!isNonNegative(bid)) return refuse(`symbols.${name}.bid`, NON_NEGATIVE, bid);
+    info.bid = bid;
+  }
+  if (ask !== undefined) {
+    if (!isNonNegative(ask)) return refuse(`symbols.${name}.ask`, NON_NEGATIVE, ask);
+    info.ask = ask;
+  }
+  return info;
+}
+
+function realizedTodayOf(raw: unknown): RealizedToday | undefined {
+  if (!isRecord(raw)) return refuse("realized_today", OBJECT, raw);
+  const { profit, swap, commission, total, fee, deals, day_start, balance_ops } = raw;
+  if (!isNumber(profit)) return refuse("realized_today.profit", NUMBER, profit);
+  if (!isNumber(swap)) return refuse("realized_today.swap", NUMBER, swap);
+  if (!isNumber(commission)) return refuse("realized_today.commission", NUMBER, commission);
+  if (!isNumber(total)) return refuse("realized_today.total", NUMBER, total);
+  const realized: RealizedToday = { profit, swap, commission, total };
+  if (fee !== undefined) {
+    if (!isNumber(fee)) return refuse("realized_today.fee", NUMBER, fee);
+    realized.fee = fee;
+  }
+  if (deals !== undefined) {
+    if (!isCount(deals)) return refuse("realized_today.deals", COUNT, deals);
+    realized.deals = deals;
+  }
+  if (day_start !== undefined) {
+    if (!isCount(day_start)) return refuse("realized_today.day_start", COUNT, day_start);
+    realized.day_start = day_start;
+  }
+  if (balance_ops !== undefined) {
+    if (!isNumber(balance_ops)) return refuse("realized_today.balance_ops", NUMBER, balance_ops);
+    realized.balance_ops = balance_ops;
+  }
+  return realized;
+}
+
+function ackOf(raw: Record<string, unknown>): Ack | undefined {
+  const { id, ok, retcode, message, results, duplicate, locked } = raw;
+  if (!isName(id)) return refuse("id", NAME, id);
+  if (!isBoolean(ok)) return refuse("ok", BOOLEAN, ok);
+  if (!isInteger(retcode)) return refuse("retcode", INTEGER, retcode);
+  const ack: Ack = { type: "ack", id, ok, retcode };
+  if (message !== undefined) {
+    if (!isString(message)) return refuse("message", STRING, message);
+    ack.message = message;
+  }
+  if (results !== undefined) {
+    if (!Array.isArray(results)) return refuse("results", ARRAY, results);
+    const read: TicketResult[] = [];
+    for (let i = 0; i < results.length; i++) {
+      const result = ticketResultOf(results[i], i);
+      if (result === undefined) return undefined;
+      read.push(result);
+    }
+    ack.results = read;
+  }
+  if (duplicate !== undefined) {
+    if (!isBoolean(duplicate)) return refuse("duplicate", BOOLEAN, duplicate);
+    ack.duplicate = duplicate;
+  }
+  if (locked !== undefined) {
+    if (!isBoolean(locked)) return refuse("locked", BOOLEAN, locked);
+    ack.locked = locked;
+  }
+  return ack;
+}
+
+function ticketResultOf(raw: unknown, i: number): TicketResult | undefined {
+  if (!isRecord(raw)) return refuse(`results.${i}`, OBJECT, raw);
+  const { ticket, ok, retcode, message, volume, price, attempts, filling } = raw;
+  if (!isCount(ticket)) return refuse(`results.${i}.ticket`, COUNT, ticket);
+  if (!isBoolean(ok)) return refuse(`results.${i}.ok`, BOOLEAN, ok);
+  if (!isInteger(retcode)) return refuse(`results.${i}.retcode`, INTEGER, retcode);
+  const result: TicketResult = { ticket, ok, retcode };
+  if (message !== undefined) {
+    if (!isString(message)) return refuse(`results.${i}.message`, STRING, message);
+    result.message = message;
+  }
+  if (volume !== undefined) {
+    if (!isNonNegative(volume)) return refuse(`results.${i}.volume`, NON_NEGATIVE, volume);
+    result.volume = volume;
+  }
+  if (price !== undefined) {
+    if (!isNonNegative(price)) return refuse(`results.${i}.price`, NON_NEGATIVE, price);
+    result.price = price;
+  }
+  if (attempts !== undefined) {
+    if (!isCount(attempts)) return refuse(`results.${i}.attempts`, COUNT, attempts);
+    result.attempts = attempts;
+  }
+  if (filling !== undefined) {
+    if (!isOneOf(FILLING_MODES, filling)) {
+      return refuse(`results.${i}.filling`, FILLING_MODE, filling);
+    }
+    result.filling = filling;
+  }
+  return result;
+}
+
+function heartbeatOf(raw: Record<string, unknown>): Heartbeat | undefined {
+  const { server_time, utc_time, seq, locked, connected } = raw;
+  if (!isCount(server_time)) return refuse("server_time", COUNT, server_time);
+  if (!isCount(utc_time)) return refuse("utc_time", COUNT, utc_time);
+  const heartbeat: Heartbeat = { type: "heartbeat", server_time, utc_time };
+  if (seq !== undefined) {
+    if (!isCount(seq)) return refuse("seq", COUNT, seq);
+    heartbeat.seq = seq;
+  }
+  if (locked !== undefined) {
+    if (!isBoolean(locked)) return refuse("locked", BOOLEAN, locked);
+    heartbeat.locked = locked;
+  }
+  if (connected !== undefined) {
+    if (!isBoolean(connected)) return refuse("connected", BOOLEAN, connected);
+    heartbeat.connected = connected;
+  }
+  return heartbeat;
+}
+
+function commandOf(value: unknown): Command | undefined {
+  if (!isRecord(value)) return refuse("(message)", OBJECT, value);
+  const { type, id } = value;
+  if (!isOneOf(COMMAND_TYPES, type)) return refuse("type", COMMAND_TYPE, type);
+  if (!isCommandId(id)) return refuse("id", COMMAND_ID, id);
+  switch (type) {
+    case "lock": {
+      const { reason, until } = value;
+      if (!isReason(reason)) return refuse("reason", REASON, reason);
+      if (!isCount(until)) return refuse("until", COUNT, until);
+      return { type, id, reason, until };
+    }
+    case "unlock":
+    case "cancel_orders":
+      return { type, id };
+    case "close_position": {
+      const { ticket, volume, reason } = value;
+      if (!isCount(ticket)) return refuse("ticket", COUNT, ticket);
+      if (!isNonNegative(volume)) return refuse("volume", NON_NEGATIVE, volume);
+      if (!isReason(reason)) return refuse("reason", REASON, reason);
+      return { type, id, ticket, volume, reason };
+    }
+    case "close_all": {
+      const { reason } = value;
+      if (!isReason(reason)) return refuse("reason", REASON, reason);
+      return { type, id, reason };
+    }
+    case "ping": {
+      const { hello } = value;
+      if (hello === undefined) return { type, id };
+      if (!isBoolean(hello)) return refuse("hello", BOOLEAN, hello);
+      return { type, id, hello };
+    }
+  }
+}
+
+function isCommandId(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= MAX_COMMAND_ID_LENGTH;
+}
+
+function isReason(value: unknown): value is string {
+  return typeof value === "string" && value.length <= MAX_REASON_LENGTH;
 }

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import {
   type Ack,
   type Command,
-  commandSchema,
   decodeCommand,
   decodeEaMessage,
   encodeMessage,
@@ -12,6 +11,7 @@ import {
   MAX_REASON_LENGTH,
   PLAIN_USERNAME,
   PROTOCOL_VERSION,
+  readCommand,
 } from "./protocol.ts";
 
 const enc = new TextEncoder();
@@ -79,8 +79,9 @@ Deno.test("protocol: unknown fields are ignored (forward compatibility)", () => 
 });
 
 Deno.test("protocol: a command id longer than 64 characters is refused", () => {
-  assert.equal(commandSchema.safeParse({ type: "ping", id: "x".repeat(65) }).success, false);
-  assert.equal(commandSchema.safeParse({ type: "ping", id: "" }).success, false);
+  assert.equal(readCommand({ type: "ping", id: "x".repeat(64) }).ok, true);
+  assert.equal(readCommand({ type: "ping", id: "x".repeat(65) }).ok, false);
+  assert.equal(readCommand({ type: "ping", id: "" }).ok, false);
 });
 
 Deno.test("protocol: an ack with per-ticket results and duplicate flag", () => {

@@ -4,12 +4,7 @@
  *
  * @module
  */
-import {
-  type Order,
-  type Position,
-  type Snapshot,
-  snapshotSchema,
-} from "../../src/mt5/protocol.ts";
+import { type Order, type Position, readEaMessage, type Snapshot } from "../../src/mt5/protocol.ts";
 import { sampleOrder, samplePosition, sampleSnapshot } from "../../src/rules/samples.ts";
 
 const AT = Date.UTC(2026, 10, 24, 10);
@@ -26,5 +21,8 @@ export function order(overrides: Partial<Order> = {}): Order {
 
 /** A snapshot of a 10,000 USD account with the given field overrides, validated. */
 export function snapshot(overrides: Partial<Snapshot> = {}): Snapshot {
-  return snapshotSchema.parse({ ...sampleSnapshot({ utc: AT }), ...overrides });
+  const read = readEaMessage({ ...sampleSnapshot({ utc: AT }), ...overrides });
+  if (!read.ok) throw new TypeError(`Invalid test snapshot: ${read.error}`);
+  if (read.value.type !== "snapshot") throw new TypeError(`Not a snapshot: ${read.value.type}`);
+  return read.value;
 }
