@@ -45,3 +45,38 @@ Deno.test("parseRiskSettings: defaults, nested objects, errors name the field", 
       /daily\.timezone/.test(error.message) && /trading_hours\.start/.test(error.message),
   );
 });
+
+Deno.test("parseRiskSettings: every problem is reported with its field and the value seen", () => {
+  assert.throws(
+    () =>
+      parseRiskSettings({
+        max_daily_loss: "abc",
+        max_drawdown: { limit: { kind: "percent", value: 150 } },
+        warn_at: [0.5, 2],
+        max_open_positions: -1,
+        rules: [{ module: "" }],
+      }),
+    (error: unknown) => {
+      assert.ok(error instanceof RiskGuardError);
+      assert.equal(
+        error.message,
+        "Invalid risk settings: " + [
+          'max_daily_loss: expected a positive amount of money or "N%" with 0 < N <= 100, ' +
+          'got the string "abc"',
+          "max_drawdown.limit: a percent limit must be at most 100",
+          "warn_at.1: expected a fraction between 0 and 1 (both excluded), got 2",
+          "max_open_positions: expected a whole number >= 0, got -1",
+          'rules.0.module: expected a non-empty string, got the string ""',
+        ].join("; "),
+      );
+      return true;
+    },
+  );
+});
+
+Deno.test("parseRiskSettings: an undefined field sets no limit, defaults fill in, a non-object is refused", () => {
+  const settings = parseRiskSettings({ max_daily_loss: undefined, daily: undefined });
+  assert.equal(settings.max_daily_loss, undefined);
+  assert.deepEqual(settings.daily, { reset: "00:00", timezone: "server", baseline: "balance" });
+  assert.throws(() => parseRiskSettings(null), /\(settings\): expected an object, got null/);
+});
