@@ -11,15 +11,16 @@ import type { DayState, PeakState } from "../rules/rule.ts";
 import { abortableSleep } from "../shared/async.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
-import {
-  type Lease,
-  type ListedOrder,
-  type ListedPosition,
-  type ManagedPatch,
-  MAX_LISTED_TRADES,
-  type Metrics,
-  type Store,
+import type {
+  Lease,
+  ListedOrder,
+  ListedPosition,
+  ManagedPatch,
+  Metrics,
+  Store,
 } from "../store/mod.ts";
+// The store's zod-free file, not its mod.ts: a risk process must not load the store's schemas.
+import { MAX_LISTED_TRADES } from "../store/document_values.ts";
 import { serverOffsetOf } from "../rules/wall_clock.ts";
 import { round2 } from "../shared/money.ts";
 import type { RiskEvent } from "./audit_trail.ts";

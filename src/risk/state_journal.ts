@@ -19,41 +19,46 @@
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { z } from "zod";
+import { describeValue, isRecord } from "../shared/validation.ts";
+// The store's zod-free files, not its mod.ts: a risk process must not load the store's schemas.
 import {
-  dayStateSchema,
-  type Element,
-  type ManagedPatch,
-  peakStateSchema,
+  type DayState,
+  type PeakState,
+  readDayState,
+  readPeakState,
+  type StateIssue,
+} from "../store/day_peak.ts";
+import {
+  FLATTEN_TARGETS,
+  type FlattenTarget,
   TRADING_STATES,
-} from "../store/mod.ts";
+  type TradingState,
+} from "../store/document_values.ts";
+import type { Element, ManagedPatch } from "../store/mod.ts";
 import { applyLock, type LockState, lockStateOf } from "./lock_state.ts";
 
 /** Environment variable naming the journal folder of risk processes. */
 export const JOURNAL_DIR_ENV = "RISKGUARD_JOURNAL_DIR";
 
-const epochMs = z.number().int().nonnegative();
-
-/** The schema of a journal file. */
-export const journalEntrySchema = z.object({
-  version: z.literal(1),
-  element_id: z.string().min(1),
-  /** The lease of the process that wrote it. */
-  lease: z.number().int().nonnegative(),
-  /** UTC epoch ms. */
-  written_at: epochMs,
-  trading: z.enum(TRADING_STATES),
-  locked_until: epochMs.nullable(),
-  lock_reason: z.string().nullable(),
-  day: dayStateSchema.nullable(),
-  peak: peakStateSchema.nullable(),
-  unlock_applied_at: epochMs.nullable(),
-  /** Protective targets still being enforced while locked (`cancel_orders`, `close_all`). */
-  flatten: z.array(z.enum(["cancel_orders", "close_all"])).default([]),
-});
-
 /** One journal file. */
-export type JournalEntry = z.output<typeof journalEntrySchema>;
+export interface JournalEntry {
+  version: 1;
+  element_id: string;
+  /** The lease of the process that wrote it. */
+  lease: number;
+  /** UTC epoch ms. */
+  written_at: number;
+  trading: TradingState;
+  /** UTC epoch ms, or `null`. */
+  locked_until: number | null;
+  lock_reason: string | null;
+  day: DayState | null;
+  peak: PeakState | null;
+  /** UTC epoch ms, or `null`. */
+  unlock_applied_at: number | null;
+  /** Protective targets still being enforced while locked (`cancel_orders`, `close_all`). */
+  flatten: FlattenTarget[];
+}
 
 /** The state a process keeps in the journal (see {@link AccountGuard.durableState}). */
 export interface DurableState {
@@ -117,15 +122,20 @@ export class StateJournal {
     } catch {
       raw = undefined; // not JSON: refused below like any other invalid entry
     }
-    const parsed = journalEntrySchema.safeParse(raw);
-    if (!parsed.success || parsed.data.element_id !== this.#elementId) {
+    const parsed = readJournalEntry(raw);
+    const why = typeof parsed === "string"
+      ? parsed
+      : parsed.element_id === this.#elementId
+      ? undefined
+      : `written for element ${parsed.element_id}`;
+    if (why !== undefined) {
       await Deno.rename(this.path, `${this.path}.bad`).catch(() => {});
       throw new Error(
         `the state journal ${this.path} is not valid for element ${this.#elementId}: ` +
-          `moved aside to ${this.path}.bad`,
+          `moved aside to ${this.path}.bad (${why})`,
       );
     }
-    return parsed.data;
+    return parsed as JournalEntry;
   }
 
   /** Removes the file (every write reached the store). */
@@ -134,6 +144,70 @@ export class StateJournal {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     });
   }
+}
+
+/** A journal entry read from its parsed JSON, or the first reason why it is not one. */
+export function readJournalEntry(raw: unknown): JournalEntry | string {
+  if (!isRecord(raw)) return `(entry): expected an object, got ${describeValue(raw)}`;
+  const { version, element_id, lease, written_at, trading, locked_until, lock_reason } = raw;
+  if (version !== 1) return expected("version", "1", version);
+  if (typeof element_id !== "string" || element_id === "") {
+    return expected("element_id", "a non-empty string", element_id);
+  }
+  if (!isCount(lease)) return expected("lease", "an integer >= 0", lease);
+  if (!isCount(written_at)) return expected("written_at", "an integer >= 0", written_at);
+  if (!(TRADING_STATES as readonly unknown[]).includes(trading)) {
+    return expected("trading", `one of ${TRADING_STATES.join(", ")}`, trading);
+  }
+  if (locked_until !== null && !isCount(locked_until)) {
+    return expected("locked_until", "an integer >= 0 or null", locked_until);
+  }
+  if (lock_reason !== null && typeof lock_reason !== "string") {
+    return expected("lock_reason", "a string or null", lock_reason);
+  }
+  const issues: StateIssue[] = [];
+  const day = raw.day === null ? null : readDayState(raw.day, issues);
+  if (day === undefined) return stateProblem("day", issues);
+  const peak = raw.peak === null ? null : readPeakState(raw.peak, issues);
+  if (peak === undefined) return stateProblem("peak", issues);
+  const { unlock_applied_at, flatten = [] } = raw;
+  if (unlock_applied_at !== null && !isCount(unlock_applied_at)) {
+    return expected("unlock_applied_at", "an integer >= 0 or null", unlock_applied_at);
+  }
+  if (
+    !Array.isArray(flatten) ||
+    !flatten.every((target) => (FLATTEN_TARGETS as readonly unknown[]).includes(target))
+  ) {
+    return expected("flatten", `a list of ${FLATTEN_TARGETS.join(", ")}`, flatten);
+  }
+  return {
+    version,
+    element_id,
+    lease,
+    written_at,
+    trading: trading as TradingState,
+    locked_until,
+    lock_reason,
+    day,
+    peak,
+    unlock_applied_at,
+    flatten: [...flatten],
+  };
+}
+
+function expected(field: string, what: string, value: unknown): string {
+  return `${field}: expected ${what}, got ${describeValue(value)}`;
+}
+
+function stateProblem(field: string, issues: StateIssue[]): string {
+  const first = issues[0];
+  return first === undefined
+    ? `${field}: invalid`
+    : `${[field, ...first.path].join(".")}: ${first.reason}`;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
 /** What {@link replayJournal} decided. */

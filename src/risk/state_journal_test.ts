@@ -3,6 +3,7 @@ import { parseElement } from "../store/mod.ts";
 import {
   defaultJournalDir,
   type JournalEntry,
+  readJournalEntry,
   replayJournal,
   StateJournal,
 } from "./state_journal.ts";
@@ -117,6 +118,30 @@ Deno.test("StateJournal: save, load and clear; a damaged file is moved aside", a
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("readJournalEntry: a written entry reads back; a broken one names its field", () => {
+  const written = entry({ flatten: ["cancel_orders"], locked_until: NOW + 1 });
+  assert.deepEqual(readJournalEntry(JSON.parse(JSON.stringify(written))), written);
+  const { flatten: _, ...older } = written; // files written before `flatten` existed
+  assert.deepEqual(readJournalEntry({ ...older, future: 1 }), { ...older, flatten: [] });
+  assert.equal(
+    readJournalEntry({ ...written, day: { ...DAY, date: "3 March" } }),
+    'day.date: must be a date "YYYY-MM-DD", got the string "3 March"',
+  );
+  assert.equal(
+    readJournalEntry({ ...written, peak: { ...PEAK, since: undefined } }),
+    "peak.since: is required",
+  );
+  assert.equal(
+    readJournalEntry({ ...written, trading: "OPEN" }),
+    'trading: expected one of ALLOWED, LOCKED_DAY, LOCKED, got the string "OPEN"',
+  );
+  assert.equal(
+    readJournalEntry({ ...written, locked_until: undefined }),
+    "locked_until: expected an integer >= 0 or null, got nothing",
+  );
+  assert.equal(readJournalEntry(null), "(entry): expected an object, got null");
 });
 
 Deno.test("defaultJournalDir: the env override, else a per-store folder with no address in it", () => {

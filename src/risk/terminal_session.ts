@@ -16,7 +16,9 @@ import {
 import { abortableSleep } from "../shared/async.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError, RiskGuardError } from "../shared/errors.ts";
-import { type Element, type Instance, revealPassword } from "../store/mod.ts";
+import type { Element, Instance } from "../store/mod.ts";
+// The store's zod-free file, not its mod.ts: a risk process must not load the store's schemas.
+import { revealPassword } from "../store/password.ts";
 import type { AuditTrail } from "./audit_trail.ts";
 
 /** Options of {@link TerminalSession}. */

@@ -9,26 +9,21 @@
  */
 import { z } from "zod";
 import { isSecretField } from "../shared/secrets.ts";
+import { describeValue, isRecord, kindOf } from "../shared/validation.ts";
+import {
+  DAILY_BASELINES,
+  DRAWDOWN_MODES,
+  ELEMENT_STATUSES,
+  FLATTEN_TARGETS,
+  INSTANCE_STATUSES,
+  MAX_LISTED_TRADES,
+  TRADING_STATES,
+} from "./document_values.ts";
+import { readDayState, readPeakState, type StateIssue } from "./day_peak.ts";
 
-/** Lifecycle states of an element. `DISABLED` is set by a person, never by the agent. */
-export const ELEMENT_STATUSES = ["PENDING", "ACTIVE", "INACTIVE", "DISABLED", "ERROR"] as const;
-/** A lifecycle state of an element. */
-export type ElementStatus = typeof ELEMENT_STATUSES[number];
-
-/** Enforcement states of an element. */
-export const TRADING_STATES = ["ALLOWED", "LOCKED_DAY", "LOCKED"] as const;
-/** An enforcement state of an element. */
-export type TradingState = typeof TRADING_STATES[number];
-
-/** States of an instance (MT5 terminal). */
-export const INSTANCE_STATUSES = ["FREE", "OCCUPIED", "UNUSABLE"] as const;
-/** A state of an instance. */
-export type InstanceStatus = typeof INSTANCE_STATUSES[number];
-
-/** Drawdown modes. */
-export const DRAWDOWN_MODES = ["static", "trailing_balance", "trailing_equity"] as const;
-/** Daily baselines. */
-export const DAILY_BASELINES = ["balance", "equity", "max"] as const;
+export * from "./document_values.ts";
+export type { DayState, PeakState } from "./day_peak.ts";
+export { isRecord };
 
 /** A parsed limit: money in the account currency, or a percent (0 < value <= 100). */
 export interface Limit {
@@ -40,7 +35,6 @@ export interface Limit {
 
 const PERCENT = /^\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*$/;
 const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 /** Parses a raw limit (`250` or `"5%"`) into a {@link Limit}; `undefined` when invalid. */
 export function parseLimit(raw: unknown): Limit | undefined {
@@ -135,29 +129,28 @@ export const ruleRefSchema = z.object({
   options: z.record(z.string(), z.unknown()).optional(),
 });
 
+/**
+ * A schema that reads with a hand-written reader of `day_peak.ts`, which the risk journal uses
+ * too: one definition of a valid day and peak state.
+ */
+function handReadSchema<T>(
+  read: (raw: unknown, issues: StateIssue[]) => T | undefined,
+): z.ZodType<T, unknown> {
+  return z.unknown().transform((raw, ctx) => {
+    const issues: StateIssue[] = [];
+    const value = read(raw, issues);
+    for (const issue of issues) {
+      ctx.addIssue({ code: "custom", path: issue.path, message: issue.reason, input: raw });
+    }
+    return value === undefined || issues.length > 0 ? z.NEVER : value;
+  });
+}
+
 /** Persisted daily baseline (owned by the risk engine; stored as given). */
-export const dayStateSchema = z.object({
-  date: z.string().regex(DATE, 'must be a date "YYYY-MM-DD"'),
-  start_balance: z.number(),
-  start_equity: z.number(),
-  high_equity: z.number(),
-  baseline: z.number(),
-  ops_seen: z.number().optional(),
-  ops_date: z.string().regex(DATE, 'must be a date "YYYY-MM-DD"').optional(),
-  /** Once-a-day notifications already delivered this day (`rule|key`): not sent again. */
-  notified: z.array(z.string().max(500)).max(1_000).optional(),
-});
+export const dayStateSchema = handReadSchema(readDayState);
 
 /** Persisted high-water marks (owned by the risk engine; stored as given). */
-export const peakStateSchema = z.object({
-  initial_balance: z.number(),
-  high_balance: z.number(),
-  high_equity: z.number(),
-  since: epochMs,
-});
-
-/** At most this many positions (and as many pending orders) are listed in `metrics`. */
-export const MAX_LISTED_TRADES = 500;
+export const peakStateSchema = handReadSchema(readPeakState);
 
 const ticketSchema = z.number().int().min(0);
 const symbolNameSchema = z.string().min(1);
@@ -267,7 +260,7 @@ export const elementSchema = z.object({
    * Account-wide closes still being enforced with the lock (managed): a restarted risk process
    * takes them up again instead of forgetting to flatten.
    */
-  flatten_pending: z.array(z.enum(["cancel_orders", "close_all"])).default([]),
+  flatten_pending: z.array(z.enum(FLATTEN_TARGETS)).default([]),
   host: z.string().nullable().default(null),
   instance_id: z.string().nullable().default(null),
   lease: z.number().int().min(0).default(0),
@@ -296,10 +289,6 @@ export type Element = z.output<typeof elementSchema>;
 
 /** Daily settings after defaults. */
 export type DailySettings = z.output<typeof dailySchema>;
-/** Persisted daily baseline. */
-export type DayState = z.output<typeof dayStateSchema>;
-/** Persisted high-water marks. */
-export type PeakState = z.output<typeof peakStateSchema>;
 /** Last known account figures. */
 export type Metrics = z.output<typeof metricsSchema>;
 /** One open position as listed in the metrics. */
@@ -334,24 +323,6 @@ export const instanceSchema = z.object({
 
 /** A parsed instance (MT5 terminal folder on one host). */
 export type Instance = z.output<typeof instanceSchema>;
-
-/**
- * The event types riskguard writes. Stored events of other types (written by a newer version or
- * another system) are still read: the schema accepts any non-empty string.
- */
-export const EVENT_TYPES = [
-  "lifecycle",
-  "breach",
-  "warning",
-  "command",
-  "ack",
-  "lock",
-  "unlock",
-  "error",
-] as const;
-
-/** A type of event riskguard writes. */
-export type EventType = typeof EVENT_TYPES[number];
 
 /** The schema of an `events` document. */
 export const eventSchema = z.object({
@@ -461,7 +432,7 @@ export function parseElement(raw: unknown): ParsedElement {
   const doc = isRecord(raw) ? raw : {};
   const id = typeof doc._id === "string" ? doc._id : "";
   if (!isRecord(raw)) {
-    const issue = { field: "(document)", reason: `must be an object, got ${typeName(raw)}` };
+    const issue = { field: "(document)", reason: `must be an object, got ${kindOf(raw)}` };
     return { valid: false, id, ...issue, issues: [issue], raw: {} };
   }
   let result;
@@ -488,7 +459,7 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): FieldIssue[
 function describeIssue(issue: z.core.$ZodIssue): string {
   const input = (issue as { input?: unknown }).input;
   const secret = issue.path.some((part) => typeof part === "string" && isSecretField(part));
-  const seen = secret ? "" : `, got ${showInput(input)}`;
+  const seen = secret ? "" : `, got ${describeValue(input)}`;
   switch (issue.code) {
     case "invalid_type":
       if (input === undefined) return "is required";
@@ -525,23 +496,6 @@ function article(expected: string): string {
   return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
 }
 
-function showInput(input: unknown): string {
-  if (input === undefined) return "nothing";
-  if (typeof input === "string") {
-    return `the string ${JSON.stringify(input.length > 40 ? input.slice(0, 40) + "..." : input)}`;
-  }
-  if (typeof input === "number" || typeof input === "boolean" || input === null) {
-    return String(input);
-  }
-  return typeName(input);
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : typeof value;
-}
-
 /** Parses an instance document; returns `undefined` with issues when invalid. */
 export function parseInstance(
   raw: unknown,
@@ -549,9 +503,4 @@ export function parseInstance(
   const result = instanceSchema.safeParse(raw, { reportInput: true });
   if (result.success) return { ok: true, instance: result.data };
   return { ok: false, issues: describeIssues(result.error.issues) };
-}
-
-/** True for a plain object (not an array, not null). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
