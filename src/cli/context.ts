@@ -5,7 +5,8 @@
  * @module
  */
 import type { Command } from "commander";
-import { type Config, type ConfigKey, loadConfig } from "../shared/config.ts";
+import type { Config, ConfigKey } from "../shared/config.ts";
+import { loadConfig } from "../shared/config_file.ts";
 import { setupLogging } from "../shared/logging.ts";
 import { ConfigError } from "../shared/errors.ts";
 

@@ -1,14 +1,17 @@
 /**
- * Configuration: one zod schema, filled from (highest first) command-line flags, environment
- * variables, an optional JSONC config file, and defaults.
+ * Configuration: the settings shared by every mode and command, resolved from (highest first)
+ * command-line flags, environment variables, an optional JSONC config file, and defaults.
  *
  * Invalid values raise a {@link ConfigError} (exit code 2) whose message names the flag or
  * variable, the value seen (secrets masked) and what is allowed.
  *
+ * Validated by hand and free of npm packages, because every risk process resolves it and must
+ * stay small: the JSONC file is read by `config_file.ts` (an npm parser), which this module
+ * loads only when a config file is named ({@link loadConfigLazily}); `loadConfig` there reads
+ * it at once.
+ *
  * @module
  */
-import { z } from "zod";
-import { parse as parseJsonc, type ParseError, printParseErrorCode } from "jsonc-parser";
 import { ConfigError } from "./errors.ts";
 import { isSecretField, MASK, maskUriCredentials } from "./secrets.ts";
 import { DEFAULT_STALE_MS } from "./stale.ts";
@@ -19,32 +22,27 @@ export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"
 /** A log level name. */
 export type LogLevel = typeof LOG_LEVELS[number];
 
-/** The schema of the settings shared by every mode and command. */
-export const configSchema = z.object({
-  /** `mongodb://...`, `mongodb+srv://...`, `sqlite:<path>` or a file path. */
-  store: z.string().min(1).default("sqlite:riskguard.db"),
-  /** MongoDB database name. */
-  db: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, "letters, digits, _ and -, at most 63").default(
-    "riskguard",
-  ),
-  /** This machine's name in `instances.host` and `elements.host`. */
-  host: z.string().min(1).max(253).default(defaultHostname()),
-  /** Lowest level that is logged. */
-  log_level: z.enum(LOG_LEVELS).default("info"),
-  /** Optional JSON-lines log file, rotated by size. */
-  log_file: z.string().min(1).optional(),
-  /** Optional webhook that receives breach, lock and error events as JSON. */
-  webhook_url: z.url({ protocol: /^https?$/ }).optional(),
-  /** Optional key (base64, 32 bytes) that encrypts element passwords at rest with AES-GCM. */
-  secret_key: z.string().min(1).optional(),
-  /** Seconds without a ping after which an instance is freed and an element deactivated. */
-  stale_after_s: z.coerce.number().int().min(10).max(86_400).default(DEFAULT_STALE_MS / 1_000),
-  /** Seconds between pings of a risk process. */
-  ping_interval_s: z.coerce.number().int().min(1).max(3_600).default(10),
-});
-
 /** Fully resolved configuration. */
-export type Config = z.infer<typeof configSchema>;
+export interface Config {
+  /** `mongodb://...`, `mongodb+srv://...`, `sqlite:<path>` or a file path. */
+  store: string;
+  /** MongoDB database name. */
+  db: string;
+  /** This machine's name in `instances.host` and `elements.host`. */
+  host: string;
+  /** Lowest level that is logged. */
+  log_level: LogLevel;
+  /** Optional JSON-lines log file, rotated by size. */
+  log_file?: string | undefined;
+  /** Optional webhook that receives breach, lock and error events as JSON. */
+  webhook_url?: string | undefined;
+  /** Optional key (base64, 32 bytes) that encrypts element passwords at rest with AES-GCM. */
+  secret_key?: string | undefined;
+  /** Seconds without a ping after which an instance is freed and an element deactivated. */
+  stale_after_s: number;
+  /** Seconds between pings of a risk process. */
+  ping_interval_s: number;
+}
 
 /** A configuration key. */
 export type ConfigKey = keyof Config;
@@ -68,7 +66,7 @@ export const CONFIG_SOURCES: Readonly<Record<ConfigKey, KeySource>> = {
   ping_interval_s: { flag: "--ping-interval", env: ["RISKGUARD_PING_INTERVAL_S"] },
 };
 
-/** The inputs of {@link loadConfig}. */
+/** The inputs of {@link resolveConfig} and `loadConfig`. */
 export interface ConfigInputs {
   /** Values from command-line flags, by config key; `undefined` means "not given". */
   flags?: Partial<Record<ConfigKey, string | undefined>>;
@@ -78,67 +76,166 @@ export interface ConfigInputs {
   configFile?: string | undefined;
 }
 
-type Origin = { label: string; value: unknown };
+/** A config file as read (`readConfigFile` of `config_file.ts`): its path and its values. */
+export interface ConfigFile {
+  path: string;
+  values: Record<string, unknown>;
+}
+
+/** The config file the inputs name (`--config`, else `RISKGUARD_CONFIG`), if any. */
+export function configFilePath(inputs: ConfigInputs): string | undefined {
+  return inputs.configFile ?? inputs.env?.["RISKGUARD_CONFIG"];
+}
 
 /**
- * Resolves the configuration from flags > environment > config file > defaults.
+ * Resolves the configuration from flags > environment > config file > defaults, reading the
+ * config file (and loading its JSONC parser, an npm package) only when one is named.
  *
  * @throws {ConfigError} when a value is invalid or the config file cannot be read.
  */
-export function loadConfig(inputs: ConfigInputs = {}): Config {
-  const env = inputs.env ?? {};
-  const configPath = inputs.configFile ?? env["RISKGUARD_CONFIG"];
-  const fileValues = configPath === undefined ? {} : readConfigFile(configPath);
+export async function loadConfigLazily(inputs: ConfigInputs = {}): Promise<Config> {
+  const path = configFilePath(inputs);
+  if (path === undefined) return resolveConfig(inputs);
+  const { readConfigFile } = await import("./config_file.ts");
+  return resolveConfig(inputs, readConfigFile(path));
+}
 
-  const raw: Record<string, unknown> = {};
-  const origins = new Map<string, Origin>();
-  for (const key of Object.keys(CONFIG_SOURCES) as ConfigKey[]) {
-    const source = CONFIG_SOURCES[key];
-    const fromFlag = inputs.flags?.[key];
-    if (fromFlag !== undefined) {
-      raw[key] = fromFlag;
-      origins.set(key, { label: source.flag, value: fromFlag });
-      continue;
-    }
-    const envName = source.env.find((name) => nonEmpty(env[name]));
-    if (envName !== undefined) {
-      raw[key] = env[envName];
-      origins.set(key, { label: envName, value: env[envName] });
-      continue;
-    }
-    if (key in fileValues) {
-      raw[key] = fileValues[key];
-      origins.set(key, { label: `"${key}" in ${configPath}`, value: fileValues[key] });
-    }
+/**
+ * Resolves the configuration from flags > environment > `file` > defaults. `file` must be the
+ * file the inputs name ({@link configFilePath}), already read.
+ *
+ * @throws {ConfigError} when a value is invalid.
+ */
+export function resolveConfig(inputs: ConfigInputs, file?: ConfigFile): Config {
+  const env = inputs.env ?? {};
+  const named = configFilePath(inputs);
+  if (named !== file?.path) {
+    // A caller that skipped the file would silently run with other settings.
+    throw new Error(
+      named === undefined
+        ? `resolveConfig: ${file?.path} was read, but the inputs name no config file`
+        : `resolveConfig: the config file ${named} must be read first (readConfigFile)`,
+    );
   }
+  const fileValues = file?.values ?? {};
   const unknownKeys = Object.keys(fileValues).filter((key) => !(key in CONFIG_SOURCES));
   if (unknownKeys.length > 0) {
     throw new ConfigError(
-      `Unknown key ${quoteList(unknownKeys)} in config file ${configPath}; allowed: ${
+      `Unknown key ${quoteList(unknownKeys)} in config file ${named}; allowed: ${
         quoteList(Object.keys(CONFIG_SOURCES))
       }`,
     );
   }
 
-  const result = configSchema.safeParse(raw);
-  if (result.success) {
-    checkStore(result.data.store, origins.get("store")?.label ?? "--store");
-    const ping = origins.get("ping_interval_s")?.label ?? "--ping-interval";
-    const stale = origins.get("stale_after_s")?.label ?? "--stale-after";
-    if (result.data.ping_interval_s * 3 > result.data.stale_after_s) {
-      throw new ConfigError(
-        `Invalid value for ${ping}: ${result.data.ping_interval_s}; expected at most a third of ` +
-          `${stale} (${result.data.stale_after_s}), or live leases would be reaped`,
-      );
+  const config: Record<string, unknown> = {};
+  const labels = new Map<ConfigKey, string>();
+  for (const key of Object.keys(CONFIG_SOURCES) as ConfigKey[]) {
+    const source = CONFIG_SOURCES[key];
+    let label: string;
+    let raw: unknown;
+    const envName = source.env.find((name) => nonEmpty(env[name]));
+    if (inputs.flags?.[key] !== undefined) {
+      [label, raw] = [source.flag, inputs.flags[key]];
+    } else if (envName !== undefined) {
+      [label, raw] = [envName, env[envName]];
+    } else if (key in fileValues) {
+      [label, raw] = [`"${key}" in ${named}`, fileValues[key]];
+    } else {
+      const fallback = defaultOf(key);
+      if (fallback !== undefined) config[key] = fallback;
+      continue;
     }
-    return result.data;
+    labels.set(key, label);
+    const value = CHECKS[key](raw);
+    if (value instanceof Refusal) {
+      throw new ConfigError(`Invalid value for ${label}: ${showValue(key, raw)}; ${value.what}`);
+    }
+    config[key] = value;
   }
-  const issue = result.error.issues[0]!;
-  const key = String(issue.path[0] ?? "");
-  const origin = origins.get(key);
-  const where = origin?.label ?? key;
-  const seen = origin === undefined ? "(default)" : showValue(key, origin.value);
-  throw new ConfigError(`Invalid value for ${where}: ${seen}; ${describeIssue(issue)}`);
+  const resolved = config as unknown as Config;
+  checkStore(resolved.store, labels.get("store") ?? "--store");
+  const ping = labels.get("ping_interval_s") ?? "--ping-interval";
+  const stale = labels.get("stale_after_s") ?? "--stale-after";
+  if (resolved.ping_interval_s * 3 > resolved.stale_after_s) {
+    throw new ConfigError(
+      `Invalid value for ${ping}: ${resolved.ping_interval_s}; expected at most a third of ` +
+        `${stale} (${resolved.stale_after_s}), or live leases would be reaped`,
+    );
+  }
+  return resolved;
+}
+
+/** Why a value was refused: what is allowed instead. */
+class Refusal {
+  constructor(readonly what: string) {}
+}
+
+/** The check of each key: the value to use, or a {@link Refusal}. */
+const CHECKS: Readonly<Record<ConfigKey, (raw: unknown) => unknown>> = {
+  store: (raw) => text(raw, 1, Infinity),
+  db: (raw) =>
+    typeof raw === "string" && /^[A-Za-z0-9_-]{1,63}$/.test(raw) ? raw : new Refusal(
+      typeof raw === "string" ? "expected letters, digits, _ and -, at most 63" : STRING,
+    ),
+  host: (raw) => text(raw, 1, 253),
+  log_level: (raw) =>
+    (LOG_LEVELS as readonly unknown[]).includes(raw)
+      ? raw
+      : new Refusal(`allowed: ${LOG_LEVELS.join(", ")}`),
+  log_file: (raw) => text(raw, 1, Infinity),
+  webhook_url: webhookUrl,
+  secret_key: (raw) => text(raw, 1, Infinity),
+  stale_after_s: (raw) => wholeNumber(raw, 10, 86_400),
+  ping_interval_s: (raw) => wholeNumber(raw, 1, 3_600),
+};
+
+const STRING = "expected a string";
+
+function defaultOf(key: ConfigKey): unknown {
+  switch (key) {
+    case "store":
+      return "sqlite:riskguard.db";
+    case "db":
+      return "riskguard";
+    case "host":
+      return defaultHostname();
+    case "log_level":
+      return "info";
+    case "stale_after_s":
+      return DEFAULT_STALE_MS / 1_000;
+    case "ping_interval_s":
+      return 10;
+    default:
+      return undefined;
+  }
+}
+
+function text(raw: unknown, min: number, max: number): string | Refusal {
+  if (typeof raw !== "string") return new Refusal(STRING);
+  if (raw.length < min) return new Refusal(`expected at least ${min} character${plural(min)}`);
+  if (raw.length > max) return new Refusal(`expected at most ${max} characters`);
+  return raw;
+}
+
+/** A number of seconds: numbers and numeric strings (`"300"`) alike, as flags give them. */
+function wholeNumber(raw: unknown, min: number, max: number): number | Refusal {
+  const value = Number(raw);
+  if (!Number.isFinite(value)) return new Refusal("expected a number");
+  if (!Number.isInteger(value)) return new Refusal("expected a whole number");
+  if (value < min) return new Refusal(`expected at least ${min}`);
+  if (value > max) return new Refusal(`expected at most ${max}`);
+  return value;
+}
+
+/** An `http://` or `https://` URL, trimmed (tabs and line breaks dropped, as a URL parser does). */
+function webhookUrl(raw: unknown): string | Refusal {
+  if (typeof raw !== "string") return new Refusal(STRING);
+  const trimmed = raw.trim();
+  const url = /^https?:\/\//i.test(trimmed) ? URL.parse(trimmed) : null;
+  if (url === null || !/^https?:$/.test(url.protocol)) {
+    return new Refusal("expected an http:// or https:// URL");
+  }
+  return trimmed.replace(/[\t\n\r]/g, "");
 }
 
 /**
@@ -168,47 +265,6 @@ function checkStore(store: string, source: string): void {
   }
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (error) {
-    throw new ConfigError(`Cannot read config file ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  const errors: ParseError[] = [];
-  const value: unknown = parseJsonc(text, errors, { allowTrailingComma: true });
-  if (errors.length > 0) {
-    const first = errors[0]!;
-    throw new ConfigError(
-      `Cannot parse config file ${path}: ${
-        printParseErrorCode(first.error)
-      } at offset ${first.offset}`,
-    );
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new ConfigError(`Config file ${path} must hold a JSON object`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === "too_small" || issue.code === "too_big") {
-    const bound = String(issue.code === "too_small" ? issue.minimum : issue.maximum);
-    const side = issue.code === "too_small" ? "at least" : "at most";
-    return `expected ${side} ${issue.inclusive === false ? "(exclusive) " : ""}${bound}`;
-  }
-  if (issue.code === "invalid_type" && issue.expected === "int") return "expected a whole number";
-  if (issue.code === "invalid_format" && issue.format === "url") {
-    return "expected an http:// or https:// URL";
-  }
-  if (issue.code === "invalid_value") {
-    return `allowed: ${issue.values.map((v) => String(v)).join(", ")}`;
-  }
-  return `expected ${issue.message.replace(/^Invalid input: /, "")}`;
-}
-
 /** Shows a value in an error message, masking secrets. */
 function showValue(key: string, value: unknown): string {
   if (isSecretField(key)) return MASK;
@@ -217,6 +273,10 @@ function showValue(key: string, value: unknown): string {
 
 function quoteList(items: readonly string[]): string {
   return items.map((item) => `"${item}"`).join(", ");
+}
+
+function plural(count: number): string {
+  return count === 1 ? "" : "s";
 }
 
 function nonEmpty(value: string | undefined): value is string {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "./errors.ts";
-import { loadConfig } from "./config.ts";
+import { loadConfigLazily, resolveConfig } from "./config.ts";
+import { loadConfig } from "./config_file.ts";
 
 Deno.test("config: defaults apply when nothing is given", () => {
   const config = loadConfig({ env: {} });
@@ -129,4 +130,51 @@ Deno.test("config: unknown keys and unreadable files in the config file are erro
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("config: resolveConfig takes the file already read; a file named but not read is a bug", () => {
+  const file = { path: "/etc/riskguard.jsonc", values: { db: "from_file", stale_after_s: 600 } };
+  const config = resolveConfig({ configFile: file.path, env: { RISKGUARD_HOST: "h" } }, file);
+  assert.equal(config.db, "from_file");
+  assert.equal(config.stale_after_s, 600);
+  assert.equal(config.host, "h");
+  assert.throws(
+    () => resolveConfig({ env: { RISKGUARD_CONFIG: file.path } }),
+    /the config file \/etc\/riskguard.jsonc must be read first/,
+  );
+});
+
+Deno.test("config: loadConfigLazily reads a named file, and needs none", async () => {
+  assert.equal((await loadConfigLazily({ flags: { db: "flagged" } })).db, "flagged");
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/c.jsonc`, `{"db": "lazy", /* comment */}`);
+    const config = await loadConfigLazily({ env: { RISKGUARD_CONFIG: `${dir}/c.jsonc` } });
+    assert.equal(config.db, "lazy");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("config: values of the wrong type or length say what is expected", () => {
+  const cases: Array<[Parameters<typeof resolveConfig>[1], RegExp]> = [
+    [{ path: "f", values: { store: 5 } }, /^Invalid value for "store" in f: 5; expected a string$/],
+    [{ path: "f", values: { host: "" } }, /"host" in f: ""; expected at least 1 character$/],
+    [{ path: "f", values: { stale_after_s: "soon" } }, /: "soon"; expected a number$/],
+    [
+      { path: "f", values: { stale_after_s: 1e20 } },
+      /: 100000000000000000000; expected at most 86400$/,
+    ],
+    [{ path: "f", values: { ping_interval_s: 2.5 } }, /: 2.5; expected a whole number$/],
+    [{ path: "f", values: { secret_key: 5 } }, /"secret_key" in f: \*{4}; expected a string$/],
+  ];
+  for (const [file, message] of cases) {
+    assert.throws(() => resolveConfig({ configFile: "f" }, file), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, message);
+      return true;
+    });
+  }
+  const trimmed = resolveConfig({ flags: { webhook_url: " https://hooks.example/x " } });
+  assert.equal(trimmed.webhook_url, "https://hooks.example/x");
 });

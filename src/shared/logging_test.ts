@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { accountLogger, logger, setupLogging, shutdownLogging } from "./logging.ts";
-import { loadConfig } from "./config.ts";
+import { loadConfig } from "./config_file.ts";
 
 const PASSWORD = "Hunter2/very@secret";
 const TOKEN = "tok-3f9a0c1e77";

@@ -1,0 +1,101 @@
+/**
+ * A risk child started by admin must stay small (issue 16: <= 45 MB RSS), and the first npm
+ * package a Deno process loads costs it about 5 MB (npm resolution), zod about 8-10 MB more. So
+ * the modules such a child runs (the risk mode, the channel store, the configuration) must not
+ * import npm packages when they load. Checked on the module graph `deno info` reports: imports
+ * that run when a module loads are followed; `import type` (erased) and dynamic `import()`
+ * (loaded only when used: the JSONC config reader) are not.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../../", import.meta.url);
+
+/** The modules a child started by admin loads (its entry is built from these). */
+const CHILD_MODULES = [
+  "src/risk/mod.ts",
+  "src/store/channel_store.ts",
+  "src/shared/config.ts",
+];
+
+/**
+ * LogTape, imported by the logging module, is being replaced by a hand-written logger
+ * (issue 16); until then it is the only npm package allowed, and only through that module.
+ */
+const STILL_ALLOWED_THROUGH = "src/shared/logging.ts";
+
+interface InfoDependency {
+  code?: { specifier: string };
+  isDynamic?: boolean;
+}
+
+interface InfoModule {
+  specifier: string;
+  kind?: string;
+  npmPackage?: string;
+  dependencies?: InfoDependency[];
+}
+
+/** Every npm package reached by imports that run at load, with the module importing it. */
+async function npmImportsAtLoad(roots: string[]): Promise<Map<string, string>> {
+  const probe = await Deno.makeTempFile({ suffix: ".ts" });
+  try {
+    await Deno.writeTextFile(
+      probe,
+      roots.map((path) => `import ${JSON.stringify(new URL(path, ROOT).href)};\n`).join(""),
+    );
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", probe],
+      cwd: ROOT.pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(output.success, new TextDecoder().decode(output.stderr));
+    const info = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+      roots: string[];
+      modules: InfoModule[];
+      redirects?: Record<string, string>;
+    };
+    const modules = new Map(info.modules.map((module) => [module.specifier, module]));
+    const found = new Map<string, string>();
+    const seen = new Set<string>();
+    const stack = info.roots.map((root) => ({ specifier: root, from: "(probe)" }));
+    while (stack.length > 0) {
+      const { specifier: given, from } = stack.pop()!;
+      const specifier = info.redirects?.[given] ?? given;
+      const module = modules.get(specifier);
+      if (specifier.startsWith("npm:") || module?.kind === "npm") {
+        found.set(module?.npmPackage ?? specifier, from);
+        continue;
+      }
+      if (seen.has(specifier) || module === undefined) continue;
+      seen.add(specifier);
+      for (const dependency of module.dependencies ?? []) {
+        if (dependency.code === undefined || dependency.isDynamic) continue;
+        stack.push({
+          specifier: dependency.code.specifier,
+          from: specifier.replace(ROOT.href, ""),
+        });
+      }
+    }
+    return found;
+  } finally {
+    await Deno.remove(probe);
+  }
+}
+
+Deno.test("child graph: the risk mode, the channel store and the config load no npm package", async () => {
+  const found = await npmImportsAtLoad(CHILD_MODULES);
+  const offending = [...found].filter(([, from]) => from !== STILL_ALLOWED_THROUGH);
+  assert.deepEqual(offending, [], `npm packages imported at load: ${JSON.stringify(offending)}`);
+});
+
+Deno.test("child graph: the check sees an npm package where there is one", async () => {
+  // The store's schemas load zod; the JSONC reader loads its parser; logging loads LogTape.
+  const found = await npmImportsAtLoad(["src/store/schemas.ts", "src/shared/config_file.ts"]);
+  const names = [...found.keys()].join(", ");
+  assert.match(names, /zod@/);
+  assert.match(names, /jsonc-parser@/);
+  assert.equal([...found].find(([name]) => name.includes("zod@"))?.[1], "src/store/schemas.ts");
+});
