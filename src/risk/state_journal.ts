@@ -16,9 +16,9 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sha256Hex } from "../shared/sha256.ts";
 import { describeValue, isRecord } from "../shared/validation.ts";
 // The store's zod-free files, not its mod.ts: a risk process must not load the store's schemas.
 import {
@@ -299,6 +299,6 @@ export function defaultJournalDir(
   const home = env.HOME ?? env.USERPROFILE;
   const base = env.LOCALAPPDATA ?? env.XDG_STATE_HOME ??
     (home === undefined ? tmpdir() : join(home, ".local", "state"));
-  const key = createHash("sha256").update(`${storeDescription}\u0000${db}`).digest("hex");
+  const key = sha256Hex(`${storeDescription}\u0000${db}`);
   return join(base, "riskguard", "journal", key.slice(0, 16));
 }

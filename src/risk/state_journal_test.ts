@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { parseElement } from "../store/mod.ts";
 import {
   defaultJournalDir,
@@ -154,4 +155,7 @@ Deno.test("defaultJournalDir: the env override, else a per-store folder with no 
   assert.match(a, /^\/home\/u\/\.local\/state\/riskguard\/journal\/[0-9a-f]{16}$/);
   assert.notEqual(a, b);
   assert.ok(!a.includes("secret"));
+  // The key must not change across versions, or an upgrade would not find its journals.
+  const key = createHash("sha256").update("sqlite:a.db\u0000riskguard").digest("hex");
+  assert.equal(b, `/home/u/.local/state/riskguard/journal/${key.slice(0, 16)}`);
 });
