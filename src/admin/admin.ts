@@ -6,11 +6,10 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
 import { abortableSleep } from "../shared/async.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { describeError, RiskGuardError } from "../shared/errors.ts";
-import { logger } from "../shared/logging.ts";
+import { type Logger, logger } from "../shared/logging.ts";
 import type { Spawner } from "../shared/process.ts";
 import type { CommandLine } from "../shared/self_command.ts";
 import { DEFAULT_SAMPLE_RETENTION_MS, type Store } from "../store/mod.ts";

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../shared/logging.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { describeError, ExitCode, RiskGuardError } from "../shared/errors.ts";
 import { type ChildProcess, type Spawner, spawnProcess, stopProcess } from "../shared/process.ts";
