@@ -15,7 +15,7 @@ import type { CommandLine } from "../shared/self_command.ts";
 import { DEFAULT_SAMPLE_RETENTION_MS, type Store } from "../store/mod.ts";
 import { DEFAULT_MAX_RETRY_MS } from "../risk/write_queue.ts";
 import { exponentialBackoff } from "../shared/backoff.ts";
-import type { ControlDir } from "./control.ts";
+import type { ControlDir } from "../shared/control_dir.ts";
 import { type BeatFigures, Heartbeat } from "./heartbeat.ts";
 import { type AdminTiming, DEFAULT_ADMIN_TIMING } from "./options.ts";
 import { Reaper } from "./reaper.ts";

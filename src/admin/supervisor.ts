@@ -35,7 +35,7 @@ import {
   type SuperviseEvent,
 } from "../shared/supervise.ts";
 import type { ElementError, LeaseRef, Store } from "../store/mod.ts";
-import type { ChildRecord, ControlDir } from "./control.ts";
+import type { ChildRecord, ControlDir } from "../shared/control_dir.ts";
 import { forEachLine } from "../shared/lines.ts";
 import { parseConsoleLine } from "./_console_line.ts";
 import type { AdminTiming } from "./options.ts";
