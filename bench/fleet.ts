@@ -1,8 +1,8 @@
 /**
  * Fleet benchmark (issue 16): one admin guarding `BENCH_FLEET_ACCOUNTS` (default 50) simulated
  * accounts on the MongoDB test server, with real processes (`main.ts --mode admin`, which starts
- * one `--mode risk` child per account; each child runs its simulator in process). Prints each
- * figure beside its target:
+ * one `--mode risk` child per account; each child starts its simulator as a process of its own,
+ * as a real terminal is). Prints each figure beside its target:
  *
  * - TCP connections to MongoDB held by admin and its children, counted at the OS level
  *   (`/proc/net/tcp`), with the server's own count; change-stream cursors open on the server
@@ -32,6 +32,7 @@ import {
 } from "../tests/admin/_harness.ts";
 import { connectionsTo, rssMb } from "../tests/support/proc_net.ts";
 import { V8_FLAGS } from "../src/shared/v8_flags.ts";
+import { formatSimPathway } from "../src/mt5/sim/pathway.ts";
 
 const ACCOUNTS = Number(Deno.env.get("BENCH_FLEET_ACCOUNTS") ?? 50);
 const INSERTS = Number(Deno.env.get("BENCH_FLEET_INSERTS") ?? 10);
@@ -110,7 +111,13 @@ console.log(
 for (let i = 0, port = 20_000 + 2 * Math.floor(Math.random() * 3_000); i < ACCOUNTS + INSERTS;) {
   port += 2;
   if (!portsFree(port)) continue;
-  await store.addInstance({ path: "sim:calm", host: HOST, port });
+  // The simulator runs in a process of its own, as an MT5 terminal does: a child's figures
+  // are the risk process's alone.
+  await store.addInstance({
+    path: formatSimPathway("calm", { process: "child" }),
+    host: HOST,
+    port,
+  });
   i++;
 }
 const ids: string[] = [];

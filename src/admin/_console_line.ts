@@ -7,7 +7,7 @@
 
 /** A console line of a riskguard process: `12:00:00.000 INF risk [id] message`. */
 export interface ParsedLine {
-  /** LogTape level of the line (`info` when it has none). */
+  /** Log level of the line (`info` when it has none). */
   level: "trace" | "debug" | "info" | "warning" | "error" | "fatal";
   /** The line without its time and level. */
   text: string;

@@ -6,17 +6,16 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
 import { abortableSleep } from "../shared/async.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { describeError, RiskGuardError } from "../shared/errors.ts";
-import { logger } from "../shared/logging.ts";
+import { type Logger, logger } from "../shared/logging.ts";
 import type { Spawner } from "../shared/process.ts";
 import type { CommandLine } from "../shared/self_command.ts";
 import { DEFAULT_SAMPLE_RETENTION_MS, type Store } from "../store/mod.ts";
 import { DEFAULT_MAX_RETRY_MS } from "../risk/write_queue.ts";
 import { exponentialBackoff } from "../shared/backoff.ts";
-import type { ControlDir } from "./control.ts";
+import type { ControlDir } from "../shared/control_dir.ts";
 import { type BeatFigures, Heartbeat } from "./heartbeat.ts";
 import { type AdminTiming, DEFAULT_ADMIN_TIMING } from "./options.ts";
 import { Reaper } from "./reaper.ts";

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../shared/logging.ts";
 import { abortableSleep } from "../shared/async.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { ConfigError } from "../shared/errors.ts";

@@ -12,7 +12,7 @@ export {
   ControlDir,
   defaultControlDir,
   registerChild,
-} from "./control.ts";
+} from "../shared/control_dir.ts";
 export {
   ADMIN_TIMING_ENV,
   type AdminTiming,

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../shared/logging.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import type { ReapResult, Store } from "../store/mod.ts";
 import type { Scheduler } from "./scheduler.ts";

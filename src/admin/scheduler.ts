@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../shared/logging.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { describeError, RiskGuardError } from "../shared/errors.ts";
 import { abortableSleep } from "../shared/async.ts";

@@ -22,7 +22,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../shared/logging.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { describeError, ExitCode, RiskGuardError } from "../shared/errors.ts";
 import { type ChildProcess, type Spawner, spawnProcess, stopProcess } from "../shared/process.ts";
@@ -35,7 +35,7 @@ import {
   type SuperviseEvent,
 } from "../shared/supervise.ts";
 import type { ElementError, LeaseRef, Store } from "../store/mod.ts";
-import type { ChildRecord, ControlDir } from "./control.ts";
+import type { ChildRecord, ControlDir } from "../shared/control_dir.ts";
 import { forEachLine } from "../shared/lines.ts";
 import { parseConsoleLine } from "./_console_line.ts";
 import type { AdminTiming } from "./options.ts";

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../shared/logging.ts";
 import { abortableSleep } from "../shared/async.ts";
 import { describeError } from "../shared/errors.ts";
 import type { ElementChange, ParsedElement, Store } from "../store/mod.ts";

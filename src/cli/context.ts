@@ -5,10 +5,15 @@
  * @module
  */
 import type { Command } from "commander";
-import type { Config, ConfigKey } from "../shared/config.ts";
-import { loadConfig } from "../shared/config_file.ts";
-import { setupLogging } from "../shared/logging.ts";
-import { ConfigError } from "../shared/errors.ts";
+import {
+  type Config,
+  type ConfigInputs,
+  type ConfigKey,
+  loadConfigLazily,
+} from "../shared/config.ts";
+import { logExitReason, setupLogging } from "../shared/logging.ts";
+import { ConfigError, describeError, exitCodeOf } from "../shared/errors.ts";
+import { maskUriCredentials } from "../shared/secrets.ts";
 
 /** Input and output of one CLI run; tests replace it to capture output. */
 export interface CliContext {
@@ -47,11 +52,21 @@ export async function startCommand(ctx: CliContext, command: Command): Promise<C
     const value = options[option];
     if (typeof value === "string") flags[key] = value;
   }
-  const config = loadConfig({
+  return await startWithConfig(ctx, {
     flags,
-    env: ctx.env,
     configFile: typeof options.config === "string" ? options.config : undefined,
   });
+}
+
+/**
+ * Resolves the configuration from `inputs` and the environment, then sets up logging with it:
+ * the start of every command, and of a risk child started by admin (which has no flags).
+ */
+export async function startWithConfig(
+  ctx: CliContext,
+  inputs: Omit<ConfigInputs, "env">,
+): Promise<Config> {
+  const config = await loadConfigLazily({ ...inputs, env: ctx.env });
   try {
     await setupLogging({ level: config.log_level, file: config.log_file });
   } catch (error) {
@@ -63,6 +78,17 @@ export async function startCommand(ctx: CliContext, command: Command): Promise<C
     );
   }
   return config;
+}
+
+/**
+ * Reports why a command failed (on stderr, and as the exit reason in the log) and returns its
+ * exit code: 2 for configuration or input errors, 1 for the rest.
+ */
+export function reportFailure(ctx: CliContext, error: unknown): number {
+  const message = maskUriCredentials(describeError(error));
+  ctx.stderr(`riskguard: ${message}\n`);
+  logExitReason(exitCodeOf(error), message);
+  return exitCodeOf(error);
 }
 
 /** The context of a real process: Deno's streams, environment and signals. */

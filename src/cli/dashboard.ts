@@ -6,12 +6,9 @@
  */
 import type { Command } from "commander";
 import { openStore } from "../store/mod.ts";
-import {
-  DASHBOARD_TOKEN_ENV,
-  DEFAULT_DASHBOARD_LISTEN,
-  parseListen,
-  serveDashboard,
-} from "../dashboard/mod.ts";
+// The web server (Hono, pages, assets) is loaded only when this command runs: every other
+// command and mode starts without it.
+import { DASHBOARD_TOKEN_ENV, DEFAULT_DASHBOARD_LISTEN, parseListen } from "../dashboard/listen.ts";
 import { type CliContext, startCommand } from "./context.ts";
 
 /** Adds the `dashboard` command. */
@@ -33,6 +30,7 @@ export function registerDashboard(program: Command, ctx: CliContext): void {
       const config = await startCommand(ctx, command);
       const store = await openStore(config.store, { db: config.db });
       try {
+        const { serveDashboard } = await import("../dashboard/mod.ts");
         const server = await serveDashboard({
           store,
           listen,

@@ -5,11 +5,10 @@
  * @module
  */
 import { Command, CommanderError, Option } from "commander";
-import { describeError, ExitCode, exitCodeOf } from "../shared/errors.ts";
-import { logExitReason, shutdownLogging } from "../shared/logging.ts";
-import { maskUriCredentials } from "../shared/secrets.ts";
+import { ExitCode } from "../shared/errors.ts";
+import { shutdownLogging } from "../shared/logging.ts";
 import { VERSION_LINE } from "../shared/version.ts";
-import type { CliContext } from "./context.ts";
+import { type CliContext, reportFailure } from "./context.ts";
 import { registerModes } from "./modes.ts";
 import { registerStatus } from "./status.ts";
 import { registerElements } from "./elements.ts";
@@ -74,10 +73,7 @@ export async function runCli(argv: readonly string[], ctx: CliContext): Promise<
       // Help and version are "errors" to commander; real parse errors were already printed.
       return error.exitCode === 0 ? ExitCode.Ok : ExitCode.InvalidInput;
     }
-    const message = maskUriCredentials(describeError(error));
-    ctx.stderr(`riskguard: ${message}\n`);
-    logExitReason(exitCodeOf(error), message);
-    return exitCodeOf(error);
+    return reportFailure(ctx, error);
   } finally {
     await shutdownLogging();
   }

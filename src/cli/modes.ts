@@ -11,9 +11,7 @@ import { childEnv } from "../shared/process.ts";
 import {
   CHANNEL_ADDRESS_ENV,
   CHANNEL_TOKEN_ENV,
-  ChannelStore,
   openStore,
-  type Store,
   StoreChannelServer,
 } from "../store/mod.ts";
 import {
@@ -21,16 +19,15 @@ import {
   CONTROL_DIR_ENV,
   ControlDir,
   defaultControlDir,
-  registerChild,
   retryStore,
   runAdmin,
 } from "../admin/mod.ts";
-import { defaultJournalDir, JOURNAL_DIR_ENV, runRisk, WebhookNotifier } from "../risk/mod.ts";
+import { defaultJournalDir, JOURNAL_DIR_ENV } from "../risk/mod.ts";
 import { makeToken } from "../mt5/bridge.ts";
 import { type CliContext, startCommand } from "./context.ts";
-import { riskDrillHooks } from "./_risk_drill_env.ts";
-import { resolveElement } from "./_element_ref.ts";
-import { DASHBOARD_TOKEN_ENV, parseListen, serveDashboard } from "../dashboard/mod.ts";
+import { type RiskModeOptions, runRiskMode } from "./risk_mode.ts";
+// The web server is loaded only when admin serves the dashboard (--dashboard).
+import { DASHBOARD_TOKEN_ENV, parseListen } from "../dashboard/listen.ts";
 
 /** Admin-only options, as parsed from the command line. */
 interface AdminModeExtras {
@@ -51,20 +48,6 @@ function sampleRetentionMs(text: string | undefined): number | undefined {
     );
   }
   return days * 24 * 60 * 60 * 1000;
-}
-
-/** Options of the risk mode, as parsed from the command line. */
-export interface RiskModeOptions {
-  /** The element (account) to guard. */
-  elementId: string;
-  /** Terminal folder, or `sim:<scenario>` for the simulator. */
-  pathway?: string | undefined;
-  /** The instance to run on. */
-  instance?: string | undefined;
-  /** Evaluate and log actions without sending commands. */
-  dryRun: boolean;
-  /** Extra rule plugin files. */
-  rules: string[];
 }
 
 /** Adds the mode options and the root action to the program. */
@@ -166,68 +149,7 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
         rules: options.rules as string[],
       };
       const config = await startCommand(ctx, command);
-      const drill = riskDrillHooks(ctx.env);
-      const store = await openRiskStore(config, ctx.env);
-      // Run by hand, the account may be named by its login; admin always passes the id.
-      if (ctx.env[CONTROL_DIR_ENV] === undefined || ctx.env[CONTROL_DIR_ENV] === "") {
-        try {
-          risk.elementId = (await resolveElement(store, elementId, undefined, {
-            serverFlag: false,
-          })).id;
-        } catch (error) {
-          await store.close();
-          throw error;
-        }
-      }
-      const notifier = config.webhook_url === undefined
-        ? undefined
-        : new WebhookNotifier(config.webhook_url, { log: logger("risk", "webhook") });
-      // Run by admin: stop requests arrive through the control folder (see src/admin/control.ts).
-      const controlDir = ctx.env[CONTROL_DIR_ENV];
-      const stopAsked = new AbortController();
-      const child = controlDir === undefined || controlDir === "" ? undefined : await registerChild(
-        new ControlDir(controlDir),
-        {
-          pid: Deno.pid,
-          element_id: risk.elementId,
-          instance_id: risk.instance ?? null,
-          started_at: Date.now(),
-        },
-        AbortSignal.any([ctx.stopSignal, stopAsked.signal]),
-      );
-      void child?.stopped.then(() => {
-        if (!ctx.stopSignal.aborted) logger("risk").info("admin asked this process to stop");
-        stopAsked.abort();
-      });
-      try {
-        await runRisk({
-          store,
-          elementId: risk.elementId,
-          host: config.host,
-          pathway: risk.pathway,
-          instanceId: risk.instance,
-          dryRun: risk.dryRun,
-          ruleFiles: risk.rules,
-          secretKey: config.secret_key,
-          signal: AbortSignal.any([ctx.stopSignal, stopAsked.signal]),
-          notifier,
-          journalDir: defaultJournalDir(ctx.env, store.description, config.db),
-          logFile: config.log_file,
-          timing: {
-            pingIntervalMs: config.ping_interval_s * 1_000,
-            leaseStaleMs: config.stale_after_s * 1_000,
-            ...drill.timing,
-          },
-          ...(drill.clock === undefined ? {} : { clock: drill.clock }),
-        });
-        // Only a clean end removes the child record: a restarted admin reads a record left
-        // behind by a process that is gone as a crash.
-        await child?.done();
-      } finally {
-        stopAsked.abort();
-        await notifier?.close();
-        await store.close();
-      }
+      await runRiskMode(ctx, risk, config);
     });
 }
 
@@ -277,16 +199,18 @@ async function runAdminMode(
     // The dashboard in this process, on admin's store; it ends with admin (same signal).
     // A dashboard that cannot start (port taken, no token on a public address) is reported and
     // admin guards without it: a page must never keep accounts unguarded.
-    const dashboard = extras.dashboard === undefined ? undefined : await serveDashboard({
-      store,
-      listen: extras.dashboard,
-      token: ctx.env[DASHBOARD_TOKEN_ENV],
-      signal: ctx.stopSignal,
-      staleMs: config.ping_interval_s * 3_000,
-    }).catch((error) => {
-      logger("admin").error("dashboard not served: {error}", { error: describeError(error) });
-      return undefined;
-    });
+    const dashboard = extras.dashboard === undefined
+      ? undefined
+      : await (await import("../dashboard/mod.ts")).serveDashboard({
+        store,
+        listen: extras.dashboard,
+        token: ctx.env[DASHBOARD_TOKEN_ENV],
+        signal: ctx.stopSignal,
+        staleMs: config.ping_interval_s * 3_000,
+      }).catch((error) => {
+        logger("admin").error("dashboard not served: {error}", { error: describeError(error) });
+        return undefined;
+      });
     await runAdmin({
       store,
       host: config.host,
@@ -305,28 +229,4 @@ async function runAdminMode(
     await channel?.close();
     await store.close();
   }
-}
-
-/**
- * The store of a risk process. A child started by admin finds admin's store channel in its
- * environment and reaches the store through admin (one database client per VPS), with its own
- * configuration as the fallback should admin die; a risk process started by hand opens the
- * store itself, as does a child whose admin offers no channel.
- */
-async function openRiskStore(
-  config: { store: string; db: string },
-  env: Readonly<Record<string, string | undefined>>,
-): Promise<Store> {
-  const own = () => openStore(config.store, { db: config.db });
-  const address = env[CHANNEL_ADDRESS_ENV];
-  const token = env[CHANNEL_TOKEN_ENV];
-  if (address === undefined || token === undefined) return await own();
-  // The token is this child's alone: nothing it starts may see it (children get a cleared
-  // environment anyway).
-  try {
-    Deno.env.delete(CHANNEL_TOKEN_ENV);
-  } catch {
-    // No env permission: nothing can read it either.
-  }
-  return await ChannelStore.connect({ address, token, fallback: own });
 }

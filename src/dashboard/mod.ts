@@ -4,14 +4,13 @@
  *
  * @module
  */
+export { type DashboardServer, serveDashboard, type ServeDashboardOptions } from "./server.ts";
 export {
   DASHBOARD_TOKEN_ENV,
-  type DashboardServer,
   DEFAULT_DASHBOARD_LISTEN,
+  type ListenAddress,
   parseListen,
-  serveDashboard,
-  type ServeDashboardOptions,
-} from "./server.ts";
+} from "./listen.ts";
 export { dashboardApp, type DashboardAppOptions } from "./app.ts";
 export { FleetHub, type FleetHubOptions, type FleetUpdate } from "./fleet_hub.ts";
 export type { FleetRow } from "./rows.ts";

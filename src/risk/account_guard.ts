@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../shared/logging.ts";
 import type { Snapshot } from "../mt5/protocol.ts";
 import { resolveLimit } from "../rules/helpers.ts";
 import type { Action, DayState, RiskSettings, RuleContext } from "../rules/rule.ts";

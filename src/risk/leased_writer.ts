@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../shared/logging.ts";
 import type { Order, Position, Snapshot } from "../mt5/protocol.ts";
 import type { DayState, PeakState } from "../rules/rule.ts";
 import { abortableSleep } from "../shared/async.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../shared/logging.ts";
 import type { RiskSettings } from "../rules/rule.ts";
 import { parseRiskSettings } from "../rules/settings.ts";
 import { abortableSleep } from "../shared/async.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../shared/logging.ts";
 import { maskUriCredentials } from "../shared/secrets.ts";
 import { describeError } from "../shared/errors.ts";
 import { abortableSleep } from "../shared/async.ts";

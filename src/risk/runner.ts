@@ -21,13 +21,12 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
 import type { BridgeEvent } from "../mt5/bridge.ts";
 import type { SimLaunchMode } from "../mt5/sim/launch.ts";
 import type { LaunchTerminalOptions, TerminalHandle } from "../mt5/terminal.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { describeError, RiskGuardError } from "../shared/errors.ts";
-import { accountLogger } from "../shared/logging.ts";
+import { accountLogger, type Logger } from "../shared/logging.ts";
 import type { Store } from "../store/mod.ts";
 import { AccountGuard, type RiskStatus } from "./account_guard.ts";
 import { AuditTrail, type RiskEvent } from "./audit_trail.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../shared/logging.ts";
 import { Bridge, type BridgeEvent, makeToken } from "../mt5/bridge.ts";
 import type { SimLaunchMode } from "../mt5/sim/launch.ts";
 import {

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { Logger } from "@logtape/logtape";
+import type { Logger } from "../shared/logging.ts";
 import { describeError, RiskGuardError } from "../shared/errors.ts";
 import { exponentialBackoff } from "../shared/backoff.ts";
 

@@ -1,108 +1,113 @@
 /**
- * Logging setup on LogTape: a human-readable console sink on stderr, an optional rotating
- * JSON-lines file sink, and redaction on both so that passwords, tokens and credentials in
- * URIs never reach any output.
+ * Logging: a human-readable console sink on stderr, an optional rotating JSON-lines file sink,
+ * and redaction before both, so that passwords, tokens and credentials in URIs never reach any
+ * output.
+ *
+ * Our own small code (`_log_core.ts`, `_log_format.ts`, `rotating_file.ts`), no npm package:
+ * every risk child loads it, and a child loads no npm package at all (issue 16).
  *
  * Every record of one account carries its `element_id` (see {@link accountLogger}).
  *
  * @module
  */
+import type { LogLevel } from "./config.ts";
 import {
-  configure,
+  addRoute,
   getLogger,
-  jsonLinesFormatter,
   type Logger,
   type LogRecord,
-  reset,
+  type Route,
+  setRoutes,
   type Sink,
-} from "@logtape/logtape";
-import { getRotatingFileSink } from "@logtape/file";
-import { redactByField } from "@logtape/redaction";
-import type { LogLevel } from "./config.ts";
-import { MASK, maskSecretsInText, redactValue, SECRET_FIELD_PATTERNS } from "./secrets.ts";
+} from "./_log_core.ts";
+import { formatConsoleLine, formatJsonLine } from "./_log_format.ts";
+import { redactRecord } from "./_log_redaction.ts";
+import { RotatingFile } from "./rotating_file.ts";
+
+export type { Logger, LogProperties, LogRecord } from "./_log_core.ts";
 
 /** The root logger category of riskguard. */
 export const ROOT_CATEGORY = "riskguard";
+
+/** The log file is rotated before it passes this size. */
+const LOG_FILE_MAX_BYTES = 10 * 1024 * 1024;
+/** Rotated log files kept besides the current one (`<file>.1` ... `<file>.5`). */
+const LOG_FILE_KEPT = 5;
 
 /** Options of {@link setupLogging}. */
 export interface LoggingOptions {
   /** Lowest level logged. */
   level: LogLevel;
-  /** Optional JSON-lines file, rotated at 10 MiB, 5 files kept. */
+  /** Optional JSON-lines file, rotated at 10 MiB, 5 rotated files kept. */
   file?: string | undefined;
   /** Where console lines go; defaults to stderr. Tests pass a collector. */
   writeConsole?: ((line: string) => void) | undefined;
 }
 
-/** Configures LogTape for the process. Call once at start; {@link shutdownLogging} at exit. */
-export async function setupLogging(options: LoggingOptions): Promise<void> {
-  const writeConsole = options.writeConsole ?? writeStderr;
-  const fieldRedaction = {
-    fieldPatterns: [...SECRET_FIELD_PATTERNS],
-    action: () => MASK,
-  };
-  const sinks: Record<string, Sink> = {
-    console: redactByField(
-      (record: LogRecord) => writeConsole(consoleFormatter(record)),
-      fieldRedaction,
-    ),
-  };
-  if (options.file !== undefined) {
-    // Values are redacted before they are serialized: masking the JSON text itself could cut
-    // across the quotes of neighbouring values.
-    sinks.file = redactByField(
-      redactingValues(
-        getRotatingFileSink(options.file, {
-          formatter: jsonLinesFormatter,
-          maxSize: 10 * 1024 * 1024,
-          maxFiles: 5,
-        }),
-      ),
-      fieldRedaction,
-    );
-  }
-  if (options.file !== undefined && Deno.build.os !== "windows") {
-    // Log lines are masked, but still the operator's business only.
-    try {
-      Deno.chmodSync(options.file, 0o600);
-    } catch {
-      // created later by the sink, or not ours to change
-    }
-  }
-  await configure({
-    reset: true,
-    sinks,
-    loggers: [
-      { category: ROOT_CATEGORY, lowestLevel: options.level, sinks: Object.keys(sinks) },
-      // Why the process ended goes to the file too (the console already shows it on stderr).
-      ...(options.file === undefined
-        ? []
-        : [{ category: EXIT_CATEGORY, lowestLevel: "info" as const, sinks: ["file"] }]),
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
-    ],
-  });
-}
+/** What {@link shutdownLogging} closes. */
+let openFile: RotatingFile | undefined;
 
 /**
- * Wraps a sink so that every string in the record (message parts and property values, however
- * deep) has its secrets masked first; the wrapper keeps the sink's disposal.
+ * Configures logging for the process, replacing any earlier setup. Call once at start;
+ * {@link shutdownLogging} at exit. Throws when the log file cannot be opened.
  */
-function redactingValues<S extends Sink>(sink: S): S {
-  const wrapped = ((record: LogRecord) =>
-    sink({
-      ...record,
-      message: record.message.map((part) => redactValue(part)),
-      properties: redactValue(record.properties) as Record<string, unknown>,
-    })) as S;
-  const disposable = sink as Partial<Disposable & AsyncDisposable>;
-  const target = wrapped as Partial<Disposable & AsyncDisposable>;
-  if (disposable[Symbol.dispose] !== undefined) {
-    target[Symbol.dispose] = () => disposable[Symbol.dispose]!();
+export async function setupLogging(options: LoggingOptions): Promise<void> {
+  await shutdownLogging();
+  const writeConsole = options.writeConsole ?? writeStderr;
+  const console: Sink = (record) => writeConsole(formatConsoleLine(record));
+  const routes: Route[] = [];
+  if (options.file === undefined) {
+    routes.push({ category: [ROOT_CATEGORY], lowestLevel: options.level, sinks: [console] });
+  } else {
+    const file = new RotatingFile(options.file, {
+      maxBytes: LOG_FILE_MAX_BYTES,
+      maxFiles: LOG_FILE_KEPT,
+    });
+    openFile = file;
+    const sink = fileSink(file, writeConsole);
+    routes.push(
+      { category: [ROOT_CATEGORY], lowestLevel: options.level, sinks: [console, sink] },
+      // Why the process ended goes to the file too (the console already shows it on stderr).
+      { category: [EXIT_CATEGORY], lowestLevel: "info", sinks: [sink] },
+    );
   }
-  if (disposable[Symbol.asyncDispose] !== undefined) {
-    target[Symbol.asyncDispose] = () => disposable[Symbol.asyncDispose]!();
-  }
-  return wrapped;
+  setRoutes(routes);
+}
+
+/** Writes JSON lines to `file`; says once on the console that writing fails, and when it works again. */
+function fileSink(file: RotatingFile, writeConsole: (line: string) => void): Sink {
+  let failing = false;
+  return (record) => {
+    try {
+      file.write(formatJsonLine(record));
+      if (failing) {
+        failing = false;
+        writeConsole(formatConsoleLine(noticeRecord("warning", "the log file is written again")));
+      }
+    } catch (error) {
+      if (failing) return;
+      failing = true;
+      writeConsole(formatConsoleLine(redactRecord(noticeRecord(
+        "error",
+        "cannot write the log file: {error}; lines are lost until it can be written again",
+        { error },
+      ))));
+    }
+  };
+}
+
+function noticeRecord(
+  level: LogLevel,
+  rawMessage: string,
+  properties: Record<string, unknown> = {},
+): LogRecord {
+  return {
+    category: [ROOT_CATEGORY, "logging"],
+    level,
+    rawMessage,
+    timestamp: Date.now(),
+    properties,
+  };
 }
 
 const EXIT_CATEGORY = "riskguard-exit";
@@ -115,9 +120,17 @@ export function logExitReason(code: number, message: string): void {
   else log.fatal("exit {code}: {message}", properties);
 }
 
-/** Flushes and closes every sink. */
-export async function shutdownLogging(): Promise<void> {
-  await reset();
+/** Stops logging (records are dropped again) and closes the log file. */
+export function shutdownLogging(): Promise<void> {
+  setRoutes([]);
+  const file = openFile;
+  openFile = undefined;
+  try {
+    file?.close(); // nothing to flush: writes are not buffered
+  } catch {
+    // a file that cannot be closed must not turn an orderly exit into a crash
+  }
+  return Promise.resolve();
 }
 
 /** Returns the logger of one part of riskguard, e.g. `logger("admin", "watcher")`. */
@@ -130,44 +143,28 @@ export function accountLogger(elementId: string, ...category: string[]): Logger 
   return logger(...category).with({ element_id: elementId });
 }
 
-const LEVEL_LABELS: Record<string, string> = {
-  trace: "TRC",
-  debug: "DBG",
-  info: "INF",
-  warning: "WRN",
-  error: "ERR",
-  fatal: "FTL",
-};
-
-/** Formats one record as `time level category [element] message key=value ...`. */
-function consoleFormatter(record: LogRecord): string {
-  const time = new Date(record.timestamp).toISOString().slice(11, 23);
-  const category = record.category.slice(1).join(".") || record.category.join(".");
-  const { element_id: elementId, ...rest } = record.properties;
-  const message = record.message.map((part) => typeof part === "string" ? part : show(part))
-    .join("");
-  const extra = Object.keys(rest).filter((key) => !messageMentions(record, key)).map((key) =>
-    `${key}=${show(rest[key])}`
-  );
-  const account = elementId === undefined ? "" : ` [${String(elementId)}]`;
-  const line = `${time} ${
-    LEVEL_LABELS[record.level] ?? record.level
-  } ${category}${account} ${message}${extra.length > 0 ? " " + extra.join(" ") : ""}\n`;
-  return maskSecretsInText(line);
+/** Records collected by {@link collectLogs}, until `stop()`. */
+export interface LogCollector {
+  /** The records so far, redacted as every output's are. */
+  readonly records: LogRecord[];
+  /** Stops collecting. */
+  stop(): void;
 }
 
-function messageMentions(record: LogRecord, key: string): boolean {
-  return typeof record.rawMessage === "string" && record.rawMessage.includes(`{${key}}`);
-}
-
-function show(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (value instanceof Error) return value.message;
-  try {
-    return JSON.stringify(redactValue(value));
-  } catch {
-    return String(value);
-  }
+/**
+ * For tests: collects the (redacted) records of `logger(...category)` and below from `level`
+ * up, besides whatever logging is set up.
+ */
+export function collectLogs(
+  options: { category?: readonly string[]; level?: LogLevel } = {},
+): LogCollector {
+  const records: LogRecord[] = [];
+  const stop = addRoute({
+    category: [ROOT_CATEGORY, ...(options.category ?? [])],
+    lowestLevel: options.level ?? "trace",
+    sinks: [(record) => records.push(record)],
+  });
+  return { records, stop };
 }
 
 const encoder = new TextEncoder();

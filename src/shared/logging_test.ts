@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { accountLogger, logger, setupLogging, shutdownLogging } from "./logging.ts";
+import {
+  accountLogger,
+  collectLogs,
+  logExitReason,
+  logger,
+  setupLogging,
+  shutdownLogging,
+} from "./logging.ts";
 import { loadConfig } from "./config_file.ts";
 
 const PASSWORD = "Hunter2/very@secret";
@@ -68,4 +75,144 @@ Deno.test("logging: records below the configured level are dropped", async () =>
   }
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /WRN x shown/);
+});
+
+Deno.test("logging: console lines keep their format: template, account, other properties", async () => {
+  const lines: string[] = [];
+  try {
+    await setupLogging({ level: "trace", writeConsole: (line) => lines.push(line) });
+    const log = accountLogger("acc-7", "risk", "engine");
+    log.info("equity {equity} under {limit}", { equity: 9480, limit: 500, rule: "daily_loss" });
+    log.error("store failed: {error}", { error: new Error("timed out"), attempt: 3 });
+    logger("mt5").trace("{{literal}} and { spaced } and {", { spaced: 5, data: { a: [1] } });
+    logger("admin").with({ element_id: "e2", login: 123 }).warn("{line}", { line: "x" });
+  } finally {
+    await shutdownLogging();
+  }
+  const time = /^\d\d:\d\d:\d\d\.\d{3} /;
+  assert.ok(lines.every((line) => time.test(line) && line.endsWith("\n")), lines.join(""));
+  assert.deepEqual(lines.map((line) => line.replace(time, "")), [
+    "INF risk.engine [acc-7] equity 9480 under 500 rule=daily_loss\n",
+    "ERR risk.engine [acc-7] store failed: timed out attempt=3\n",
+    'TRC mt5 {literal} and 5 and { data={"a":[1]}\n',
+    "WRN admin [e2] x login=123\n",
+  ]);
+});
+
+Deno.test("logging: file lines are JSON with time, level, message, logger and properties", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/riskguard.jsonl`;
+  try {
+    await setupLogging({ level: "info", file, writeConsole: () => {} });
+    accountLogger("acc-7", "risk").warn("lost {count} ticks: {error}", {
+      count: 2n,
+      error: new TypeError("bad tick"),
+    });
+    logger("x").debug("below the level");
+    logExitReason(2, "bad flag");
+  } finally {
+    await shutdownLogging();
+  }
+  const records = (await Deno.readTextFile(file)).trim().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  await Deno.remove(dir, { recursive: true });
+  assert.equal(records.length, 2);
+  const [warning, exit] = records;
+  assert.match(warning["@timestamp"], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.equal(warning.level, "WARN");
+  assert.equal(warning.message, "lost 2 ticks: bad tick");
+  assert.equal(warning.logger, "riskguard.risk");
+  assert.equal(warning.properties.element_id, "acc-7");
+  assert.equal(warning.properties.count, "2");
+  assert.equal(warning.properties.error.name, "TypeError");
+  assert.equal(warning.properties.error.message, "bad tick");
+  assert.match(warning.properties.error.stack, /TypeError: bad tick\n\s+at /);
+  assert.deepEqual(
+    [exit.level, exit.message, exit.logger, exit.properties],
+    ["FATAL", "exit 2: bad flag", "riskguard-exit", { code: 2, message: "bad flag" }],
+  );
+});
+
+Deno.test("logging: a collector gets redacted records of its category, across setups", async () => {
+  const collector = collectLogs({ category: ["risk"], level: "info" });
+  try {
+    logger("risk").info("token {token} for {uri}", {
+      token: TOKEN,
+      uri: `mongodb://u:${PASSWORD}@h/db`,
+    });
+    await setupLogging({ level: "fatal", writeConsole: () => {} });
+    logger("risk", "bridge").warn("still collected");
+    logger("risk").debug("below the collector's level");
+    logger("admin").warn("another category");
+    await shutdownLogging();
+    collector.stop();
+    logger("risk").error("after stop");
+  } finally {
+    collector.stop();
+    await shutdownLogging();
+  }
+  assert.deepEqual(collector.records.map((record) => record.rawMessage), [
+    "token {token} for {uri}",
+    "still collected",
+  ]);
+  assert.deepEqual(collector.records[0]!.properties, {
+    token: "****",
+    uri: "mongodb://u:****@h/db",
+  });
+  assert.deepEqual(collector.records[1]!.category, ["riskguard", "risk", "bridge"]);
+});
+
+Deno.test({
+  name: "logging: a log file that cannot be written never throws into the caller, and says so once",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const lines: string[] = [];
+    try {
+      // Every write to /dev/full fails with "no space left on device".
+      await setupLogging({ level: "info", file: "/dev/full", writeConsole: (l) => lines.push(l) });
+      for (let index = 0; index < 3; index++) logger("risk").info("line {index}", { index });
+    } finally {
+      await shutdownLogging();
+    }
+    const failures = lines.filter((line) => line.includes("cannot write the log file"));
+    assert.equal(failures.length, 1, lines.join(""));
+    assert.match(failures[0]!, / ERR logging cannot write the log file: .*space/i);
+    assert.equal(lines.filter((line) => / INF risk line \d/.test(line)).length, 3);
+  },
+});
+
+Deno.test("logging: the module loads no npm package (a risk child must load none)", async () => {
+  const root = new URL("../../", import.meta.url);
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-npm",
+      "--quiet",
+      "--config",
+      new URL("deno.json", root).pathname,
+      new URL("./logging.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, `with --no-npm: ${stderr}`);
+  assert.equal(stderr, "");
+});
+
+Deno.test("logging: a value that throws while it is redacted drops its record, never the caller", () => {
+  const collector = collectLogs();
+  try {
+    const broken = {
+      get boom(): never {
+        throw new Error("getter");
+      },
+    };
+    logger("x").info("broken {value}", { value: broken });
+    logger("x").info("fine");
+  } finally {
+    collector.stop();
+  }
+  assert.deepEqual(collector.records.map((record) => record.rawMessage), ["fine"]);
 });

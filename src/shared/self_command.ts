@@ -4,13 +4,19 @@
  *
  * - In the compiled executable (`Deno.build.standalone`) the program is `Deno.execPath()` itself.
  * - Under `deno run` it is `deno run <flags> <script>` with the repository's `main.ts` (or another
- *   script, e.g. the plugin process) and the permissions the caller names, plus the V8 flags
- *   the compiled executable has built in (`v8_flags.ts`).
+ *   script, e.g. the plugin process) and the permissions the caller names, plus what makes the
+ *   child load as the compiled executable does: the V8 flags it has built in (`v8_flags.ts`),
+ *   and `--unstable-lazy-dynamic-imports`, without which `deno run` loads every module an
+ *   `import()` could reach, taken or not (the compiled executable loads a module only when it
+ *   runs; a risk child must not pay for the commands it never runs).
  *
  * @module
  */
 import { fileURLToPath } from "node:url";
 import { v8FlagsArgument } from "./v8_flags.ts";
+
+/** The `deno run` flag that loads the target of an `import()` only when the import runs. */
+export const LAZY_DYNAMIC_IMPORTS = "--unstable-lazy-dynamic-imports";
 
 /** An executable and its arguments. */
 export interface CommandLine {
@@ -52,6 +58,13 @@ export function selfCommand(
     : String(script);
   return {
     path: Deno.execPath(),
-    args: ["run", v8FlagsArgument(), ...(options.denoFlags ?? ["-A"]), scriptPath, ...args],
+    args: [
+      "run",
+      v8FlagsArgument(),
+      LAZY_DYNAMIC_IMPORTS,
+      ...(options.denoFlags ?? ["-A"]),
+      scriptPath,
+      ...args,
+    ],
   };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { MAIN_MODULE, selfCommand } from "./self_command.ts";
+import { LAZY_DYNAMIC_IMPORTS, MAIN_MODULE, selfCommand } from "./self_command.ts";
 import { v8FlagsArgument } from "./v8_flags.ts";
 
 Deno.test("selfCommand: compiled, the executable itself takes the arguments", () => {
@@ -8,11 +8,12 @@ Deno.test("selfCommand: compiled, the executable itself takes the arguments", ()
   assert.deepEqual(command, { path: Deno.execPath(), args: ["--mode", "risk"] });
 });
 
-Deno.test("selfCommand: under deno run, main.ts with the given flags and riskguard's V8 flags", () => {
+Deno.test("selfCommand: under deno run, main.ts with the given flags, riskguard's V8 flags and lazy imports", () => {
   const main = fileURLToPath(MAIN_MODULE);
   assert.deepEqual(selfCommand(["sim"], { standalone: false }).args, [
     "run",
     v8FlagsArgument(),
+    LAZY_DYNAMIC_IMPORTS,
     "-A",
     main,
     "sim",
@@ -20,7 +21,7 @@ Deno.test("selfCommand: under deno run, main.ts with the given flags and riskgua
   const plugin = new URL("../rules/_plugin_process.ts", import.meta.url);
   assert.deepEqual(
     selfCommand([], { standalone: false, denoFlags: ["--allow-read"], script: plugin }).args,
-    ["run", v8FlagsArgument(), "--allow-read", fileURLToPath(plugin)],
+    ["run", v8FlagsArgument(), LAZY_DYNAMIC_IMPORTS, "--allow-read", fileURLToPath(plugin)],
   );
 });
 

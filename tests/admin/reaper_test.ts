@@ -7,7 +7,7 @@
  * - a supervisor closed by shutdown refuses a claim that was in flight and releases its lease.
  */
 import assert from "node:assert/strict";
-import { getLogger } from "@logtape/logtape";
+import { logger } from "../../src/shared/logging.ts";
 import { Reaper } from "../../src/admin/reaper.ts";
 import { Scheduler } from "../../src/admin/scheduler.ts";
 import { Supervisor } from "../../src/admin/supervisor.ts";
@@ -40,7 +40,7 @@ function outage(store: Store, down: { is: boolean }): Store {
 }
 
 function parts(store: Store, dir: string, clock: Clock) {
-  const log = getLogger(["riskguard", "test"]);
+  const log = logger("test");
   const control = new ControlDir(`${dir}/control`);
   const supervisor: Supervisor = new Supervisor({
     store,

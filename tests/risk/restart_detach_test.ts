@@ -4,7 +4,7 @@
  * it: after detach nothing is enforced, and a terminal started then would be orphaned.
  */
 import assert from "node:assert/strict";
-import { getLogger } from "@logtape/logtape";
+import { logger } from "../../src/shared/logging.ts";
 import type { BridgeEvent } from "../../src/mt5/bridge.ts";
 import type { LaunchTerminalOptions, TerminalHandle } from "../../src/mt5/terminal.ts";
 import { AuditTrail, type RiskEvent } from "../../src/risk/audit_trail.ts";
@@ -19,7 +19,7 @@ Deno.test("a terminal restart under way at detach neither listens to its bridge 
   const instance = await account.store.getInstance(account.instanceId);
   assert.ok(parsed?.valid && instance !== null);
   const element = parsed.element;
-  const log = getLogger(["riskguard", "test", "restart-detach"]);
+  const log = logger("test", "restart-detach");
   const events: RiskEvent[] = [];
   const audit = new AuditTrail({
     elementId: account.elementId,

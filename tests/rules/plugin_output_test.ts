@@ -4,10 +4,10 @@
  * console output is logged at most 20 lines per 10 s, the rest counted.
  */
 import assert from "node:assert/strict";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { MAX_REPLY_CHARS, PluginHost } from "../../src/rules/plugins.ts";
 import { sampleScenarios } from "../../src/rules/samples.ts";
 import { evaluateSnapshot } from "../../src/risk/engine.ts";
+import { collectLogs } from "../../src/shared/logging.ts";
 import { settings } from "./_support.ts";
 
 const NOW = Date.parse("2026-11-24T12:00:00Z");
@@ -44,15 +44,8 @@ Deno.test("a plugin answering with a 3 MB line is killed, counted and reported",
 });
 
 Deno.test("a plugin printing 2,000 lines gets 20 logged and one line counting the rest", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { capture: (record) => records.push(record) },
-    loggers: [
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-      { category: ["riskguard", "rules"], lowestLevel: "info", sinks: ["capture"] },
-    ],
-  });
+  const collector = collectLogs({ category: ["rules"], level: "info" });
+  const records = collector.records;
   const dir = await Deno.makeTempDir();
   const file = `${dir}/chatty.ts`;
   await Deno.writeTextFile(
@@ -75,7 +68,7 @@ Deno.test("a plugin printing 2,000 lines gets 20 logged and one line counting th
     const total = lines.length + Number(held[0]!.properties.count);
     assert.ok(total > 20 && total <= 2_000, `${total} lines seen`);
   } finally {
-    await reset();
+    collector.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });

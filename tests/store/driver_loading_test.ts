@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { openStore } from "../../src/store/mod.ts";
 import { freePortPair, SIM_LOGIN } from "../support/risk_harness.ts";
 import { poisonedConfig } from "./_poisoned_config.ts";
+import { childOutput } from "../support/child_output.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -112,7 +113,7 @@ Deno.test("a risk process on a SQLite store guards its account without the Mongo
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const output = collectOutput(child);
+    const output = childOutput(child);
     let exited = false;
     child.status.then(() => exited = true);
     // The risk process took the lease and pings: it runs, so it loaded without the driver.
@@ -139,15 +140,6 @@ Deno.test("a risk process on a SQLite store guards its account without the Mongo
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-/** All of a child's output, once it ends. */
-async function collectOutput(child: Deno.ChildProcess): Promise<string> {
-  const [out, err] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
-  return out + err;
-}
 
 Deno.test("the driver stays in the program's module graph for deno compile", async () => {
   const result = await new Deno.Command(Deno.execPath(), {

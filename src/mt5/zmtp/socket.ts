@@ -12,7 +12,7 @@ import { isLoopback, parseEndpoint } from "./_endpoint.ts";
 import { Peer, type PeerFailure, type PeerOptions } from "./_peer.ts";
 import { exponentialBackoff } from "../../shared/backoff.ts";
 
-/** A logger the transport may write to (a LogTape `Logger` fits). Secrets are never passed. */
+/** A logger the transport may write to (riskguard's `Logger` fits). Secrets are never passed. */
 export interface ZmtpLogger {
   /** Detailed diagnostics. */
   debug(message: string, properties?: Record<string, unknown>): void;

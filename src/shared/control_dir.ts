@@ -25,8 +25,8 @@
  */
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { abortableSleep } from "../shared/async.ts";
-import { ConfigError, RiskGuardError } from "../shared/errors.ts";
+import { abortableSleep } from "./async.ts";
+import { ConfigError, RiskGuardError } from "./errors.ts";
 
 /** What a child writes about itself into the control folder. */
 export interface ChildRecord {
