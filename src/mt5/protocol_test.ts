@@ -117,3 +117,104 @@ Deno.test("fitReason: never leaves half of a surrogate pair", () => {
   assert.equal(cut, "c".repeat(MAX_REASON_LENGTH - 2) + "…");
   assert.doesNotThrow(() => encodeURIComponent(cut));
 });
+
+/** A valid snapshot with one position and one pending order, each with `magic`. */
+function snapshotWithMagic(magic: number): Record<string, unknown> {
+  return {
+    type: "snapshot",
+    seq: 1,
+    server_time: 1_767_700_800_000,
+    utc_time: 1_767_693_600_000,
+    account: {
+      login: 5001,
+      currency: "USD",
+      balance: 1000,
+      equity: 1000,
+      margin: 0,
+      free_margin: 1000,
+      profit: 0,
+      credit: 0,
+      leverage: 100,
+      margin_mode: "hedging",
+    },
+    positions: [{
+      ticket: 7,
+      symbol: "EURUSD",
+      side: "buy",
+      volume: 0.1,
+      open_price: 1.1,
+      price: 1.1,
+      sl: 0,
+      tp: 0,
+      profit: 0,
+      swap: 0,
+      commission: 0,
+      open_time: 1_767_700_000_000,
+      magic,
+      comment: "",
+    }],
+    orders: [{
+      ticket: 8,
+      symbol: "EURUSD",
+      type: "buy_limit",
+      volume: 0.1,
+      price: 1.0,
+      sl: 0,
+      tp: 0,
+      setup_time: 1_767_700_000_000,
+      magic,
+      comment: "",
+    }],
+    symbols: {
+      EURUSD: {
+        tick_value: 1,
+        tick_size: 0.00001,
+        volume_step: 0.01,
+        volume_min: 0.01,
+        trade_allowed: true,
+      },
+    },
+    realized_today: { profit: 0, swap: 0, commission: 0, total: 0 },
+    trade_allowed: true,
+    locked: false,
+  };
+}
+
+Deno.test("protocol: a magic number past 2^53 (MQL5 ulong) keeps the snapshot", () => {
+  // 18446744073709551615 (ULONG_MAX) as JSON writes it: rounded to 2^64.
+  const json = JSON.stringify(snapshotWithMagic(0)).replaceAll(
+    '"magic":0',
+    '"magic":18446744073709551615',
+  );
+  const decoded = decodeEaMessage(enc.encode(json));
+  assert.equal(decoded.ok, true, decoded.ok ? "" : decoded.error);
+  const snapshot = decoded.ok && decoded.value.type === "snapshot" ? decoded.value : undefined;
+  assert.equal(snapshot?.positions[0]?.magic, 2 ** 64);
+  assert.equal(snapshot?.orders[0]?.magic, 2 ** 64);
+  for (const magic of [2 ** 53, 2 ** 53 + 2, -1, 0.5]) {
+    assert.equal(
+      decodeEaMessage(encodeMessage(snapshotWithMagic(magic) as never)).ok,
+      true,
+      `${magic}`,
+    );
+  }
+  // Still a number: a string magic is refused, naming the field.
+  const text = decodeEaMessage(
+    encodeMessage(
+      {
+        ...snapshotWithMagic(1),
+        positions: [{ ...(snapshotWithMagic(1).positions as object[])[0], magic: "1" }],
+      } as never,
+    ),
+  );
+  assert.match(!text.ok ? text.error : "", /^positions\.0\.magic: expected a finite number/);
+});
+
+Deno.test("protocol: close_position needs a ticket > 0, as docs/protocol.md says", () => {
+  const command = { type: "close_position", id: "c-1", volume: 0, reason: "r" };
+  assert.equal(readCommand({ ...command, ticket: 1 }).ok, true);
+  for (const ticket of [0, -1, 1.5, undefined]) {
+    const checked = readCommand({ ...command, ticket });
+    assert.match(!checked.ok ? checked.error : "", /^ticket: expected an integer > 0/, `${ticket}`);
+  }
+});
