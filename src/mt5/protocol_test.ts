@@ -12,7 +12,9 @@ import {
   PLAIN_USERNAME,
   PROTOCOL_VERSION,
   readCommand,
+  type Snapshot,
 } from "./protocol.ts";
+import { sampleOrder, samplePosition, sampleSnapshot } from "../rules/samples.ts";
 
 const enc = new TextEncoder();
 
@@ -119,65 +121,13 @@ Deno.test("fitReason: never leaves half of a surrogate pair", () => {
 });
 
 /** A valid snapshot with one position and one pending order, each with `magic`. */
-function snapshotWithMagic(magic: number): Record<string, unknown> {
-  return {
-    type: "snapshot",
-    seq: 1,
-    server_time: 1_767_700_800_000,
-    utc_time: 1_767_693_600_000,
-    account: {
-      login: 5001,
-      currency: "USD",
-      balance: 1000,
-      equity: 1000,
-      margin: 0,
-      free_margin: 1000,
-      profit: 0,
-      credit: 0,
-      leverage: 100,
-      margin_mode: "hedging",
-    },
-    positions: [{
-      ticket: 7,
-      symbol: "EURUSD",
-      side: "buy",
-      volume: 0.1,
-      open_price: 1.1,
-      price: 1.1,
-      sl: 0,
-      tp: 0,
-      profit: 0,
-      swap: 0,
-      commission: 0,
-      open_time: 1_767_700_000_000,
-      magic,
-      comment: "",
-    }],
-    orders: [{
-      ticket: 8,
-      symbol: "EURUSD",
-      type: "buy_limit",
-      volume: 0.1,
-      price: 1.0,
-      sl: 0,
-      tp: 0,
-      setup_time: 1_767_700_000_000,
-      magic,
-      comment: "",
-    }],
-    symbols: {
-      EURUSD: {
-        tick_value: 1,
-        tick_size: 0.00001,
-        volume_step: 0.01,
-        volume_min: 0.01,
-        trade_allowed: true,
-      },
-    },
-    realized_today: { profit: 0, swap: 0, commission: 0, total: 0 },
-    trade_allowed: true,
-    locked: false,
-  };
+function snapshotWithMagic(magic: number): Snapshot {
+  const at = 1_767_693_600_000;
+  return sampleSnapshot({
+    utc: at,
+    positions: [samplePosition({ ticket: 7, magic }, at)],
+    orders: [{ ...sampleOrder(8, at), magic }],
+  });
 }
 
 Deno.test("protocol: a magic number past 2^53 (MQL5 ulong) keeps the snapshot", () => {
@@ -193,20 +143,14 @@ Deno.test("protocol: a magic number past 2^53 (MQL5 ulong) keeps the snapshot", 
   assert.equal(snapshot?.orders[0]?.magic, 2 ** 64);
   for (const magic of [2 ** 53, 2 ** 53 + 2, -1, 0.5]) {
     assert.equal(
-      decodeEaMessage(encodeMessage(snapshotWithMagic(magic) as never)).ok,
+      decodeEaMessage(encodeMessage(snapshotWithMagic(magic))).ok,
       true,
       `${magic}`,
     );
   }
   // Still a number: a string magic is refused, naming the field.
-  const text = decodeEaMessage(
-    encodeMessage(
-      {
-        ...snapshotWithMagic(1),
-        positions: [{ ...(snapshotWithMagic(1).positions as object[])[0], magic: "1" }],
-      } as never,
-    ),
-  );
+  const json1 = JSON.stringify(snapshotWithMagic(1)).replace('"magic":1', '"magic":"1"');
+  const text = decodeEaMessage(enc.encode(json1));
   assert.match(!text.ok ? text.error : "", /^positions\.0\.magic: expected a finite number/);
 });
 
