@@ -122,8 +122,9 @@ export interface Position {
   /** Open time in server time (POSITION_TIME_MSC, ms, server clock encoded as UTC). */
   open_time: number;
   /**
-   * POSITION_MAGIC, 0 for manual trades: an MQL5 ulong, so any finite number is accepted (one at
-   * or above 2^53 arrives rounded by JSON; match magics with care above that).
+   * POSITION_MAGIC, 0 for manual trades: an MQL5 ulong the EA writes as a signed long, so any
+   * finite number is accepted (negative past 2^63; rounded by JSON beyond 2^53 in size: match
+   * magics with care there).
    */
   magic: number;
   comment: string;

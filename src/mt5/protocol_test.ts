@@ -141,7 +141,7 @@ Deno.test("protocol: a magic number past 2^53 (MQL5 ulong) keeps the snapshot", 
   const snapshot = decoded.ok && decoded.value.type === "snapshot" ? decoded.value : undefined;
   assert.equal(snapshot?.positions[0]?.magic, 2 ** 64);
   assert.equal(snapshot?.orders[0]?.magic, 2 ** 64);
-  for (const magic of [2 ** 53, 2 ** 53 + 2, -1, 0.5]) {
+  for (const magic of [2 ** 53, 2 ** 53 + 2, -(2 ** 63), -1, 0.5]) {
     assert.equal(
       decodeEaMessage(encodeMessage(snapshotWithMagic(magic))).ok,
       true,
