@@ -132,6 +132,11 @@ export interface MongoStoreOptions {
   connectAttempts?: number;
   /** How long one attempt looks for a usable server, ms (default 5 000). */
   serverSelectionTimeoutMs?: number;
+  /**
+   * Told the name of every command the client starts (the driver's command monitoring; off
+   * without it). Tests count the getMore of an idle change stream with it.
+   */
+  onCommand?: (name: string) => void;
 }
 
 /** A stored document: ids are ObjectIds (24 hex digits) or strings. */
@@ -198,7 +203,12 @@ export class MongoStore implements Store {
         // pool keeps a VPS to a handful of connections (Atlas tiers cap them); the URI's own
         // maxPoolSize wins.
         ...(/[?&]maxPoolSize=/i.test(options.uri) ? {} : { maxPoolSize: MONGO_POOL_SIZE }),
+        ...(options.onCommand === undefined ? {} : { monitorCommands: true }),
       });
+      const onCommand = options.onCommand;
+      if (onCommand !== undefined) {
+        client.on("commandStarted", (event) => onCommand(event.commandName));
+      }
     } catch (error) {
       throw new StoreError(
         "INPUT_INVALID",
@@ -926,6 +936,15 @@ export class MongoStore implements Store {
   }
 }
 
+/** How long a server that supports awaitData holds an idle change-stream getMore, ms. */
+const FEED_AWAIT_MS = 1_000;
+/**
+ * The least time between two getMore of one idle change stream, ms: the most a change waits
+ * on a server that answers an idle getMore at once (the feed's 25 ms SQLite poll is the same
+ * idea); ten getMore a second per stream at most.
+ */
+export const FEED_POLL_MS = 100;
+
 /** Change stream source of the feed. */
 class MongoFeedSource implements FeedSource {
   #elements: Collection<MDoc>;
@@ -933,6 +952,8 @@ class MongoFeedSource implements FeedSource {
   #stream: ChangeStream<MDoc> | null = null;
   #pending: RawChange | null = null;
   #invalidated = false;
+  /** Aborted when the stream stops: ends the pause between two idle polls at once. */
+  #idle = new AbortController();
 
   constructor(elements: Collection<MDoc>, agentState: Collection<MDoc>) {
     this.#elements = elements;
@@ -944,9 +965,13 @@ class MongoFeedSource implements FeedSource {
     this.#invalidated = false;
     const stream = this.#elements.watch<MDoc>([], {
       fullDocument: "updateLookup",
+      // A server that supports awaitData holds an idle getMore this long before it answers
+      // empty; `next` paces one that answers at once (mongo-java-server).
+      maxAwaitTimeMS: FEED_AWAIT_MS,
       ...(token === null || token === undefined ? {} : { resumeAfter: token as Document }),
     });
     this.#stream = stream;
+    this.#idle = new AbortController();
     try {
       // Starts the server-side cursor now, so that nothing written between this point and the
       // reconcile scan that follows is missed.
@@ -978,9 +1003,20 @@ class MongoFeedSource implements FeedSource {
     // unreachable, non-resumable error) is a failure, so the feed reopens or gives up.
     if (stream === null) return null;
     if (stream.closed) throw new Error("change stream was closed by the driver");
+    const idle = this.#idle.signal;
     try {
-      const change = await stream.next();
-      return this.#toRaw(change);
+      // `stream.next()` would send getMore after getMore until a change arrives: on a server
+      // that answers an idle getMore at once, a tight loop of thousands a second per stream.
+      // One getMore per `tryNext`, and never more often than one per FEED_POLL_MS.
+      for (;;) {
+        const asked = Date.now();
+        const change = await stream.tryNext();
+        if (change !== null) return this.#toRaw(change);
+        if (this.#stream !== stream) return null;
+        if (stream.closed) throw new Error("change stream was closed by the driver");
+        await abortableSleep(FEED_POLL_MS - (Date.now() - asked), idle);
+        if (this.#stream !== stream) return null;
+      }
     } catch (error) {
       if (this.#stream !== stream) return null;
       if (isHistoryLost(error)) {
@@ -996,6 +1032,7 @@ class MongoFeedSource implements FeedSource {
     const stream = this.#stream;
     this.#stream = null;
     this.#pending = null;
+    this.#idle.abort();
     if (stream !== null && !stream.closed) await stream.close().catch(() => {});
   }
 
