@@ -24,7 +24,7 @@ import { maskUriCredentials } from "../shared/secrets.ts";
  * Element fields that change on every ping; changes of only these are not fed. (The SQLite
  * triggers that record changes leave out the same fields.)
  */
-const VOLATILE_ELEMENT_FIELDS = ["last_ping", "metrics", "updated_at"] as const;
+export const VOLATILE_ELEMENT_FIELDS = ["last_ping", "metrics", "updated_at"] as const;
 
 /** Logs feed warnings (stream errors, lost positions) without credentials. */
 function logFeedWarning(message: string): void {
@@ -50,8 +50,12 @@ export function openFeed(source: FeedSource, options: WatchOptions, open: Set<Fe
 export interface RawChange {
   /** The stream position just after this change. */
   token: unknown;
-  /** `reconcile` when the change cannot be attributed to one element (scan everything). */
-  op: "change" | "delete" | "reconcile";
+  /**
+   * `reconcile` when the change cannot be attributed to one element (scan everything); `skip`
+   * when the adapter knows it touched only {@link VOLATILE_ELEMENT_FIELDS} (a ping: nothing to
+   * read, nothing to deliver, its position counts as handled).
+   */
+  op: "change" | "delete" | "reconcile" | "skip";
   /** The element id, when known. */
   id?: string;
 }
@@ -316,6 +320,10 @@ export class Feed implements ElementFeed {
 
   async #handle(raw: RawChange): Promise<void> {
     const wanted = this.#options.elementId;
+    if (raw.op === "skip") {
+      this.#markSkipped(raw.token);
+      return;
+    }
     if (raw.op === "reconcile" || raw.id === undefined) {
       if (Date.now() - this.#lastReconcileAt >= RECONCILE_GAP_MS) await this.#reconcile();
       else this.#reconcileDue = true;

@@ -224,3 +224,33 @@ Deno.test("a delete is delivered once, also for an element this feed never deliv
     await feed.close();
   }
 });
+
+Deno.test("a skipped change (a ping) is neither read nor delivered; its position is handled", async () => {
+  const source = new FakeSource();
+  source.docs.set("a", element("a"));
+  let lookups = 0;
+  const lookup = source.lookup.bind(source);
+  source.lookup = (id) => {
+    lookups++;
+    return lookup(id);
+  };
+  const feed = new Feed(source, { resumeKey: "h" });
+  try {
+    assert.deepEqual(summary(await take(feed, 2)), ["upsert:a:reconcile", "synced"]);
+    source.push({ token: 1, op: "skip" });
+    source.push({ token: 2, op: "skip" });
+    source.docs.set("a", element("a", { status: "DISABLED" }));
+    source.push({ token: 3, op: "change", id: "a" });
+    assert.deepEqual(summary(await take(feed, 1)), ["upsert:a:change"]);
+    assert.equal(lookups, 1, "only the real change was read");
+    source.push({ token: 4, op: "skip" });
+    source.push({ token: 5, op: "change", id: "a" }); // unchanged: not delivered
+    const pending = feed.next();
+    while (source.changes.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await feed.close();
+    assert.equal((await pending).done, true);
+  } finally {
+    await feed.close();
+  }
+  assert.equal(source.saved.get("h"), 5, "the position after the skipped changes was saved");
+});

@@ -113,7 +113,14 @@ import {
   statusOfDisabled,
   STORE_RETRY_BACKOFF,
 } from "./_policy.ts";
-import { type Feed, type FeedSource, HistoryLostError, openFeed, type RawChange } from "./_feed.ts";
+import {
+  type Feed,
+  type FeedSource,
+  HistoryLostError,
+  openFeed,
+  type RawChange,
+  VOLATILE_ELEMENT_FIELDS,
+} from "./_feed.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
 import { abortableSleep } from "../shared/async.ts";
 import { exponentialBackoff } from "../shared/backoff.ts";
@@ -1062,6 +1069,10 @@ class MongoFeedSource implements FeedSource {
 
   #toRaw(change: ChangeStreamDocument<MDoc>): RawChange {
     const token: unknown = change._id;
+    // A ping (most of the stream with many children): no read, no delivery.
+    if (change.operationType === "update" && touchesOnlyVolatile(change)) {
+      return { token, op: "skip" };
+    }
     switch (change.operationType) {
       case "insert":
       case "update":
@@ -1083,6 +1094,40 @@ class MongoFeedSource implements FeedSource {
         return { token, op: "reconcile" };
     }
   }
+}
+
+/**
+ * True when an update changed nothing but {@link VOLATILE_ELEMENT_FIELDS} (or paths inside
+ * them): the feed would read the element only to find its fingerprint unchanged. MongoDB says
+ * what changed in `updateDescription`; mongo-java-server has none and puts the update document
+ * (`$set`, `$unset`) in `documentKey`. Anything else (a replace, another operator, a truncated
+ * array) counts as a change.
+ */
+function touchesOnlyVolatile(change: ChangeStreamDocument<MDoc>): boolean {
+  let paths: string[];
+  const description = (change as { updateDescription?: Doc }).updateDescription;
+  if (description !== undefined && description !== null) {
+    const truncated = description.truncatedArrays;
+    if (Array.isArray(truncated) && truncated.length > 0) return false;
+    const removed = description.removedFields;
+    paths = [
+      ...Object.keys((description.updatedFields ?? {}) as Doc),
+      ...(Array.isArray(removed) ? removed.map(String) : []),
+    ];
+  } else {
+    const update = (change as { documentKey?: Doc }).documentKey;
+    if (update === undefined || update === null) return false;
+    paths = [];
+    for (const [operator, fields] of Object.entries(update)) {
+      if (operator !== "$set" && operator !== "$unset") return false;
+      if (fields === null || typeof fields !== "object") return false;
+      paths.push(...Object.keys(fields));
+    }
+  }
+  return paths.length > 0 &&
+    paths.every((path) =>
+      VOLATILE_ELEMENT_FIELDS.some((field) => path === field || path.startsWith(`${field}.`))
+    );
 }
 
 /** How often `configureElement` re-reads and retries when the configuration changed under it. */

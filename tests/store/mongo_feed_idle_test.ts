@@ -3,7 +3,8 @@
  * getMore after getMore while no change arrives, and mongo-java-server answers each at once, so
  * admin's two feeds cost a core. Counts the getMore commands of an idle feed through the
  * driver's command monitoring; a change after the idle spell still arrives, and closing the
- * feed while it waits between two polls ends it.
+ * feed while it waits between two polls ends it. A ping (an update of `last_ping` alone, most of
+ * the stream when admin has many children) is not even read by the feed.
  *
  * @module
  */
@@ -14,30 +15,48 @@ import { startMongo } from "../support/mongo_server.ts";
 /** The idle spell watched, ms. */
 const IDLE_MS = 2_000;
 
-Deno.test("MongoStore: an idle change feed sends few getMore a second", async () => {
+/** A store on its own test server that counts the commands its client sends, or a skip. */
+async function countingStore(): Promise<
+  { store: MongoStore; counts: Map<string, number>; stop(): Promise<void> } | null
+> {
   const started = await startMongo();
   if (!started.ok) {
     if (Deno.env.get("CI") === "true") throw new Error(started.reason);
-    console.log(`SKIPPED idle feed test: ${started.reason}`);
-    return;
+    console.log(`SKIPPED MongoDB feed test: ${started.reason}`);
+    return null;
   }
   const server = started.server;
-  let getMores = 0;
-  const db = `feed_idle_${crypto.randomUUID().slice(0, 8)}`;
+  const counts = new Map<string, number>();
   const store = await MongoStore.open({
     uri: server.uri,
-    db,
-    onCommand: (name) => {
-      if (name === "getMore") getMores++;
-    },
+    db: `feed_idle_${crypto.randomUUID().slice(0, 8)}`,
+    onCommand: (name) => counts.set(name, (counts.get(name) ?? 0) + 1),
+  }).catch(async (error) => {
+    await server.stop();
+    throw error;
   });
+  return {
+    store,
+    counts,
+    async stop() {
+      await store.close();
+      await server.stop();
+    },
+  };
+}
+
+Deno.test("MongoStore: an idle change feed sends few getMore a second", async () => {
+  const counting = await countingStore();
+  if (counting === null) return;
+  const { store, counts } = counting;
+  const getMores = () => counts.get("getMore") ?? 0;
   try {
     const feed = store.watchElements();
     assert.equal((await feed.next()).value?.op, "synced");
     const pending = feed.next();
-    const before = getMores;
+    const before = getMores();
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
-    const idle = getMores - before;
+    const idle = getMores() - before;
     // One getMore per poll interval at most, and a few more for timer slack (thousands before).
     const most = Math.ceil(IDLE_MS / FEED_POLL_MS) + 5;
     assert.ok(idle <= most, `${idle} getMore in ${IDLE_MS} ms idle (at most ${most})`);
@@ -58,7 +77,36 @@ Deno.test("MongoStore: an idle change feed sends few getMore a second", async ()
     await feed.close();
     assert.equal((await last).done, true);
   } finally {
-    await store.close();
-    await server.stop();
+    await counting.stop();
+  }
+});
+
+Deno.test("MongoStore: the feed does not read an element for its pings", async () => {
+  const counting = await countingStore();
+  if (counting === null) return;
+  const { store, counts } = counting;
+  try {
+    const pinged = await store.insertElement({ server: "S", login: 8, password: "p" });
+    const other = await store.insertElement({ server: "S", login: 9, password: "p" });
+    assert.ok(pinged.ok && other.ok);
+    await store.addInstance({ path: "C:/mt5/1", host: "h1" });
+    const lease = await store.claimFreeInstance(pinged.element.id, "h1", 1_000);
+    const feed = store.watchElements();
+    while ((await feed.next()).value?.op !== "synced");
+    const finds = () => counts.get("find") ?? 0;
+    const before = finds();
+    for (let n = 1; n <= 20; n++) await store.ping(lease, 1_000 + n);
+    // A change of another element after the pings: the feed reaches it only after it has gone
+    // through every ping in the stream, and reads that element alone.
+    await store.setElementStatus(other.element.id, "DISABLED");
+    const { value } = await feed.next();
+    assert.equal(value?.op === "upsert" ? value.id : value?.op, other.element.id);
+    // The status change's own read and the feed's read of that element (22 when the feed
+    // reads the element of every ping).
+    const read = finds() - before;
+    assert.ok(read <= 3, `${read} finds for 20 pings and one change (the feed read the pings)`);
+    await feed.close();
+  } finally {
+    await counting.stop();
   }
 });
