@@ -19,7 +19,7 @@ import type { Logger } from "../shared/logging.ts";
 import { type Clock, systemClock } from "../shared/clock.ts";
 import { describeError, RiskGuardError } from "../shared/errors.ts";
 import { abortableSleep } from "../shared/async.ts";
-import { parseSimPath } from "../mt5/terminal.ts";
+import { parseSimPathway } from "../mt5/sim/pathway.ts";
 import type { Instance, LeaseRef, ParsedElement, Store } from "../store/mod.ts";
 import type { ChildTarget, Supervisor } from "./supervisor.ts";
 
@@ -324,7 +324,8 @@ export class Scheduler {
 /** Why an instance cannot run a terminal, or `null`. */
 export async function instanceProblem(instance: Instance): Promise<string | null> {
   try {
-    if (parseSimPath(instance.path) !== undefined) return null;
+    // The pathway's syntax alone (sim/pathway.ts): admin does not load the simulator.
+    if (parseSimPathway(instance.path) !== undefined) return null;
   } catch (error) {
     return describeError(error);
   }

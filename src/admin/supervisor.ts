@@ -98,6 +98,12 @@ export interface ChildInfo {
   adopted: boolean;
 }
 
+/**
+ * Bytes read from a child's stdout or stderr at a time, into one buffer per pipe: a child writes
+ * a few log lines a minute, and admin waits on two pipes per child all the time.
+ */
+const CHILD_READ_BYTES = 1024;
+
 /** Thrown by a run when the element is no longer this admin's to run: not restarted. */
 class NotOurs extends Error {}
 
@@ -500,9 +506,10 @@ export function spawnRiskChild(
     stderr: "piped",
     detached: true,
   });
+  const read = { readBytes: CHILD_READ_BYTES };
   const pumps = Promise.all([
-    child.stdout === null ? undefined : forEachLine(child.stdout, onLine),
-    child.stderr === null ? undefined : forEachLine(child.stderr, onLine),
+    child.stdout === null ? undefined : forEachLine(child.stdout, onLine, read),
+    child.stderr === null ? undefined : forEachLine(child.stderr, onLine, read),
   ]).then(() => {});
   return { child, pumps };
 }

@@ -47,3 +47,53 @@ Deno.test("forEachLine: a 16 MiB line in 64 KiB chunks arrives whole when allowe
   assert.equal(lines.length, 1);
   assert.equal(lines[0]!.length, 16 * 1024 * 1024);
 });
+
+Deno.test("forEachLine: a child's pipe read into a small buffer gives the same lines", async () => {
+  // Lines longer than the buffer, and a multi-byte character split across two reads.
+  const text = Array.from({ length: 50 }, (_, i) => `line ${i} ${"é".repeat(i * 7)}`);
+  const script = `await Deno.stdout.write(new TextEncoder().encode(${
+    JSON.stringify(text.join("\n") + "\n")
+  }));`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines: string[] = [];
+  await forEachLine(child.stdout, (line) => lines.push(line), { readBytes: 16 });
+  await child.status;
+  assert.deepEqual(lines, text);
+});
+
+Deno.test("forEachLine: readBytes on a stream that is not a byte stream reads it as usual", async () => {
+  assert.deepEqual(await linesOf(streamOf("a\nb", "c\n"), { readBytes: 4 }), ["a", "bc"]);
+});
+
+Deno.test({
+  name: "forEachLine: readBytes keeps a waiting read from holding a 64 KiB chunk",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    // Admin waits on two pipes of each child all the time: what a waiting read holds counts.
+    const external = async (readBytes: number | undefined) => {
+      const children = Array.from(
+        { length: 20 },
+        () => new Deno.Command("sleep", { args: ["30"], stdout: "piped", stderr: "null" }).spawn(),
+      );
+      const before = Deno.memoryUsage().external;
+      const pumps = children.map((child) =>
+        forEachLine(child.stdout, () => {}, readBytes === undefined ? {} : { readBytes })
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the reads are waiting
+      const held = Deno.memoryUsage().external - before;
+      for (const child of children) child.kill();
+      await Promise.all(pumps);
+      await Promise.all(children.map((child) => child.status));
+      return held;
+    };
+    const large = await external(undefined);
+    const small = await external(1024);
+    // 20 waiting reads: 1.3 MB of chunks by default, 20 KiB with readBytes.
+    assert.ok(large > 1_000_000, `the default reads held only ${large} bytes`);
+    assert.ok(small < 200_000, `${small} bytes held by 20 reads of 1 KiB`);
+  },
+});

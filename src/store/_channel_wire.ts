@@ -108,8 +108,10 @@ export async function readMessages(
   onMessage: (message: Record<string, unknown>) => void,
 ): Promise<void> {
   const decoder = new TextDecoder();
-  // One buffer per connection, reused for every read (admin holds one connection per child).
-  const chunk = new Uint8Array(16 * 1024);
+  // One small buffer per connection, reused for every read: admin holds one connection per
+  // child and a read waits on each all the time; calls and answers are mostly short lines (a
+  // long one, a listing, is read in several pieces).
+  const chunk = new Uint8Array(4 * 1024);
   let buffer = "";
   for (;;) {
     let count: number | null;
