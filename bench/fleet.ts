@@ -31,7 +31,6 @@ import {
   waitGuarded,
 } from "../tests/admin/_harness.ts";
 import { connectionsTo, rssMb } from "../tests/support/proc_net.ts";
-import { V8_FLAGS } from "../src/shared/v8_flags.ts";
 import { formatSimPathway } from "../src/mt5/sim/pathway.ts";
 
 const ACCOUNTS = Number(Deno.env.get("BENCH_FLEET_ACCOUNTS") ?? 50);
@@ -76,6 +75,17 @@ function pssMb(pid: number): number {
     return Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0) / 1024;
   } catch {
     return 0;
+  }
+}
+
+/** A process's anonymous and file-backed resident memory, `anon / file` in MB. */
+function adminRssParts(pid: number): string {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1]);
+    return `${(kb("RssAnon") / 1024).toFixed(1)} / ${(kb("RssFile") / 1024).toFixed(1)}`;
+  } catch {
+    return "n/a";
   }
 }
 
@@ -124,13 +134,17 @@ const ids: string[] = [];
 for (let i = 0; i < ACCOUNTS; i++) {
   ids.push(await insertSimElement(store, { login: 5_200_000 + i }));
 }
-// Admin runs with the V8 flags the compiled executable has built in (its children get them
-// from selfCommand under deno run).
+// Admin runs as the executable runs it: startAdmin gives it the V8 flags the executable has
+// built in and lazy dynamic imports, as selfCommand gives its children. With
+// BENCH_FLEET_ADMIN_PROFILE=<folder>, admin also writes a V8 CPU profile there when it stops.
+const profileDir = Deno.env.get("BENCH_FLEET_ADMIN_PROFILE");
 const admin = startAdmin({
   fixture,
   host: HOST,
   controlDir: control,
-  env: { DENO_V8_FLAGS: V8_FLAGS.join(",") },
+  ...(profileDir === undefined
+    ? {}
+    : { denoFlags: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] }),
 });
 try {
   const started = Date.now();
@@ -173,6 +187,7 @@ try {
     (childPss.reduce((sum, v) => sum + v, 0) / childPss.length).toFixed(1),
   );
   row("RSS of admin (MB)", adminRss.toFixed(1), "<= 100", adminRss <= 100);
+  row("  admin RSS anonymous / file-backed (MB)", adminRssParts(admin.pid));
   const fleetRss = adminRss + childRss.reduce((sum, v) => sum + v, 0);
   const fleetPss = pssMb(admin.pid) + childPss.reduce((sum, v) => sum + v, 0);
   row(`fleet RSS sum, admin + ${running.length} children (MB)`, fleetRss.toFixed(0));

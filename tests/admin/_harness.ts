@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { freePortPair } from "../../src/shared/net.ts";
 import { childEnv } from "../../src/shared/process.ts";
-import { MAIN_MODULE } from "../../src/shared/self_command.ts";
+import { selfCommand } from "../../src/shared/self_command.ts";
 import type { Element, EventRecord, Instance, Store } from "../../src/store/mod.ts";
 import { type Adapter, type Fixture, mongoAdapter, sqliteAdapter } from "../store/_harness.ts";
 
@@ -57,29 +57,33 @@ export interface StartAdminOptions {
   staleS?: number;
   /** More command-line arguments (e.g. `--dashboard`). */
   args?: string[];
+  /** More flags of `deno run` (e.g. `--cpu-prof`). */
+  denoFlags?: string[];
 }
 
-/** Starts `riskguard --mode admin` as a real process. */
+/**
+ * Starts `riskguard --mode admin` as a real process, the way admin starts its children under
+ * `deno run` ({@link selfCommand}: the V8 flags the executable has built in, dynamic imports
+ * loaded only when taken, as in the executable).
+ */
 export function startAdmin(options: StartAdminOptions): AdminProcess {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      MAIN_MODULE.pathname,
-      "--mode",
-      "admin",
-      "--store",
-      options.fixture.spec,
-      "--db",
-      options.fixture.db,
-      "--host",
-      options.host,
-      "--ping-interval",
-      "1",
-      "--stale-after",
-      String(options.staleS ?? STALE_S),
-      ...(options.args ?? []),
-    ],
+  const command = selfCommand([
+    "--mode",
+    "admin",
+    "--store",
+    options.fixture.spec,
+    "--db",
+    options.fixture.db,
+    "--host",
+    options.host,
+    "--ping-interval",
+    "1",
+    "--stale-after",
+    String(options.staleS ?? STALE_S),
+    ...(options.args ?? []),
+  ], { denoFlags: ["-A", ...(options.denoFlags ?? [])] });
+  const child = new Deno.Command(command.path, {
+    args: command.args,
     clearEnv: true,
     env: childEnv({
       ...FAST_ADMIN_ENV,
