@@ -142,6 +142,8 @@ const admin = startAdmin({
   fixture,
   host: HOST,
   controlDir: control,
+  // The table (and admin's memory line, printed at the end) every 20 s.
+  env: { RISKGUARD_ADMIN_TABLE_MS: "20000" },
   ...(profileDir === undefined
     ? {}
     : { denoFlags: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] }),
@@ -249,6 +251,10 @@ try {
     "< 0.5",
     plugin === undefined ? false : Number(plugin) < 0.5,
   );
+  const memory = admin.lines.findLast((line) => line.includes("admin memory:"));
+  if (memory !== undefined) {
+    console.log(`admin's own figures: ${memory.slice(memory.indexOf("admin memory:"))}`);
+  }
   const restarts = (await store.listEvents(null, { limit: 10_000 })).filter((event) =>
     /restarts in/.test(event.message)
   ).length;

@@ -159,6 +159,20 @@ export async function runAdmin(options: AdminOptions): Promise<void> {
       host,
       table: renderHostTable(elements, instances, host, new Set(scheduler.waiting), clock.now()),
     });
+    // Where admin's own memory is, beside its children's count (issue 16: admin <= 100 MB).
+    const memory = Deno.memoryUsage();
+    const mb = (bytes: number) => (bytes / 1_048_576).toFixed(1);
+    log.info(
+      "admin memory: rss {rss} MB, heap {heapUsed} of {heapTotal} MB, external {external} MB " +
+        "({children} children)",
+      {
+        rss: mb(memory.rss),
+        heapUsed: mb(memory.heapUsed),
+        heapTotal: mb(memory.heapTotal),
+        external: mb(memory.external),
+        children: supervisor.size,
+      },
+    );
   };
 
   const loops = [
