@@ -1021,7 +1021,7 @@ class MongoFeedSource implements FeedSource {
         if (change !== null) return this.#toRaw(change);
         if (this.#stream !== stream) return null;
         if (stream.closed) throw new Error("change stream was closed by the driver");
-        await abortableSleep(FEED_POLL_MS - (Date.now() - asked), idle);
+        await abortableSleep(Math.max(0, FEED_POLL_MS - (Date.now() - asked)), idle);
         if (this.#stream !== stream) return null;
       }
     } catch (error) {
