@@ -11,6 +11,7 @@ import { childEnv } from "../shared/process.ts";
 import {
   CHANNEL_ADDRESS_ENV,
   CHANNEL_TOKEN_ENV,
+  newChannelToken,
   openStore,
   StoreChannelServer,
 } from "../store/mod.ts";
@@ -22,10 +23,9 @@ import {
   retryStore,
   runAdmin,
 } from "../admin/mod.ts";
-import { defaultJournalDir, JOURNAL_DIR_ENV } from "../risk/mod.ts";
-import { makeToken } from "../mt5/bridge.ts";
+import { defaultJournalDir, JOURNAL_DIR_ENV } from "../risk/state_journal.ts";
 import { type CliContext, startCommand } from "./context.ts";
-import { type RiskModeOptions, runRiskMode } from "./risk_mode.ts";
+import type { RiskModeOptions } from "./risk_mode.ts";
 // The web server is loaded only when admin serves the dashboard (--dashboard).
 import { DASHBOARD_TOKEN_ENV, parseListen } from "../dashboard/listen.ts";
 import type { DashboardServer, ServeDashboardOptions } from "../dashboard/mod.ts";
@@ -96,9 +96,11 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
       if (unknown !== undefined) {
         const commands = program.commands.map((c) => c.name());
         const near = commands.find((name) => name.startsWith(unknown.slice(0, 3)));
+        // The modes' command line alone (mode_only.ts) has no commands to list.
         throw new ConfigError(
           `Unknown command '${unknown}'${near === undefined ? "" : ` (did you mean ${near}?)`}; ` +
-            `commands: ${commands.join(", ")}; see riskguard --help`,
+            `${commands.length === 0 ? "" : `commands: ${commands.join(", ")}; `}` +
+            "see riskguard --help",
         );
       }
       const mode = options.mode as "admin" | "risk" | undefined;
@@ -150,6 +152,8 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
         rules: options.rules as string[],
       };
       const config = await startCommand(ctx, command);
+      // Loaded for risk mode only: admin does not carry the risk runtime.
+      const { runRiskMode } = await import("./risk_mode.ts");
       await runRiskMode(ctx, risk, config);
     });
 }
@@ -176,7 +180,7 @@ async function runAdminMode(
   try {
     // The children reach the store through admin (one database client per VPS): a channel on
     // 127.0.0.1 with a token made for this launch, both handed over in their environment.
-    const channelToken = makeToken();
+    const channelToken = newChannelToken();
     channel = StoreChannelServer.listen(store, { token: channelToken });
     const controlPath = ctx.env[CONTROL_DIR_ENV] ||
       defaultControlDir(config.host, store.description, config.db, ctx.env);

@@ -15,7 +15,7 @@ import { ExitCode } from "../shared/errors.ts";
 import { shutdownLogging } from "../shared/logging.ts";
 import { CHANNEL_ADDRESS_ENV } from "../store/channel_store.ts";
 import { type CliContext, reportFailure, startWithConfig } from "./context.ts";
-import { type RiskModeOptions, runRiskMode } from "./risk_mode.ts";
+import type { RiskModeOptions } from "./risk_mode.ts";
 
 /** The flags admin passes to a child, each with a value. */
 const CHILD_FLAGS = ["--element_id", "--pathway", "--instance"] as const;
@@ -55,6 +55,9 @@ export function adminChildOptions(
 export async function runRiskChild(risk: RiskModeOptions, ctx: CliContext): Promise<number> {
   try {
     const config = await startWithConfig(ctx, {});
+    // Imported here, not at the top: main.ts imports this file in every process, and admin
+    // (and every other command) must not load the risk runtime it never runs.
+    const { runRiskMode } = await import("./risk_mode.ts");
     await runRiskMode(ctx, risk, config);
     return ExitCode.Ok;
   } catch (error) {

@@ -36,4 +36,4 @@ export {
   ChannelStore,
   type ChannelStoreOptions,
 } from "./channel_store.ts";
-export { type StoreChannelOptions, StoreChannelServer } from "./channel_server.ts";
+export { newChannelToken, type StoreChannelOptions, StoreChannelServer } from "./channel_server.ts";
