@@ -15,6 +15,8 @@
  *   positions (`bench/rules.ts`), each run while the fleet runs.
  *
  * Heavy (50 deno processes): run it on its own, `deno task bench fleet`; it is not a test.
+ * `BENCH_FLEET_PING_S` sets the children's ping interval (default 1 s, the test suite's);
+ * `BENCH_FLEET_ADMIN_PROFILE=<folder>` has admin write a V8 CPU profile there.
  * Linux only (reads `/proc`).
  *
  * @module
@@ -138,12 +140,17 @@ for (let i = 0; i < ACCOUNTS; i++) {
 // built in and lazy dynamic imports, as selfCommand gives its children. With
 // BENCH_FLEET_ADMIN_PROFILE=<folder>, admin also writes a V8 CPU profile there when it stops.
 const profileDir = Deno.env.get("BENCH_FLEET_ADMIN_PROFILE");
+// The children ping every second (the test suite's timing) unless BENCH_FLEET_PING_S says
+// otherwise (10: the default of a real VPS); admin's CPU is mostly serving those pings.
+const pingS = Deno.env.get("BENCH_FLEET_PING_S");
 const admin = startAdmin({
   fixture,
   host: HOST,
   controlDir: control,
   // The table (and admin's memory line, printed at the end) every 20 s.
   env: { RISKGUARD_ADMIN_TABLE_MS: "20000" },
+  // A lease is stale after six missed pings (the default's ratio: 10 s pings, 60 s).
+  ...(pingS === undefined ? {} : { args: ["--ping-interval", pingS], staleS: 6 * Number(pingS) }),
   ...(profileDir === undefined
     ? {}
     : { denoFlags: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] }),
