@@ -12,7 +12,7 @@ import { describeError, RiskGuardError } from "../shared/errors.ts";
 import { type Logger, logger } from "../shared/logging.ts";
 import type { Spawner } from "../shared/process.ts";
 import type { CommandLine } from "../shared/self_command.ts";
-import { DEFAULT_SAMPLE_RETENTION_MS, type Store } from "../store/mod.ts";
+import { DEFAULT_SAMPLE_RETENTION_MS, type ElementChange, type Store } from "../store/mod.ts";
 import { DEFAULT_MAX_RETRY_MS } from "../risk/write_queue.ts";
 import { exponentialBackoff } from "../shared/backoff.ts";
 import type { ControlDir } from "../shared/control_dir.ts";
@@ -48,6 +48,11 @@ export interface AdminOptions {
   spawn?: Spawner;
   /** Equity samples older than this are pruned at every reaper round (default 30 days). */
   sampleRetentionMs?: number;
+  /**
+   * Told every change of admin's element feed (the store channel serving the children's feeds
+   * from it, so that a VPS holds one change stream).
+   */
+  onElementChange?: (change: ElementChange) => void;
   /** Time source. */
   clock?: Clock;
 }
@@ -127,6 +132,7 @@ export async function runAdmin(options: AdminOptions): Promise<void> {
     supervisor,
     log: logger("admin", "watcher"),
     retryMs: timing.waitPollMs,
+    ...(options.onElementChange === undefined ? {} : { onChange: options.onElementChange }),
   });
   const reaper = new Reaper(
     {

@@ -31,6 +31,8 @@ export interface WatcherOptions {
   retryMs: number;
   /** SQLite: how often the change table is polled, ms. */
   pollIntervalMs?: number;
+  /** Told every change of the feed too (the store channel's children's feeds: one stream). */
+  onChange?: (change: ElementChange) => void;
 }
 
 /** Feeds element changes and sweeps to the scheduler and the supervisor. */
@@ -61,6 +63,7 @@ export class Watcher {
         for await (const change of feed) {
           if (signal.aborted) break;
           this.#handle(change);
+          this.#o.onChange?.(change);
         }
       } catch (error) {
         this.#o.log.warn(

@@ -181,7 +181,9 @@ async function runAdminMode(
     // The children reach the store through admin (one database client per VPS): a channel on
     // 127.0.0.1 with a token made for this launch, both handed over in their environment.
     const channelToken = newChannelToken();
-    channel = StoreChannelServer.listen(store, { token: channelToken });
+    // Its children's element feeds are told of changes by admin's watcher (one stream).
+    channel = StoreChannelServer.listen(store, { token: channelToken, hinted: true });
+    const served = channel;
     const controlPath = ctx.env[CONTROL_DIR_ENV] ||
       defaultControlDir(config.host, store.description, config.db, ctx.env);
     const control = new ControlDir(controlPath);
@@ -218,6 +220,7 @@ async function runAdminMode(
       staleMs: config.stale_after_s * 1_000,
       pingMs: config.ping_interval_s * 1_000,
       timing,
+      onElementChange: (change) => served.hint(change),
       ...(extras.sampleRetentionMs === undefined
         ? {}
         : { sampleRetentionMs: extras.sampleRetentionMs }),

@@ -11,8 +11,9 @@
  *   shared feed of all elements: one change stream however many children. The shared feed is
  *   a hint of which element changed; each child's feed reads its element when told and sends
  *   what changed since the last thing it sent (the feed contract's de-duplication), so a
- *   child always ends on the newest state. Other feeds (all elements, resume keys) are the
- *   store's own feeds, one per call.
+ *   child always ends on the newest state. Admin's channel (`hinted`) takes those hints from
+ *   the feed admin's watcher reads anyway: one change stream per VPS. Other feeds (all
+ *   elements, resume keys) are the store's own feeds, one per call.
  *
  * @module
  */
@@ -86,6 +87,12 @@ export interface StoreChannelOptions {
   token: string;
   /** Port on 127.0.0.1; default 0 (any free port). */
   port?: number;
+  /**
+   * The children's element feeds are told of changes through {@link StoreChannelServer.hint}
+   * (by admin's watcher, which reads the same store's feed anyway) instead of a feed of the
+   * channel's own: one change stream per VPS instead of two.
+   */
+  hinted?: boolean;
 }
 
 /** A feed as served: the next change, and closing. */
@@ -106,11 +113,16 @@ export class StoreChannelServer {
   readonly #accepting: Promise<void>;
   #closed = false;
 
-  private constructor(store: Store, token: string, listener: Deno.TcpListener) {
+  private constructor(
+    store: Store,
+    token: string,
+    listener: Deno.TcpListener,
+    hinted: boolean,
+  ) {
     this.#store = store;
     this.#token = token;
     this.#listener = listener;
-    this.#fanOut = new FanOut(store);
+    this.#fanOut = new FanOut(store, hinted);
     this.#accepting = this.#accept();
   }
 
@@ -118,7 +130,16 @@ export class StoreChannelServer {
   static listen(store: Store, options: StoreChannelOptions): StoreChannelServer {
     if (options.token.length < 16) throw new Error("the store channel token is too short");
     const listener = Deno.listen({ hostname: "127.0.0.1", port: options.port ?? 0 });
-    return new StoreChannelServer(store, options.token, listener);
+    return new StoreChannelServer(store, options.token, listener, options.hinted === true);
+  }
+
+  /**
+   * A change of the store's element feed, from whoever reads it (admin's watcher), for a channel
+   * listening with `hinted`: the children's feeds of that element read it again (a `synced`
+   * after the first: every one of them does).
+   */
+  hint(change: ElementChange): void {
+    this.#fanOut.hint(change);
   }
 
   /** `127.0.0.1:<port>`, for the children's environment. */
@@ -245,14 +266,36 @@ function closeQuietly(conn: Deno.Conn): void {
   }
 }
 
-/** One shared feed of all elements, fanned out to per-element subscriptions. */
+/**
+ * One shared feed of all elements, fanned out to per-element subscriptions; or, `hinted`, the
+ * changes of a feed read by someone else, told through {@link FanOut.hint}.
+ */
 class FanOut {
   readonly #store: Store;
+  readonly #hinted: boolean;
   readonly #subs = new Map<string, Set<Subscription>>();
   #feed: ElementFeed | null = null;
+  /** The feed's first scan was seen (a later one is a reconcile). */
+  #scanned = false;
 
-  constructor(store: Store) {
+  constructor(store: Store, hinted: boolean) {
     this.#store = store;
+    this.#hinted = hinted;
+  }
+
+  /** One change of the shared feed. */
+  hint(change: ElementChange): void {
+    if (change.op === "synced") {
+      // The first scan only tells each subscription to read its element again (it may have
+      // changed between the subscription's own first read and the stream's start); a later
+      // scan (after a stream error) is a reconcile for every subscription.
+      if (this.#scanned) {
+        for (const set of this.#subs.values()) for (const sub of set) sub.poke("reconcile");
+      }
+      this.#scanned = true;
+    } else {
+      for (const sub of this.#subs.get(normalizeId(change.id)) ?? []) sub.poke("change");
+    }
   }
 
   subscribe(elementId: string): Subscription {
@@ -266,7 +309,7 @@ class FanOut {
     let set = this.#subs.get(key);
     if (set === undefined) this.#subs.set(key, set = new Set());
     set.add(sub);
-    if (this.#feed === null) this.#startFeed();
+    if (this.#feed === null && !this.#hinted) this.#startFeed();
     return sub;
   }
 
@@ -279,22 +322,10 @@ class FanOut {
   #startFeed(): void {
     const feed = this.#store.watchElements();
     this.#feed = feed;
+    this.#scanned = false;
     void (async () => {
-      // The shared feed's first scan only tells each subscription to read its element again
-      // (it may have changed between the subscription's own first read and the stream's
-      // start); a later scan (after a stream error) is a reconcile for every subscription.
-      let scanned = false;
       try {
-        for await (const change of feed) {
-          if (change.op === "synced") {
-            if (scanned) {
-              for (const set of this.#subs.values()) for (const sub of set) sub.poke("reconcile");
-            }
-            scanned = true;
-          } else {
-            for (const sub of this.#subs.get(normalizeId(change.id)) ?? []) sub.poke("change");
-          }
-        }
+        for await (const change of feed) this.hint(change);
       } catch (error) {
         // The shared feed gave up (the store is unreachable): every child's feed fails, the
         // children retry, and the next subscription starts a new shared feed.
