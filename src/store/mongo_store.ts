@@ -159,8 +159,9 @@ const FREE_STATUS = { $in: ["FREE", null] };
 
 /**
  * Connections a client may open for operations (besides the driver's monitoring ones, one or two
- * per server). Two are held by admin's change streams while they wait; the rest carry the calls
- * of admin and its children, which take a millisecond or so each.
+ * per server). One is held by admin's change stream while it waits (more while admin serves the
+ * dashboard); the rest carry the calls of admin and its children, which take a millisecond or so
+ * each.
  */
 export const MONGO_POOL_SIZE = 6;
 
