@@ -179,11 +179,9 @@ export class MongoStore implements Store {
   #agentState: Collection<MDoc>;
   #feeds = new Set<Feed>();
   #closed = false;
-  /** Pings waiting for their batch ({@link MongoStore.ping}). */
-  #pings: PendingPing[] = [];
-  #pingTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Settles when every batch sent so far is done. */
-  #pingsSent: Promise<void> = Promise.resolve();
+  /** Pings and samples wait a moment for others, to go to the server together. */
+  #pings = new Batcher<PendingPing>((batch) => this.#run(() => this.#pingBatch(batch)));
+  #samplesToWrite = new Batcher<Sample>((batch) => this.#run(() => this.#sampleBatch(batch)));
 
   private constructor(client: MongoClient, dbName: string, uri: string) {
     this.#client = client;
@@ -277,9 +275,8 @@ export class MongoStore implements Store {
   /** Closes open feeds, then the client. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    // The pings waiting for their batch are sent first.
-    await this.#flushPings();
-    await this.#pingsSent;
+    // The pings and samples waiting for their batch are sent first.
+    await Promise.all([this.#pings.flush(), this.#samplesToWrite.flush()]);
     await Promise.all([...this.#feeds].map((feed) => feed.close()));
     this.#closed = true;
     await this.#client.close();
@@ -584,52 +581,37 @@ export class MongoStore implements Store {
   }
 
   /**
-   * Pings the element and the instance of a lease. Pings that arrive within
-   * {@link PING_BATCH_MS} go to the server together (admin serves the pings of every child of
-   * its VPS): two commands for the batch instead of two per ping.
+   * Pings the element and the instance of a lease. Pings that arrive within {@link BATCH_MS}
+   * go to the server together (admin serves the pings of every child of its VPS): two commands
+   * for the batch instead of two per ping.
    */
   ping(lease: LeaseRef, now: number, options: { pid?: number } = {}): Promise<void> {
     lease = normalizeLeaseRef(lease);
     if (this.#closed) {
       return Promise.reject(new StoreError("CLOSED", `Store ${this.description} is closed`));
     }
-    return new Promise((resolve, reject) => {
-      this.#pings.push({ lease, now, pid: options.pid, resolve, reject });
-      if (this.#pings.length >= PING_BATCH_MAX) void this.#flushPings();
-      else this.#pingTimer ??= setTimeout(() => void this.#flushPings(), PING_BATCH_MS);
-    });
+    return this.#pings.add({ lease, now, pid: options.pid });
   }
 
-  /** Sends the pings waiting for their batch. */
-  #flushPings(): Promise<void> {
-    clearTimeout(this.#pingTimer);
-    this.#pingTimer = undefined;
-    const batch = this.#pings;
-    this.#pings = [];
-    if (batch.length === 0) return Promise.resolve();
-    const sent = this.#run(() => this.#pingBatch(batch)).catch((error) => {
-      for (const ping of batch) ping.reject(error);
-    });
-    this.#pingsSent = this.#pingsSent.then(() => sent);
-    return sent;
-  }
-
-  async #pingBatch(batch: PendingPing[]): Promise<void> {
+  async #pingBatch(batch: Waiting<PendingPing>[]): Promise<void> {
     const held = await matchEach(
       this.#elements,
-      batch.map((ping) => ({
+      batch.map(({ item: ping }) => ({
         filter: { ...idFilter(ping.lease.element_id), ...leaseIs(ping.lease.lease) },
         update: { $set: { last_ping: ping.now, updated_at: ping.now } },
       })),
     );
-    const live: PendingPing[] = [];
-    for (const [i, ping] of batch.entries()) {
-      if (held[i]) live.push(ping);
-      else ping.reject(leaseLost(ping.lease, await this.#rawElement(ping.lease.element_id)));
+    const live: Waiting<PendingPing>[] = [];
+    for (const [i, waiting] of batch.entries()) {
+      if (held[i]) live.push(waiting);
+      else {
+        const { lease } = waiting.item;
+        waiting.reject(leaseLost(lease, await this.#rawElement(lease.element_id)));
+      }
     }
     const found = await matchEach(
       this.#instances,
-      live.map((ping) => {
+      live.map(({ item: ping }) => {
         const set: Doc = { last_ping: ping.now };
         if (ping.pid !== undefined) set.pid = ping.pid;
         const { lease } = ping;
@@ -643,9 +625,9 @@ export class MongoStore implements Store {
         };
       }),
     );
-    for (const [i, ping] of live.entries()) {
-      if (found[i]) ping.resolve();
-      else ping.reject(instanceLost(ping.lease));
+    for (const [i, waiting] of live.entries()) {
+      if (found[i]) waiting.resolve();
+      else waiting.reject(instanceLost(waiting.item.lease));
     }
   }
 
@@ -827,15 +809,30 @@ export class MongoStore implements Store {
 
   /** Appends (or, at the same millisecond, replaces) one equity sample. */
   appendSample(sample: Sample): Promise<void> {
-    return this.#run(async () => {
-      const s = checkSample(sample);
-      // `at_date` is `at` as a BSON date: TTL indexes only expire date fields.
-      await this.#samples.updateOne(
-        { element_id: s.element_id, at: s.at },
-        { $set: { ...s, at_date: new Date(s.at) } },
-        { upsert: true },
-      );
-    });
+    if (this.#closed) {
+      return Promise.reject(new StoreError("CLOSED", `Store ${this.description} is closed`));
+    }
+    try {
+      // Like pings, samples that arrive together are written together.
+      return this.#samplesToWrite.add(checkSample(sample));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #sampleBatch(batch: Waiting<Sample>[]): Promise<void> {
+    // `at_date` is `at` as a BSON date: TTL indexes only expire date fields.
+    await this.#samples.bulkWrite(
+      batch.map(({ item: s }) => ({
+        updateOne: {
+          filter: { element_id: s.element_id, at: s.at },
+          update: { $set: { ...s, at_date: new Date(s.at) } },
+          upsert: true,
+        },
+      })),
+      { ordered: false },
+    );
+    for (const waiting of batch) waiting.resolve();
   }
 
   /** Samples of one element in a time range, oldest first. */
@@ -997,18 +994,65 @@ export class MongoStore implements Store {
   }
 }
 
-/** The longest a ping waits for others to go to the server with, ms. */
-const PING_BATCH_MS = 50;
+/** The longest a ping or a sample waits for others to go to the server with, ms. */
+const BATCH_MS = 50;
 /** A batch this big is sent at once. */
-const PING_BATCH_MAX = 200;
+const BATCH_MAX = 200;
 
-/** A ping waiting for its batch. */
+/** A ping of {@link MongoStore.ping}. */
 interface PendingPing {
   lease: LeaseRef;
   now: number;
   pid: number | undefined;
+}
+
+/** An item waiting in a {@link Batcher}, and how to settle its caller's promise. */
+interface Waiting<T> {
+  item: T;
   resolve(): void;
   reject(error: unknown): void;
+}
+
+/**
+ * Items that arrive within {@link BATCH_MS} of the first of a batch (at most {@link BATCH_MAX})
+ * go to `send` together: admin serves the pings and samples of every child of its VPS, and one
+ * command for many costs the driver and the server about what one for one does. `send` settles
+ * each item; when it throws, every item of the batch gets that error.
+ */
+class Batcher<T> {
+  readonly #send: (batch: Waiting<T>[]) => Promise<void>;
+  #waiting: Waiting<T>[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Settles when every batch sent so far is done. */
+  #sent: Promise<void> = Promise.resolve();
+
+  constructor(send: (batch: Waiting<T>[]) => Promise<void>) {
+    this.#send = send;
+  }
+
+  /** Resolves once `item` is written; rejects with its own error or its batch's. */
+  add(item: T): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ item, resolve, reject });
+      if (this.#waiting.length >= BATCH_MAX) void this.flush();
+      else this.#timer ??= setTimeout(() => void this.flush(), BATCH_MS);
+    });
+  }
+
+  /** Sends what waits now; settles when every batch sent so far is done. */
+  flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#waiting;
+    this.#waiting = [];
+    if (batch.length > 0) {
+      const sent = this.#send(batch).catch((error) => {
+        for (const waiting of batch) waiting.reject(error);
+      });
+      this.#sent = this.#sent.then(() => sent);
+    }
+    return this.#sent;
+  }
 }
 
 /**
