@@ -17,9 +17,10 @@
 import { encodeMessage, PLAIN_USERNAME, type Snapshot } from "../src/mt5/protocol.ts";
 import { samplePosition, sampleSnapshot } from "../src/rules/samples.ts";
 import { decodeCommand } from "../src/mt5/protocol.ts";
-import type { LaunchTerminalOptions, TerminalHandle } from "../src/mt5/terminal.ts";
 import { PullSocket, PushSocket } from "../src/mt5/zmtp/mod.ts";
-import { runRisk } from "../src/risk/mod.ts";
+import { forEachLine } from "../src/shared/lines.ts";
+import { freePortPair } from "../src/shared/net.ts";
+import { v8FlagsArgument } from "../src/shared/v8_flags.ts";
 import { openStore } from "../src/store/mod.ts";
 
 const ROUNDS = 1_000;
@@ -41,42 +42,57 @@ console.log(
 
 async function measureTickToCommand(): Promise<number[]> {
   const dir = await Deno.makeTempDir({ prefix: "riskguard-bench-" });
-  const store = await openStore(`sqlite:${dir}/bench.db`);
-  const instance = await store.addInstance({ path: "bench:scripted-ea", host: "bench" });
+  const db = `${dir}/bench.db`;
+  const store = await openStore(`sqlite:${db}`);
+  const instance = await store.addInstance({
+    path: "bench:scripted-ea",
+    host: "bench",
+    port: freePortPair(),
+  });
   const inserted = await store.insertElement({
     server: "Bench",
     login: LOGIN,
     password: "bench",
     max_position_risk: "1%",
   });
-  if (!inserted.ok) throw new Error(`${inserted.field} ${inserted.reason}`);
-  const stop = new AbortController();
-  const results: number[] = [];
-  let eaDone: Promise<void> | undefined;
-  const launch = (options: LaunchTerminalOptions): Promise<TerminalHandle> => {
-    eaDone = scriptedEa(options.port, options.token, results).finally(() => stop.abort());
-    return Promise.resolve({
-      kind: "sim",
-      pid: undefined,
-      sim: undefined,
-      helloReceived: () => Promise.resolve(),
-      stop: () => Promise.resolve(),
-      done: Promise.resolve(),
-    });
-  };
-  await runRisk({
-    store,
-    elementId: inserted.element.id,
-    host: "bench",
-    instanceId: instance._id,
-    signal: stop.signal,
-    launchTerminal: launch,
-    timing: { metricsIntervalMs: 1_000, snapshotAlarmMs: 60_000 },
-  });
-  await eaDone;
   await store.close();
-  await Deno.remove(dir, { recursive: true });
+  if (!inserted.ok) throw new Error(`${inserted.field} ${inserted.reason}`);
+  // The risk runner in a process of its own, as admin starts it: the bench's event loop (the
+  // EA and the measurement) shares nothing with it.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      v8FlagsArgument(),
+      new URL("./_risk_process.ts", import.meta.url).pathname,
+      db,
+      inserted.element.id,
+      instance._id,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const results: number[] = [];
+  try {
+    const bridge = await firstLine(child.stdout);
+    if (bridge === undefined) throw new Error("the risk process ended before its bridge was up");
+    const { port, token } = JSON.parse(bridge) as { port: number; token: string };
+    await scriptedEa(port, token, results);
+  } finally {
+    await child.stdin.close();
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
   return results.slice(WARMUP);
+}
+
+/** The first line of `stream`; the rest is read and dropped so the writer never blocks. */
+async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string | undefined> {
+  let found: (line: string | undefined) => void = () => {};
+  const line = new Promise<string | undefined>((resolve) => found = resolve);
+  void forEachLine(stream, (text) => found(text)).then(() => found(undefined));
+  return await line;
 }
 
 /** An EA stand-in: PLAIN client, PUSH to `port`, PULL from `port + 1`. */

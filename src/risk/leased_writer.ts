@@ -108,7 +108,15 @@ export class LeasedWriter {
   /** Writes element fields; a newer patch of the same fields replaces one still waiting. */
   patch(patch: ManagedPatch): void {
     const key = Object.keys(patch).sort().join(",");
-    this.#submitState(key, patch);
+    const trading = patch.trading;
+    if (trading === undefined) return this.#submitState(key, patch);
+    // A trading state in a patch (a journal's lock replayed) counts as unwritten until it lands,
+    // as one from writeTrading does: the store's older copy must not read as a person's unlock.
+    this.#tradingStored = false;
+    this.#tradingSubmitted = trading;
+    this.#submitState(key, patch, () => {
+      if (trading === this.#tradingSubmitted) this.#tradingStored = true;
+    });
   }
 
   /** Writes the trading state (`trading`, `locked_until`, `lock_reason`); not in a dry run. */

@@ -2,7 +2,8 @@
  * Ordered, bounded queue of store writes for the risk process, so that enforcement never waits
  * for the database and nothing important is lost while it is unreachable.
  *
- * - Writes run one at a time in submission order.
+ * - Writes run one at a time in submission order, never in the turn that submits them and one
+ *   per turn of the event loop: the caller (enforcement) finishes its turn first.
  * - A write that fails with a transient error (store unreachable) stays at the head and is
  *   retried with backoff; the queue is "offline" until it succeeds.
  * - Writes with the same coalescing key (metrics, pings, state fields) replace the one still
@@ -174,7 +175,7 @@ export class WriteQueue {
     // A worker is running, or sleeping out a retry backoff: it takes the new write in turn. Waking
     // it here would retry an unreachable store once per new write instead of by the backoff.
     if (this.#worker !== undefined) return;
-    this.#worker = this.#work().finally(() => {
+    this.#worker = nextTurn().then(() => this.#work()).finally(() => {
       this.#worker = undefined;
     });
   }
@@ -216,6 +217,9 @@ export class WriteQueue {
       } finally {
         this.#inFlight = undefined;
       }
+      // A store may write synchronously (SQLite): one write per turn, so that a snapshot that
+      // arrives meanwhile waits for one write at most, never for the whole queue.
+      if (this.#pending.length > 0) await nextTurn();
     }
     if (this.#isIdle() || this.#stopped) {
       for (const resolve of this.#idleWaiters.splice(0)) resolve();
@@ -240,6 +244,14 @@ export class WriteQueue {
     this.#online = online;
     this.#onOnlineChange?.(online);
   }
+}
+
+/**
+ * Resolves on a later turn of the event loop, after pending IO callbacks: the turn that submits
+ * a write (the one that decides and sends protective commands) never runs it.
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 function findDroppable(pending: readonly Write[]): number {

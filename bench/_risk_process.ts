@@ -1,0 +1,50 @@
+/**
+ * The risk process of `bench/risk.ts`, in a process of its own as admin's children are: the real
+ * risk runner (SQLite store, bridge over loopback ZMTP with PLAIN, engine, executor) guarding one
+ * element, with no terminal of its own. The bench plays the EA: this process prints one line,
+ * `{"port": N, "token": "..."}`, once its bridge is bound, and the bench connects to it. The run
+ * ends when the bench closes this process's stdin.
+ *
+ * Run by the bench as `deno run -A --v8-flags=... bench/_risk_process.ts <db> <element> <instance>`
+ * (the V8 flags a risk child gets from admin).
+ *
+ * @module
+ */
+import type { LaunchTerminalOptions, TerminalHandle } from "../src/mt5/terminal.ts";
+import { runRisk } from "../src/risk/mod.ts";
+import { openStore } from "../src/store/mod.ts";
+import { externalTerminal } from "../tests/support/scripted_ea.ts";
+
+const [db, elementId, instanceId] = Deno.args;
+if (db === undefined || elementId === undefined || instanceId === undefined) {
+  console.error("usage: _risk_process.ts <sqlite file> <element id> <instance id>");
+  Deno.exit(2);
+}
+
+const store = await openStore(`sqlite:${db}`);
+const stop = new AbortController();
+// The bench closes stdin to stop this process (no signal needed, as on Windows).
+void (async () => {
+  for await (const _ of Deno.stdin.readable) {
+    // Nothing is sent on stdin.
+  }
+  stop.abort();
+})();
+
+/** Tells the bench where the bridge listens; the bench's EA is the terminal. */
+function launch(options: LaunchTerminalOptions): Promise<TerminalHandle> {
+  const line = JSON.stringify({ port: options.port, token: options.token }) + "\n";
+  Deno.stdout.writeSync(new TextEncoder().encode(line));
+  return Promise.resolve(externalTerminal());
+}
+
+await runRisk({
+  store,
+  elementId,
+  host: "bench",
+  instanceId,
+  signal: stop.signal,
+  launchTerminal: launch,
+  timing: { metricsIntervalMs: 1_000, snapshotAlarmMs: 60_000 },
+});
+await store.close();
