@@ -2,8 +2,9 @@
  * Ordered, bounded queue of store writes for the risk process, so that enforcement never waits
  * for the database and nothing important is lost while it is unreachable.
  *
- * - Writes run one at a time in submission order, never in the turn that submits them and one
- *   per turn of the event loop: the caller (enforcement) finishes its turn first.
+ * - Writes run one at a time in submission order, never in the turn that submits them: the
+ *   caller (enforcement) finishes its turn first. A store that writes synchronously (SQLite)
+ *   holds the event loop for at most about {@link WRITE_SLICE_MS} before the queue yields it.
  * - A write that fails with a transient error (store unreachable) stays at the head and is
  *   retried with backoff; the queue is "offline" until it succeeds.
  * - Writes with the same coalescing key (metrics, pings, state fields) replace the one still
@@ -60,6 +61,9 @@ export interface WriteQueueStats {
   failed: number;
   retries: number;
 }
+
+/** Time writes may hold the event loop in a row before the queue yields it, ms. */
+const WRITE_SLICE_MS = 1;
 
 /** Longest retry delay of a queue by default, ms (admin's reaper waits this out after an outage). */
 export const DEFAULT_MAX_RETRY_MS = 10_000;
@@ -187,6 +191,7 @@ export class WriteQueue {
     };
     /** Transient failures since the last write that succeeded. */
     let failures = 0;
+    let sliceStart = performance.now();
     while (!this.#stopped && this.#pending.length > 0) {
       const write = this.#pending.shift()!;
       this.#inFlight = write;
@@ -217,9 +222,13 @@ export class WriteQueue {
       } finally {
         this.#inFlight = undefined;
       }
-      // A store may write synchronously (SQLite): one write per turn, so that a snapshot that
-      // arrives meanwhile waits for one write at most, never for the whole queue.
-      if (this.#pending.length > 0) await nextTurn();
+      // A store may write synchronously (SQLite): a long queue must not hold a snapshot that
+      // arrives meanwhile for all of its writes. A turn costs a millisecond or more (timers),
+      // so writes share a slice rather than take a turn each (which let the queue fall behind).
+      if (this.#pending.length > 0 && performance.now() - sliceStart >= WRITE_SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
+      }
     }
     if (this.#isIdle() || this.#stopped) {
       for (const resolve of this.#idleWaiters.splice(0)) resolve();
