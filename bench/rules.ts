@@ -9,7 +9,7 @@
  * a line of the context's size: the floor of any pipe round trip); and where the rest goes (the
  * JSON and the plugin's own work, timed in this process).
  *
- * Run: `deno run -A bench/rules.ts`.
+ * Run: `deno run -A bench/rules.ts` (it runs itself again with the risk process's V8 flags).
  *
  * @module
  */
@@ -17,11 +17,24 @@ import { fileURLToPath } from "node:url";
 import { createRuleInput } from "../src/rules/helpers.ts";
 import { defaultPluginCommand, PluginHost } from "../src/rules/plugins.ts";
 import { forEachLine } from "../src/shared/lines.ts";
+import { v8FlagsArgument } from "../src/shared/v8_flags.ts";
 import newsWindow from "../rules.example.ts";
 import { samplePosition, sampleSnapshot } from "../src/rules/samples.ts";
 import { parseRiskSettings } from "../src/rules/settings.ts";
 import { type EngineState, evaluateSnapshot, mergeLateActions } from "../src/risk/engine.ts";
 import { builtinRules } from "../src/rules/builtin/mod.ts";
+
+const AS_RISK_PROCESS = "--as-risk-process";
+// The host side of the round trip is a risk process's work: measured under the V8 flags a risk
+// process runs with (bench/mod.ts and bench/fleet.ts start this file with none).
+if (!Deno.args.includes(AS_RISK_PROCESS)) {
+  const self = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", v8FlagsArgument(), fileURLToPath(import.meta.url), AS_RISK_PROCESS],
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+  Deno.exit((await self.output()).code);
+}
 
 const POSITIONS = 200;
 const WARMUP = 300;
