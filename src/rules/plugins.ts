@@ -330,7 +330,12 @@ class PluginProcess {
 
   /** Writes one message: its type, a space and its JSON body on one line. */
   send(type: "load" | "evaluate", body: unknown): void {
-    this.#writer.write(encoder.encode(`${type} ${JSON.stringify(body)}\n`)).catch(() => {
+    this.sendJson(type, JSON.stringify(body));
+  }
+
+  /** {@link send} with the body already in JSON. */
+  sendJson(type: "load" | "evaluate", json: string): void {
+    this.#writer.write(encoder.encode(`${type} ${json}\n`)).catch(() => {
       // The process is gone: its exit is reported through `done`.
     });
   }
@@ -514,8 +519,11 @@ class PluginSlot {
     return this.#fail(failure(`unexpected reply ${reply.type} while loading`));
   }
 
-  /** Evaluates one context; resolves by the deadline at the latest. */
-  evaluate(context: RuleContext): Promise<Settled> {
+  /**
+   * Evaluates one context, given as its JSON (`context()`, made once for every plugin, and only
+   * when one is asked); resolves by the deadline at the latest.
+   */
+  evaluate(context: () => string): Promise<Settled> {
     if (this.#state === "suspended" && this.#options.clock.monotonic() >= this.#suspendedUntil) {
       this.#restart();
     }
@@ -546,7 +554,7 @@ class PluginSlot {
       this.#pending = { seq, timer, resolve };
       // The whole context on one line: cheaper than a delta from the one before (measured, see
       // docs/rules.md), and a process that starts or failed needs no state to rebuild.
-      process.send("evaluate", { seq, context });
+      process.sendJson("evaluate", `{"seq":${seq},"context":${context()}}`);
     });
   }
 
@@ -811,7 +819,10 @@ export class PluginHost {
    * failed or reached the deadline; never rejects.
    */
   async evaluate(context: RuleContext): Promise<PluginOutcome> {
-    const settled = await Promise.all(this.#slots.map((slot) => slot.evaluate(context)));
+    // Stringified once for every plugin: the JSON of 200 positions is most of a round trip.
+    let json: string | undefined;
+    const contextJson = () => json ??= JSON.stringify(context);
+    const settled = await Promise.all(this.#slots.map((slot) => slot.evaluate(contextJson)));
     const outcome: PluginOutcome = { actions: [], errors: [], skipped: [] };
     settled.forEach((result, index) => {
       outcome.actions.push(...result.actions);

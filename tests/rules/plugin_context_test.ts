@@ -91,3 +91,26 @@ Deno.test("plugin context: a restarted plugin process gets the whole context", a
     await host.close();
   }
 });
+
+Deno.test("plugin context: every plugin gets the same whole context (stringified once for all)", async () => {
+  const host = await PluginHost.start([{ module: fixture }, { module: fixture }], {
+    deadlineMs: 5_000,
+  });
+  try {
+    assert.deepEqual(host.loadErrors, []);
+    let state: EngineState = {};
+    for (let seq = 4; seq <= 6; seq++) {
+      const next = context(seq, state);
+      state = next.state;
+      const outcome = await host.evaluate(next.context);
+      assert.deepEqual(outcome.errors, [], `seq ${seq}`);
+      assert.deepEqual(
+        outcome.actions.map((action) => action.reason),
+        [digest(next.context), digest(next.context)],
+        `seq ${seq}`,
+      );
+    }
+  } finally {
+    await host.close();
+  }
+});
