@@ -6,7 +6,8 @@
  * Figures: the built-ins (synchronous, on the enforcement path: what delays a command); the
  * full round including the plugin (the whole context sent to its process as one JSON line,
  * answered, merged); the bare-echo floor (a process started like a plugin process that echoes
- * a line of the context's size: the floor of any pipe round trip); and where the rest goes (the
+ * a line of the context's size: the floor of any pipe round trip; and the same with a short
+ * answer, the traffic of a real round trip); and where the rest goes (the
  * JSON and the plugin's own work, timed in this process).
  *
  * Run: `deno run -A bench/rules.ts` (it runs itself again with the risk process's V8 flags).
@@ -114,13 +115,14 @@ function timeEach(count: number, run: (i: number) => unknown): string {
  * The floor: round trips of `line` through a process started like a plugin process that echoes
  * it (`_echo_process.ts`), written and read as the plugin host does.
  */
-async function echoFloor(line: string, runs: number): Promise<number[]> {
+async function echoFloor(line: string, runs: number, short: boolean): Promise<number[]> {
   const plugin = defaultPluginCommand();
   const args = plugin.args.map((arg) =>
     arg.endsWith("_plugin_process.ts")
       ? fileURLToPath(new URL("./_echo_process.ts", import.meta.url))
       : arg
   );
+  if (short) args.push("--short");
   const child = new Deno.Command(plugin.path, { args, stdin: "piped", stdout: "piped" }).spawn();
   const writer = child.stdin.getWriter();
   let echoed: () => void = () => {};
@@ -199,8 +201,11 @@ const contexts = inputs.map((input) =>
 );
 const lines = contexts.map((context, seq) => `evaluate ${JSON.stringify({ seq, context })}`);
 const floorStarted = performance.now();
-const floor = await echoFloor(lines[0]!, PLUGIN_RUNS);
+const floor = await echoFloor(lines[0]!, PLUGIN_RUNS, false);
 report("bare-echo floor (same line, same pipe)", floor, performance.now() - floorStarted);
+const shortStarted = performance.now();
+const short = await echoFloor(lines[0]!, PLUGIN_RUNS, true);
+report("  the line in, a short answer out", short, performance.now() - shortStarted);
 console.log(`  one evaluate line: ${lines[0]!.length.toLocaleString("en-US")} bytes of JSON`);
 const encoder = new TextEncoder();
 console.log(
