@@ -72,6 +72,10 @@ export interface MemorySample {
   /** Taken right after a full collection (`liveHeap` probes only). */
   live: boolean;
   rssMb: number;
+  /** Private (anonymous) part of the RSS; NaN where `/proc` does not tell. */
+  rssAnonMb: number;
+  /** File-backed part (mostly the executable's pages); NaN where `/proc` does not tell. */
+  rssFileMb: number;
   heapUsedMb: number;
   heapTotalMb: number;
   externalMb: number;
@@ -95,6 +99,8 @@ export interface SoakAccount {
   memory: MemoryMarks;
   /** RSS growth from half time to the end, MB (undefined without both samples). */
   rssGrowthMb: number | undefined;
+  /** The same of its private (anonymous) part. */
+  anonGrowthMb: number | undefined;
   /** RSS grew less than {@link FLAT_GROWTH_MB} from half time to the end. */
   flat: boolean;
   events: number;
@@ -188,9 +194,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         log(
           `soak: ${Math.round((Date.now() - begin) / 1000)} s, ${
             started.filter((s) => rssMb(s.risk.pid) !== undefined).length
-          } alive; mean MB rss ${mean(samples.map((m) => m.rssMb))}, heap used ${
-            mean(samples.map((m) => m.heapUsedMb))
-          }, external ${mean(samples.map((m) => m.externalMb))}`,
+          } alive; mean MB rss ${mean(samples.map((m) => m.rssMb))}, anon ${
+            mean(samples.map((m) => m.rssAnonMb))
+          }, heap used ${mean(samples.map((m) => m.heapUsedMb))}, external ${
+            mean(samples.map((m) => m.externalMb))
+          }`,
         );
       }
     }
@@ -202,9 +210,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     let totalEvents = 0;
     for (const [index, s] of started.entries()) {
       const marks = memory[index]!;
-      const rssGrowthMb = marks.half === undefined || marks.end === undefined
-        ? undefined
-        : marks.end.rssMb - marks.half.rssMb;
+      const growthOf = (pick: (m: MemorySample) => number) =>
+        marks.half === undefined || marks.end === undefined
+          ? undefined
+          : pick(marks.end) - pick(marks.half);
+      const rssGrowthMb = growthOf((m) => m.rssMb);
       const { verdict, summary } = await verdictOf(store, s.account, {
         targetMs: options.targetMs ?? 5_000,
       });
@@ -219,6 +229,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         exitCode: exitCodes[index]!,
         memory: marks,
         rssGrowthMb,
+        anonGrowthMb: growthOf((m) => m.rssAnonMb),
         flat: rssGrowthMb !== undefined && rssGrowthMb < FLAT_GROWTH_MB,
         events,
       });
@@ -296,17 +307,19 @@ export function soakReport(result: SoakResult): string {
     `${result.accounts.length}${notFlat.length === 0 ? "" : ` (not: ${notFlat.join(", ")})`} | ` +
     `${result.accounts.length} of ${result.accounts.length} |`,
     "",
-    "Memory per process in MB at 1 minute / half time / end, from `Deno.memoryUsage()` " +
-    "sampled inside it every 5 s: RSS (the process), heap used (V8's live objects and " +
-    "garbage not yet collected), external (memory outside the heap that V8 is told of). " +
-    `Flat: RSS grew less than ${FLAT_GROWTH_MB} MB from half time to the end.`,
+    "Memory per process in MB at 1 minute / half time / end, sampled inside it every 5 s " +
+    "(`Deno.memoryUsage()`, `/proc/self/status`): RSS, and of it the private part (anon: " +
+    "V8's heap, the allocator, SQLite; the rest is mostly the executable's pages); heap used " +
+    "(V8's objects, live or not yet collected); external (memory outside the heap that V8 " +
+    `is told of). Flat: RSS grew less than ${FLAT_GROWTH_MB} MB from half time to the end.`,
     "",
-    "| login | scenario | limits | RSS MB | heap used MB | external MB | RSS half to end | events | oracle |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| login | scenario | limits | RSS MB | anon MB | heap used MB | external MB | half to end: RSS, anon | events | oracle |",
+    "|---|---|---|---|---|---|---|---|---|---|",
     ...result.accounts.map((a) =>
       `| ${a.login} | ${a.scenario} | \`${a.limits}\` | ${marks(a.memory, (m) => m.rssMb)} | ` +
+      `${marks(a.memory, (m) => m.rssAnonMb)} | ` +
       `${marks(a.memory, (m) => m.heapUsedMb)} | ${marks(a.memory, (m) => m.externalMb)} | ` +
-      `${growth(a.rssGrowthMb)} ${a.flat ? "flat" : "NOT FLAT"} | ` +
+      `${growth(a.rssGrowthMb)}, ${growth(a.anonGrowthMb)} ${a.flat ? "flat" : "NOT FLAT"} | ` +
       `${a.events} | ${a.verdict.ok && a.exitCode === 0 ? "ok" : "BROKEN"}: ${a.summary}` +
       `${a.exitCode === 0 ? "" : ` (exit ${a.exitCode})`} |`
     ),
@@ -318,12 +331,13 @@ export function soakReport(result: SoakResult): string {
 /** `a / b / c` of one measure at the three marks. */
 function marks(memory: MemoryMarks, pick: (sample: MemorySample) => number): string {
   return [memory.oneMinute, memory.half, memory.end].map((m) =>
-    m === undefined ? "n/a" : pick(m).toFixed(0)
+    m === undefined || Number.isNaN(pick(m)) ? "n/a" : pick(m).toFixed(0)
   ).join(" / ");
 }
 
 function growth(mb: number | undefined): string {
-  return mb === undefined ? "n/a" : `${mb >= 0 ? "+" : ""}${mb.toFixed(1)} MB`;
+  if (mb === undefined || Number.isNaN(mb)) return "n/a";
+  return `${mb >= 0 ? "+" : ""}${mb.toFixed(1)}`;
 }
 
 function memoryFile(dir: string, login: number): string {
@@ -341,6 +355,8 @@ async function memorySamples(path: string): Promise<MemorySample[]> {
         t: Number(raw.t) / 1000,
         live: raw.live === true,
         rssMb: mb(raw.rss),
+        rssAnonMb: raw.rssAnon === undefined ? NaN : mb(raw.rssAnon),
+        rssFileMb: raw.rssFile === undefined ? NaN : mb(raw.rssFile),
         heapUsedMb: mb(raw.heapUsed),
         heapTotalMb: mb(raw.heapTotal),
         externalMb: mb(raw.external),
