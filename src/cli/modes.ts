@@ -28,6 +28,7 @@ import { type CliContext, startCommand } from "./context.ts";
 import { type RiskModeOptions, runRiskMode } from "./risk_mode.ts";
 // The web server is loaded only when admin serves the dashboard (--dashboard).
 import { DASHBOARD_TOKEN_ENV, parseListen } from "../dashboard/listen.ts";
+import type { DashboardServer, ServeDashboardOptions } from "../dashboard/mod.ts";
 
 /** Admin-only options, as parsed from the command line. */
 interface AdminModeExtras {
@@ -197,20 +198,13 @@ async function runAdminMode(
       ...(config.webhook_url === undefined ? {} : { RISKGUARD_WEBHOOK_URL: config.webhook_url }),
     });
     // The dashboard in this process, on admin's store; it ends with admin (same signal).
-    // A dashboard that cannot start (port taken, no token on a public address) is reported and
-    // admin guards without it: a page must never keep accounts unguarded.
-    const dashboard = extras.dashboard === undefined
-      ? undefined
-      : await (await import("../dashboard/mod.ts")).serveDashboard({
-        store,
-        listen: extras.dashboard,
-        token: ctx.env[DASHBOARD_TOKEN_ENV],
-        signal: ctx.stopSignal,
-        staleMs: config.ping_interval_s * 3_000,
-      }).catch((error) => {
-        logger("admin").error("dashboard not served: {error}", { error: describeError(error) });
-        return undefined;
-      });
+    const dashboard = extras.dashboard === undefined ? undefined : await serveAdminDashboard({
+      store,
+      listen: extras.dashboard,
+      token: ctx.env[DASHBOARD_TOKEN_ENV],
+      signal: ctx.stopSignal,
+      staleMs: config.ping_interval_s * 3_000,
+    });
     await runAdmin({
       store,
       host: config.host,
@@ -229,4 +223,27 @@ async function runAdminMode(
     await channel?.close();
     await store.close();
   }
+}
+
+/** What admin uses of the dashboard module. */
+type DashboardModule = Pick<typeof import("../dashboard/mod.ts"), "serveDashboard">;
+
+/**
+ * Serves the dashboard in admin's process, loading its module (the web server) only now. A
+ * dashboard that cannot load or start (a module that fails to load, a port taken, no token on a
+ * public address) is reported and resolves to undefined: admin guards without it, since a page
+ * must never keep accounts unguarded. `load` is a parameter so that a test can make it fail.
+ */
+export function serveAdminDashboard(
+  options: ServeDashboardOptions,
+  load: () => Promise<DashboardModule> = () => import("../dashboard/mod.ts"),
+): Promise<DashboardServer | undefined> {
+  // Loading is inside the chain: a module that fails to load is caught like a failing start.
+  return Promise.resolve()
+    .then(load)
+    .then((module) => module.serveDashboard(options))
+    .catch((error) => {
+      logger("admin").error("dashboard not served: {error}", { error: describeError(error) });
+      return undefined;
+    });
 }

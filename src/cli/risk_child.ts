@@ -35,7 +35,8 @@ export function adminChildOptions(
     const flag = args[i]!;
     const value = args[i + 1]!;
     if (!(CHILD_FLAGS as readonly string[]).includes(flag) || values.has(flag)) return undefined;
-    if (value === "" || value.startsWith("-")) return undefined;
+    // A blank value is refused as a missing one is: the full command line says why.
+    if (value.trim() === "" || value.startsWith("-")) return undefined;
     values.set(flag, value);
   }
   return {

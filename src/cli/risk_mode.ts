@@ -71,7 +71,9 @@ export async function runRiskMode(
     AbortSignal.any([ctx.stopSignal, stopAsked.signal]),
   );
   void child?.stopped.then(() => {
-    if (!ctx.stopSignal.aborted) logger("risk").info("admin asked this process to stop");
+    // `stopped` also resolves once this process stops for its own reasons: only a request is news.
+    const requested = !ctx.stopSignal.aborted && !stopAsked.signal.aborted;
+    if (requested) logger("risk").info("admin asked this process to stop");
     stopAsked.abort();
   });
   try {

@@ -19,11 +19,21 @@
  * - `utc_time` is the real instant (milliseconds since the Unix epoch, from `TimeGMT()`): use it
  *   for IANA time zones and for staleness.
  *
- * Numbers are JSON numbers, so finite; integers are safe integers (below 2^53).
+ * Numbers are JSON numbers, so finite; integers are safe integers (below 2^53), except the
+ * magic numbers (MQL5 ulong), which are accepted as any finite number.
  *
  * @module
  */
-import { describeValue, isRecord } from "../shared/validation.ts";
+import {
+  describeValue,
+  isCount,
+  isInteger,
+  isNonNegative,
+  isNumber,
+  isPositive,
+  isPositiveInteger,
+  isRecord,
+} from "../shared/validation.ts";
 
 /** Version of this protocol, carried by `hello`. A mismatch is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -111,7 +121,11 @@ export interface Position {
   commission: number;
   /** Open time in server time (POSITION_TIME_MSC, ms, server clock encoded as UTC). */
   open_time: number;
-  /** An integer (0 for manual trades). */
+  /**
+   * POSITION_MAGIC, 0 for manual trades: an MQL5 ulong the EA writes as a signed long, so any
+   * finite number is accepted (negative past 2^63; rounded by JSON beyond 2^53 in size: match
+   * magics with care there).
+   */
   magic: number;
   comment: string;
   /** POSITION_IDENTIFIER (equals the ticket except after a netting reversal). */
@@ -133,7 +147,7 @@ export interface Order {
   tp: number;
   /** Placement time in server time (ORDER_TIME_SETUP_MSC). */
   setup_time: number;
-  /** An integer. */
+  /** ORDER_MAGIC: an MQL5 ulong, any finite number (rounded by JSON at or above 2^53). */
   magic: number;
   comment: string;
   /** Limit price of a stop-limit order (ORDER_PRICE_STOPLIMIT), 0 otherwise. */
@@ -472,30 +486,6 @@ const BOOLEAN = "true or false";
 const COMMAND_ID = `a string of 1 to ${MAX_COMMAND_ID_LENGTH} characters`;
 const REASON = `a string of at most ${MAX_REASON_LENGTH} characters`;
 
-function isNumber(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value);
-}
-
-function isNonNegative(value: unknown): value is number {
-  return isNumber(value) && value >= 0;
-}
-
-function isPositive(value: unknown): value is number {
-  return isNumber(value) && value > 0;
-}
-
-function isInteger(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value);
-}
-
-function isCount(value: unknown): value is number {
-  return isInteger(value) && value >= 0;
-}
-
-function isPositiveInteger(value: unknown): value is number {
-  return isInteger(value) && value > 0;
-}
-
 function isString(value: unknown): value is string {
   return typeof value === "string";
 }
@@ -698,7 +688,8 @@ function positionOf(raw: unknown, i: number): Position | undefined {
   const { commission, open_time, magic, comment, identifier } = raw;
   if (!isNumber(commission)) return refuse(`positions.${i}.commission`, NUMBER, commission);
   if (!isCount(open_time)) return refuse(`positions.${i}.open_time`, COUNT, open_time);
-  if (!isInteger(magic)) return refuse(`positions.${i}.magic`, INTEGER, magic);
+  // MQL5 magic numbers are ulong: one at or above 2^53 arrives rounded, never refused.
+  if (!isNumber(magic)) return refuse(`positions.${i}.magic`, NUMBER, magic);
   if (!isString(comment)) return refuse(`positions.${i}.comment`, STRING, comment);
   const position: Position = {
     ticket,
@@ -745,7 +736,7 @@ function orderOf(raw: unknown, i: number): Order | undefined {
   if (!isNonNegative(sl)) return refuse(`orders.${i}.sl`, NON_NEGATIVE, sl);
   if (!isNonNegative(tp)) return refuse(`orders.${i}.tp`, NON_NEGATIVE, tp);
   if (!isCount(setup_time)) return refuse(`orders.${i}.setup_time`, COUNT, setup_time);
-  if (!isInteger(magic)) return refuse(`orders.${i}.magic`, INTEGER, magic);
+  if (!isNumber(magic)) return refuse(`orders.${i}.magic`, NUMBER, magic);
   if (!isString(comment)) return refuse(`orders.${i}.comment`, STRING, comment);
   const order: Order = { ticket, symbol, type, volume, price, sl, tp, setup_time, magic, comment };
   const { stop_limit, expiration } = raw;
@@ -953,7 +944,7 @@ function commandOf(value: unknown): Command | undefined {
       return { type, id };
     case "close_position": {
       const { ticket, volume, reason } = value;
-      if (!isCount(ticket)) return refuse("ticket", COUNT, ticket);
+      if (!isPositiveInteger(ticket)) return refuse("ticket", POSITIVE_INTEGER, ticket);
       if (!isNonNegative(volume)) return refuse("volume", NON_NEGATIVE, volume);
       if (!isReason(reason)) return refuse("reason", REASON, reason);
       return { type, id, ticket, volume, reason };

@@ -33,6 +33,8 @@ const price: Kind = { of: "number", above: "zero_or_more" };
 const lots = price;
 const ms: Kind = { of: "int", min: 0 };
 const ticket = ms;
+/** MQL5 magic numbers are ulong: any finite number, even past 2^53 (docs/protocol.md). */
+const magic: Kind = { of: "number" };
 const positiveInt: Kind = { of: "int", min: 1 };
 const positiveNumber: Kind = { of: "number", above: "more_than_zero" };
 const bool: Kind = { of: "boolean" };
@@ -75,7 +77,7 @@ const position: Kind = {
     swap: money,
     commission: money,
     open_time: ms,
-    magic: { of: "int" },
+    magic,
     comment: text,
     identifier: optional(ticket),
   },
@@ -102,7 +104,7 @@ const order: Kind = {
     sl: price,
     tp: price,
     setup_time: ms,
-    magic: { of: "int" },
+    magic,
     comment: text,
     stop_limit: optional(price),
     expiration: optional(ms),
@@ -229,7 +231,13 @@ const COMMANDS: Record<string, Kind> = {
   cancel_orders: { of: "object", fields: { type: literal("cancel_orders"), id: commandId } },
   close_position: {
     of: "object",
-    fields: { type: literal("close_position"), id: commandId, ticket, volume: lots, reason },
+    fields: {
+      type: literal("close_position"),
+      id: commandId,
+      ticket: positiveInt,
+      volume: lots,
+      reason,
+    },
   },
   close_all: { of: "object", fields: { type: literal("close_all"), id: commandId, reason } },
   ping: { of: "object", fields: { type: literal("ping"), id: commandId, hello: optional(bool) } },

@@ -12,7 +12,9 @@ import {
   PLAIN_USERNAME,
   PROTOCOL_VERSION,
   readCommand,
+  type Snapshot,
 } from "./protocol.ts";
+import { sampleOrder, samplePosition, sampleSnapshot } from "../rules/samples.ts";
 
 const enc = new TextEncoder();
 
@@ -116,4 +118,47 @@ Deno.test("fitReason: never leaves half of a surrogate pair", () => {
   assert.ok(cut.length <= MAX_REASON_LENGTH);
   assert.equal(cut, "c".repeat(MAX_REASON_LENGTH - 2) + "…");
   assert.doesNotThrow(() => encodeURIComponent(cut));
+});
+
+/** A valid snapshot with one position and one pending order, each with `magic`. */
+function snapshotWithMagic(magic: number): Snapshot {
+  const at = 1_767_693_600_000;
+  return sampleSnapshot({
+    utc: at,
+    positions: [samplePosition({ ticket: 7, magic }, at)],
+    orders: [{ ...sampleOrder(8, at), magic }],
+  });
+}
+
+Deno.test("protocol: a magic number past 2^53 (MQL5 ulong) keeps the snapshot", () => {
+  // 18446744073709551615 (ULONG_MAX) as JSON writes it: rounded to 2^64.
+  const json = JSON.stringify(snapshotWithMagic(0)).replaceAll(
+    '"magic":0',
+    '"magic":18446744073709551615',
+  );
+  const decoded = decodeEaMessage(enc.encode(json));
+  assert.equal(decoded.ok, true, decoded.ok ? "" : decoded.error);
+  const snapshot = decoded.ok && decoded.value.type === "snapshot" ? decoded.value : undefined;
+  assert.equal(snapshot?.positions[0]?.magic, 2 ** 64);
+  assert.equal(snapshot?.orders[0]?.magic, 2 ** 64);
+  for (const magic of [2 ** 53, 2 ** 53 + 2, -(2 ** 63), -1, 0.5]) {
+    assert.equal(
+      decodeEaMessage(encodeMessage(snapshotWithMagic(magic))).ok,
+      true,
+      `${magic}`,
+    );
+  }
+  // Still a number: a string magic is refused, naming the field.
+  const json1 = JSON.stringify(snapshotWithMagic(1)).replace('"magic":1', '"magic":"1"');
+  const text = decodeEaMessage(enc.encode(json1));
+  assert.match(!text.ok ? text.error : "", /^positions\.0\.magic: expected a finite number/);
+});
+
+Deno.test("protocol: close_position needs a ticket > 0, as docs/protocol.md says", () => {
+  const command = { type: "close_position", id: "c-1", volume: 0, reason: "r" };
+  assert.equal(readCommand({ ...command, ticket: 1 }).ok, true);
+  for (const ticket of [0, -1, 1.5, undefined]) {
+    const checked = readCommand({ ...command, ticket });
+    assert.match(!checked.ok ? checked.error : "", /^ticket: expected an integer > 0/, `${ticket}`);
+  }
 });

@@ -19,7 +19,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sha256Hex } from "../shared/sha256.ts";
-import { describeValue, isRecord } from "../shared/validation.ts";
+import { describeValue, isCount, isRecord } from "../shared/validation.ts";
 // The store's zod-free files, not its mod.ts: a risk process must not load the store's schemas.
 import {
   type DayState,
@@ -204,10 +204,6 @@ function stateProblem(field: string, issues: StateIssue[]): string {
   return first === undefined
     ? `${field}: invalid`
     : `${[field, ...first.path].join(".")}: ${first.reason}`;
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
 /** What {@link replayJournal} decided. */

@@ -34,6 +34,18 @@ export function positionRiskAtStop(position: Position, symbol: SymbolInfo): numb
 }
 
 /**
+ * The info in `symbols` on `symbol`, or undefined when it has none. By own key only: a symbol
+ * named like an `Object.prototype` key (`constructor`, `__proto__`, `toString`) must not be
+ * answered with the prototype's function.
+ */
+export function symbolInfoOf(
+  symbols: Readonly<Record<string, SymbolInfo>>,
+  symbol: string,
+): SymbolInfo | undefined {
+  return Object.hasOwn(symbols, symbol) ? symbols[symbol] : undefined;
+}
+
+/**
  * Floating P/L of a position as MT5 counts it in equity: `profit + swap`. Its commission is not
  * added: MT5 charges a deal's commission to the balance when the deal is made, so it is already
  * in the balance (equity = balance + credit + Σ (profit + swap) of the open positions).
@@ -57,7 +69,7 @@ export function createHelpers(context: RuleContext): RuleHelpers {
   const { now, server_offset: offset, snapshot } = context;
   return {
     positionRiskAtStop(position, symbol) {
-      const info = symbol ?? snapshot.symbols[position.symbol];
+      const info = symbol ?? symbolInfoOf(snapshot.symbols, position.symbol);
       if (info === undefined) {
         throw new RangeError(
           `No symbol info for ${position.symbol} (position ${position.ticket}): cannot compute ` +

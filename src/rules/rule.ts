@@ -10,6 +10,7 @@
  */
 import type { Position, RealizedToday, Snapshot, SymbolInfo } from "../mt5/protocol.ts";
 import type { Limit, RiskSettings } from "./settings.ts";
+import { isCount, isPositiveInteger } from "../shared/validation.ts";
 
 export type { Limit, RiskSettings } from "./settings.ts";
 export type { Position, RealizedToday, Snapshot, SymbolInfo } from "../mt5/protocol.ts";
@@ -319,15 +320,16 @@ function checkAction(item: unknown): string | undefined {
       if (action.scope !== "day" && action.scope !== "permanent") {
         return `lock scope must be "day" or "permanent", got ${JSON.stringify(action.scope)}`;
       }
-      if (!isEpoch(action.until)) return "lock until must be epoch milliseconds (0 = none)";
+      if (!isCount(action.until)) return "lock until must be epoch milliseconds (0 = none)";
       if (action.scope === "day" && action.until === 0) return "a day lock needs an until time";
       return undefined;
     case "cancel_orders":
     case "close_all":
       return undefined;
     case "close_position":
-      if (!Number.isSafeInteger(action.ticket) || (action.ticket as number) < 0) {
-        return "close_position ticket must be a non-negative integer";
+      // The bridge protocol refuses ticket 0 (docs/protocol.md): say so here, naming the rule.
+      if (!isPositiveInteger(action.ticket)) {
+        return "close_position ticket must be an integer > 0";
       }
       if (
         action.volume !== undefined &&
@@ -350,10 +352,6 @@ function checkAction(item: unknown): string | undefined {
     default:
       return `unknown action type ${JSON.stringify(action.type)}`;
   }
-}
-
-function isEpoch(value: unknown): boolean {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
 function typeOf(value: unknown): string {

@@ -9,6 +9,7 @@ Deno.test("checkActions keeps valid actions, stamps the rule and reports the res
     { type: "notify", level: "loud", reason: "r" },
     { type: "close_all", reason: "" },
     "nope",
+    { type: "close_position", ticket: 0, reason: "r" },
   ], "mine");
   assert.deepEqual(actions, [
     { type: "lock", rule: "mine", reason: "r", scope: "day", until: 5 },
@@ -19,6 +20,7 @@ Deno.test("checkActions keeps valid actions, stamps the rule and reports the res
     'action 3: notify level must be info, warning or critical, got "loud"',
     "action 4: reason must be a non-empty string",
     "action 5: expected an object, got string",
+    "action 6: close_position ticket must be an integer > 0",
   ]);
   assert.deepEqual(checkActions({}, "x").problems, ["evaluate() must return an array, got object"]);
 });

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Order, Position, Snapshot, SymbolInfo } from "../mt5/protocol.ts";
+import { symbolInfoOf } from "./helpers.ts";
 
 /** Contract data of the sample symbols (EURUSD-like: 1 tick = 0.00001 = 1 USD per lot). */
 export const SAMPLE_SYMBOLS: Readonly<Record<string, SymbolInfo>> = Object.freeze({
@@ -89,7 +90,7 @@ export function sampleSnapshot(options: SampleSnapshotOptions): Snapshot {
   const equity = balance + floating;
   const symbols: Record<string, SymbolInfo> = {};
   for (const item of [...positions, ...(options.orders ?? [])]) {
-    const info = SAMPLE_SYMBOLS[item.symbol];
+    const info = symbolInfoOf(SAMPLE_SYMBOLS, item.symbol);
     if (info !== undefined) symbols[item.symbol] = info;
   }
   const realized = options.realized ?? 0;

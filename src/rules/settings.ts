@@ -7,7 +7,13 @@
  * @module
  */
 import { RiskGuardError } from "../shared/errors.ts";
-import { describeValue, isRecord } from "../shared/validation.ts";
+import { describeValue, isCount, isPositive, isRecord } from "../shared/validation.ts";
+import {
+  DAILY_BASELINES,
+  type DailyBaseline,
+  DRAWDOWN_MODES,
+  type DrawdownMode,
+} from "../shared/risk_modes.ts";
 import { isValidTimeZone, parseClockTime } from "./wall_clock.ts";
 
 /** A limit in account currency (`money`) or as a percentage of a base (`percent`). */
@@ -67,11 +73,11 @@ export interface RiskSettings {
   /** Drawdown limit; percent of the initial balance. */
   max_drawdown?: {
     limit: Limit;
-    mode: "static" | "trailing_balance" | "trailing_equity";
+    mode: DrawdownMode;
     stop_at_initial: boolean;
   } | undefined;
   /** Daily reset: time, time zone and what the day is measured from. */
-  daily: { reset: string; timezone: string; baseline: "balance" | "equity" | "max" };
+  daily: { reset: string; timezone: string; baseline: DailyBaseline };
   /** Fractions of a limit at which a warning is sent (default `[0.8]`). */
   warn_at: number[];
   /** Positions without a stop loss are not allowed. */
@@ -125,8 +131,6 @@ export function parseRiskSettings(raw: unknown): RiskSettings {
 // `path: problem`). Each object reader reads every field, so that all problems are reported at
 // once. An optional field given as `undefined` stays in the result as `undefined`.
 
-const DRAWDOWN_MODES = ["static", "trailing_balance", "trailing_equity"] as const;
-const DAILY_BASELINES = ["balance", "equity", "max"] as const;
 const POSITION_RISK_ACTIONS = ["close", "notify"] as const;
 const MAX_WARNINGS = 5;
 
@@ -178,14 +182,6 @@ function settingsOf(raw: unknown, issues: string[]): RiskSettings | undefined {
 function refuse(issues: string[], path: string, expected: string, value: unknown): undefined {
   issues.push(`${path}: expected ${expected}, got ${describeValue(value)}`);
   return undefined;
-}
-
-function isPositive(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value) && value > 0;
-}
-
-function isCount(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
 function optionalLimit(raw: unknown, path: string, issues: string[]): Limit | undefined {

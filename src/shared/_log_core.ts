@@ -1,8 +1,9 @@
 /**
  * The logging core: loggers by category, levels, records with structured properties and
  * `{name}` message templates, and the routes that hand records to sinks, redacted
- * (`_log_redaction.ts`): no sink ever sees a secret. No IO here: `logging.ts` configures the
- * routes and their sinks.
+ * (`_log_redaction.ts`; values it cannot copy, such as class instances, are masked by the formats
+ * as they are written, `_log_format.ts`): no output ever shows a secret. No IO here: `logging.ts`
+ * configures the routes and their sinks.
  *
  * It is our own small code rather than a logging library because every risk child loads it,
  * and a child must not load any npm package (issue 16: the first one costs ~5 MB of RSS).

@@ -4,7 +4,7 @@
  * @module
  */
 import { type LogRecord, parseTemplate } from "./_log_core.ts";
-import { maskSecretsInText } from "./secrets.ts";
+import { isSecretField, MASK, maskSecretsInText, redactValue } from "./secrets.ts";
 
 const LEVEL_LABELS: Readonly<Record<LogRecord["level"], string>> = {
   trace: "TRC",
@@ -53,7 +53,8 @@ export function formatJsonLine(record: LogRecord): string {
   try {
     return `${JSON.stringify(entry, jsonValue)}\n`;
   } catch {
-    // A value JSON cannot write (a cycle inside a class instance): its text instead.
+    // A value JSON cannot write (a cycle inside a class instance): its text instead, masked as
+    // every string is by the replacer.
     const properties = Object.fromEntries(
       Object.entries(record.properties).map(([key, value]) => [key, String(value)]),
     );
@@ -78,11 +79,22 @@ function show(value: unknown): string | undefined {
   try {
     return JSON.stringify(value, jsonValue);
   } catch {
-    return String(value);
+    return maskSecretsInText(String(value));
   }
 }
 
-function jsonValue(_key: string, value: unknown): unknown {
+/**
+ * The replacer of every value written as JSON. Redaction before the sinks masks plain objects
+ * only; a class instance, a `URL` or a value with `toJSON` reaches this point as it was logged,
+ * and JSON.stringify has already called its `toJSON` when it gets here. So, at any depth: a
+ * field with a secret-looking name is masked, every string has the secrets in its text masked,
+ * an array has the value after a secret flag masked.
+ */
+function jsonValue(key: string, value: unknown): unknown {
+  if (key !== "" && isSecretField(key)) return MASK;
+  if (typeof value === "string") return maskSecretsInText(value);
+  // A copy whose items after `--password` and the like are masked; its items come back here.
+  if (Array.isArray(value)) return redactValue(value);
   if (typeof value === "bigint") return value.toString();
   if (value instanceof Error) {
     return {

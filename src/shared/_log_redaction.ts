@@ -12,6 +12,10 @@ import { isSecretField, MASK, maskSecretsInText, redactValue } from "./secrets.t
  * {@link MASK}, every value has its secret fields (however deep) and the secrets in its text
  * masked (see `redactValue`), an error keeps its name and its masked message and stack, and the
  * template's own text is masked too (a message built with `${uri}` instead of `{uri}`).
+ *
+ * `redactValue` copies plain objects and arrays only: a class instance, a `URL` or a value with
+ * `toJSON` passes through as it is, and the formats mask it as they serialise it
+ * (`_log_format.ts`). A sink that writes values any other way must do the same.
  */
 export function redactRecord(record: LogRecord): LogRecord {
   const properties: Record<string, unknown> = {};

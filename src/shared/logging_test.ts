@@ -216,3 +216,55 @@ Deno.test("logging: a value that throws while it is redacted drops its record, n
   }
   assert.deepEqual(collector.records.map((record) => record.rawMessage), ["fine"]);
 });
+
+Deno.test("logging: secrets inside class instances, URLs and toJSON values reach neither console nor file", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/riskguard.jsonl`;
+  const lines: string[] = [];
+  const secrets = [
+    "UrlPass61",
+    "ClassPass62",
+    "ClassTok63",
+    "JsonPass64",
+    "UriPass65",
+    "CyclePass66",
+  ];
+  class Account {
+    login = 5012345;
+    password = secrets[1];
+    session = { deeper: { token: secrets[2] } };
+    store = `mongodb://trader:${secrets[4]}@db.example.net/riskguard`;
+  }
+  class Cyclic {
+    self = this;
+    toString(): string {
+      return `mongodb://trader:${secrets[5]}@db.example.net/riskguard`;
+    }
+  }
+  const withToJson = {
+    toJSON: () => ({ user: "trader", nested: [{ password: secrets[3] }], args: ["--token", "x1"] }),
+  };
+  try {
+    await setupLogging({ level: "info", file, writeConsole: (line) => lines.push(line) });
+    const log = logger("risk");
+    log.info("store {url}", { url: new URL(`mongodb://trader:${secrets[0]}@db.example.net/rg`) });
+    log.info("account {account}", { account: new Account(), extra: new Account() });
+    log.info("options {options}", { options: withToJson, more: [withToJson] });
+    log.info("uri {uri}", { uri: `mongodb://trader:${secrets[4]}@db.example.net/rg` });
+    log.info("cyclic {value}", { value: new Cyclic() });
+  } finally {
+    await shutdownLogging();
+  }
+  const fileText = await Deno.readTextFile(file);
+  await Deno.remove(dir, { recursive: true });
+  const consoleText = lines.join("");
+  for (const [name, text] of [["console", consoleText], ["file", fileText]] as const) {
+    assert.equal(text.trim().split("\n").length, 5, `${name}: one line per record\n${text}`);
+    for (const secret of [...secrets, "x1"]) {
+      assert.ok(!text.includes(secret), `${name} leaks ${secret}:\n${text}`);
+    }
+    // What is not secret stays readable.
+    assert.match(text, /trader:\*\*\*\*@db\.example\.net/, name);
+    assert.match(text, /5012345/, name);
+  }
+});

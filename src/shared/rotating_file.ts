@@ -19,6 +19,9 @@ export interface RotatingFileOptions {
 
 const encoder = new TextEncoder();
 
+/** The live file's name while a rotation moves it (`<file>.rotating`). */
+const ASIDE_SUFFIX = ".rotating";
+
 /** An append-only text file rotated by size. Synchronous: one write per call, in order. */
 export class RotatingFile {
   readonly #path: string;
@@ -65,20 +68,52 @@ export class RotatingFile {
     file?.close();
   }
 
+  /**
+   * Moves the file to `.1`, `.1` to `.2` and so on (the oldest is dropped). The live file is
+   * moved first, to a temporary name: when that fails (on Windows another program may hold it
+   * open), nothing else has moved, and it is appended to again. Shifting the rotated files first
+   * would drop the oldest at every failed try while the live file stayed where it was. A file that
+   * is not a regular file (`/dev/null`, a pipe) is never rotated.
+   */
   #rotate(): void {
     this.#closeFile();
+    const aside = `${this.#path}${ASIDE_SUFFIX}`;
+    try {
+      if (!Deno.statSync(this.#path).isFile) {
+        // Never rotated; looked at again a `maxBytes` later.
+        this.#limit = this.#size + this.#options.maxBytes;
+      } else if (!exists(aside)) {
+        Deno.renameSync(this.#path, aside);
+      }
+      // else: an earlier rotation was cut short (a crash, or a failure below that could not be
+      // undone): its file, older than the live one, is shifted in now; the live file next time.
+    } catch {
+      // Go on appending, and try again once the file has grown by another `maxBytes`, not at
+      // every line.
+      this.#limit = this.#size + this.#options.maxBytes;
+    }
+    if (exists(aside)) this.#shiftIn(aside);
+    this.#reopen();
+  }
+
+  /** Shifts the rotated files up by one and moves `aside` to `.1`; undoes what it can on a failure. */
+  #shiftIn(aside: string): void {
     try {
       for (let index = this.#options.maxFiles - 1; index >= 1; index--) {
         renameIfPresent(`${this.#path}.${index}`, `${this.#path}.${index + 1}`);
       }
-      Deno.renameSync(this.#path, `${this.#path}.1`);
+      Deno.renameSync(aside, `${this.#path}.1`);
     } catch {
-      // The file could not be moved (on Windows another program may hold it open): go on
-      // appending to it, and try again once it has grown by another `maxBytes`, not at every
-      // line.
+      // A rotated file could not be moved (a folder squats its next name): the live file goes
+      // back to its name and is appended to, and the next try is a `maxBytes` later. If even
+      // that fails it keeps its temporary name, and the next rotation shifts it in first.
       this.#limit = this.#size + this.#options.maxBytes;
+      try {
+        if (!exists(this.#path)) Deno.renameSync(aside, this.#path);
+      } catch {
+        // left under its temporary name (see above)
+      }
     }
-    this.#reopen();
   }
 
   #reopen(): void {
@@ -100,6 +135,16 @@ function openPrivate(path: string): Deno.FsFile {
     }
   }
   return file;
+}
+
+/** True when something (file, folder, link) has this name. */
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function renameIfPresent(from: string, to: string): void {

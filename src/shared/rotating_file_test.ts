@@ -105,3 +105,94 @@ Deno.test("rotating file: writing after close throws", async () => {
     assert.throws(() => file.write("x\n"), /is closed/);
   });
 });
+
+/** Runs `command`; false when it cannot run or fails (then the test that needs it is skipped). */
+function tryRun(command: string, args: string[]): boolean {
+  try {
+    return new Deno.Command(command, { args, stdout: "null", stderr: "null" }).outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("rotating file: a live file that cannot be moved costs no rotated file, however often it is tried", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/app.log`;
+    Deno.writeTextFileSync(`${path}.1`, "r1\n");
+    Deno.writeTextFileSync(`${path}.2`, "r2\n");
+    Deno.writeTextFileSync(path, "");
+    // Append-only (Linux, root, ext4 and the like): it can be appended to but not renamed, as a
+    // file another program holds open on Windows.
+    if (!tryRun("chattr", ["+a", path])) {
+      console.log("SKIPPED: chattr +a is not available here (needs root on ext4 or the like)");
+      return;
+    }
+    try {
+      const file = new RotatingFile(path, { maxBytes: 10, maxFiles: 2 });
+      for (let index = 0; index < 6; index++) file.write(`line ${index}\n`); // 7 bytes each
+      file.close();
+    } finally {
+      tryRun("chattr", ["-a", path]);
+    }
+    assert.equal(read(`${path}.1`), "r1\n");
+    assert.equal(read(`${path}.2`), "r2\n");
+    assert.equal(read(path), [0, 1, 2, 3, 4, 5].map((index) => `line ${index}\n`).join(""));
+    assert.equal(read(`${path}.rotating`), undefined);
+  });
+});
+
+Deno.test("rotating file: a folder squatting a rotated name undoes the rotation; no line is lost", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/app.log`;
+    Deno.writeTextFileSync(`${path}.1`, "r1\n");
+    Deno.writeTextFileSync(`${path}.2`, "r2\n");
+    // `.2` cannot move to `.3`: a non-empty folder is there.
+    Deno.mkdirSync(`${path}.3`);
+    Deno.writeTextFileSync(`${path}.3/keep`, "");
+    const file = new RotatingFile(path, { maxBytes: 10, maxFiles: 3 });
+    file.write("1234567\n");
+    file.write("abcdefg\n"); // would pass 10: the rotation fails half-way and is undone
+    file.write("x\n"); // no new try before 16 + 10 bytes
+    file.close();
+    assert.equal(read(path), "1234567\nabcdefg\nx\n");
+    assert.equal(read(`${path}.1`), "r1\n");
+    assert.equal(read(`${path}.2`), "r2\n");
+    assert.equal(read(`${path}.rotating`), undefined);
+  });
+});
+
+Deno.test("rotating file: a rotation cut short is finished first (its file is older than the live one)", async () => {
+  await withDir((dir) => {
+    const path = `${dir}/app.log`;
+    Deno.writeTextFileSync(`${path}.rotating`, "interrupted\n");
+    const file = new RotatingFile(path, { maxBytes: 10, maxFiles: 3 });
+    file.write("1234567\n");
+    file.write("abcdefg\n"); // rotates: the interrupted file becomes .1, the live one stays
+    file.write("x\n"); // rotates the live file
+    file.close();
+    assert.equal(read(`${path}.2`), "interrupted\n");
+    assert.equal(read(`${path}.1`), "1234567\nabcdefg\n");
+    assert.equal(read(path), "x\n");
+    assert.equal(read(`${path}.rotating`), undefined);
+  });
+});
+
+Deno.test({
+  name: "rotating file: a device is written to and never rotated",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    await withDir((dir) => {
+      const path = `${dir}/null`;
+      // A character device like /dev/null (1, 3), in a folder of our own (needs root).
+      if (!tryRun("mknod", [path, "c", "1", "3"])) {
+        console.log("SKIPPED: mknod is not allowed here (needs root)");
+        return;
+      }
+      const file = new RotatingFile(path, { maxBytes: 10, maxFiles: 2 });
+      for (let index = 0; index < 5; index++) file.write("1234567\n");
+      file.close();
+      assert.ok(Deno.statSync(path).isCharDevice, "the device is still there");
+      assert.equal(read(`${path}.1`), undefined, "nothing rotated");
+    });
+  },
+});

@@ -34,3 +34,33 @@ export function kindOf(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   return typeof value === "object" ? "an object" : typeof value;
 }
+
+/** A finite number (what JSON can hold). */
+export function isNumber(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value);
+}
+
+/** A finite number >= 0. */
+export function isNonNegative(value: unknown): value is number {
+  return isNumber(value) && value >= 0;
+}
+
+/** A finite number > 0. */
+export function isPositive(value: unknown): value is number {
+  return isNumber(value) && value > 0;
+}
+
+/** A safe integer (below 2^53 either way, so exact in a JSON number). */
+export function isInteger(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value);
+}
+
+/** A safe integer >= 0: a count, a ticket, a time in ms. */
+export function isCount(value: unknown): value is number {
+  return isInteger(value) && value >= 0;
+}
+
+/** A safe integer > 0. */
+export function isPositiveInteger(value: unknown): value is number {
+  return isInteger(value) && value > 0;
+}

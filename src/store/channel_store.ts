@@ -6,10 +6,12 @@
  * database driver.
  *
  * When admin is gone (the connection drops or cannot be made) and a `fallback` is given, the
- * child goes on **directly with its own configuration**: the calls in flight fail as
- * `STORE_UNAVAILABLE` (the write queue keeps them and retries, as in any store outage), and
- * every later call goes to the store the fallback opens (with the child's own `--store`, which
- * admin passes to its children anyway). The child stays on it until it ends; a restarted admin
+ * child goes on **directly with its own configuration**: every later call goes to the store
+ * the fallback opens (with the child's own `--store`, which admin passes to its children
+ * anyway), and so do the calls that were in flight when the connection dropped: they are made
+ * again there, since not every caller has a queue to retry them (a child still claiming its
+ * account when admin dies must not exit over it). A write admin had already done before it died
+ * may so be done twice, as when a store outage loses a reply and the write queue retries. The child stays on it until it ends; a restarted admin
  * adopts it as it is, and its next start is through admin again. Without a fallback (tests),
  * a later call connects to admin again.
  *
@@ -304,9 +306,16 @@ export class ChannelStore implements Store {
 
   async #call(method: string, args: unknown[]): Promise<unknown> {
     const route = await this.#route();
-    if (route instanceof Connection) return await route.call(method, [...args]);
-    const fn = (route as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!;
-    return await fn.apply(route, args);
+    if (!(route instanceof Connection)) return await callDirect(route, method, args);
+    try {
+      return await route.call(method, [...args]);
+    } catch (error) {
+      const dropped = error instanceof StoreUnavailableError && !route.alive;
+      if (!dropped || this.#closed || this.#options.fallback === undefined) throw error;
+      // Admin went away with this call in flight: made again on the child's own store.
+      this.#goDirect();
+      return await callDirect(await this.#directOrThrow(), method, args);
+    }
   }
 
   #watch(connection: Connection): void {
@@ -346,6 +355,12 @@ export class ChannelStore implements Store {
       );
     }
   }
+}
+
+/** Calls `method` of a store opened directly. */
+function callDirect(store: Store, method: string, args: unknown[]): Promise<unknown> {
+  const fn = (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method]!;
+  return fn.apply(store, args);
 }
 
 type Inner = { remote: Connection; id: number } | { direct: ElementFeed };

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { describeValue, isRecord } from "../shared/validation.ts";
+import { describeValue, isCount, isNumber, isRecord } from "../shared/validation.ts";
 
 /**
  * Persisted daily baseline (owned by the risk engine; stored as given). The same shape as the
@@ -33,7 +33,7 @@ export interface PeakState {
   initial_balance: number;
   high_balance: number;
   high_equity: number;
-  /** UTC epoch ms. */
+  /** UTC epoch ms: an integer >= 0. */
   since: number;
 }
 
@@ -85,7 +85,7 @@ export function readPeakState(raw: unknown, issues: StateIssue[]): PeakState | u
   const initial_balance = numberAt(raw.initial_balance, ["initial_balance"], issues);
   const high_balance = numberAt(raw.high_balance, ["high_balance"], issues);
   const high_equity = numberAt(raw.high_equity, ["high_equity"], issues);
-  const since = numberAt(raw.since, ["since"], issues);
+  const since = countAt(raw.since, ["since"], issues);
   if (
     initial_balance === undefined || high_balance === undefined || high_equity === undefined ||
     since === undefined
@@ -109,8 +109,11 @@ function refuse(
 }
 
 function numberAt(raw: unknown, path: string[], issues: StateIssue[]): number | undefined {
-  if (typeof raw === "number" && Number.isFinite(raw)) return raw;
-  return refuse(issues, path, "a number", raw);
+  return isNumber(raw) ? raw : refuse(issues, path, "a number", raw);
+}
+
+function countAt(raw: unknown, path: string[], issues: StateIssue[]): number | undefined {
+  return isCount(raw) ? raw : refuse(issues, path, "an integer >= 0", raw);
 }
 
 function dateAt(raw: unknown, path: string[], issues: StateIssue[]): string | undefined {

@@ -29,10 +29,8 @@ export const INSTANCE_STATUSES = ["FREE", "OCCUPIED", "UNUSABLE"] as const;
 /** A state of an instance. */
 export type InstanceStatus = typeof INSTANCE_STATUSES[number];
 
-/** Drawdown modes. */
-export const DRAWDOWN_MODES = ["static", "trailing_balance", "trailing_equity"] as const;
-/** Daily baselines. */
-export const DAILY_BASELINES = ["balance", "equity", "max"] as const;
+/** Drawdown modes and daily baselines (shared with the rules' settings parser). */
+export { DAILY_BASELINES, DRAWDOWN_MODES } from "../shared/risk_modes.ts";
 
 /** At most this many positions (and as many pending orders) are listed in `metrics`. */
 export const MAX_LISTED_TRADES = 500;

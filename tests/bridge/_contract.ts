@@ -249,37 +249,34 @@ export function eaContract(name: string, factory: EaPeerFactory, ignore = false)
     }
   });
 
-  test("close_position without a ticket, or with ticket 0, is refused with 10013 (never ok)", async () => {
+  test("close_position without a ticket, or with ticket 0: the agent never sends it, the EA refuses it", async () => {
     const s = await session(factory);
     try {
       const state = (await s.rec.wait("snapshot", (e) => withState(e.snapshot))).snapshot;
-      const zero = await s.bridge.send({
-        type: "close_position",
-        ticket: 0,
-        volume: 0,
-        reason: "zero",
-      });
-      assert.equal(zero.ok, false, JSON.stringify(zero));
-      assert.equal(zero.retcode, 10013);
-      assert.deepEqual(zero.results?.map((r) => [r.ticket, r.ok, r.retcode]), [[0, false, 10013]]);
-      // The agent's schema requires a ticket: Bridge.send refuses to send one without it.
+      // The agent's validator requires a ticket > 0: Bridge.send refuses to send one without it
+      // or with ticket 0.
+      const zero = { type: "close_position", ticket: 0, volume: 0, reason: "zero" } as Command;
       const missing = {
         type: "close_position",
         volume: 0,
         reason: "missing",
       } as unknown as Command;
-      await assert.rejects(s.bridge.send(missing), /breaks the protocol \(ticket: /);
-      // A broken agent could still send it: the EA answers (an ack no command waits for here)
-      // and closes nothing.
+      for (const command of [zero, missing]) {
+        await assert.rejects(s.bridge.send(command), /breaks the protocol \(ticket: /);
+      }
+      // A broken agent could still send them: the EA answers each (acks no command waits for
+      // here) and closes nothing.
       const unknownBefore = s.bridge.stats.unknownAcks;
-      await s.bridge.sendRaw(
-        new TextEncoder().encode(JSON.stringify({ ...missing, id: "raw-missing-ticket" })),
-      );
+      for (const [index, command] of [zero, missing].entries()) {
+        await s.bridge.sendRaw(
+          new TextEncoder().encode(JSON.stringify({ ...command, id: `raw-bad-ticket-${index}` })),
+        );
+      }
       const deadline = Date.now() + 5_000;
-      while (s.bridge.stats.unknownAcks === unknownBefore && Date.now() < deadline) {
+      while (s.bridge.stats.unknownAcks < unknownBefore + 2 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      assert.equal(s.bridge.stats.unknownAcks, unknownBefore + 1, "the EA answered it");
+      assert.equal(s.bridge.stats.unknownAcks, unknownBefore + 2, "the EA answered both");
       const ping = await s.bridge.send({ type: "ping" });
       assert.equal(ping.ok, true);
       const after = s.rec.snapshots.at(-1)!;

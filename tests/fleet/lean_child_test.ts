@@ -76,6 +76,14 @@ Deno.test("admin's command line for a child takes the lean path, and only with a
   assert.equal(adminChildOptions(args, {}), undefined, "no channel: the full command line");
   assert.equal(adminChildOptions([...args, "--dry-run"], withChannel), undefined);
   assert.equal(adminChildOptions(["--mode", "risk", "--help"], withChannel), undefined);
+  for (const blank of ["", " ", "\t"]) {
+    const blankId = args.map((a, i) => args[i - 1] === "--element_id" ? blank : a);
+    assert.equal(
+      adminChildOptions(blankId, withChannel),
+      undefined,
+      `element id ${JSON.stringify(blank)}`,
+    );
+  }
   assert.equal(
     adminChildOptions(args.map((a) => a === "--pathway" ? "--rules" : a), withChannel),
     undefined,

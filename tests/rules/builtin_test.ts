@@ -325,6 +325,14 @@ Deno.test("max_position_risk: loss at stop vs limit, missing stops, policy", () 
       limit: money(500),
       expected: ["notify"],
     },
+    // A symbol named like an Object.prototype key is not in `symbols`: no info, a warning
+    // (never the prototype's function taken for symbol info).
+    ...["constructor", "__proto__", "toString"].map((symbol, index) => ({
+      name: `no symbol info for ${symbol}`,
+      position: eur(10 + index, { symbol, sl: 1.095 }),
+      limit: money(100),
+      expected: ["notify"],
+    })),
     {
       name: "notify policy",
       position: eur(7, { sl: 1.095 }),

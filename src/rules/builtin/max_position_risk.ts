@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { symbolInfoOf } from "../helpers.ts";
 import { defineRule, type Limit, type RuleAction } from "../rule.ts";
 
 /** Options of {@link maxPositionRisk}. */
@@ -30,7 +31,7 @@ export const maxPositionRisk = defineRule<PositionRiskOptions>({
       ? Infinity
       : helpers.resolveLimit(options.limit, snapshot.account.balance);
     for (const position of snapshot.positions) {
-      const info = snapshot.symbols[position.symbol];
+      const info = symbolInfoOf(snapshot.symbols, position.symbol);
       let reason: string | undefined;
       if (position.sl === 0) {
         if (options.require_stop_loss) {

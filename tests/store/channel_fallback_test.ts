@@ -1,0 +1,98 @@
+/**
+ * A call in flight through admin's channel when admin goes away is made again on the child's
+ * own store (the fallback), instead of failing: a child still claiming its account at that
+ * moment has no queue to retry for it, and used to exit (found by the admin kill -9 drill on
+ * MongoDB, where admin died while its children were taking their leases).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  ChannelStore,
+  openStore,
+  type Store,
+  StoreChannelServer,
+  StoreUnavailableError,
+} from "../../src/store/mod.ts";
+
+const TOKEN = "a-token-of-sixteen-or-more";
+
+/** `store` whose `getElement` waits, once `hold` is set, until the test lets it go. */
+function holdingGetElement(store: Store) {
+  let reached!: () => void;
+  const arrived = new Promise<void>((resolve) => reached = resolve);
+  const held = new Proxy(store, {
+    get(target, key, receiver) {
+      if (key !== "getElement") return Reflect.get(target, key, receiver);
+      return () => {
+        reached();
+        return new Promise(() => {}); // never answers: admin dies first
+      };
+    },
+  });
+  return { held, arrived };
+}
+
+async function seeded(dir: string) {
+  const spec = `sqlite:${dir}/store.db`;
+  const store = await openStore(spec);
+  const inserted = await store.insertElement({
+    server: "S",
+    login: 4_242,
+    password: "p",
+    max_daily_loss: 100,
+  });
+  assert.ok(inserted.ok);
+  return { spec, store, id: inserted.element.id };
+}
+
+Deno.test("channel store: a call in flight when admin goes away is made on the fallback store", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "riskguard-channel-fallback-" });
+  const { spec, store, id } = await seeded(dir);
+  const { held, arrived } = holdingGetElement(store);
+  const server = StoreChannelServer.listen(held, { token: TOKEN });
+  let fallbacks = 0;
+  const child = await ChannelStore.connect({
+    address: server.address,
+    token: TOKEN,
+    fallback: () => {
+      fallbacks++;
+      return openStore(spec);
+    },
+  });
+  try {
+    assert.equal(child.throughAdmin, true);
+    const call = child.getElement(id);
+    await arrived;
+    await server.close();
+    const parsed = await call;
+    assert.equal(parsed?.valid, true);
+    assert.equal(parsed?.valid && parsed.element.login, 4_242);
+    assert.equal(child.throughAdmin, false);
+    assert.equal(fallbacks, 1);
+  } finally {
+    await child.close();
+    await server.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("channel store: without a fallback, a call in flight when admin goes away fails as unavailable", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "riskguard-channel-fallback-" });
+  const { store, id } = await seeded(dir);
+  const { held, arrived } = holdingGetElement(store);
+  const server = StoreChannelServer.listen(held, { token: TOKEN });
+  const child = await ChannelStore.connect({ address: server.address, token: TOKEN });
+  try {
+    const call = child.getElement(id);
+    await arrived;
+    await server.close();
+    await assert.rejects(call, StoreUnavailableError);
+  } finally {
+    await child.close();
+    await server.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
