@@ -123,15 +123,22 @@ export interface SoakResult {
   flat: number;
   /** True when every promise held and every process ended with 0. */
   ok: boolean;
+  /** Where the run's files were kept (when an account broke: truth logs, outputs, store). */
+  keptDir?: string;
 }
 
-/** Runs the soak and returns what it measured (temporary files are removed). */
+/**
+ * Runs the soak and returns what it measured. Temporary files are removed, unless an account
+ * broke: then its folder stays (`keptDir`) with the truth logs, the store and the output of each
+ * broken account's process (`output-<login>.txt`).
+ */
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const log = options.log ?? (() => {});
   const random = mulberry32(options.seed);
   const dir = await Deno.makeTempDir({ prefix: "riskguard-soak-" });
   const spec = `sqlite:${dir}/soak.db`;
   const store = await openStore(spec);
+  let keep = false;
   const started: {
     login: number;
     account: DrillAccount;
@@ -241,6 +248,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const missed = sum(accounts.map((a) => a.verdict.missed.length));
     const falseLocks = sum(accounts.map((a) => a.verdict.falseLocks.length));
     const broken = accounts.filter((a) => !a.verdict.ok || a.exitCode !== 0).length;
+    if (broken > 0) {
+      // What a broken account did is in its truth log and its process's output: keep them.
+      keep = true;
+      for (const [index, s] of started.entries()) {
+        const a = accounts[index]!;
+        if (a.verdict.ok && a.exitCode === 0) continue;
+        await Deno.writeTextFile(`${dir}/output-${s.login}.txt`, s.risk.output());
+      }
+      log(`soak: broken accounts: truth logs, outputs and the store are kept in ${dir}`);
+    }
     return {
       options,
       accounts,
@@ -258,6 +275,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       eventsPerSecond: totalEvents / seconds,
       flat: accounts.filter((a) => a.flat).length,
       ok: broken === 0,
+      ...(keep ? { keptDir: dir } : {}),
     };
   } finally {
     await Promise.all(started.map((s) => s.risk.stop().catch(() => 0)));
@@ -265,7 +283,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       await writeMemorySeries(options.memorySeries, dir, started.map((s) => s.login));
     }
     await store.close();
-    await Deno.remove(dir, { recursive: true });
+    if (!keep) await Deno.remove(dir, { recursive: true });
   }
 }
 
