@@ -226,6 +226,10 @@ try {
     "< 2",
     tick === undefined ? false : Number(tick) < 2,
   );
+  // The floor under the same load: a process that answers at once over the same sockets.
+  const tickFloor = /floor: ZMTP echo process p50 \/ p99 \(ms\)\s+[\d.]+ \/ ([\d.]+)/.exec(risk)
+    ?.[1];
+  row("  floor: ZMTP echo process p99 (ms)", tickFloor ?? "n/a");
   const rules = await runScript("rules.ts");
   const plugin = /plugin round trip\s+p50 [\d.]+ ms\s+p99 ([\d.]+) ms/.exec(rules)?.[1];
   row(
@@ -234,6 +238,8 @@ try {
     "< 0.5",
     plugin === undefined ? false : Number(plugin) < 0.5,
   );
+  const pipeFloor = /bare-echo floor[^\n]*?p99 ([\d.]+) ms/.exec(rules)?.[1];
+  row("  floor: bare echo of the same line p99 (ms)", pipeFloor ?? "n/a");
   const restarts = (await store.listEvents(null, { limit: 10_000 })).filter((event) =>
     /restarts in/.test(event.message)
   ).length;

@@ -116,6 +116,11 @@ export class AccountGuard {
   #lockRule: string | undefined;
   /** The `flatten_pending` last handed to the writer. */
   #flattenStored: string[] = [];
+  /**
+   * Bookkeeping (events, store writes, notifications, logs) of the decision being made, run once
+   * its protective commands have left (see {@link #decide}); undefined outside a decision.
+   */
+  #after: Array<() => void> | undefined;
 
   /** Restores the element's persisted day, peak and lock; the lock is held at once. */
   constructor(options: AccountGuardOptions) {
@@ -143,7 +148,7 @@ export class AccountGuard {
       dryRun: options.dryRun,
       retryBaseMs: options.retryBaseMs,
       escalateAfter: options.escalateAfter,
-      onEvent: (event) => audit.recordExecutorEvent(event),
+      onEvent: (event) => this.#bookkeep(() => audit.recordExecutorEvent(event)),
     });
     if (isLocked(this.#lock)) {
       const reason = this.#lock.reason ?? "locked";
@@ -199,9 +204,12 @@ export class AccountGuard {
     if (unlockedAt !== undefined) this.#owedUnlockAt = unlockedAt;
     this.#executor.release();
     this.#storeFlatten();
-    audit.record("unlock", why);
-    writer.writeTrading(this.#lock);
-    audit.notify("unlock", "info", `account unlocked: ${why}`);
+    const lock = this.#lock;
+    this.#bookkeep(() => {
+      audit.record("unlock", why);
+      writer.writeTrading(lock);
+      audit.notify("unlock", "info", `account unlocked: ${why}`);
+    });
     // Snapshots may show the EA locked until this unlock lands; reconciliation resends it
     // only if it still has not taken a few seconds later.
     if (!this.#options.dryRun) this.#sendUnlock();
@@ -224,9 +232,52 @@ export class AccountGuard {
     return this.#executor.settle();
   }
 
-  /** Evaluates one snapshot and enforces what the rules decide. */
+  /**
+   * Evaluates one snapshot and enforces what the rules decide: the protective commands leave
+   * first, everything recorded about them follows.
+   */
   onSnapshot(snapshot: Snapshot): void {
-    const { audit, writer, clock, log } = this.#options;
+    const evaluation = this.#decide(() => this.#evaluate(snapshot));
+    this.#askPlugins(evaluation.context, evaluation.state.day.date);
+    // Day and peak as they are when the write runs (a plugin's warning may land meanwhile).
+    this.#options.writer.writeMetrics(snapshot, evaluation.context.day.pnl, () => {
+      const day = this.#engine.day;
+      return {
+        day: day === undefined ? undefined : this.#persistedDay(day),
+        peak: this.#engine.peak,
+      };
+    });
+    this.#options.audit.observe(() =>
+      this.#options.onStatus?.(this.#status(snapshot, evaluation.context.day.pnl))
+    );
+  }
+
+  /**
+   * Runs `decide`, which sends protective commands, and then the bookkeeping it asked for with
+   * {@link #bookkeep}: a store write, an event, a notification or a log line never runs ahead of
+   * a command in the turn that decides (the bridge writes a command to its socket at once).
+   */
+  #decide<T>(decide: () => T): T {
+    if (this.#after !== undefined) return decide();
+    const after: Array<() => void> = [];
+    this.#after = after;
+    try {
+      return decide();
+    } finally {
+      this.#after = undefined;
+      for (const task of after) this.#options.audit.observe(task);
+    }
+  }
+
+  /** Runs `task` after the decision being made, or now outside one. */
+  #bookkeep(task: () => void): void {
+    if (this.#after !== undefined) this.#after.push(task);
+    else task();
+  }
+
+  /** Evaluates one snapshot and sends what the built-in rules decide. */
+  #evaluate(snapshot: Snapshot): ReturnType<typeof evaluateSnapshot> {
+    const { clock } = this.#options;
     this.#lastSnapshot = snapshot;
     const now = clock.now();
     const evaluation = evaluateSnapshot({
@@ -244,6 +295,22 @@ export class AccountGuard {
         ? this.#engine.notified.keys.length
         : 0);
     this.#engine = evaluation.state;
+    this.#bookkeep(() => this.#recordEvaluation(snapshot, evaluation, dayChanged, warned));
+    const ended = expireLock(this.#lock, now);
+    if (ended !== undefined) this.unlock(ended);
+    this.#reconcileEaLock(snapshot);
+    this.#enforce(snapshot, evaluation.actions, evaluation.context.day.ends_at);
+    return evaluation;
+  }
+
+  /** Records what an evaluation changed: the trading day, warnings, rule errors. */
+  #recordEvaluation(
+    snapshot: Snapshot,
+    evaluation: ReturnType<typeof evaluateSnapshot>,
+    dayChanged: boolean,
+    warned: boolean,
+  ): void {
+    const { audit, writer, log } = this.#options;
     if (dayChanged && evaluation.day_estimated) {
       audit.record(
         "warning",
@@ -265,28 +332,12 @@ export class AccountGuard {
     for (const error of evaluation.errors) {
       audit.record("error", `rule ${error.rule} failed: ${error.message}`, { rule: error.rule });
     }
-    const ended = expireLock(this.#lock, now);
-    if (ended !== undefined) this.unlock(ended);
-    this.#reconcileEaLock(snapshot);
     log.debug("snapshot {seq}: equity {equity}, day P/L {pnl}, {count} action(s)", {
       seq: snapshot.seq,
       equity: snapshot.account.equity,
       pnl: round2(evaluation.context.day.pnl),
       count: evaluation.actions.length,
     });
-    this.#enforce(snapshot, evaluation.actions, evaluation.context.day.ends_at);
-    this.#askPlugins(evaluation.context, evaluation.state.day.date);
-    // Day and peak as they are when the write runs (a plugin's warning may land meanwhile).
-    writer.writeMetrics(snapshot, evaluation.context.day.pnl, () => {
-      const day = this.#engine.day;
-      return {
-        day: day === undefined ? undefined : this.#persistedDay(day),
-        peak: this.#engine.peak,
-      };
-    });
-    audit.observe(() =>
-      this.#options.onStatus?.(this.#status(snapshot, evaluation.context.day.pnl))
-    );
   }
 
   /** The day state to store: with the once-a-day notifications already delivered on it. */
@@ -324,10 +375,15 @@ export class AccountGuard {
       const merged = mergeLateActions(outcome.actions, this.#engine.notified, date);
       const warned = merged.memory.keys.length !== (this.#engine.notified?.keys.length ?? 0);
       this.#engine = { ...this.#engine, notified: merged.memory };
-      const day = this.#engine.day;
-      if (warned && day !== undefined) this.#options.writer.patch({ day: this.#persistedDay(day) });
-      const snapshot = this.#lastSnapshot;
-      if (snapshot !== undefined) this.#enforce(snapshot, merged.actions, context.day.ends_at);
+      this.#decide(() => {
+        const day = this.#engine.day;
+        if (warned && day !== undefined) {
+          const persisted = this.#persistedDay(day);
+          this.#bookkeep(() => this.#options.writer.patch({ day: persisted }));
+        }
+        const snapshot = this.#lastSnapshot;
+        if (snapshot !== undefined) this.#enforce(snapshot, merged.actions, context.day.ends_at);
+      });
     }, (error) => {
       log.error("plugin evaluation failed: {error}", { error: describeError(error) });
     });
@@ -340,12 +396,14 @@ export class AccountGuard {
     for (const action of actions) {
       switch (action.type) {
         case "notify":
-          audit.record("warning", action.reason, {
-            rule: action.rule,
-            server_time: snapshot.server_time,
-            detail: { level: action.level },
+          this.#bookkeep(() => {
+            audit.record("warning", action.reason, {
+              rule: action.rule,
+              server_time: snapshot.server_time,
+              detail: { level: action.level },
+            });
+            audit.notify("warning", action.level, action.reason, action.rule);
           });
-          audit.notify("warning", action.level, action.reason, action.rule);
           break;
         case "lock": {
           const lock = { ...action, until: lockUntil(action, clock.now(), dayEndsAt) };
@@ -366,11 +424,16 @@ export class AccountGuard {
     if (locked || isLocked(this.#lock)) return;
     for (const action of started) {
       if (action.type === "lock") continue;
-      audit.record("breach", action.reason, {
-        rule: action.rule,
-        server_time: snapshot.server_time,
-        detail: { action: action.type, ...("ticket" in action ? { ticket: action.ticket } : {}) },
-      });
+      this.#bookkeep(() =>
+        audit.record("breach", action.reason, {
+          rule: action.rule,
+          server_time: snapshot.server_time,
+          detail: {
+            action: action.type,
+            ...("ticket" in action ? { ticket: action.ticket } : {}),
+          },
+        })
+      );
     }
   }
 
@@ -385,32 +448,35 @@ export class AccountGuard {
     ) {
       // The same rule sliding its day lock's end forward (a cool-down "until now + 15 min"):
       // the lock is extended silently, not recorded (and notified) again on every snapshot.
-      this.#lock = { ...next, reason: this.#lock.reason ?? next.reason };
-      writer.writeTrading(this.#lock);
+      const extended = { ...next, reason: this.#lock.reason ?? next.reason };
+      this.#lock = extended;
+      this.#bookkeep(() => writer.writeTrading(extended));
       return false;
     }
     this.#lock = next;
     this.#lockRule = rule;
     this.#settleOwedUnlock();
     const reason = request.reason;
-    audit.record("breach", reason, { rule, server_time: snapshot.server_time });
     const dry = this.#options.dryRun ? "dry run: would be " : "";
-    audit.record("lock", `${dry}${next.trading}: ${reason}`, {
-      rule,
-      server_time: snapshot.server_time,
-      detail: {
+    this.#bookkeep(() => {
+      audit.record("breach", reason, { rule, server_time: snapshot.server_time });
+      audit.record("lock", `${dry}${next.trading}: ${reason}`, {
+        rule,
+        server_time: snapshot.server_time,
+        detail: {
+          trading: next.trading,
+          until: next.lockedUntil,
+          equity: snapshot.account.equity,
+          balance: snapshot.account.balance,
+        },
+      });
+      writer.writeTrading(next);
+      audit.notify("lock", "critical", `account locked (${next.trading}): ${reason}`, rule);
+      log.warn("account locked ({trading}) by {rule}: {reason}", {
         trading: next.trading,
-        until: next.lockedUntil,
-        equity: snapshot.account.equity,
-        balance: snapshot.account.balance,
-      },
-    });
-    writer.writeTrading(next);
-    audit.notify("lock", "critical", `account locked (${next.trading}): ${reason}`, rule);
-    log.warn("account locked ({trading}) by {rule}: {reason}", {
-      trading: next.trading,
-      rule,
-      reason,
+        rule,
+        reason,
+      });
     });
     return true;
   }
@@ -447,10 +513,12 @@ export class AccountGuard {
     if (due === undefined) return;
     if (due === "adopt") return this.#adoptEaLock(snapshot);
     if (due === "first") {
-      this.#options.audit.record(
-        "unlock",
-        "the EA is locked but the account is ALLOWED and was unlocked: unlocking the EA",
-        { server_time: snapshot.server_time },
+      this.#bookkeep(() =>
+        this.#options.audit.record(
+          "unlock",
+          "the EA is locked but the account is ALLOWED and was unlocked: unlocking the EA",
+          { server_time: snapshot.server_time },
+        )
       );
     }
     this.#sendUnlock();
@@ -468,23 +536,25 @@ export class AccountGuard {
     if (next === undefined) return;
     const { audit, writer, log } = this.#options;
     this.#lock = next;
-    audit.record("lock", `${next.trading}: ${reason}`, {
-      rule: "ea_lock",
-      server_time: snapshot.server_time,
-      detail: {
-        trading: next.trading,
-        until: next.lockedUntil,
-        adopted: true,
-        equity: snapshot.account.equity,
-        balance: snapshot.account.balance,
-      },
-    });
-    writer.writeTrading(next);
-    audit.notify("lock", "critical", `account locked (${next.trading}): ${reason}`, "ea_lock");
-    log.warn("the EA holds a lock the account did not know of: adopted ({trading})", {
-      trading: next.trading,
-    });
     this.#executor.holdLocked(request.until, "ea_lock", reason);
+    this.#bookkeep(() => {
+      audit.record("lock", `${next.trading}: ${reason}`, {
+        rule: "ea_lock",
+        server_time: snapshot.server_time,
+        detail: {
+          trading: next.trading,
+          until: next.lockedUntil,
+          adopted: true,
+          equity: snapshot.account.equity,
+          balance: snapshot.account.balance,
+        },
+      });
+      writer.writeTrading(next);
+      audit.notify("lock", "critical", `account locked (${next.trading}): ${reason}`, "ea_lock");
+      log.warn("the EA holds a lock the account did not know of: adopted ({trading})", {
+        trading: next.trading,
+      });
+    });
   }
 
   /**
@@ -496,7 +566,7 @@ export class AccountGuard {
     const now = isLocked(this.#lock) ? this.#executor.flattening() : [];
     if (now.join() === this.#flattenStored.join()) return;
     this.#flattenStored = now;
-    this.#options.writer.patch({ flatten_pending: now });
+    this.#bookkeep(() => this.#options.writer.patch({ flatten_pending: now }));
   }
 
   /** A person's unlock took effect on the EA (or a newer lock replaced it): record it as used. */
@@ -505,7 +575,7 @@ export class AccountGuard {
     if (unlockedAt === undefined) return;
     this.#owedUnlockAt = undefined;
     this.#unlockAppliedAt = unlockedAt;
-    this.#options.writer.patch({ unlock_applied_at: unlockedAt });
+    this.#bookkeep(() => this.#options.writer.patch({ unlock_applied_at: unlockedAt }));
   }
 
   /**
@@ -529,6 +599,10 @@ export class AccountGuard {
     this.#eaUnlockSentAt = clock.monotonic();
     // Sent at once, not on a later tick: a lock decided on the same snapshot must follow it.
     void sender.send({ type: "unlock" }).then((ack) => {
+      // Every acknowledgement is an event, as the executor's commands' are.
+      audit.record("ack", `unlock ${ack.ok ? "done" : "failed"} (retcode ${ack.retcode})`, {
+        detail: { command: "unlock", ...ack },
+      });
       if (!ack.ok) audit.record("error", `unlock refused by the EA (retcode ${ack.retcode})`);
     }, (error) => audit.record("error", `unlock command failed: ${describeError(error)}`));
   }

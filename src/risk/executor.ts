@@ -229,7 +229,11 @@ export class Executor {
         due.push([target, { type: "close_position", ticket, volume: 0, reason: target.reason }]);
       }
     }
-    for (const [target, command] of due) this.#maybeSend(target, command);
+    // Every due command leaves before any of them is reported: the events (store writes, logs,
+    // notifications) of the lock must not hold back the close behind it.
+    const events: ExecutorEvent[] = [];
+    for (const [target, command] of due) this.#maybeSend(target, command, events);
+    for (const event of events) this.#options.onEvent(event);
   }
 
   /** Targets closing what was opened, and cancelling what was placed, while locked. */
@@ -317,14 +321,14 @@ export class Executor {
    * time those attempts take has passed since the first, whether an attempt is still waiting
    * for its ack or not.
    */
-  #escalateIfDue(target: Target, now: number): void {
+  #escalateIfDue(target: Target, now: number, events: ExecutorEvent[]): void {
     if (target.escalated || target.attempts === 0 || this.#options.dryRun) return;
     const { escalateAfter } = this.#options;
     const elapsed = now - target.firstAttemptAt;
     const spent = target.attempts >= escalateAfter && now >= target.nextAttemptAt;
     if (!spent && elapsed < this.#escalationDelay()) return;
     target.escalated = true;
-    this.#options.onEvent({
+    events.push({
       type: "escalation",
       target: target.key,
       attempts: target.attempts,
@@ -346,14 +350,14 @@ export class Executor {
     return total;
   }
 
-  #maybeSend(target: Target, given: OutgoingCommand): void {
+  #maybeSend(target: Target, given: OutgoingCommand, events: ExecutorEvent[]): void {
     // The one place where a reason is fitted to the protocol: a rule's (or a stored
     // lock_reason's) long text must never keep a protective command from the EA.
     const command = "reason" in given ? { ...given, reason: fitReason(given.reason) } : given;
     // Backoff is a duration: measured on the monotonic clock, so a wall clock set back an hour
     // does not hold a protective command back for an hour.
     const now = this.#options.clock.monotonic();
-    this.#escalateIfDue(target, now);
+    this.#escalateIfDue(target, now, events);
     // An ack alone does not count: until a snapshot shows the goal reached, the target is
     // resent when its backoff is over, whether snapshots arrive meanwhile or not.
     if (target.inFlight || now < target.nextAttemptAt) return;
@@ -367,18 +371,12 @@ export class Executor {
     if (this.#options.dryRun) {
       // Nothing will change: report once per target and wait for the next backoff period.
       if (target.attempts === 1) {
-        this.#options.onEvent({ type: "dry_run", command, rule: target.rule });
+        events.push({ type: "dry_run", command, rule: target.rule });
       }
       target.nextAttemptAt = Number.POSITIVE_INFINITY;
       return;
     }
     target.inFlight = true;
-    this.#options.onEvent({
-      type: "command_sent",
-      command,
-      attempt: target.attempts,
-      rule: target.rule,
-    });
     const attempt = target.attempts;
     const onResend = (full: Command, delivery: number) =>
       this.#options.onEvent({
@@ -405,6 +403,8 @@ export class Executor {
       this.#pending.delete(sent);
     });
     this.#pending.add(sent);
+    // Recorded once the command has left: bookkeeping never runs ahead of protection.
+    events.push({ type: "command_sent", command, attempt, rule: target.rule });
   }
 }
 

@@ -302,3 +302,27 @@ Deno.test("executor: the resend backoff is a duration: wall clock jumps neither 
   await executor.settle();
   assert.equal(sender.sent.length, 2, "a backward jump does not hold the resend back");
 });
+
+Deno.test("executor: every command of a breach leaves before any of them is reported", () => {
+  const trace: string[] = [];
+  const clock = new ManualClock(Date.UTC(2026, 10, 24, 10));
+  const executor = new Executor({
+    sender: {
+      send(command) {
+        trace.push(`send ${command.type}`);
+        return new Promise<Ack>(() => {});
+      },
+    },
+    clock,
+    onEvent: (event) => trace.push(`event ${event.type}`),
+  });
+  executor.apply(snapshot({ positions: [position()], orders: [order()] }), breach);
+  assert.deepEqual(trace, [
+    "send lock",
+    "send cancel_orders",
+    "send close_all",
+    "event command_sent",
+    "event command_sent",
+    "event command_sent",
+  ]);
+});

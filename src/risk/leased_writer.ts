@@ -54,7 +54,7 @@ export class LeasedWriter {
   /** Monotonic ms of the last metrics write (the interval is a duration). */
   #lastMetricsAt = Number.NEGATIVE_INFINITY;
   /** Metrics handed over but not yet written. */
-  #pendingMetrics: ManagedPatch | undefined;
+  #pendingMetrics: (() => Metrics) | undefined;
   /** Where the day and peak of the next metrics write are read from, when it runs. */
   #pendingState: (() => { day?: DayState | undefined; peak?: PeakState | undefined }) | undefined;
   /** The metrics last written, for the samples taken at a lock. */
@@ -108,7 +108,15 @@ export class LeasedWriter {
   /** Writes element fields; a newer patch of the same fields replaces one still waiting. */
   patch(patch: ManagedPatch): void {
     const key = Object.keys(patch).sort().join(",");
-    this.#submitState(key, patch);
+    const trading = patch.trading;
+    if (trading === undefined) return this.#submitState(key, patch);
+    // A trading state in a patch (a journal's lock replayed) counts as unwritten until it lands,
+    // as one from writeTrading does: the store's older copy must not read as a person's unlock.
+    this.#tradingStored = false;
+    this.#tradingSubmitted = trading;
+    this.#submitState(key, patch, () => {
+      if (trading === this.#tradingSubmitted) this.#tradingStored = true;
+    });
   }
 
   /** Writes the trading state (`trading`, `locked_until`, `lock_reason`); not in a dry run. */
@@ -126,7 +134,7 @@ export class LeasedWriter {
       if (patch.trading === this.#tradingSubmitted) this.#tradingStored = true;
     });
     // The curve gets a point at every lock and unlock, not only at the metrics interval.
-    const last = this.#pendingMetrics?.metrics ?? this.#lastMetrics;
+    const last = this.#pendingMetrics?.() ?? this.#lastMetrics;
     if (last !== undefined) this.#writeSample(last, this.#options.clock.now(), "sample:trading");
   }
 
@@ -147,19 +155,11 @@ export class LeasedWriter {
     state: () => { day?: DayState | undefined; peak?: PeakState | undefined },
   ): void {
     this.#pendingState = state;
-    this.#pendingMetrics = {
-      metrics: {
-        balance: snapshot.account.balance,
-        equity: snapshot.account.equity,
-        daily_pl: round2(dailyPnl),
-        positions: snapshot.positions.length,
-        orders: snapshot.orders.length,
-        updated_at: this.#options.clock.now(),
-        open_positions: capped(snapshot.positions.map(listedPosition)),
-        pending_orders: capped(snapshot.orders.map(listedOrder)),
-        server_offset: serverOffsetOf(snapshot),
-      },
-    };
+    const at = this.#options.clock.now();
+    let metrics: Metrics | undefined;
+    // Built when written (every metrics interval), not on every snapshot: listing 200 positions
+    // four times a second for one write in five seconds only made garbage.
+    this.#pendingMetrics = () => metrics ??= metricsOf(snapshot, dailyPnl, at);
     this.#writeMetricsIfDue();
   }
 
@@ -175,23 +175,22 @@ export class LeasedWriter {
 
   /** Writes metrics handed over since the last write now (on stop). */
   flushMetrics(): void {
-    const patch = this.#pendingMetrics;
-    if (patch === undefined) return;
+    const pending = this.#pendingMetrics;
+    if (pending === undefined) return;
     this.#pendingMetrics = undefined;
+    const metrics = pending();
     this.#lastMetricsAt = this.#options.clock.monotonic();
     const state = this.#pendingState;
     this.#submit("metrics", "metrics", () => {
       const { day, peak } = state?.() ?? {};
       return {
-        ...patch,
+        metrics,
         ...(day === undefined ? {} : { day }),
         ...(peak === undefined ? {} : { peak }),
       };
     });
-    if (patch.metrics !== undefined) {
-      this.#lastMetrics = patch.metrics;
-      this.#writeSample(patch.metrics, patch.metrics.updated_at, "sample");
-    }
+    this.#lastMetrics = metrics;
+    this.#writeSample(metrics, metrics.updated_at, "sample");
   }
 
   /**
@@ -284,6 +283,21 @@ export class LeasedWriter {
       },
     });
   }
+}
+
+/** The metrics of one snapshot, as written to the element at `at`. */
+function metricsOf(snapshot: Snapshot, dailyPnl: number, at: number): Metrics {
+  return {
+    balance: snapshot.account.balance,
+    equity: snapshot.account.equity,
+    daily_pl: round2(dailyPnl),
+    positions: snapshot.positions.length,
+    orders: snapshot.orders.length,
+    updated_at: at,
+    open_positions: capped(snapshot.positions.map(listedPosition)),
+    pending_orders: capped(snapshot.orders.map(listedOrder)),
+    server_offset: serverOffsetOf(snapshot),
+  };
 }
 
 /** The first {@link MAX_LISTED_TRADES} items, and whether any were left out. */

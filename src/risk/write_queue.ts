@@ -2,7 +2,9 @@
  * Ordered, bounded queue of store writes for the risk process, so that enforcement never waits
  * for the database and nothing important is lost while it is unreachable.
  *
- * - Writes run one at a time in submission order.
+ * - Writes run one at a time in submission order, never in the turn that submits them: the
+ *   caller (enforcement) finishes its turn first. A store that writes synchronously (SQLite)
+ *   holds the event loop for at most about {@link WRITE_SLICE_MS} before the queue yields it.
  * - A write that fails with a transient error (store unreachable) stays at the head and is
  *   retried with backoff; the queue is "offline" until it succeeds.
  * - Writes with the same coalescing key (metrics, pings, state fields) replace the one still
@@ -60,12 +62,22 @@ export interface WriteQueueStats {
   retries: number;
 }
 
+/** Time writes may hold the event loop in a row before the queue yields it, ms. */
+const WRITE_SLICE_MS = 1;
+
 /** Longest retry delay of a queue by default, ms (admin's reaper waits this out after an outage). */
 export const DEFAULT_MAX_RETRY_MS = 10_000;
 
 /** See the module documentation. */
 export class WriteQueue {
+  /** Waiting writes in order, with the ones a newer write replaced still in place (skipped). */
   readonly #pending: Write[] = [];
+  /** Writes in `#pending` that a newer write of the same kind and key replaced. */
+  readonly #superseded = new Set<Write>();
+  /** The waiting write of each coalescing key (kind and key), for a lookup without a scan. */
+  readonly #waiting = new Map<string, Write>();
+  /** Waiting writes of each kind (without the superseded ones). */
+  readonly #counts: Record<WriteKind, number> = { event: 0, state: 0, metrics: 0, ping: 0 };
   readonly #options: Required<Omit<WriteQueueOptions, "log" | "onFatal" | "onOnlineChange">>;
   readonly #onFatal: ((error: unknown) => void) | undefined;
   readonly #onOnlineChange: ((online: boolean) => void) | undefined;
@@ -105,13 +117,13 @@ export class WriteQueue {
 
   /** Writes waiting (not counting the one in flight). */
   get pending(): number {
-    return this.#pending.length;
+    return this.#pending.length - this.#superseded.size;
   }
 
   /** True while a state or metrics write (trading, day, peak) has not reached the store. */
   get stateUnwritten(): boolean {
-    const isState = (w: Write | undefined) => w?.kind === "state" || w?.kind === "metrics";
-    return isState(this.#inFlight) || this.#pending.some(isState);
+    const kind = this.#inFlight?.kind;
+    return kind === "state" || kind === "metrics" || this.#counts.state + this.#counts.metrics > 0;
   }
 
   /** Counters so far. */
@@ -125,13 +137,16 @@ export class WriteQueue {
     if (write.kind !== "event") {
       // The newer write replaces the waiting one and takes its place at the end: writes of other
       // keys submitted in between may touch the same fields, and the latest must land last.
-      const index = this.#pending.findIndex((w) => w.kind === write.kind && w.key === write.key);
-      if (index >= 0) {
-        this.#pending.splice(index, 1);
+      const key = coalescingKey(write);
+      const waiting = this.#waiting.get(key);
+      if (waiting !== undefined) {
+        this.#supersede(waiting);
         this.#stats.coalesced++;
       }
+      this.#waiting.set(key, write);
     }
     this.#pending.push(write);
+    this.#counts[write.kind]++;
     this.#enforceBound();
     this.#kick();
   }
@@ -157,16 +172,48 @@ export class WriteQueue {
   }
 
   #isIdle(): boolean {
-    return this.#pending.length === 0 && this.#inFlight === undefined;
+    return this.pending === 0 && this.#inFlight === undefined;
+  }
+
+  /** Marks a waiting write as replaced: it stays in place and is skipped when its turn comes. */
+  #supersede(write: Write): void {
+    this.#superseded.add(write);
+    this.#counts[write.kind]--;
+    const key = coalescingKey(write);
+    if (this.#waiting.get(key) === write) this.#waiting.delete(key);
+  }
+
+  /** The next write to run (removed from the queue), or undefined when none waits. */
+  #takeNext(): Write | undefined {
+    for (;;) {
+      const write = this.#pending.shift();
+      if (write === undefined) return undefined;
+      if (this.#superseded.delete(write)) continue;
+      this.#counts[write.kind]--;
+      if (write.kind !== "event") {
+        const key = coalescingKey(write);
+        if (this.#waiting.get(key) === write) this.#waiting.delete(key);
+      }
+      return write;
+    }
+  }
+
+  /** Puts a write that failed back at the head of the queue. */
+  #putBack(write: Write): void {
+    this.#pending.unshift(write);
+    this.#counts[write.kind]++;
+    if (write.kind !== "event") this.#waiting.set(coalescingKey(write), write);
   }
 
   #enforceBound(): void {
-    while (this.#pending.length > this.#options.maxPending) {
-      const index = findDroppable(this.#pending);
-      if (index < 0) return; // only events and state changes left: keep them all
-      const [dropped] = this.#pending.splice(index, 1);
+    while (this.pending > this.#options.maxPending) {
+      // Only events and state changes left: keep them all (counted, so no scan finds nothing).
+      const kind = this.#counts.metrics > 0 ? "metrics" : this.#counts.ping > 0 ? "ping" : null;
+      if (kind === null) return;
+      const dropped = this.#pending.find((w) => w.kind === kind && !this.#superseded.has(w))!;
+      this.#supersede(dropped);
       this.#stats.dropped++;
-      this.#log?.debug("store offline: dropped a waiting {kind} write", { kind: dropped?.kind });
+      this.#log?.debug("store offline: dropped a waiting {kind} write", { kind });
     }
   }
 
@@ -174,7 +221,7 @@ export class WriteQueue {
     // A worker is running, or sleeping out a retry backoff: it takes the new write in turn. Waking
     // it here would retry an unreachable store once per new write instead of by the backoff.
     if (this.#worker !== undefined) return;
-    this.#worker = this.#work().finally(() => {
+    this.#worker = nextTurn().then(() => this.#work()).finally(() => {
       this.#worker = undefined;
     });
   }
@@ -186,8 +233,9 @@ export class WriteQueue {
     };
     /** Transient failures since the last write that succeeded. */
     let failures = 0;
-    while (!this.#stopped && this.#pending.length > 0) {
-      const write = this.#pending.shift()!;
+    let sliceStart = performance.now();
+    while (!this.#stopped && this.pending > 0) {
+      const write = this.#takeNext()!;
       this.#inFlight = write;
       try {
         await write.run();
@@ -200,9 +248,8 @@ export class WriteQueue {
           this.#onFatal?.(error);
         } else if (this.#options.isTransient(error)) {
           // Put it back at the head, unless a newer write of the same key replaced it meanwhile.
-          const replaced = write.kind !== "event" &&
-            this.#pending.some((w) => w.kind === write.kind && w.key === write.key);
-          if (!replaced) this.#pending.unshift(write);
+          const replaced = write.kind !== "event" && this.#waiting.has(coalescingKey(write));
+          if (!replaced) this.#putBack(write);
           this.#stats.retries++;
           this.#setOnline(false);
           await this.#sleep(exponentialBackoff(failures++, backoff));
@@ -215,6 +262,13 @@ export class WriteQueue {
         }
       } finally {
         this.#inFlight = undefined;
+      }
+      // A store may write synchronously (SQLite): a long queue must not hold a snapshot that
+      // arrives meanwhile for all of its writes. A turn costs a millisecond or more (timers),
+      // so writes share a slice rather than take a turn each (which let the queue fall behind).
+      if (this.pending > 0 && performance.now() - sliceStart >= WRITE_SLICE_MS) {
+        await nextTurn();
+        sliceStart = performance.now();
       }
     }
     if (this.#isIdle() || this.#stopped) {
@@ -242,9 +296,17 @@ export class WriteQueue {
   }
 }
 
-function findDroppable(pending: readonly Write[]): number {
-  const metrics = pending.findIndex((w) => w.kind === "metrics");
-  return metrics >= 0 ? metrics : pending.findIndex((w) => w.kind === "ping");
+/**
+ * Resolves on a later turn of the event loop, after pending IO callbacks: the turn that submits
+ * a write (the one that decides and sends protective commands) never runs it.
+ */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** Writes with the same one replace each other while waiting. */
+function coalescingKey(write: Write): string {
+  return `${write.kind}\u0000${write.key ?? ""}`;
 }
 
 function hasCode(error: unknown, code: string): boolean {

@@ -143,3 +143,15 @@ Deno.test("write queue: new writes during an outage do not cut the retry backoff
   assert.equal(queue.pending, 21);
   await queue.close();
 });
+
+Deno.test("write queue: a write never runs in the turn that submits it", async () => {
+  const store = fakeStore();
+  const queue = new WriteQueue();
+  queue.submit(store.write("event", "breach"));
+  queue.submit(store.write("state", "locked", "trading"));
+  await Promise.resolve();
+  assert.deepEqual(store.written, [], "nothing written before the submitting turn ends");
+  assert.equal(await queue.flush(), true);
+  assert.deepEqual(store.written, ["breach", "locked"]);
+  await queue.close();
+});

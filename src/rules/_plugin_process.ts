@@ -14,12 +14,11 @@
  *    runs with this process's permissions.
  *
  * Protocol, one message per line. In (stdin, host -> plugin): the type, a space and a JSON body:
- * `load {url, options}`, `evaluate {seq, base, patch}`, where `patch` turns the context of
- * snapshot `base` (0: nothing) into this snapshot's context (`_json_delta.ts`; the first one
- * carries the whole context, later ones what changed). This process reads the `load` line,
- * starts the Worker, and leaves stdin and stdout to it: the Worker reads the `evaluate` lines
- * and writes its replies itself, so a snapshot crosses no thread inside this process (each
- * hop costs a wake-up, which on a busy machine is most of the round trip).
+ * `load {url, options}`, `evaluate {seq, context}` (the whole rule context of one snapshot).
+ * This process reads the `load` line, starts the Worker, and leaves stdin and stdout to it: the
+ * Worker reads the `evaluate` lines and writes its replies itself, so a snapshot crosses no
+ * thread inside this process (each hop costs a wake-up, which on a busy machine is most of the
+ * round trip).
  * Out (stdout, one JSON object per line): `{type: "loaded", id, description, options}`,
  * `{type: "load_error", message, stack}`, `{type: "result", seq, actions}`,
  * `{type: "error", seq, message, stack}`.

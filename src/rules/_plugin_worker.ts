@@ -10,16 +10,17 @@
  * from stdin and writes each reply to stdout, and at the end of stdin posts `"done"` and closes. Reading and
  * writing here, not in the process's main thread, saves two thread hops per snapshot.
  *
- * The Worker keeps the context it rebuilt from the patches and gives the plugin a copy of it,
- * so a plugin that changes its input (sorts the positions in place, ...) cannot change what
- * the next patch applies to. What the plugin prints goes to stderr: stdout is the protocol.
+ * Each `evaluate` line carries the whole context, parsed afresh for the plugin: a plugin that
+ * changes its input (sorts the positions in place, ...) changes nothing another snapshot sees.
+ * The lines are read with plain reads into one buffer ({@link LineReader}), not through a
+ * stream. What the plugin prints goes to stderr: stdout is the protocol.
  *
  * @module
  */
 /// <reference lib="deno.worker" />
 import type { Rule, RuleContext } from "./rule.ts";
 import { createRuleInput } from "./helpers.ts";
-import { applyPatch, copyJson, type Json, type Patch } from "./_json_delta.ts";
+import { LineReader } from "../shared/lines.ts";
 
 interface LoadMessage {
   type: "load";
@@ -30,8 +31,7 @@ interface LoadMessage {
 
 interface EvaluateMessage {
   seq: number;
-  base: number;
-  patch: Patch;
+  context: RuleContext;
 }
 
 function describe(error: unknown): { message: string; stack?: string } {
@@ -70,9 +70,6 @@ function redirectConsole(): void {
 
 let rule: Rule<unknown> | undefined;
 let options: unknown;
-/** The context of snapshot `applied` (0: none), rebuilt from the host's patches. */
-let context: Json | undefined;
-let applied = 0;
 
 async function load(url: string, raw: unknown): Promise<void> {
   try {
@@ -113,29 +110,12 @@ async function load(url: string, raw: unknown): Promise<void> {
   }
 }
 
-/** Brings the kept context to the message's snapshot; forgets it when the patch does not fit. */
-function advance(message: EvaluateMessage): void {
-  try {
-    if (message.base !== 0 && message.base !== applied) {
-      throw new Error(`the host sent a delta from snapshot ${message.base}, this has ${applied}`);
-    }
-    context = applyPatch(message.base === 0 ? undefined : context, message.patch);
-    applied = message.seq;
-  } catch (error) {
-    context = undefined;
-    applied = 0;
-    throw new Error(`internal: the context could not be rebuilt (${describe(error).message})`);
-  }
-}
-
 function evaluate(text: string): void {
   const message = JSON.parse(text) as EvaluateMessage;
   const seq = message.seq;
   try {
     if (rule === undefined) throw new Error("plugin not loaded");
-    advance(message);
-    const input = copyJson(context!) as unknown as RuleContext;
-    const actions = rule.evaluate(createRuleInput(input, options));
+    const actions = rule.evaluate(createRuleInput(message.context, options));
     send({ type: "result", seq, actions });
   } catch (error) {
     send({ type: "error", seq, ...describe(error) });
@@ -144,22 +124,10 @@ function evaluate(text: string): void {
 
 /** Serves `evaluate` lines from stdin until it ends, then closes this Worker. */
 async function serve(rest: Uint8Array): Promise<void> {
-  const decoder = new TextDecoder();
-  let buffer = decoder.decode(rest, { stream: true });
-  const consume = () => {
-    let newline: number;
-    while ((newline = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      if (line.trim() === "") continue;
-      const space = line.indexOf(" ");
-      if (line.slice(0, space) === "evaluate") evaluate(line.slice(space + 1));
-    }
-  };
-  consume();
-  for await (const chunk of Deno.stdin.readable) {
-    buffer += decoder.decode(chunk, { stream: true });
-    consume();
+  const lines = new LineReader(Deno.stdin, rest);
+  for (let line = await lines.next(); line !== undefined; line = await lines.next()) {
+    const space = line.indexOf(" ");
+    if (space > 0 && line.slice(0, space) === "evaluate") evaluate(line.slice(space + 1));
   }
   self.postMessage("done");
   self.close();

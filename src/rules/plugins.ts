@@ -39,7 +39,6 @@ import { type CommandLine, selfCommand } from "../shared/self_command.ts";
 import { systemClock } from "../shared/clock.ts";
 import { type Action, checkActions, type RuleContext, type RuleError } from "./rule.ts";
 import { BUILTIN_RULE_IDS } from "./builtin/mod.ts";
-import { DeltaEncoder } from "./_json_delta.ts";
 import { logger } from "../shared/logging.ts";
 
 /** One plugin to load. */
@@ -331,7 +330,12 @@ class PluginProcess {
 
   /** Writes one message: its type, a space and its JSON body on one line. */
   send(type: "load" | "evaluate", body: unknown): void {
-    this.#writer.write(encoder.encode(`${type} ${JSON.stringify(body)}\n`)).catch(() => {
+    this.sendJson(type, JSON.stringify(body));
+  }
+
+  /** {@link send} with the body already in JSON. */
+  sendJson(type: "load" | "evaluate", json: string): void {
+    this.#writer.write(encoder.encode(`${type} ${json}\n`)).catch(() => {
       // The process is gone: its exit is reported through `done`.
     });
   }
@@ -378,13 +382,6 @@ class PluginSlot {
   #description = "";
   #parsedOptions: unknown;
   #seq = 0;
-  /**
-   * The context goes to the plugin process as a delta from the one sent before (`#sentSeq`,
-   * 0 when the process has none yet): a new process, or an error reply, starts from the whole
-   * context again.
-   */
-  readonly #delta = new DeltaEncoder();
-  #sentSeq = 0;
   #pending: Pending | undefined;
   #loadWaiter: ((reply: Reply | { type: "crash"; message: string }) => void) | undefined;
   #failuresInRow = 0;
@@ -522,8 +519,11 @@ class PluginSlot {
     return this.#fail(failure(`unexpected reply ${reply.type} while loading`));
   }
 
-  /** Evaluates one context; resolves by the deadline at the latest. */
-  evaluate(context: RuleContext): Promise<Settled> {
+  /**
+   * Evaluates one context, given as its JSON (`context()`, made once for every plugin, and only
+   * when one is asked); resolves by the deadline at the latest.
+   */
+  evaluate(context: () => string): Promise<Settled> {
     if (this.#state === "suspended" && this.#options.clock.monotonic() >= this.#suspendedUntil) {
       this.#restart();
     }
@@ -552,9 +552,9 @@ class PluginSlot {
         this.#failed();
       }, this.#options.deadlineMs);
       this.#pending = { seq, timer, resolve };
-      const patch = this.#delta.encode(context);
-      process.send("evaluate", { seq, base: this.#sentSeq, patch });
-      this.#sentSeq = seq;
+      // The whole context on one line: cheaper than a delta from the one before (measured, see
+      // docs/rules.md), and a process that starts or failed needs no state to rebuild.
+      process.sendJson("evaluate", `{"seq":${seq},"context":${context()}}`);
     });
   }
 
@@ -564,11 +564,6 @@ class PluginSlot {
     this.#loadWaiter?.({ type: "crash", message: "closed" });
     this.#stopProcess();
     await Promise.all([...this.#exits]);
-  }
-
-  #resetDelta(): void {
-    this.#delta.reset();
-    this.#sentSeq = 0;
   }
 
   #isClosed(): boolean {
@@ -597,7 +592,6 @@ class PluginSlot {
 
   #spawn(): PluginProcess {
     this.#stopProcess();
-    this.#resetDelta();
     const process: PluginProcess = new PluginProcess(
       this.#options.command,
       (reply) => {
@@ -636,8 +630,6 @@ class PluginSlot {
     this.#pending = undefined;
     clearTimeout(pending.timer);
     if (reply.type === "error") {
-      // The plugin process may have dropped its copy of the context: send it whole next time.
-      this.#resetDelta();
       this.#counters.errors++;
       const error: RuleError = {
         rule: this.id,
@@ -827,7 +819,10 @@ export class PluginHost {
    * failed or reached the deadline; never rejects.
    */
   async evaluate(context: RuleContext): Promise<PluginOutcome> {
-    const settled = await Promise.all(this.#slots.map((slot) => slot.evaluate(context)));
+    // Stringified once for every plugin: the JSON of 200 positions is most of a round trip.
+    let json: string | undefined;
+    const contextJson = () => json ??= JSON.stringify(context);
+    const settled = await Promise.all(this.#slots.map((slot) => slot.evaluate(contextJson)));
     const outcome: PluginOutcome = { actions: [], errors: [], skipped: [] };
     settled.forEach((result, index) => {
       outcome.actions.push(...result.actions);

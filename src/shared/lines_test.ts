@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { forEachLine } from "./lines.ts";
+import { forEachLine, LineReader, type PlainReader } from "./lines.ts";
 
 /** A stream of the given chunks. */
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
@@ -46,4 +46,46 @@ Deno.test("forEachLine: a 16 MiB line in 64 KiB chunks arrives whole when allowe
   const lines = await linesOf(streamOf(...chunks, "\n"), { maxLineChars: Infinity });
   assert.equal(lines.length, 1);
   assert.equal(lines[0]!.length, 16 * 1024 * 1024);
+});
+
+/** A plain reader that hands out `bytes` at most `step` bytes per read. */
+function plainReader(bytes: Uint8Array, step: number): PlainReader {
+  let at = 0;
+  return {
+    read(buffer) {
+      if (at >= bytes.length) return Promise.resolve(null);
+      const count = Math.min(step, buffer.length, bytes.length - at);
+      buffer.set(bytes.subarray(at, at + count));
+      at += count;
+      return Promise.resolve(count);
+    },
+  };
+}
+
+async function readAll(reader: LineReader): Promise<string[]> {
+  const lines: string[] = [];
+  for (let line = await reader.next(); line !== undefined; line = await reader.next()) {
+    lines.push(line);
+  }
+  return lines;
+}
+
+Deno.test("LineReader: lines across reads of any size, UTF-8 split mid-character, a last line without break", async () => {
+  const text = "ä€😀 first\n\nsecond ü\nlast";
+  const bytes = new TextEncoder().encode(text);
+  for (const step of [1, 2, 3, 7, 64 * 1024]) {
+    assert.deepEqual(await readAll(new LineReader(plainReader(bytes, step))), [
+      "ä€😀 first",
+      "",
+      "second ü",
+      "last",
+    ], `reads of ${step} bytes`);
+  }
+});
+
+Deno.test("LineReader: starts with bytes already read; a line longer than its buffer arrives whole", async () => {
+  const long = "x".repeat(200 * 1024);
+  const bytes = new TextEncoder().encode(`${long}\nnext\n`);
+  const reader = new LineReader(plainReader(bytes, 50_000), new TextEncoder().encode("ab\nc"));
+  assert.deepEqual(await readAll(reader), ["ab", `c${long}`, "next"]);
 });

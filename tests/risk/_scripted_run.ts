@@ -113,6 +113,21 @@ export async function startScripted(
   };
 }
 
+/** Locks the element as an earlier process would have, then unlocks it as a person does. */
+export async function unlockedWhileStopped(account: ScriptedAccount): Promise<void> {
+  const lease = await account.store.takeLease(account.elementId, account.instanceId, {
+    host: "test-host",
+    now: Date.now(),
+    staleAfterMs: 1_000,
+  });
+  await account.store.updateElement(lease, { trading: "LOCKED", lock_reason: "dd" }, Date.now());
+  await account.store.release(lease);
+  const unlocked = await account.store.configureElement(account.elementId, {
+    trading: "ALLOWED",
+  });
+  if (!unlocked.ok) throw new Error(`unlock refused: ${JSON.stringify(unlocked)}`);
+}
+
 /** Resolves once `condition` holds; throws naming `what` after `timeoutMs`. */
 export async function waitFor(
   condition: () => boolean | Promise<boolean>,

@@ -19,6 +19,7 @@ import {
 } from "../../src/mt5/terminal.ts";
 import { RiskGuardError } from "../../src/shared/errors.ts";
 import { eventsOf, runScenario } from "../support/risk_harness.ts";
+import { externalTerminal } from "../support/scripted_ea.ts";
 
 /** A store whose every call fails with STORE_UNAVAILABLE while `outage.down` is true. */
 function flakyStore(store: Store, outage: { down: boolean; failedCalls: number }): Store {
@@ -339,14 +340,7 @@ Deno.test("a stop during a terminal restart leaves no terminal or port behind", 
         port = options.port;
         if (started.length === 0) {
           // A terminal whose EA never connects: the silence makes the runner restart it.
-          const silent: TerminalHandle = {
-            kind: "sim",
-            pid: undefined,
-            sim: undefined,
-            helloReceived: () => Promise.resolve(),
-            stop: () => Promise.resolve(),
-            done: Promise.resolve(),
-          };
+          const silent = externalTerminal();
           started.push(silent);
           return silent;
         }

@@ -14,6 +14,7 @@ import {
   scriptedAccount,
   sleep,
   startScripted,
+  unlockedWhileStopped,
   waitFor,
 } from "./_scripted_run.ts";
 
@@ -140,17 +141,7 @@ Deno.test("a person's unlock made while no process ran unlocks the EA once, then
   const account = await scriptedAccount({});
   try {
     // Locked by an earlier process, unlocked by a person while none ran.
-    const lease = await account.store.takeLease(account.elementId, account.instanceId, {
-      host: "test-host",
-      now: Date.now(),
-      staleAfterMs: 1_000,
-    });
-    await account.store.updateElement(lease, { trading: "LOCKED", lock_reason: "dd" }, Date.now());
-    await account.store.release(lease);
-    const unlocked = await account.store.configureElement(account.elementId, {
-      trading: "ALLOWED",
-    });
-    assert.ok(unlocked.ok);
+    await unlockedWhileStopped(account);
     const unlockedAt = (await storedElement(account)).unlocked_at;
     assert.ok(unlockedAt !== null);
 

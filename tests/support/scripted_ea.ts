@@ -140,13 +140,23 @@ export function scriptedTerminal(
   return (options) => {
     const ea = new ScriptedEa(options.port, options.token, ackPolicy);
     started(ea);
-    return Promise.resolve({
-      kind: "sim",
-      pid: undefined,
-      sim: undefined,
-      helloReceived: () => Promise.resolve(),
-      stop: () => ea.close(),
-      done: Promise.resolve(),
-    });
+    return Promise.resolve(externalTerminal(() => ea.close()));
+  };
+}
+
+/**
+ * The handle of a terminal the risk process does not run (a scripted EA, a bench's EA in
+ * another process, or none at all): `stop` is all it does.
+ */
+export function externalTerminal(
+  stop: () => Promise<void> = () => Promise.resolve(),
+): TerminalHandle {
+  return {
+    kind: "sim",
+    pid: undefined,
+    sim: undefined,
+    helloReceived: () => Promise.resolve(),
+    stop,
+    done: Promise.resolve(),
   };
 }

@@ -1,7 +1,7 @@
 /**
- * The plugin round trip sends only what changed since the snapshot before (issue 16): what a
- * plugin sees must still be exactly the context of each snapshot, also when positions open and
- * close, when the plugin wrecks its own input, after it throws, and after its process restarts.
+ * The plugin round trip sends each snapshot's whole context on one line (issue 16): what a
+ * plugin sees must be exactly the context of each snapshot, also when positions open and close,
+ * when the plugin wrecks its own input, after it throws, and after its process restarts.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -32,7 +32,7 @@ function context(seq: number, state: EngineState): { context: RuleContext; state
   return { context: evaluation.context, state: evaluation.state };
 }
 
-Deno.test("plugin deltas: each snapshot arrives whole, whatever the plugin did to the one before", async () => {
+Deno.test("plugin context: each snapshot arrives whole, whatever the plugin did to the one before", async () => {
   const host = await PluginHost.start([{ module: fixture }], { deadlineMs: 5_000 });
   try {
     assert.deepEqual(host.loadErrors, []);
@@ -57,7 +57,7 @@ Deno.test("plugin deltas: each snapshot arrives whole, whatever the plugin did t
   }
 });
 
-Deno.test("plugin deltas: a restarted plugin process gets the whole context again", async () => {
+Deno.test("plugin context: a restarted plugin process gets the whole context", async () => {
   const host = await PluginHost.start([{ module: fixture }], {
     deadlineMs: 5_000,
     maxFailures: 10,
@@ -87,6 +87,29 @@ Deno.test("plugin deltas: a restarted plugin process gets the whole context agai
     const outcome = await host.evaluate(second.context);
     assert.deepEqual(outcome.errors, []);
     assert.equal(outcome.actions[0]?.reason, digest(second.context));
+  } finally {
+    await host.close();
+  }
+});
+
+Deno.test("plugin context: every plugin gets the same whole context (stringified once for all)", async () => {
+  const host = await PluginHost.start([{ module: fixture }, { module: fixture }], {
+    deadlineMs: 5_000,
+  });
+  try {
+    assert.deepEqual(host.loadErrors, []);
+    let state: EngineState = {};
+    for (let seq = 4; seq <= 6; seq++) {
+      const next = context(seq, state);
+      state = next.state;
+      const outcome = await host.evaluate(next.context);
+      assert.deepEqual(outcome.errors, [], `seq ${seq}`);
+      assert.deepEqual(
+        outcome.actions.map((action) => action.reason),
+        [digest(next.context), digest(next.context)],
+        `seq ${seq}`,
+      );
+    }
   } finally {
     await host.close();
   }

@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import type { Ack } from "../mt5/protocol.ts";
+import { ManualClock } from "../shared/clock.ts";
+import { logger } from "../shared/logging.ts";
+import { type Lease, parseElement, type Store } from "../store/mod.ts";
+import { order, position, snapshot } from "../../tests/support/snapshots.ts";
+import { AccountGuard } from "./account_guard.ts";
+import { AuditTrail } from "./audit_trail.ts";
+import { LeasedWriter } from "./leased_writer.ts";
+import { riskSettingsOf } from "./live_config.ts";
+import type { WebhookNotifier } from "./notifier.ts";
+import { RulePlugins } from "./rule_plugins.ts";
+
+Deno.test("account guard: a breach's commands leave before its events, store writes and notifications", async () => {
+  const trace: string[] = [];
+  const parsed = parseElement({
+    _id: "e1",
+    server: "S",
+    login: 1,
+    password: "p",
+    max_daily_loss: 100,
+  });
+  assert.ok(parsed.valid);
+  const element = parsed.element;
+  const clock = new ManualClock(Date.UTC(2026, 10, 24, 10));
+  const log = logger("test", "account_guard");
+  // Every store call is traced; none may come before the commands.
+  const store = new Proxy({}, {
+    get: (_, name) => () => {
+      trace.push(`store ${String(name)}`);
+      return Promise.resolve(undefined);
+    },
+  }) as Store;
+  const lease = { element_id: "e1", instance_id: "i1", lease: 1, host: "h" } as Lease;
+  const writer = new LeasedWriter({
+    store,
+    lease,
+    clock,
+    dryRun: false,
+    metricsIntervalMs: 5_000,
+    pingIntervalMs: 10_000,
+    onFatal: () => {},
+    log,
+  });
+  const notifier = {
+    notify: (n: { kind: string }) => trace.push(`notify ${n.kind}`),
+  } as unknown as WebhookNotifier;
+  const audit = new AuditTrail({
+    elementId: "e1",
+    host: "h",
+    clock,
+    store: writer,
+    notifier,
+    onEvent: (event) => trace.push(`event ${event.type}`),
+    account: () => element,
+    log,
+  });
+  const plugins = new RulePlugins({
+    ruleFiles: [],
+    clock,
+    audit,
+    writer,
+    log,
+    protectedPaths: [],
+  });
+  const guard = new AccountGuard({
+    element,
+    settings: riskSettingsOf(element),
+    sender: {
+      send(command) {
+        trace.push(`send ${command.type}`);
+        return new Promise<Ack>(() => {});
+      },
+    },
+    clock,
+    dryRun: false,
+    retryBaseMs: 1_000,
+    escalateAfter: 3,
+    plugins,
+    audit,
+    writer,
+    stale: () => false,
+    onStatus: () => trace.push("status"),
+    signal: new AbortController().signal,
+    log,
+  });
+  const base = snapshot();
+  // Equity 9,500 on a day that started at 10,000: a daily loss of 500 against a limit of 100.
+  guard.onSnapshot(snapshot({
+    positions: [position({ profit: -500 })],
+    orders: [order()],
+    account: { ...base.account, equity: 9_500 },
+  }));
+  const sends = trace.filter((line) => line.startsWith("send "));
+  assert.deepEqual(sends, ["send lock", "send cancel_orders", "send close_all"]);
+  const firstOther = trace.findIndex((line) => !line.startsWith("send "));
+  assert.equal(firstOther, 3, trace.join(" | "));
+  assert.ok(trace.includes("event breach") && trace.includes("event lock"), trace.join(" | "));
+  assert.ok(trace.includes("notify lock"), trace.join(" | "));
+  assert.ok(!trace.some((line) => line.startsWith("store ")), "no store write in that turn");
+  assert.equal(await writer.flush(2_000), true);
+  assert.ok(trace.some((line) => line === "store updateElement"), "the lock is written after");
+  await writer.close();
+});
