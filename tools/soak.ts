@@ -3,14 +3,21 @@
  * guarded by a real `riskguard --mode risk` process with its simulator writing a truth log, on
  * one SQLite store, for a long time; then the oracle judges every account.
  *
+ * Each risk process runs as admin starts one (riskguard's V8 flags, lazy dynamic imports)
+ * through `tools/_soak_child.ts`, which samples its `Deno.memoryUsage()` every 5 s.
+ *
  * Prints, and with `--report <file>` writes as Markdown: missed breaches and false locks (must be
- * 0), breach-to-flat p50/p99, RSS of each process a little after start and at the end, store
- * size and events per second. Exits 1 when the oracle finds a broken promise or a process did
- * not end cleanly.
+ * 0), breach-to-flat p50/p99, each process's memory (RSS, V8 heap used, external) at 1 minute,
+ * at half time and at the end, and whether its RSS is flat (grew less than
+ * {@link FLAT_GROWTH_MB} from half time to the end; the first half is warm-up: code compiled,
+ * the day's data loaded, V8's heap sized), store size and events per second. Exits 1 when the
+ * oracle finds a broken promise or a process did not end cleanly; memory that is not flat is
+ * reported, not a failure (a soak on a loaded machine is a measurement, not a test).
  *
  * ```
  * deno task soak                                  # 30 minutes, 20 accounts, bench/SOAK.md
  * deno run -A tools/soak.ts --minutes 2 --accounts 4 --seed 42
+ * deno run -A tools/soak.ts --minutes 10 --accounts 3 --memory-series mem.jsonl --live-heap
  * ```
  *
  * `tests/faults/soak_test.ts` runs a 2-minute version in the test suite.
@@ -19,6 +26,8 @@
  */
 import { parseArgs } from "node:util";
 import { SCENARIO_NAMES, type ScenarioName } from "../src/mt5/sim/scenarios.ts";
+import { LAZY_DYNAMIC_IMPORTS } from "../src/shared/self_command.ts";
+import { V8_FLAGS } from "../src/shared/v8_flags.ts";
 import { openStore } from "../src/store/mod.ts";
 import { type AccountVerdict, describeVerdict } from "../tests/support/oracle.ts";
 import {
@@ -29,6 +38,13 @@ import {
   startRiskProcess,
   verdictOf,
 } from "../tests/support/risk_process.ts";
+import { MEMORY_FILE_ENV } from "./_soak_child.ts";
+
+/** RSS growth from half time to the end, MB, below which a process counts as flat. */
+export const FLAT_GROWTH_MB = 5;
+
+/** The risk process of a soak: riskguard's command line plus a memory sampler. */
+const SOAK_CHILD = new URL("./_soak_child.ts", import.meta.url).pathname;
 
 /** Options of {@link runSoak}. */
 export interface SoakOptions {
@@ -41,6 +57,35 @@ export interface SoakOptions {
   targetMs?: number;
   /** Prints progress. */
   log?: (line: string) => void;
+  /** Writes every memory sample of every process here (JSON lines with `login`). */
+  memorySeries?: string;
+  /**
+   * A probe: the processes get V8's `--expose-gc` and take one sample a minute right after a
+   * full collection (`live` in the series), which tells a leak from garbage not yet collected.
+   */
+  liveHeap?: boolean;
+}
+
+/** One memory sample of a risk process (`Deno.memoryUsage()` in MB), `t` s after its start. */
+export interface MemorySample {
+  t: number;
+  /** Taken right after a full collection (`liveHeap` probes only). */
+  live: boolean;
+  rssMb: number;
+  /** Private (anonymous) part of the RSS; NaN where `/proc` does not tell. */
+  rssAnonMb: number;
+  /** File-backed part (mostly the executable's pages); NaN where `/proc` does not tell. */
+  rssFileMb: number;
+  heapUsedMb: number;
+  heapTotalMb: number;
+  externalMb: number;
+}
+
+/** A process's memory at the soak's three marks (undefined: no sample yet, or it was gone). */
+export interface MemoryMarks {
+  oneMinute: MemorySample | undefined;
+  half: MemorySample | undefined;
+  end: MemorySample | undefined;
 }
 
 /** One account's outcome. */
@@ -51,9 +96,13 @@ export interface SoakAccount {
   verdict: AccountVerdict;
   summary: string;
   exitCode: number;
-  /** RSS in MB a little after start and at the end (undefined where /proc is missing). */
-  rssStartMb: number | undefined;
-  rssEndMb: number | undefined;
+  memory: MemoryMarks;
+  /** RSS growth from half time to the end, MB (undefined without both samples). */
+  rssGrowthMb: number | undefined;
+  /** The same of its private (anonymous) part. */
+  anonGrowthMb: number | undefined;
+  /** RSS grew less than {@link FLAT_GROWTH_MB} from half time to the end. */
+  flat: boolean;
   events: number;
 }
 
@@ -70,73 +119,125 @@ export interface SoakResult {
   agentToFlat: { p50: number; p99: number };
   storeBytes: number;
   eventsPerSecond: number;
+  /** Processes whose RSS was flat from half time to the end. */
+  flat: number;
   /** True when every promise held and every process ended with 0. */
   ok: boolean;
+  /** Where the run's files were kept (when an account broke: truth logs, outputs, store). */
+  keptDir?: string;
 }
 
-/** Runs the soak and returns what it measured (temporary files are removed). */
+/**
+ * Runs the soak and returns what it measured. Temporary files are removed, unless an account
+ * broke: then its folder stays (`keptDir`) with the truth logs, the store and the output of each
+ * broken account's process (`output-<login>.txt`).
+ */
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const log = options.log ?? (() => {});
   const random = mulberry32(options.seed);
   const dir = await Deno.makeTempDir({ prefix: "riskguard-soak-" });
   const spec = `sqlite:${dir}/soak.db`;
   const store = await openStore(spec);
+  let keep = false;
   const started: {
+    login: number;
     account: DrillAccount;
     scenario: ScenarioName;
     limits: string;
     risk: RiskProcess;
   }[] = [];
+  // The flags a child started by admin gets (`selfCommand`), and a probe's `--expose-gc`.
+  const v8Flags = `--v8-flags=${
+    [...V8_FLAGS, ...(options.liveHeap === true ? ["--expose-gc"] : [])].join(",")
+  }`;
   try {
     for (let i = 0; i < options.accounts; i++) {
       const scenario = SCENARIO_NAMES[Math.floor(random() * SCENARIO_NAMES.length)]!;
       const element = limitsFor(random);
+      const login = 6_000_001 + i;
       const account = await addDrillAccount(store, {
         scenario,
         element,
         dir,
-        login: 6_000_001 + i,
+        login,
         seed: Math.floor(random() * 1e9),
         speed: options.speed,
       });
-      const risk = startRiskProcess({ store: { spec, db: "riskguard" }, account });
-      started.push({ account, scenario, limits: JSON.stringify(element), risk });
+      const risk = startRiskProcess({
+        store: { spec, db: "riskguard" },
+        account,
+        script: { path: SOAK_CHILD, denoFlags: [v8Flags, LAZY_DYNAMIC_IMPORTS] },
+        env: { [MEMORY_FILE_ENV]: memoryFile(dir, login) },
+      });
+      started.push({ login, account, scenario, limits: JSON.stringify(element), risk });
     }
     log(`soak: ${options.accounts} accounts started, running ${options.minutes} min`);
     const begin = Date.now();
-    await sleep(Math.min(15_000, options.minutes * 60_000 / 4));
-    const rssStart = started.map((s) => rssMb(s.risk.pid));
     const end = begin + options.minutes * 60_000;
+    const halfAt = begin + options.minutes * 30_000;
+    const marks: {
+      at: number;
+      take: (memory: MemoryMarks, s: MemorySample | undefined) => void;
+    }[] = [
+      { at: Math.min(begin + 60_000, halfAt), take: (m, s) => m.oneMinute = s },
+      { at: halfAt, take: (m, s) => m.half = s },
+    ];
+    const memory: MemoryMarks[] = started.map(() => ({
+      oneMinute: undefined,
+      half: undefined,
+      end: undefined,
+    }));
+    const latest = () => Promise.all(started.map((s) => latestSample(memoryFile(dir, s.login))));
+    let nextLog = begin + 60_000;
     while (Date.now() < end) {
-      await sleep(Math.min(60_000, end - Date.now()));
-      const elapsed = Math.round((Date.now() - begin) / 1000);
-      log(
-        `soak: ${elapsed} s, ${
-          started.filter((s) => rssMb(s.risk.pid) !== undefined).length
-        } alive`,
-      );
+      await sleep(Math.min(nextLog, marks[0]?.at ?? end, end) - Date.now());
+      while (marks[0] !== undefined && Date.now() >= marks[0].at) {
+        const mark = marks.shift()!;
+        (await latest()).forEach((sample, i) => mark.take(memory[i]!, sample));
+      }
+      if (Date.now() >= nextLog) {
+        nextLog += 60_000;
+        const samples = (await latest()).filter((m) => m !== undefined);
+        log(
+          `soak: ${Math.round((Date.now() - begin) / 1000)} s, ${
+            started.filter((s) => rssMb(s.risk.pid) !== undefined).length
+          } alive; mean MB rss ${mean(samples.map((m) => m.rssMb))}, anon ${
+            mean(samples.map((m) => m.rssAnonMb))
+          }, heap used ${mean(samples.map((m) => m.heapUsedMb))}, external ${
+            mean(samples.map((m) => m.externalMb))
+          }`,
+        );
+      }
     }
-    const rssEnd = started.map((s) => rssMb(s.risk.pid));
+    (await latest()).forEach((sample, i) => memory[i]!.end = sample);
     const exitCodes = await Promise.all(started.map((s) => s.risk.stop()));
     const seconds = (Date.now() - begin) / 1000;
 
     const accounts: SoakAccount[] = [];
     let totalEvents = 0;
     for (const [index, s] of started.entries()) {
+      const marks = memory[index]!;
+      const growthOf = (pick: (m: MemorySample) => number) =>
+        marks.half === undefined || marks.end === undefined
+          ? undefined
+          : pick(marks.end) - pick(marks.half);
+      const rssGrowthMb = growthOf((m) => m.rssMb);
       const { verdict, summary } = await verdictOf(store, s.account, {
         targetMs: options.targetMs ?? 5_000,
       });
       const events = (await allEvents(store, s.account.elementId)).length;
       totalEvents += events;
       accounts.push({
-        login: 6_000_001 + index,
+        login: s.login,
         scenario: s.scenario,
         limits: s.limits,
         verdict,
         summary,
         exitCode: exitCodes[index]!,
-        rssStartMb: rssStart[index],
-        rssEndMb: rssEnd[index],
+        memory: marks,
+        rssGrowthMb,
+        anonGrowthMb: growthOf((m) => m.rssAnonMb),
+        flat: rssGrowthMb !== undefined && rssGrowthMb < FLAT_GROWTH_MB,
         events,
       });
     }
@@ -147,6 +248,16 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const missed = sum(accounts.map((a) => a.verdict.missed.length));
     const falseLocks = sum(accounts.map((a) => a.verdict.falseLocks.length));
     const broken = accounts.filter((a) => !a.verdict.ok || a.exitCode !== 0).length;
+    if (broken > 0) {
+      // What a broken account did is in its truth log and its process's output: keep them.
+      keep = true;
+      for (const [index, s] of started.entries()) {
+        const a = accounts[index]!;
+        if (a.verdict.ok && a.exitCode === 0) continue;
+        await Deno.writeTextFile(`${dir}/output-${s.login}.txt`, s.risk.output());
+      }
+      log(`soak: broken accounts: truth logs, outputs and the store are kept in ${dir}`);
+    }
     return {
       options,
       accounts,
@@ -162,12 +273,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       agentToFlat: { p50: percentile(agentTimes, 0.5), p99: percentile(agentTimes, 0.99) },
       storeBytes: await storeSize(`${dir}/soak.db`),
       eventsPerSecond: totalEvents / seconds,
+      flat: accounts.filter((a) => a.flat).length,
       ok: broken === 0,
+      ...(keep ? { keptDir: dir } : {}),
     };
   } finally {
     await Promise.all(started.map((s) => s.risk.stop().catch(() => 0)));
+    if (options.memorySeries !== undefined) {
+      await writeMemorySeries(options.memorySeries, dir, started.map((s) => s.login));
+    }
     await store.close();
-    await Deno.remove(dir, { recursive: true });
+    if (!keep) await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -182,6 +298,7 @@ function limitsFor(random: () => number): Record<string, unknown> {
 /** The report as Markdown. */
 export function soakReport(result: SoakResult): string {
   const o = result.options;
+  const notFlat = result.accounts.filter((a) => !a.flat).map((a) => a.login);
   const fmt = (n: number | undefined) => n === undefined ? "n/a" : n.toFixed(0);
   const lines = [
     "# Soak report",
@@ -204,19 +321,87 @@ export function soakReport(result: SoakResult): string {
     `${fmt(result.agentToFlat.p99)} ms | p99 < ${o.targetMs ?? 5_000} ms |`,
     `| store size | ${(result.storeBytes / 1024 / 1024).toFixed(1)} MB | |`,
     `| events per second | ${result.eventsPerSecond.toFixed(1)} | |`,
+    `| processes with flat RSS (half time to end < ${FLAT_GROWTH_MB} MB) | ${result.flat} of ` +
+    `${result.accounts.length}${notFlat.length === 0 ? "" : ` (not: ${notFlat.join(", ")})`} | ` +
+    `${result.accounts.length} of ${result.accounts.length} |`,
     "",
-    "| login | scenario | limits | RSS start MB | RSS end MB | events | oracle |",
-    "|---|---|---|---|---|---|---|",
+    "Memory per process in MB at 1 minute / half time / end, sampled inside it every 5 s " +
+    "(`Deno.memoryUsage()`, `/proc/self/status`): RSS, and of it the private part (anon: " +
+    "V8's heap, the allocator, SQLite; the rest is mostly the executable's pages); heap used " +
+    "(V8's objects, live or not yet collected); external (memory outside the heap that V8 " +
+    `is told of). Flat: RSS grew less than ${FLAT_GROWTH_MB} MB from half time to the end.`,
+    "",
+    "| login | scenario | limits | RSS MB | anon MB | heap used MB | external MB | half to end: RSS, anon | events | oracle |",
+    "|---|---|---|---|---|---|---|---|---|---|",
     ...result.accounts.map((a) =>
-      `| ${a.login} | ${a.scenario} | \`${a.limits}\` | ${fmt(a.rssStartMb)} | ${
-        fmt(a.rssEndMb)
-      } | ` +
+      `| ${a.login} | ${a.scenario} | \`${a.limits}\` | ${marks(a.memory, (m) => m.rssMb)} | ` +
+      `${marks(a.memory, (m) => m.rssAnonMb)} | ` +
+      `${marks(a.memory, (m) => m.heapUsedMb)} | ${marks(a.memory, (m) => m.externalMb)} | ` +
+      `${growth(a.rssGrowthMb)}, ${growth(a.anonGrowthMb)} ${a.flat ? "flat" : "NOT FLAT"} | ` +
       `${a.events} | ${a.verdict.ok && a.exitCode === 0 ? "ok" : "BROKEN"}: ${a.summary}` +
       `${a.exitCode === 0 ? "" : ` (exit ${a.exitCode})`} |`
     ),
     "",
   ];
   return lines.join("\n");
+}
+
+/** `a / b / c` of one measure at the three marks. */
+function marks(memory: MemoryMarks, pick: (sample: MemorySample) => number): string {
+  return [memory.oneMinute, memory.half, memory.end].map((m) =>
+    m === undefined || Number.isNaN(pick(m)) ? "n/a" : pick(m).toFixed(0)
+  ).join(" / ");
+}
+
+function growth(mb: number | undefined): string {
+  if (mb === undefined || Number.isNaN(mb)) return "n/a";
+  return `${mb >= 0 ? "+" : ""}${mb.toFixed(1)}`;
+}
+
+function memoryFile(dir: string, login: number): string {
+  return `${dir}/memory-${login}.jsonl`;
+}
+
+/** Every sample a process wrote so far (a half-written last line is skipped). */
+async function memorySamples(path: string): Promise<MemorySample[]> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  const mb = (bytes: unknown) => Number(bytes) / 1024 / 1024;
+  return text.split("\n").flatMap((line) => {
+    try {
+      const raw = JSON.parse(line) as Record<string, number | boolean>;
+      return [{
+        t: Number(raw.t) / 1000,
+        live: raw.live === true,
+        rssMb: mb(raw.rss),
+        rssAnonMb: raw.rssAnon === undefined ? NaN : mb(raw.rssAnon),
+        rssFileMb: raw.rssFile === undefined ? NaN : mb(raw.rssFile),
+        heapUsedMb: mb(raw.heapUsed),
+        heapTotalMb: mb(raw.heapTotal),
+        externalMb: mb(raw.external),
+      }];
+    } catch {
+      return [];
+    }
+  });
+}
+
+async function latestSample(path: string): Promise<MemorySample | undefined> {
+  return (await memorySamples(path)).at(-1);
+}
+
+/** Writes every process's samples as JSON lines `{login, t, rssMb, heapUsedMb, ...}`. */
+async function writeMemorySeries(path: string, dir: string, logins: number[]): Promise<void> {
+  const lines: string[] = [];
+  for (const login of logins) {
+    for (const sample of await memorySamples(memoryFile(dir, login))) {
+      lines.push(JSON.stringify({ login, ...sample }));
+    }
+  }
+  await Deno.writeTextFile(path, lines.map((line) => `${line}\n`).join(""));
+}
+
+function mean(values: number[]): string {
+  return values.length === 0 ? "n/a" : (sum(values) / values.length).toFixed(1);
 }
 
 function rssMb(pid: number): number | undefined {
@@ -271,6 +456,8 @@ if (import.meta.main) {
       seed: { type: "string" },
       speed: { type: "string", default: "2" },
       report: { type: "string" },
+      "memory-series": { type: "string" },
+      "live-heap": { type: "boolean", default: false },
     },
   });
   const seed = values.seed === undefined
@@ -282,6 +469,8 @@ if (import.meta.main) {
     seed,
     speed: Number(values.speed),
     log: (line) => console.log(line),
+    ...(values["memory-series"] === undefined ? {} : { memorySeries: values["memory-series"] }),
+    liveHeap: values["live-heap"],
   };
   for (const [name, value] of Object.entries(options)) {
     if (typeof value === "number" && !(value > 0)) {

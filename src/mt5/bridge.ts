@@ -242,8 +242,12 @@ export class Bridge {
     authFailures: 0,
     protocolErrors: 0,
   };
-  #queue: BridgeEvent[] = [];
-  #wakeups: Array<() => void> = [];
+  /**
+   * One queue per running {@link Bridge.events} iterator, and only while it runs: events are
+   * queued for a reader, never for nobody (the risk process listens with {@link Bridge.on}, and
+   * a queue kept for no reader held the last 10 000 events, snapshots included, for good).
+   */
+  #readers = new Set<EventReader>();
 
   private constructor(options: BridgeOptions) {
     const token = options.token;
@@ -351,17 +355,26 @@ export class Bridge {
   }
 
   /**
-   * Iterates over events from now on until the bridge is closed. Events are buffered (up to
-   * 10 000; the oldest are dropped beyond) while the consumer is busy.
+   * Iterates over events until the bridge is closed, from the first `next()` on: an iterator
+   * nobody reads holds nothing. Events are buffered (up to {@link MAX_QUEUED_EVENTS}; the oldest
+   * are dropped beyond) while the consumer is busy; leaving the loop ends the buffering.
    */
   async *events(): AsyncGenerator<BridgeEvent> {
-    while (!this.#closed || this.#queue.length > 0) {
-      const event = this.#queue.shift();
-      if (event !== undefined) {
-        yield event;
-        continue;
+    const reader: EventReader = { queue: [], wake: undefined };
+    this.#readers.add(reader);
+    try {
+      while (true) {
+        const event = reader.queue.shift();
+        if (event !== undefined) {
+          yield event;
+          continue;
+        }
+        if (this.#closed) return;
+        await new Promise<void>((resolve) => reader.wake = resolve);
+        reader.wake = undefined;
       }
-      await new Promise<void>((resolve) => this.#wakeups.push(resolve));
+    } finally {
+      this.#readers.delete(reader);
     }
   }
 
@@ -457,7 +470,7 @@ export class Bridge {
     this.#pending.clear();
     await Promise.all([this.#pull.close(), this.#push.close()]);
     await this.#loop;
-    for (const wake of this.#wakeups.splice(0)) wake();
+    for (const reader of this.#readers) reader.wake?.();
   }
 
   async #bind(): Promise<void> {
@@ -679,10 +692,21 @@ export class Bridge {
         log.error("Bridge listener failed: {error}", { error });
       }
     }
-    this.#queue.push(event);
-    if (this.#queue.length > 10_000) this.#queue.shift();
-    for (const wake of this.#wakeups.splice(0)) wake();
+    for (const reader of this.#readers) {
+      reader.queue.push(event);
+      if (reader.queue.length > MAX_QUEUED_EVENTS) reader.queue.shift();
+      reader.wake?.();
+    }
   }
+}
+
+/** Events one {@link Bridge.events} iterator may have waiting before the oldest are dropped. */
+const MAX_QUEUED_EVENTS = 10_000;
+
+/** A running {@link Bridge.events} iterator: its waiting events and how to wake it. */
+interface EventReader {
+  queue: BridgeEvent[];
+  wake: (() => void) | undefined;
 }
 
 function hasKnownType(frame: Uint8Array): boolean {

@@ -444,6 +444,37 @@ Deno.test("bridge: snapshots before any hello are accepted and trigger ping {hel
   }
 });
 
+Deno.test("bridge: events() holds nothing for nobody: an iterator sees only what came after it began", async () => {
+  const { token, bridge, events } = await setup();
+  const ea = new FakeEa(bridge, token);
+  const early = bridge.events(); // obtained, never read: must not buffer
+  try {
+    await ea.send(hello());
+    for (let seq = 1; seq <= 5; seq++) await ea.send(snapshot(seq));
+    await events.wait("snapshot", (e) => e.snapshot.seq === 5);
+    const reader = bridge.events();
+    const first = reader.next(); // starts the iterator: from here on, events are queued for it
+    await ea.send(snapshot(6));
+    await ea.send(snapshot(7));
+    const seen: BridgeEvent[] = [(await first).value as BridgeEvent];
+    while (!seen.some((e) => e.type === "snapshot" && e.snapshot.seq === 7)) {
+      seen.push((await reader.next()).value as BridgeEvent);
+    }
+    // Events from before the iterator began (hello, snapshots 1-5) were kept for nobody.
+    assert.deepEqual(
+      seen.filter((e) => e.type === "snapshot" || e.type === "hello").map((e) =>
+        e.type === "snapshot" ? e.snapshot.seq : e.type
+      ),
+      [6, 7],
+    );
+    await reader.return(undefined);
+    await early.return(undefined);
+  } finally {
+    await ea.close();
+    await bridge.close();
+  }
+});
+
 Deno.test("bridge: close rejects waiting commands with CLOSED; events() ends", async () => {
   const { bridge } = await setup({ ackTimeoutMs: 60_000 });
   const iterator = bridge.events();

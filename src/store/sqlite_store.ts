@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { DatabaseSync } from "node:sqlite";
 import type {
   BeatResult,
   ElementFeed,
@@ -55,6 +55,7 @@ import {
   normalizeWatchOptions,
 } from "./_ids.ts";
 import { prepareConfigChange } from "./_config_change.ts";
+import { StatementCache } from "./_statements.ts";
 import {
   checkManagedPatch,
   checkNewEvent,
@@ -196,6 +197,8 @@ export class SqliteStore implements Store {
   /** `sqlite:<path>`. */
   readonly description: string;
   #db: DatabaseSync;
+  /** Every statement prepared once (`_statements.ts`: per-call statements crept RSS up). */
+  #sql: StatementCache;
   #path: string;
   #feedPollMs: number;
   #busyTimeoutMs: number;
@@ -204,6 +207,7 @@ export class SqliteStore implements Store {
 
   private constructor(db: DatabaseSync, path: string, feedPollMs: number, busyTimeoutMs: number) {
     this.#db = db;
+    this.#sql = new StatementCache(db);
     this.#path = path;
     this.#feedPollMs = Math.max(1, feedPollMs);
     this.#busyTimeoutMs = busyTimeoutMs;
@@ -264,6 +268,7 @@ export class SqliteStore implements Store {
     if (this.#closed) return;
     await Promise.all([...this.#feeds].map((feed) => feed.close()));
     this.#closed = true;
+    this.#sql.clear();
     this.#db.close();
   }
 
@@ -298,8 +303,8 @@ export class SqliteStore implements Store {
   listElements(filter: ElementFilter = {}): Promise<ParsedElement[]> {
     return this.#run(() => {
       const rows = filter.host === undefined
-        ? this.#db.prepare("SELECT id, doc FROM elements ORDER BY id").all()
-        : this.#db.prepare(
+        ? this.#sql.get("SELECT id, doc FROM elements ORDER BY id").all()
+        : this.#sql.get(
           "SELECT id, doc FROM elements WHERE json_extract(doc, '$.host') = ? ORDER BY id",
         ).all(filter.host);
       return rows.map((row) => readDoc(row)).filter((doc) => elementStatusMatches(doc, filter))
@@ -358,7 +363,7 @@ export class SqliteStore implements Store {
           if (options.force !== true) throw elementHeld(id, doc);
           this.#freeInstance(instanceId, id);
         }
-        this.#db.prepare("DELETE FROM elements WHERE id = ?").run(id);
+        this.#sql.get("DELETE FROM elements WHERE id = ?").run(id);
         return true;
       })
     );
@@ -369,7 +374,7 @@ export class SqliteStore implements Store {
     options = normalizeWatchOptions(options);
     if (this.#closed) throw new StoreError("CLOSED", `Store ${this.description} is closed`);
     const source = new SqliteFeedSource(
-      this.#db,
+      this.#sql,
       this.#feedPollMs,
       this.#busyTimeoutMs,
       () => this.#closed,
@@ -382,7 +387,7 @@ export class SqliteStore implements Store {
     return this.#run(() => {
       checkNewInstance(input.path, input.host, input.port, input.symbol);
       return this.#tx(() => {
-        const existing = this.#db.prepare(
+        const existing = this.#sql.get(
           "SELECT id, doc FROM instances WHERE json_extract(doc, '$.host') = ?",
         ).all(input.host).map((row) => readDoc(row));
         const doc = planInstance(existing, input, now);
@@ -404,7 +409,7 @@ export class SqliteStore implements Store {
   /** Instances sorted by host then port. */
   listInstances(filter: InstanceFilter = {}): Promise<Instance[]> {
     return this.#run(() => {
-      const rows = this.#db.prepare("SELECT id, doc FROM instances").all();
+      const rows = this.#sql.get("SELECT id, doc FROM instances").all();
       return validInstances(
         rows.map((row) => readDoc(row)).filter((doc) => instanceMatches(doc, filter)),
       ).sort(compareInstances);
@@ -419,7 +424,7 @@ export class SqliteStore implements Store {
         const doc = this.#get("instances", id);
         if (doc === null) return false;
         if (doc.status === "OCCUPIED" && options.force !== true) throw instanceOccupied(id, doc);
-        this.#db.prepare("DELETE FROM instances WHERE id = ?").run(id);
+        this.#sql.get("DELETE FROM instances WHERE id = ?").run(id);
         return true;
       })
     );
@@ -433,7 +438,7 @@ export class SqliteStore implements Store {
         const doc = claimableElement(this.#get("elements", elementId), elementId);
         if (typeof doc.instance_id === "string") throw elementHeld(elementId, doc);
         const [instance] = claimableInstances(
-          this.#db.prepare("SELECT id, doc FROM instances WHERE json_extract(doc, '$.host') = ?")
+          this.#sql.get("SELECT id, doc FROM instances WHERE json_extract(doc, '$.host') = ?")
             .all(host).map((row) => readDoc(row)),
         );
         if (instance === undefined) throw noFreeInstance(host);
@@ -534,12 +539,12 @@ export class SqliteStore implements Store {
         const elementCutoff = options.now - (options.elementStaleMs ?? DEFAULT_STALE_MS);
         const hostClause = options.host === undefined ? "" : "AND json_extract(doc, '$.host') = ?";
         const hostArgs = options.host === undefined ? [] : [options.host];
-        const freed = this.#db.prepare(
+        const freed = this.#sql.get(
           `UPDATE instances SET doc = json_set(doc, ${FREED_PATHS})
            WHERE json_extract(doc, '$.status') = 'OCCUPIED'
              AND coalesce(json_extract(doc, '$.last_ping'), 0) < ? ${hostClause}`,
         ).run(...FREED_VALUES, instanceCutoff, ...hostArgs);
-        const rows = this.#db.prepare(
+        const rows = this.#sql.get(
           `SELECT id, doc FROM elements WHERE json_extract(doc, '$.instance_id') IS NOT NULL
              AND coalesce(json_extract(doc, '$.last_ping'), json_extract(doc, '$.leased_at'), 0) < ?
              ${hostClause}`,
@@ -553,7 +558,7 @@ export class SqliteStore implements Store {
         for (const row of rows) release(readDoc(row));
         // Held elements whose instance is gone, FREE, or held by another element (an instance
         // freed above, or one taken over) are released too: nobody else may keep writing.
-        const held = this.#db.prepare(
+        const held = this.#sql.get(
           `SELECT id, doc FROM elements WHERE json_extract(doc, '$.instance_id') IS NOT NULL
              ${hostClause}`,
         ).all(...hostArgs);
@@ -590,12 +595,12 @@ export class SqliteStore implements Store {
     return this.#run(() =>
       this.#tx(() => {
         const id = `${AGENT_ID_PREFIX}${beat.host}`;
-        const row = this.#db.prepare("SELECT doc FROM agent_state WHERE id = ?").get(id);
+        const row = this.#sql.get("SELECT doc FROM agent_state WHERE id = ?").get(id);
         const [stored] = row === undefined ? [] : validHeartbeats([JSON.parse(String(row.doc))]);
         if (stored !== undefined && heartbeatBlocks(stored, beat, options)) {
           return { ok: false as const, holder: stored };
         }
-        this.#db.prepare(
+        this.#sql.get(
           "INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
         ).run(id, JSON.stringify({ _id: id, ...beat }));
         return { ok: true as const };
@@ -607,7 +612,7 @@ export class SqliteStore implements Store {
   listAgents(): Promise<AgentHeartbeat[]> {
     return this.#run(() =>
       validHeartbeats(
-        this.#db.prepare("SELECT doc FROM agent_state WHERE id LIKE ?").all(`${AGENT_ID_PREFIX}%`)
+        this.#sql.get("SELECT doc FROM agent_state WHERE id LIKE ?").all(`${AGENT_ID_PREFIX}%`)
           .map((row) => JSON.parse(String(row.doc))),
       )
     );
@@ -621,7 +626,7 @@ export class SqliteStore implements Store {
     return this.#run(() => {
       const now = Date.now();
       record ??= checkNewEvent(event, newId(now), now);
-      this.#db.prepare("INSERT INTO events (id, element_id, at, doc) VALUES (?, ?, ?, ?)").run(
+      this.#sql.get("INSERT INTO events (id, element_id, at, doc) VALUES (?, ?, ?, ?)").run(
         record._id,
         record.element_id,
         record.at,
@@ -649,7 +654,7 @@ export class SqliteStore implements Store {
     }
     params.push(Math.max(1, Math.floor(options.limit ?? 100)));
     return this.#run(() => {
-      const rows = this.#db.prepare(
+      const rows = this.#sql.get(
         `SELECT id, doc FROM events WHERE ${
           where.join(" AND ")
         } ORDER BY at DESC, seq DESC LIMIT ?`,
@@ -663,7 +668,7 @@ export class SqliteStore implements Store {
     return this.#run(() => {
       const s = checkSample(sample);
       // Columns, not a JSON document: samples are the largest table by far.
-      this.#db.prepare(
+      this.#sql.get(
         "INSERT OR REPLACE INTO samples (element_id, at, balance, equity, daily_pl, positions) " +
           "VALUES (?, ?, ?, ?, ?, ?)",
       ).run(s.element_id, s.at, s.balance, s.equity, s.daily_pl, s.positions);
@@ -674,7 +679,7 @@ export class SqliteStore implements Store {
   listSamples(elementId: string, range: SampleRange = {}): Promise<Sample[]> {
     elementId = normalizeId(elementId);
     return this.#run(() => {
-      const rows = this.#db.prepare(
+      const rows = this.#sql.get(
         "SELECT element_id, at, balance, equity, daily_pl, positions FROM samples " +
           "WHERE element_id = ? AND at >= ? AND at <= ? ORDER BY at DESC LIMIT ?",
       ).all(
@@ -690,7 +695,7 @@ export class SqliteStore implements Store {
   /** Deletes samples older than `before`. */
   pruneSamples(before: number): Promise<number> {
     return this.#run(() =>
-      Number(this.#db.prepare("DELETE FROM samples WHERE at < ?").run(before).changes)
+      Number(this.#sql.get("DELETE FROM samples WHERE at < ?").run(before).changes)
     );
   }
 
@@ -739,18 +744,18 @@ export class SqliteStore implements Store {
 
   /**
    * Runs `body` in a `BEGIN IMMEDIATE` transaction. The transaction statements go through
-   * `prepare(...).run()`: an error thrown by `exec()` carries no `errcode`, and a busy `BEGIN`
+   * prepared statements (`run()`): an error thrown by `exec()` carries no `errcode`, and a busy `BEGIN`
    * must surface as a busy error (mapped to STORE_UNAVAILABLE), not a raw one.
    */
   #tx<T>(body: () => T): T {
-    this.#db.prepare("BEGIN IMMEDIATE").run();
+    this.#sql.get("BEGIN IMMEDIATE").run();
     try {
       const result = body();
-      this.#db.prepare("COMMIT").run();
+      this.#sql.get("COMMIT").run();
       return result;
     } catch (error) {
       try {
-        this.#db.prepare("ROLLBACK").run();
+        this.#sql.get("ROLLBACK").run();
       } catch {
         // The transaction may already be gone.
       }
@@ -759,13 +764,13 @@ export class SqliteStore implements Store {
   }
 
   #get(table: "elements" | "instances", id: string): Doc | null {
-    return getDoc(this.#db, table, id);
+    return getDoc(this.#sql, table, id);
   }
 
   #put(table: "elements" | "instances", id: string, doc: Doc, insert = false): void {
     const text = JSON.stringify(doc);
-    if (insert) this.#db.prepare(`INSERT INTO ${table} (id, doc) VALUES (?, ?)`).run(id, text);
-    else this.#db.prepare(`UPDATE ${table} SET doc = ? WHERE id = ?`).run(text, id);
+    if (insert) this.#sql.get(`INSERT INTO ${table} (id, doc) VALUES (?, ?)`).run(id, text);
+    else this.#sql.get(`UPDATE ${table} SET doc = ? WHERE id = ?`).run(text, id);
   }
 
   /** The element document when `lease` is its current one. */
@@ -791,7 +796,7 @@ export class SqliteStore implements Store {
    * next write fails with LEASE_LOST.
    */
   #releaseOthers(instanceId: string, elementId: string, now: number): void {
-    const rows = this.#db.prepare(
+    const rows = this.#sql.get(
       "SELECT id, doc FROM elements WHERE json_extract(doc, '$.instance_id') = ? AND id != ?",
     ).all(instanceId, elementId);
     for (const row of rows) {
@@ -814,23 +819,22 @@ export class SqliteStore implements Store {
  * tell that the store closed), so the store needs no public feed-support methods.
  */
 class SqliteFeedSource implements FeedSource {
-  #db: DatabaseSync;
+  /** The store's statements: the poll runs every {@link SqliteStore} `feedPollMs` (25 ms). */
+  #sql: StatementCache;
   #pollMs: number;
   #busyTimeoutMs: number;
   #storeClosed: () => boolean;
   #cursor = 0;
   #buffer: RawChange[] = [];
   #abort = new AbortController();
-  /**
-   * The poll statement, prepared once: the poll runs every {@link SqliteStore} `feedPollMs`
-   * (25 ms), and a statement prepared per poll holds its native SQLite memory until V8 happens
-   * to collect its wrapper in a major GC (V8 does not see that memory), so the risk process's
-   * RSS grew by about 10 MB a minute.
-   */
-  #poll: StatementSync | null = null;
 
-  constructor(db: DatabaseSync, pollMs: number, busyTimeoutMs: number, storeClosed: () => boolean) {
-    this.#db = db;
+  constructor(
+    sql: StatementCache,
+    pollMs: number,
+    busyTimeoutMs: number,
+    storeClosed: () => boolean,
+  ) {
+    this.#sql = sql;
     this.#pollMs = pollMs;
     this.#busyTimeoutMs = busyTimeoutMs;
     this.#storeClosed = storeClosed;
@@ -840,7 +844,7 @@ class SqliteFeedSource implements FeedSource {
     this.#abort = new AbortController();
     this.#buffer = [];
     try {
-      const row = this.#db.prepare("SELECT min(seq) AS lo, max(seq) AS hi FROM element_changes")
+      const row = this.#sql.get("SELECT min(seq) AS lo, max(seq) AS hi FROM element_changes")
         .get();
       const lo = row?.lo === null || row?.lo === undefined ? null : Number(row.lo);
       const hi = row?.hi === null || row?.hi === undefined ? null : Number(row.hi);
@@ -872,10 +876,9 @@ class SqliteFeedSource implements FeedSource {
     while (!signal.aborted) {
       const buffered = this.#buffer.shift();
       if (buffered !== undefined) return buffered;
-      this.#poll ??= this.#db.prepare(
+      const rows = this.#sql.get(
         "SELECT seq, element_id, op FROM element_changes WHERE seq > ? ORDER BY seq LIMIT 256",
-      );
-      const rows = this.#poll.all(this.#cursor);
+      ).all(this.#cursor);
       if (rows.length > 0) {
         const first = Number(rows[0]!.seq);
         if (this.#cursor > 0 && first > this.#cursor + 1) {
@@ -911,22 +914,22 @@ class SqliteFeedSource implements FeedSource {
   scan(elementId: string | undefined): Promise<Doc[]> {
     return this.#attempt(() => {
       if (elementId !== undefined) {
-        const doc = getDoc(this.#db, "elements", elementId);
+        const doc = getDoc(this.#sql, "elements", elementId);
         return doc === null ? [] : [doc];
       }
-      return this.#db.prepare("SELECT id, doc FROM elements ORDER BY id").all().map((row) =>
+      return this.#sql.get("SELECT id, doc FROM elements ORDER BY id").all().map((row) =>
         readDoc(row)
       );
     });
   }
 
   lookup(id: string): Promise<Doc | null> {
-    return this.#attempt(() => getDoc(this.#db, "elements", id));
+    return this.#attempt(() => getDoc(this.#sql, "elements", id));
   }
 
   loadState(key: string): Promise<Doc | null> {
     return this.#attempt(() => {
-      const row = this.#db.prepare("SELECT id, doc FROM agent_state WHERE id = ?").get(key);
+      const row = this.#sql.get("SELECT id, doc FROM agent_state WHERE id = ?").get(key);
       return row === undefined ? null : readDoc(row);
     });
   }
@@ -937,14 +940,14 @@ class SqliteFeedSource implements FeedSource {
       if (this.#storeClosed()) return;
       const now = Date.now();
       if (token === null) {
-        this.#db.prepare(
+        this.#sql.get(
           "UPDATE agent_state SET doc = json_set(json_remove(doc, '$.resume_token'), '$.updated_at', ?) WHERE id = ?",
         ).run(now, key);
         return;
       }
       // Only the position and its time change: the document's other fields are kept.
       const doc = { _id: key, resume_token: token, updated_at: now };
-      this.#db.prepare(
+      this.#sql.get(
         `INSERT INTO agent_state (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET
            doc = json_set(doc, '$.resume_token', json(?), '$.updated_at', ?)`,
       ).run(key, JSON.stringify(doc), JSON.stringify(token), now);
@@ -972,8 +975,8 @@ async function retryWhileBusy<T>(body: () => T, patienceMs: number): Promise<T> 
   }
 }
 
-function getDoc(db: DatabaseSync, table: "elements" | "instances", id: string): Doc | null {
-  const row = db.prepare(`SELECT id, doc FROM ${table} WHERE id = ?`).get(id);
+function getDoc(sql: StatementCache, table: "elements" | "instances", id: string): Doc | null {
+  const row = sql.get(`SELECT id, doc FROM ${table} WHERE id = ?`).get(id);
   return row === undefined ? null : readDoc(row);
 }
 

@@ -16,4 +16,11 @@ Deno.test("soak, 2 minutes: no missed breach, no false lock, every process ends 
   assert.ok(result.ok, report);
   assert.equal(result.accounts.length, 4);
   assert.ok(result.eventsPerSecond > 0, "the accounts were guarded");
+  // Every process was sampled at each mark (flatness over 2 minutes on a shared machine is not
+  // judged here: the 30-minute soak reports it).
+  for (const account of result.accounts) {
+    const { oneMinute, half, end } = account.memory;
+    assert.ok(oneMinute && half && end, `${account.login}: memory not sampled\n${report}`);
+    assert.ok(end.heapUsedMb > 0 && end.rssMb > end.heapUsedMb, report);
+  }
 });

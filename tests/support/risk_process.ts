@@ -140,6 +140,13 @@ export interface StartRiskOptions {
   rules?: string[];
   /** `--log-level` (default `warning`). */
   logLevel?: string;
+  /**
+   * The script `deno run` starts (default `main.ts`) and flags before it (default none; the
+   * soak passes the V8 flags and lazy imports a child started by admin gets).
+   */
+  script?: { path: string; denoFlags: readonly string[] };
+  /** More environment variables. */
+  env?: Record<string, string>;
 }
 
 /** Starts `riskguard --mode risk` for the account as a real process. */
@@ -148,8 +155,9 @@ export function startRiskProcess(options: StartRiskOptions): RiskProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
+      ...(options.script?.denoFlags ?? []),
       "-A",
-      MAIN_MODULE.pathname,
+      options.script?.path ?? MAIN_MODULE.pathname,
       "--mode",
       "risk",
       "--element_id",
@@ -172,6 +180,7 @@ export function startRiskProcess(options: StartRiskOptions): RiskProcess {
     ],
     clearEnv: true,
     env: childEnv({
+      ...options.env,
       NO_COLOR: "1",
       RISKGUARD_RISK_TIMING: JSON.stringify({ ...DRILL_TIMING, ...options.timing }),
       ...(options.clockOffsetFile === undefined
