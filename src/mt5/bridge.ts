@@ -114,7 +114,11 @@ export type BridgeEvent =
   | { type: "hello"; hello: Hello; restart: boolean }
   | { type: "snapshot"; snapshot: Snapshot }
   | { type: "heartbeat"; heartbeat: Heartbeat }
-  | { type: "ack"; ack: Ack }
+  | {
+    type: "ack";
+    ack: Ack; /** Arrived after `send` had rejected with `TIMEOUT`. */
+    late?: boolean;
+  }
   | { type: "stale"; silentMs: number }
   | { type: "fresh" }
   | { type: "protocol_mismatch"; protocol: number }
@@ -137,6 +141,8 @@ export interface BridgeStats {
   dropped: Record<DropReason, number>;
   /** Acks whose id no command was waiting for. */
   unknownAcks: number;
+  /** Acks that arrived after their command timed out (see `onLateAck` of `send`). */
+  lateAcks: number;
   /** Acks marked `duplicate` by the EA. */
   duplicateAcks: number;
   /** Snapshots or heartbeats received before any `hello`. */
@@ -172,11 +178,17 @@ interface Pending {
   /** Deliveries so far (first send, timeout resends and resends after a new hello). */
   deliveries: number;
   onResend: ((command: Command, delivery: number) => void) | undefined;
+  onLateAck: ((ack: Ack) => void) | undefined;
   resolve: (ack: Ack) => void;
   reject: (error: Error) => void;
 }
 
 const KNOWN_TYPES = new Set(["hello", "snapshot", "ack", "heartbeat"]);
+/**
+ * Commands given up on (timed out) whose late ack is still awaited, newest kept: an EA busy
+ * with a long queue answers after the timeout, and that answer is still an action to record.
+ */
+const MAX_GIVEN_UP = 1_024;
 const log = logger("mt5", "bridge");
 const zmtpLog = logger("mt5", "zmtp");
 /**
@@ -203,6 +215,8 @@ export class Bridge {
   #push: PushSocket;
   #listeners = new Set<(event: BridgeEvent) => void>();
   #pending = new Map<string, Pending>();
+  /** Ids of timed-out commands whose late ack someone wants, oldest first. */
+  readonly #givenUp = new Map<string, (ack: Ack) => void>();
   #counter = 0;
   #closed = false;
   #loop: Promise<void> | undefined;
@@ -232,6 +246,7 @@ export class Bridge {
       refused_session: 0,
     },
     unknownAcks: 0,
+    lateAcks: 0,
     duplicateAcks: 0,
     beforeHello: 0,
     commandsSent: 0,
@@ -384,7 +399,8 @@ export class Bridge {
    * the EA says hello again, and rejects with a `TIMEOUT` error after the last attempt, or with
    * `CLOSED` when the bridge closes. An ack with `ok: false` resolves normally. `onResend`
    * hears of every same-id resend with its delivery number (2 for the first resend), so the
-   * audit trail can record it.
+   * audit trail can record it. `onLateAck` hears of an ack that arrives after `send` rejected
+   * with `TIMEOUT` (the command was done after all).
    */
   send(
     command: CommandInput | Command,
@@ -392,6 +408,7 @@ export class Bridge {
       timeoutMs?: number;
       retries?: number;
       onResend?: (command: Command, delivery: number) => void;
+      onLateAck?: (ack: Ack) => void;
     } = {},
   ): Promise<Ack> {
     if (this.#closed) {
@@ -433,6 +450,7 @@ export class Bridge {
         timer: undefined,
         deliveries: 0,
         onResend: options.onResend,
+        onLateAck: options.onLateAck,
         resolve,
         reject,
       };
@@ -468,6 +486,7 @@ export class Bridge {
       );
     }
     this.#pending.clear();
+    this.#givenUp.clear();
     await Promise.all([this.#pull.close(), this.#push.close()]);
     await this.#loop;
     for (const reader of this.#readers) reader.wake?.();
@@ -607,6 +626,14 @@ export class Bridge {
     this.#stats.acks++;
     if (ack.duplicate === true) this.#stats.duplicateAcks++;
     const pending = this.#pending.get(ack.id);
+    const givenUp = this.#givenUp.get(ack.id);
+    if (pending === undefined && givenUp !== undefined) {
+      this.#givenUp.delete(ack.id);
+      this.#stats.lateAcks++;
+      this.#emit({ type: "ack", ack, late: true });
+      givenUp(ack);
+      return;
+    }
     if (pending === undefined) {
       this.#stats.unknownAcks++;
       log.debug("Ack for unknown command id {id} ignored", { id: ack.id });
@@ -652,6 +679,12 @@ export class Bridge {
     }
     this.#pending.delete(pending.command.id);
     this.#stats.timeouts++;
+    if (pending.onLateAck !== undefined) {
+      this.#givenUp.set(pending.command.id, pending.onLateAck);
+      if (this.#givenUp.size > MAX_GIVEN_UP) {
+        this.#givenUp.delete(this.#givenUp.keys().next().value!);
+      }
+    }
     pending.reject(
       new BridgeError(
         "TIMEOUT",

@@ -359,6 +359,32 @@ Deno.test("bridge: a command never acked rejects with TIMEOUT after every attemp
   }
 });
 
+Deno.test("bridge: an ack that arrives after the timeout is still delivered to onLateAck", async () => {
+  const { token, bridge, events } = await setup({ ackTimeoutMs: 40, retries: 0 });
+  const ea = new FakeEa(bridge, token);
+  try {
+    await ea.send(hello());
+    await events.wait("hello");
+    let late: Ack | undefined;
+    await assert.rejects(
+      () => bridge.send({ type: "cancel_orders" }, { onLateAck: (ack) => late = ack }),
+      (error: Error & { code?: string }) => error.code === "TIMEOUT",
+    );
+    const command = await ea.nextCommand(1);
+    // The EA was busy with a long queue: its answer comes after the bridge gave up.
+    await ea.send({ type: "ack", id: command.id, ok: true, retcode: 10009, results: [] });
+    const event = await events.wait("ack");
+    assert.equal(event.late, true);
+    assert.equal(event.ack.id, command.id);
+    assert.equal(late?.id, command.id);
+    assert.equal(bridge.stats.lateAcks, 1);
+    assert.equal(bridge.stats.unknownAcks, 0);
+  } finally {
+    await ea.close();
+    await bridge.close();
+  }
+});
+
 Deno.test("bridge: a waiting command is resent at once when the EA says hello again", async () => {
   const { token, bridge, events } = await setup({ ackTimeoutMs: 60_000 });
   const ea = new FakeEa(bridge, token);

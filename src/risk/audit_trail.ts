@@ -140,8 +140,15 @@ export class AuditTrail {
           "ack",
           `${event.command.type} ${
             event.ack.ok ? "done" : "failed"
-          } (retcode ${event.ack.retcode})`,
-          { rule: event.rule, detail: { command: event.command.type, ...event.ack } },
+          } (retcode ${event.ack.retcode})${event.late === true ? " after the ack timeout" : ""}`,
+          {
+            rule: event.rule,
+            detail: {
+              command: event.command.type,
+              ...event.ack,
+              ...(event.late === true ? { late: true } : {}),
+            },
+          },
         );
         break;
       case "command_failed":

@@ -35,11 +35,15 @@ export type OutgoingCommand = WithoutId<Command>;
 export interface CommandSender {
   /**
    * Sends a command and resolves with the EA's ack (rejects on timeout or lost bridge);
-   * `onResend` hears of every resend of it with the same id, with its delivery number.
+   * `onResend` hears of every resend of it with the same id, with its delivery number;
+   * `onLateAck` hears of an ack that arrives after `send` rejected on timeout.
    */
   send(
     command: OutgoingCommand,
-    options?: { onResend?: (command: Command, delivery: number) => void },
+    options?: {
+      onResend?: (command: Command, delivery: number) => void;
+      onLateAck?: (ack: Ack) => void;
+    },
   ): Promise<Ack>;
 }
 
@@ -60,7 +64,14 @@ export type ExecutorEvent =
     delivery: number;
     rule: string;
   }
-  | { type: "command_acked"; command: OutgoingCommand; ack: Ack; rule: string }
+  | {
+    type: "command_acked";
+    command: OutgoingCommand;
+    ack: Ack;
+    rule: string;
+    /** The ack came after the bridge had stopped waiting (the command had failed). */
+    late?: boolean;
+  }
   | { type: "command_failed"; command: OutgoingCommand; error: string; rule: string }
   | { type: "confirmed"; target: string; attempts: number; rule: string }
   | {
@@ -386,7 +397,11 @@ export class Executor {
         delivery,
         rule: target.rule,
       });
-    const sent = this.#options.sender.send(command, { onResend }).then(
+    // An EA working through a long queue may answer after the bridge gave up: that answer is
+    // still an action taken on the account, so it is recorded like any other ack.
+    const onLateAck = (ack: Ack) =>
+      this.#options.onEvent({ type: "command_acked", command, ack, rule: target.rule, late: true });
+    const sent = this.#options.sender.send(command, { onResend, onLateAck }).then(
       (ack) => {
         this.#options.onEvent({ type: "command_acked", command, ack, rule: target.rule });
       },

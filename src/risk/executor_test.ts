@@ -326,3 +326,33 @@ Deno.test("executor: every command of a breach leaves before any of them is repo
     "event command_sent",
   ]);
 });
+
+Deno.test("executor: an ack that arrives after the ack timeout is still recorded", async () => {
+  const lateAcks: Array<(ack: Ack) => void> = [];
+  const events: ExecutorEvent[] = [];
+  const executor = new Executor({
+    sender: {
+      send(_command, options) {
+        lateAcks.push(options!.onLateAck!);
+        return Promise.reject(new Error("No ack for cancel_orders c1 after 3 attempts"));
+      },
+    },
+    clock: new ManualClock(Date.UTC(2026, 10, 24, 10)),
+    onEvent: (event) => events.push(event),
+  });
+  executor.apply(snapshot({ orders: [order()], locked: true }), [
+    { type: "cancel_orders", rule: "max_daily_loss", reason: "daily loss" },
+  ]);
+  await executor.settle();
+  assert.equal(events.filter((e) => e.type === "command_failed").length, 1);
+  // The EA was working through a long queue: it answers after the bridge stopped waiting.
+  const ack: Ack = { type: "ack", id: "c1", ok: true, retcode: 10009 };
+  lateAcks[0]!(ack);
+  assert.deepEqual(events.filter((e) => e.type === "command_acked"), [{
+    type: "command_acked",
+    command: { type: "cancel_orders" },
+    ack,
+    rule: "max_daily_loss",
+    late: true,
+  }]);
+});
