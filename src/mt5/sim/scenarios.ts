@@ -13,7 +13,8 @@
  * | `flaky` | requotes (retried), market-closed windows, and the EA disconnecting and reconnecting |
  *
  * The trader behaves like a person: while the account is locked it tries two trades (the EA
- * closes them at once), then gives up until the lock ends (`TRIES_WHILE_LOCKED`).
+ * closes them at once), then gives up until the lock ends (`TRIES_WHILE_LOCKED`). Its far
+ * pending orders expire after `pendingExpiryMs`, so a long run holds a few at a time, not dozens.
  *
  * @module
  */
@@ -76,6 +77,12 @@ export interface TraderPolicy {
   holdMs: number;
   /** Probability to place a far pending order at a decision. */
   pendingProbability: number;
+  /**
+   * The trader deletes a far pending order it placed once it is this old (simulated ms), as a
+   * person cancels or lets expire an order the market never reached; 0 = never. Without it a
+   * long run piles up pending orders no real trader keeps (78 after 28 minutes of `calm`).
+   */
+  pendingExpiryMs: number;
 }
 
 /** Faults injected by the `flaky` scenario. */
@@ -145,6 +152,7 @@ export function scenario(name: ScenarioName): Scenario {
           tpPips: 30,
           holdMs: 20_000,
           pendingProbability: 0.05,
+          pendingExpiryMs: 60_000,
         },
       };
     case "losing_day":
@@ -183,6 +191,7 @@ export function scenario(name: ScenarioName): Scenario {
           tpPips: 0,
           holdMs: 0,
           pendingProbability: 0,
+          pendingExpiryMs: 0,
         },
       };
     case "big_position":
@@ -254,6 +263,7 @@ export function scenario(name: ScenarioName): Scenario {
           tpPips: 40,
           holdMs: 0,
           pendingProbability: 0,
+          pendingExpiryMs: 0,
         },
       };
     case "gap":
@@ -296,6 +306,7 @@ export function scenario(name: ScenarioName): Scenario {
           tpPips: 0,
           holdMs: 0,
           pendingProbability: 0.1,
+          pendingExpiryMs: 60_000,
         },
         faults: {
           requoteProbability: 0.5,

@@ -272,6 +272,8 @@ export class SimTerminal {
   #triesWhileLocked = 0;
   #opensDone = 0;
   #pendingsDone = 0;
+  /** Far pending orders the random trader placed (it deletes them at `pendingExpiryMs`). */
+  readonly #traderOrders = new Set<number>();
   #nextDecision: number;
   #acks = new Map<string, Promise<Ack>>();
   #history: SimHistory = {
@@ -910,10 +912,33 @@ export class SimTerminal {
         this.open(symbol, side, volume, policy.slPips * pip, policy.tpPips * pip);
         if (this.#locked) this.#triesWhileLocked++;
       }
+      if (policy.pendingExpiryMs > 0) this.#expireTraderOrders(policy.pendingExpiryMs);
       if (pending && !givenUp) {
-        this.place(symbol, coin ? "buy_limit" : "sell_limit", volume, 100 * pipOf(symbol));
+        const ticket = this.place(
+          symbol,
+          coin ? "buy_limit" : "sell_limit",
+          volume,
+          100 * pipOf(symbol),
+        );
+        this.#traderOrders.add(ticket);
         if (this.#locked) this.#triesWhileLocked++;
       }
+    }
+  }
+
+  /**
+   * The trader deletes its far pending orders once they are `expiryMs` old, locked or not (a
+   * server-side expiry needs no trade permission). Filled or cancelled ones are forgotten.
+   */
+  #expireTraderOrders(expiryMs: number): void {
+    for (const ticket of [...this.#traderOrders]) {
+      const order = this.#orders.get(ticket);
+      if (order !== undefined && this.#time - order.setupTime < expiryMs) continue;
+      this.#traderOrders.delete(ticket);
+      if (order === undefined) continue;
+      this.#orders.delete(ticket);
+      this.#lockedTickets.delete(ticket);
+      this.#log("cancel", ticket, order.symbol, order.volume, "trader");
     }
   }
 

@@ -95,6 +95,25 @@ Deno.test("scenario calm: P/L stays within 1 % for a minute", () => {
   }
 });
 
+Deno.test("scenario calm: the trader's far pending orders expire, so a long run holds few", () => {
+  // The 30-minute soak's seed: without expiry this account held 78 pending orders at minute 28.
+  const t = new SimTerminal({ scenario: "calm", seed: 1401894586 });
+  const policy = t.scenario.trader!;
+  // One scripted order plus at most one trader order per decision within the expiry.
+  const bound = 1 + policy.pendingExpiryMs / policy.everyMs;
+  let most = 0;
+  for (let minute = 1; minute <= 30; minute++) {
+    t.advanceTo(minute * 60_000);
+    most = Math.max(most, t.orderTickets.length);
+    assert.ok(t.orderTickets.length <= bound, `minute ${minute}: ${t.orderTickets.length} orders`);
+  }
+  const expired = t.history.trades.filter((e) => e.action === "cancel" && e.cause === "trader");
+  assert.ok(expired.length > 0, "the trader deleted some of its orders");
+  assert.ok(most < 20, `at most ${most} orders at a time`);
+  // Deleted by the trader, not by a command or the lock: nothing the agent must answer for.
+  assert.deepEqual(t.history.cancelledOrders, []);
+});
+
 Deno.test("scenario losing_day: the day's loss passes 5 % within 30 s, positions stay under 1 % risk", () => {
   for (const seed of [1, 2, 3, 4]) {
     const t = new SimTerminal({ scenario: "losing_day", seed });
