@@ -17,6 +17,8 @@
  *   reports an escalation once (event and critical notification) and keeps retrying. Time
  *   counts too because an attempt the EA never acks stays in flight for the bridge's whole ack
  *   timeout and resends: counting attempts alone escalated 15 s per attempt late.
+ * - Late acks: an ack the bridge receives after it stopped waiting (the EA was busy with a long
+ *   queue) is still reported (`command_acked` with `late: true`), after that command's failure.
  * - Dry run: decisions are reported as `dry_run` events and nothing is sent.
  *
  * @module
