@@ -279,6 +279,11 @@ export class MongoStore implements Store {
     // The pings and samples waiting for their batch are sent first.
     await Promise.all([this.#pings.flush(), this.#samplesToWrite.flush()]);
     await Promise.all([...this.#feeds].map((feed) => feed.close()));
+    // Those added meanwhile too: their batch would otherwise start after the store closed and
+    // fail. Nothing waits once the loop ends (no await between its check and `#closed`).
+    while (this.#pings.pending || this.#samplesToWrite.pending) {
+      await Promise.all([this.#pings.flush(), this.#samplesToWrite.flush()]);
+    }
     this.#closed = true;
     await this.#client.close();
   }
@@ -1055,6 +1060,11 @@ class Batcher<T> {
 
   constructor(send: (batch: Waiting<T>[]) => Promise<void>) {
     this.#send = send;
+  }
+
+  /** Items wait for their batch. */
+  get pending(): boolean {
+    return this.#waiting.length > 0;
   }
 
   /** Resolves once `item` is written; rejects with its own error or its batch's. */

@@ -2,7 +2,8 @@
  * One item's write error in a batch of pings or samples (MongoStore sends those that arrive
  * together as one command) reaches that item only: the others of its batch succeed. The write
  * errors are real ones of the server: a unique index the test adds makes one item of the batch
- * a duplicate. Before, one failing update rejected every ping or sample of its batch.
+ * a duplicate. Before, one failing update rejected every ping or sample of its batch. And a
+ * ping added while the store closes is still sent (its batch used to start after the close).
  *
  * @module
  */
@@ -10,16 +11,20 @@ import assert from "node:assert/strict";
 import { MongoClient } from "mongodb";
 import type { Lease } from "../../src/store/mod.ts";
 import { MongoStore } from "../../src/store/mongo_store.ts";
-import { startMongo } from "../support/mongo_server.ts";
+import { type MongoHandle, startMongo } from "../support/mongo_server.ts";
+
+/** A test MongoDB, or `null` (told) when there is none outside CI. */
+async function mongoOrSkip(): Promise<MongoHandle | null> {
+  const started = await startMongo();
+  if (started.ok) return started.server;
+  if (Deno.env.get("CI") === "true") throw new Error(started.reason);
+  console.log(`SKIPPED MongoDB batch test: ${started.reason}`);
+  return null;
+}
 
 Deno.test("MongoStore: one ping's or sample's write error in a batch rejects only that one", async () => {
-  const started = await startMongo();
-  if (!started.ok) {
-    if (Deno.env.get("CI") === "true") throw new Error(started.reason);
-    console.log(`SKIPPED MongoDB batch test: ${started.reason}`);
-    return;
-  }
-  const server = started.server;
+  const server = await mongoOrSkip();
+  if (server === null) return;
   const db = `batch_errors_${crypto.randomUUID().slice(0, 8)}`;
   const store = await MongoStore.open({ uri: server.uri, db });
   const client = new MongoClient(server.uri);
@@ -76,6 +81,32 @@ Deno.test("MongoStore: one ping's or sample's write error in a batch rejects onl
   } finally {
     await client.close();
     await store.close();
+    await server.stop();
+  }
+});
+
+Deno.test("MongoStore: a ping added while the store closes is sent before it closes", async () => {
+  const server = await mongoOrSkip();
+  if (server === null) return;
+  const db = `batch_close_${crypto.randomUUID().slice(0, 8)}`;
+  const store = await MongoStore.open({ uri: server.uri, db });
+  let reopened: MongoStore | undefined;
+  try {
+    const inserted = await store.insertElement({ server: "S", login: 400, password: "p" });
+    assert.ok(inserted.ok);
+    await store.addInstance({ path: "C:/mt5/0", host: "h1" });
+    const lease = await store.claimFreeInstance(inserted.element.id, "h1", 1_000);
+    // close() has taken the waiting pings (none) when this one arrives: a new batch.
+    const closing = store.close();
+    const ping = store.ping(lease, 7_000);
+    await closing;
+    await ping;
+    reopened = await MongoStore.open({ uri: server.uri, db });
+    const parsed = await reopened.getElement(lease.element_id);
+    assert.equal(parsed?.valid && parsed.element.last_ping, 7_000);
+  } finally {
+    await store.close();
+    await reopened?.close();
     await server.stop();
   }
 });
