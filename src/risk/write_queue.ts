@@ -64,6 +64,8 @@ export interface WriteQueueStats {
 
 /** Time writes may hold the event loop in a row before the queue yields it, ms. */
 const WRITE_SLICE_MS = 1;
+/** Replaced writes tolerated in the queue before they are dropped from it. */
+const COMPACT_AFTER = 64;
 
 /** Longest retry delay of a queue by default, ms (admin's reaper waits this out after an outage). */
 export const DEFAULT_MAX_RETRY_MS = 10_000;
@@ -71,7 +73,7 @@ export const DEFAULT_MAX_RETRY_MS = 10_000;
 /** See the module documentation. */
 export class WriteQueue {
   /** Waiting writes in order, with the ones a newer write replaced still in place (skipped). */
-  readonly #pending: Write[] = [];
+  #pending: Write[] = [];
   /** Writes in `#pending` that a newer write of the same kind and key replaced. */
   readonly #superseded = new Set<Write>();
   /** The waiting write of each coalescing key (kind and key), for a lookup without a scan. */
@@ -118,6 +120,11 @@ export class WriteQueue {
   /** Writes waiting (not counting the one in flight). */
   get pending(): number {
     return this.#pending.length - this.#superseded.size;
+  }
+
+  /** Writes held in memory, replaced ones not yet dropped included (bounded: see `#supersede`). */
+  get held(): number {
+    return this.#pending.length;
   }
 
   /** True while a state or metrics write (trading, day, peak) has not reached the store. */
@@ -181,6 +188,12 @@ export class WriteQueue {
     this.#counts[write.kind]--;
     const key = coalescingKey(write);
     if (this.#waiting.get(key) === write) this.#waiting.delete(key);
+    // During an outage the worker retries the head and never reaches the replaced writes: drop
+    // them once they outnumber the live ones, or every metrics listing of a long outage stays.
+    if (this.#superseded.size > Math.max(COMPACT_AFTER, this.pending)) {
+      this.#pending = this.#pending.filter((w) => !this.#superseded.has(w));
+      this.#superseded.clear();
+    }
   }
 
   /** The next write to run (removed from the queue), or undefined when none waits. */

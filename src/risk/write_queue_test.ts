@@ -155,3 +155,20 @@ Deno.test("write queue: a write never runs in the turn that submits it", async (
   assert.deepEqual(store.written, ["breach", "locked"]);
   await queue.close();
 });
+
+Deno.test("write queue: a long outage does not hold every replaced write in memory", async () => {
+  const store = fakeStore();
+  const queue = new WriteQueue({ retryMs: 5, maxRetryMs: 5 });
+  store.state.down = true;
+  queue.submit(store.write("event", "e1")); // the head the worker retries
+  for (let i = 0; i < 20_000; i++) {
+    queue.submit(store.write("metrics", `m${i}`, "metrics"));
+    queue.submit(store.write("ping", `p${i}`));
+  }
+  assert.equal(queue.pending <= 3, true, `pending ${queue.pending}`);
+  assert.ok(queue.held < 200, `held ${queue.held}`);
+  store.state.down = false;
+  assert.equal(await queue.flush(), true);
+  assert.deepEqual(store.written, ["e1", "m19999", "p19999"]);
+  await queue.close();
+});

@@ -8,10 +8,13 @@
  * When admin is gone (the connection drops or cannot be made) and a `fallback` is given, the
  * child goes on **directly with its own configuration**: every later call goes to the store
  * the fallback opens (with the child's own `--store`, which admin passes to its children
- * anyway), and so do the calls that were in flight when the connection dropped: they are made
- * again there, since not every caller has a queue to retry them (a child still claiming its
- * account when admin dies must not exit over it). A write admin had already done before it died
- * may so be done twice, as when a store outage loses a reply and the write queue retries. The child stays on it until it ends; a restarted admin
+ * anyway), and so do the calls that were in flight when the connection dropped and are safe to
+ * make twice (reads, pings, patches, samples, events: {@link SAFE_TO_REPEAT}), since not every
+ * caller has a queue to retry them (a child still claiming its account when admin dies must not
+ * exit over it). An event admin had already written before it died may so appear twice, as when
+ * a store outage loses a reply and the write queue retries. The others (taking or releasing a
+ * lease, claiming an instance, inserting) fail as `STORE_UNAVAILABLE`: done twice, the second
+ * would be refused for the first. The child stays on it until it ends; a restarted admin
  * adopts it as it is, and its next start is through admin again. Without a fallback (tests),
  * a later call connects to admin again.
  *
@@ -312,6 +315,10 @@ export class ChannelStore implements Store {
     } catch (error) {
       const dropped = error instanceof StoreUnavailableError && !route.alive;
       if (!dropped || this.#closed || this.#options.fallback === undefined) throw error;
+      if (!SAFE_TO_REPEAT.has(method)) {
+        this.#goDirect();
+        throw error;
+      }
       // Admin went away with this call in flight: made again on the child's own store.
       this.#goDirect();
       return await callDirect(await this.#directOrThrow(), method, args);
@@ -356,6 +363,23 @@ export class ChannelStore implements Store {
     }
   }
 }
+
+/** Calls that may be made again on the fallback store after admin died with them in flight. */
+const SAFE_TO_REPEAT: ReadonlySet<string> = new Set([
+  "ensureIndexes",
+  "getElement",
+  "listElements",
+  "getInstance",
+  "listInstances",
+  "listAgents",
+  "listSamples",
+  "listEvents",
+  "ping",
+  "updateElement",
+  "appendSample",
+  "appendEvent",
+  "beatAgent",
+]);
 
 /** Calls `method` of a store opened directly. */
 function callDirect(store: Store, method: string, args: unknown[]): Promise<unknown> {

@@ -17,13 +17,13 @@ import {
 
 const TOKEN = "a-token-of-sixteen-or-more";
 
-/** `store` whose `getElement` waits, once `hold` is set, until the test lets it go. */
-function holdingGetElement(store: Store) {
+/** `store` whose `method` never answers (admin dies first). */
+function holding(store: Store, method: keyof Store = "getElement") {
   let reached!: () => void;
   const arrived = new Promise<void>((resolve) => reached = resolve);
   const held = new Proxy(store, {
     get(target, key, receiver) {
-      if (key !== "getElement") return Reflect.get(target, key, receiver);
+      if (key !== method) return Reflect.get(target, key, receiver);
       return () => {
         reached();
         return new Promise(() => {}); // never answers: admin dies first
@@ -49,7 +49,7 @@ async function seeded(dir: string) {
 Deno.test("channel store: a call in flight when admin goes away is made on the fallback store", async () => {
   const dir = await Deno.makeTempDir({ prefix: "riskguard-channel-fallback-" });
   const { spec, store, id } = await seeded(dir);
-  const { held, arrived } = holdingGetElement(store);
+  const { held, arrived } = holding(store);
   const server = StoreChannelServer.listen(held, { token: TOKEN });
   let fallbacks = 0;
   const child = await ChannelStore.connect({
@@ -81,7 +81,7 @@ Deno.test("channel store: a call in flight when admin goes away is made on the f
 Deno.test("channel store: without a fallback, a call in flight when admin goes away fails as unavailable", async () => {
   const dir = await Deno.makeTempDir({ prefix: "riskguard-channel-fallback-" });
   const { store, id } = await seeded(dir);
-  const { held, arrived } = holdingGetElement(store);
+  const { held, arrived } = holding(store);
   const server = StoreChannelServer.listen(held, { token: TOKEN });
   const child = await ChannelStore.connect({ address: server.address, token: TOKEN });
   try {
@@ -89,6 +89,39 @@ Deno.test("channel store: without a fallback, a call in flight when admin goes a
     await arrived;
     await server.close();
     await assert.rejects(call, StoreUnavailableError);
+  } finally {
+    await child.close();
+    await server.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("channel store: a lease taken in flight when admin goes away is not taken twice", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "riskguard-channel-fallback-" });
+  const { spec, store, id } = await seeded(dir);
+  const instance = await store.addInstance({ path: "sim:calm", host: "h" });
+  const { held, arrived } = holding(store, "takeLease");
+  const server = StoreChannelServer.listen(held, { token: TOKEN });
+  const child = await ChannelStore.connect({
+    address: server.address,
+    token: TOKEN,
+    fallback: () => openStore(spec),
+  });
+  try {
+    const call = child.takeLease(id, instance._id, {
+      host: "h",
+      now: Date.now(),
+      staleAfterMs: 60_000,
+    });
+    await arrived;
+    await server.close();
+    // Admin may have taken it before it died: made again, the second would be refused as held.
+    await assert.rejects(call, StoreUnavailableError);
+    // Every later call goes to the child's own store.
+    const parsed = await child.getElement(id);
+    assert.equal(parsed?.valid, true);
+    assert.equal(child.throughAdmin, false);
   } finally {
     await child.close();
     await server.close();
