@@ -11,7 +11,8 @@
  *   shared feed of all elements: one change stream however many children. The shared feed is
  *   a hint of which element changed; each child's feed reads its element when told and sends
  *   what changed since the last thing it sent (the feed contract's de-duplication), so a
- *   child always ends on the newest state. Admin's channel (`hinted`) takes those hints from
+ *   child always ends on the newest state. Each child's feed also reads its element every
+ *   `recheckMs` (30 s) untold: a shared feed that never delivers delays a change, never loses it. Admin's channel (`hinted`) takes those hints from
  *   the feed admin's watcher reads anyway: one change stream per VPS. Other feeds (all
  *   elements, resume keys) are the store's own feeds, one per call.
  *
@@ -93,7 +94,16 @@ export interface StoreChannelOptions {
    * channel's own: one change stream per VPS instead of two.
    */
   hinted?: boolean;
+  /**
+   * How often each child's element feed reads its element again though no change was told, ms
+   * (default {@link RECHECK_MS}): the backstop for a shared feed that never delivers (admin's
+   * watcher failing every time it opens), so a child never keeps old limits for good.
+   */
+  recheckMs?: number;
 }
+
+/** Default of {@link StoreChannelOptions.recheckMs}. */
+export const RECHECK_MS = 30_000;
 
 /** A feed as served: the next change, and closing. */
 interface ServedFeed {
@@ -118,11 +128,12 @@ export class StoreChannelServer {
     token: string,
     listener: Deno.TcpListener,
     hinted: boolean,
+    recheckMs: number,
   ) {
     this.#store = store;
     this.#token = token;
     this.#listener = listener;
-    this.#fanOut = new FanOut(store, hinted);
+    this.#fanOut = new FanOut(store, hinted, recheckMs);
     this.#accepting = this.#accept();
   }
 
@@ -130,13 +141,19 @@ export class StoreChannelServer {
   static listen(store: Store, options: StoreChannelOptions): StoreChannelServer {
     if (options.token.length < 16) throw new Error("the store channel token is too short");
     const listener = Deno.listen({ hostname: "127.0.0.1", port: options.port ?? 0 });
-    return new StoreChannelServer(store, options.token, listener, options.hinted === true);
+    return new StoreChannelServer(
+      store,
+      options.token,
+      listener,
+      options.hinted === true,
+      options.recheckMs ?? RECHECK_MS,
+    );
   }
 
   /**
    * A change of the store's element feed, from whoever reads it (admin's watcher), for a channel
-   * listening with `hinted`: the children's feeds of that element read it again (a `synced`
-   * after the first: every one of them does).
+   * listening with `hinted`: the children's feeds of that element read it again (a `synced`:
+   * every one of them does). Without hints they still read it every `recheckMs`.
    */
   hint(change: ElementChange): void {
     this.#fanOut.hint(change);
@@ -273,14 +290,16 @@ function closeQuietly(conn: Deno.Conn): void {
 class FanOut {
   readonly #store: Store;
   readonly #hinted: boolean;
+  readonly #recheckMs: number;
   readonly #subs = new Map<string, Set<Subscription>>();
   #feed: ElementFeed | null = null;
   /** The feed's first scan was seen (a later one is a reconcile). */
   #scanned = false;
 
-  constructor(store: Store, hinted: boolean) {
+  constructor(store: Store, hinted: boolean, recheckMs: number) {
     this.#store = store;
     this.#hinted = hinted;
+    this.#recheckMs = recheckMs;
   }
 
   /** One change of the shared feed. */
@@ -289,9 +308,8 @@ class FanOut {
       // The first scan only tells each subscription to read its element again (it may have
       // changed between the subscription's own first read and the stream's start); a later
       // scan (after a stream error) is a reconcile for every subscription.
-      if (this.#scanned) {
-        for (const set of this.#subs.values()) for (const sub of set) sub.poke("reconcile");
-      }
+      const why = this.#scanned ? "reconcile" : "change";
+      for (const set of this.#subs.values()) for (const sub of set) sub.poke(why);
       this.#scanned = true;
     } else {
       for (const sub of this.#subs.get(normalizeId(change.id)) ?? []) sub.poke("change");
@@ -300,7 +318,7 @@ class FanOut {
 
   subscribe(elementId: string): Subscription {
     const key = normalizeId(elementId);
-    const sub = new Subscription(this.#store, elementId, () => {
+    const sub = new Subscription(this.#store, elementId, this.#recheckMs, () => {
       const set = this.#subs.get(key);
       set?.delete(sub);
       if (set?.size === 0) this.#subs.delete(key);
@@ -353,6 +371,7 @@ const DELETED = "\u0000deleted";
 class Subscription implements ServedFeed {
   readonly #store: Store;
   readonly #elementId: string;
+  readonly #recheckMs: number;
   readonly #onClose: () => void;
   /** The element must be read: why (first read and rescans: reconcile). */
   #dirty: "reconcile" | "change" | null = "reconcile";
@@ -362,9 +381,10 @@ class Subscription implements ServedFeed {
   #closed = false;
   #wake: (() => void) | undefined;
 
-  constructor(store: Store, elementId: string, onClose: () => void) {
+  constructor(store: Store, elementId: string, recheckMs: number, onClose: () => void) {
     this.#store = store;
     this.#elementId = elementId;
+    this.#recheckMs = recheckMs;
     this.#onClose = onClose;
   }
 
@@ -394,7 +414,17 @@ class Subscription implements ServedFeed {
         this.#syncDue = false;
         return { done: false, value: { op: "synced" } };
       }
-      await new Promise<void>((resolve) => this.#wake = resolve);
+      // Nothing told within the backstop interval: read the element again anyway (a rescan,
+      // without a `synced`); the de-duplication drops it when nothing changed.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        timer = setTimeout(() => {
+          this.#dirty ??= "reconcile";
+          resolve();
+        }, this.#recheckMs);
+      });
+      clearTimeout(timer);
       this.#wake = undefined;
     }
     return { done: true, value: undefined };

@@ -20,6 +20,7 @@ import {
   type Collection,
   type Document,
   type Filter,
+  MongoBulkWriteError,
   MongoClient,
   MongoError,
   MongoErrorLabel,
@@ -278,6 +279,11 @@ export class MongoStore implements Store {
     // The pings and samples waiting for their batch are sent first.
     await Promise.all([this.#pings.flush(), this.#samplesToWrite.flush()]);
     await Promise.all([...this.#feeds].map((feed) => feed.close()));
+    // Those added meanwhile too: their batch would otherwise start after the store closed and
+    // fail. Nothing waits once the loop ends (no await between its check and `#closed`).
+    while (this.#pings.pending || this.#samplesToWrite.pending) {
+      await Promise.all([this.#pings.flush(), this.#samplesToWrite.flush()]);
+    }
     this.#closed = true;
     await this.#client.close();
   }
@@ -603,11 +609,14 @@ export class MongoStore implements Store {
     );
     const live: Waiting<PendingPing>[] = [];
     for (const [i, waiting] of batch.entries()) {
-      if (held[i]) live.push(waiting);
-      else {
+      const outcome = held[i]!;
+      if (outcome === true) live.push(waiting);
+      else if (outcome === false) {
         const { lease } = waiting.item;
-        waiting.reject(leaseLost(lease, await this.#rawElement(lease.element_id)));
-      }
+        // The read only details the error: its failure must not fail the other pings.
+        const doc = await this.#rawElement(lease.element_id).catch(() => null);
+        waiting.reject(leaseLost(lease, doc));
+      } else waiting.reject(this.#itemError(outcome.error));
     }
     const found = await matchEach(
       this.#instances,
@@ -626,9 +635,19 @@ export class MongoStore implements Store {
       }),
     );
     for (const [i, waiting] of live.entries()) {
-      if (found[i]) waiting.resolve();
-      else waiting.reject(instanceLost(waiting.item.lease));
+      const outcome = found[i]!;
+      if (outcome === true) waiting.resolve();
+      else if (outcome === false) waiting.reject(instanceLost(waiting.item.lease));
+      else waiting.reject(this.#itemError(outcome.error));
     }
+  }
+
+  /** The error of one item of a batch, as {@link MongoStore.#run} maps a whole call's. */
+  #itemError(error: unknown): unknown {
+    const mapped = mapMongoError(error, this.description);
+    if (mapped instanceof Error) return mapped;
+    // A bulk write's `WriteError` is no `Error`: keep its message and code.
+    return new Error(`MongoDB write failed: ${describe(mapped)}`, { cause: mapped });
   }
 
   /** Lease-guarded write of managed fields. */
@@ -822,17 +841,29 @@ export class MongoStore implements Store {
 
   async #sampleBatch(batch: Waiting<Sample>[]): Promise<void> {
     // `at_date` is `at` as a BSON date: TTL indexes only expire date fields.
-    await this.#samples.bulkWrite(
-      batch.map(({ item: s }) => ({
-        updateOne: {
-          filter: { element_id: s.element_id, at: s.at },
-          update: { $set: { ...s, at_date: new Date(s.at) } },
-          upsert: true,
-        },
-      })),
-      { ordered: false },
-    );
-    for (const waiting of batch) waiting.resolve();
+    const failed = new Map<number, unknown>();
+    try {
+      await this.#samples.bulkWrite(
+        batch.map(({ item: s }) => ({
+          updateOne: {
+            filter: { element_id: s.element_id, at: s.at },
+            update: { $set: { ...s, at_date: new Date(s.at) } },
+            upsert: true,
+          },
+        })),
+        { ordered: false },
+      );
+    } catch (error) {
+      // Unordered: the samples without a write error of their own were written. Any other
+      // failure (no write errors named: unreachable, write concern) fails the whole batch.
+      const writeErrors = error instanceof MongoBulkWriteError ? [error.writeErrors].flat() : [];
+      if (writeErrors.length === 0) throw error;
+      for (const writeError of writeErrors) failed.set(writeError.index, writeError);
+    }
+    for (const [i, waiting] of batch.entries()) {
+      if (failed.has(i)) waiting.reject(this.#itemError(failed.get(i)));
+      else waiting.resolve();
+    }
   }
 
   /** Samples of one element in a time range, oldest first. */
@@ -1017,7 +1048,8 @@ interface Waiting<T> {
  * Items that arrive within {@link BATCH_MS} of the first of a batch (at most {@link BATCH_MAX})
  * go to `send` together: admin serves the pings and samples of every child of its VPS, and one
  * command for many costs the driver and the server about what one for one does. `send` settles
- * each item; when it throws, every item of the batch gets that error.
+ * each item, each with its own error; when it throws (the server unreachable), every item it
+ * has not settled gets that error.
  */
 class Batcher<T> {
   readonly #send: (batch: Waiting<T>[]) => Promise<void>;
@@ -1028,6 +1060,11 @@ class Batcher<T> {
 
   constructor(send: (batch: Waiting<T>[]) => Promise<void>) {
     this.#send = send;
+  }
+
+  /** Items wait for their batch. */
+  get pending(): boolean {
+    return this.#waiting.length > 0;
   }
 
   /** Resolves once `item` is written; rejects with its own error or its batch's. */
@@ -1055,24 +1092,39 @@ class Batcher<T> {
   }
 }
 
+/** Whether one update of {@link matchEach} matched, or its own error. */
+type Matched = boolean | { error: unknown };
+
 /**
  * Runs updates together (unordered) and says which matched: all of them when the total says
- * so; otherwise (a lease lost, rare) each is run again alone to tell which. A ping's update sets
- * the same fields again, so running it twice changes nothing.
+ * so; otherwise (a lease lost, rare) each is run again alone to tell which. When some failed
+ * (write errors), each is run again alone too, so that only those get their error. A ping's
+ * update sets the same fields again, so running it twice changes nothing. Throws only what is
+ * no single update's fault (the server unreachable).
  */
 async function matchEach(
   collection: Collection<MDoc>,
   updates: { filter: Filter<MDoc>; update: Document }[],
-): Promise<boolean[]> {
+): Promise<Matched[]> {
   if (updates.length === 0) return [];
-  const alone = async ({ filter, update }: (typeof updates)[number]) =>
-    (await collection.updateOne(filter, update)).matchedCount === 1;
+  const alone = async ({ filter, update }: (typeof updates)[number]): Promise<Matched> => {
+    try {
+      return (await collection.updateOne(filter, update)).matchedCount === 1;
+    } catch (error) {
+      if (isUnavailable(error)) throw error;
+      return { error };
+    }
+  };
   if (updates.length === 1) return [await alone(updates[0]!)];
-  const result = await collection.bulkWrite(
-    updates.map(({ filter, update }) => ({ updateOne: { filter, update } })),
-    { ordered: false },
-  );
-  if (result.matchedCount === updates.length) return updates.map(() => true);
+  try {
+    const result = await collection.bulkWrite(
+      updates.map(({ filter, update }) => ({ updateOne: { filter, update } })),
+      { ordered: false },
+    );
+    if (result.matchedCount === updates.length) return updates.map(() => true);
+  } catch (error) {
+    if (!(error instanceof MongoBulkWriteError)) throw error;
+  }
   return await Promise.all(updates.map(alone));
 }
 

@@ -11,6 +11,7 @@ const ROOT = new URL("../../", import.meta.url);
 
 /** The names `src/store/mongo_store.ts` imports from the driver (values, not types). */
 const DRIVER_NAMES = [
+  "MongoBulkWriteError",
   "MongoClient",
   "MongoError",
   "MongoErrorLabel",
