@@ -85,7 +85,14 @@ Deno.test({
       // Timing targets belong to benchmarks: the wait above is bounded generously, the figure
       // is printed for the record.
       console.log(`b's elements guarded elsewhere ${Date.now() - killedAt} ms after b died`);
-      for (const id of ids) assert.equal(riskProcessesOf(id).length, 1, `one process for ${id}`);
+      // Exactly one process per account, settled: a child restarting under a loaded CI is
+      // briefly none, but two that last, or none that lasts, fail.
+      for (const id of ids) {
+        await waitFor(`one process for ${id}`, () => {
+          const pids = riskProcessesOf(id);
+          return Promise.resolve(pids.length === 1 ? pids : undefined);
+        }, 15_000);
+      }
       for (const id of onB) {
         assert.ok((await eventsMatching(store, id, /lease reaped by admin on host (a|c)/)).length);
       }
