@@ -14,14 +14,21 @@
  *    runs with this process's permissions.
  *
  * Protocol, one message per line. In (stdin, host -> plugin): the type, a space and a JSON body:
- * `load {url, options}`, `evaluate {seq, context}` (the whole rule context of one snapshot).
+ * `load {url, options}`, then per snapshot either `evaluate {seq, version, context}` (the whole
+ * rule context) or `evaluate {seq, version, base, delta}` (what changed since the context of
+ * version `base`, which this process was sent last; the format is in `_context_delta.ts`).
+ * `version` numbers the contexts the host sends; the process keeps the last one it has. The host
+ * sends the whole context to a new process, after an error or restart, to a process that skipped
+ * a snapshot, and when the delta would not be smaller.
  * This process reads the `load` line, starts the Worker, and leaves stdin and stdout to it: the
  * Worker reads the `evaluate` lines and writes its replies itself, so a snapshot crosses no
  * thread inside this process (each hop costs a wake-up, which on a busy machine is most of the
  * round trip).
  * Out (stdout, one JSON object per line): `{type: "loaded", id, description, options}`,
  * `{type: "load_error", message, stack}`, `{type: "result", seq, actions}`,
- * `{type: "error", seq, message, stack}`.
+ * `{type: "error", seq, message, stack}` (the plugin threw), `{type: "resync", seq, message}` (a
+ * delta from another version than the one held, or one that does not fit it: nothing was
+ * evaluated, nothing is kept, and the host answers with the whole context for the same `seq`).
  * Anything the plugin prints goes to stderr, never to the protocol.
  *
  * Started as `deno run --unstable-worker-options --allow-read <this file>` in development and

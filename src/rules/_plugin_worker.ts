@@ -10,10 +10,14 @@
  * from stdin and writes each reply to stdout, and at the end of stdin posts `"done"` and closes. Reading and
  * writing here, not in the process's main thread, saves two thread hops per snapshot.
  *
- * Each `evaluate` line carries the whole context, parsed afresh for the plugin: a plugin that
- * changes its input (sorts the positions in place, ...) changes nothing another snapshot sees.
- * The lines are read with plain reads into one buffer ({@link LineReader}), not through a
- * stream. What the plugin prints goes to stderr: stdout is the protocol.
+ * An `evaluate` line carries the whole context or a delta from the one this Worker holds
+ * (`_context_delta.ts`); the Worker keeps the context and hands the plugin a fresh copy of it
+ * ({@link cloneJson}), so a plugin that changes its input (sorts the positions in place, ...)
+ * changes nothing another snapshot is built on. A delta from another context than the one held
+ * (or that does not fit it) is not evaluated: the Worker drops what it holds and answers
+ * `resync`, and the host sends the whole context. The lines are read with plain reads into one
+ * buffer ({@link LineReader}), not through a stream. What the plugin prints goes to stderr:
+ * stdout is the protocol.
  *
  * @module
  */
@@ -21,6 +25,7 @@
 import type { Rule, RuleContext } from "./rule.ts";
 import { createRuleInput } from "./helpers.ts";
 import { LineReader } from "../shared/lines.ts";
+import { applyDelta, cloneJson, type Delta, type JsonObject } from "./_context_delta.ts";
 
 interface LoadMessage {
   type: "load";
@@ -29,9 +34,13 @@ interface LoadMessage {
   rest: Uint8Array;
 }
 
+/** `{seq, version, context}` or `{seq, version, base, delta}`. */
 interface EvaluateMessage {
   seq: number;
-  context: RuleContext;
+  version: number;
+  context?: JsonObject;
+  base?: number;
+  delta?: Delta;
 }
 
 function describe(error: unknown): { message: string; stack?: string } {
@@ -70,6 +79,9 @@ function redirectConsole(): void {
 
 let rule: Rule<unknown> | undefined;
 let options: unknown;
+/** The context of version {@link held} (0: none), kept for the next delta; never the plugin's. */
+let context: JsonObject | undefined;
+let held = 0;
 
 async function load(url: string, raw: unknown): Promise<void> {
   try {
@@ -110,12 +122,43 @@ async function load(url: string, raw: unknown): Promise<void> {
   }
 }
 
+/**
+ * Brings the kept context to the message's version; undefined (and nothing kept) when the
+ * message is a delta from another version, or one that does not fit.
+ */
+function advance(message: EvaluateMessage): string | undefined {
+  if (message.context !== undefined) {
+    context = message.context;
+  } else if (context === undefined || message.base !== held) {
+    const had = held;
+    context = undefined;
+    held = 0;
+    return `a delta from version ${message.base}, this holds ${had === 0 ? "none" : had}`;
+  } else {
+    try {
+      applyDelta(context, message.delta!);
+    } catch (error) {
+      context = undefined;
+      held = 0;
+      return describe(error).message;
+    }
+  }
+  held = message.version;
+  return undefined;
+}
+
 function evaluate(text: string): void {
   const message = JSON.parse(text) as EvaluateMessage;
   const seq = message.seq;
+  const misfit = advance(message);
+  if (misfit !== undefined) {
+    send({ type: "resync", seq, message: misfit });
+    return;
+  }
   try {
     if (rule === undefined) throw new Error("plugin not loaded");
-    const actions = rule.evaluate(createRuleInput(message.context, options));
+    const input = cloneJson(context!) as unknown as RuleContext;
+    const actions = rule.evaluate(createRuleInput(input, options));
     send({ type: "result", seq, actions });
   } catch (error) {
     send({ type: "error", seq, ...describe(error) });

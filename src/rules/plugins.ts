@@ -39,6 +39,7 @@ import { type CommandLine, selfCommand } from "../shared/self_command.ts";
 import { systemClock } from "../shared/clock.ts";
 import { type Action, checkActions, type RuleContext, type RuleError } from "./rule.ts";
 import { BUILTIN_RULE_IDS } from "./builtin/mod.ts";
+import { ContextFeed, type ContextMessage, type ContextRound } from "./_context_feed.ts";
 import { logger } from "../shared/logging.ts";
 
 /** One plugin to load. */
@@ -167,7 +168,8 @@ type Reply =
   | { type: "loaded"; id: string; description: string; options: unknown }
   | { type: "load_error"; message: string; stack?: string }
   | { type: "result"; seq: number; actions: unknown }
-  | { type: "error"; seq: number; message: string; stack?: string };
+  | { type: "error"; seq: number; message: string; stack?: string }
+  | { type: "resync"; seq: number; message: string };
 
 interface Settled {
   actions: Action[];
@@ -179,6 +181,8 @@ interface Pending {
   seq: number;
   timer: ReturnType<typeof setTimeout>;
   resolve: (settled: Settled) => void;
+  /** The snapshot's context, for a process that asks for it whole. */
+  round: ContextRound;
 }
 
 function firstLine(text: string): string {
@@ -382,6 +386,11 @@ class PluginSlot {
   #description = "";
   #parsedOptions: unknown;
   #seq = 0;
+  /**
+   * The context version ({@link ContextFeed}) the process holds: it is sent a delta from it.
+   * 0 when it holds none or its state is unknown (new process, error): the whole context next.
+   */
+  #held = 0;
   #pending: Pending | undefined;
   #loadWaiter: ((reply: Reply | { type: "crash"; message: string }) => void) | undefined;
   #failuresInRow = 0;
@@ -520,10 +529,10 @@ class PluginSlot {
   }
 
   /**
-   * Evaluates one context, given as its JSON (`context()`, made once for every plugin, and only
-   * when one is asked); resolves by the deadline at the latest.
+   * Evaluates one snapshot's context (`round`: its JSON, whole or as a delta, made once for
+   * every plugin, and only when one is asked); resolves by the deadline at the latest.
    */
-  evaluate(context: () => string): Promise<Settled> {
+  evaluate(round: ContextRound): Promise<Settled> {
     if (this.#state === "suspended" && this.#options.clock.monotonic() >= this.#suspendedUntil) {
       this.#restart();
     }
@@ -551,10 +560,8 @@ class PluginSlot {
         });
         this.#failed();
       }, this.#options.deadlineMs);
-      this.#pending = { seq, timer, resolve };
-      // The whole context on one line: cheaper than a delta from the one before (measured, see
-      // docs/rules.md), and a process that starts or failed needs no state to rebuild.
-      process.sendJson("evaluate", `{"seq":${seq},"context":${context()}}`);
+      this.#pending = { seq, timer, resolve, round };
+      this.#sendContext(process, seq, round.message(this.#held));
     });
   }
 
@@ -564,6 +571,11 @@ class PluginSlot {
     this.#loadWaiter?.({ type: "crash", message: "closed" });
     this.#stopProcess();
     await Promise.all([...this.#exits]);
+  }
+
+  #sendContext(process: PluginProcess, seq: number, message: ContextMessage): void {
+    process.sendJson("evaluate", `{"seq":${seq},${message.json}}`);
+    this.#held = message.version;
   }
 
   #isClosed(): boolean {
@@ -584,6 +596,7 @@ class PluginSlot {
   #stopProcess(): void {
     const process = this.#process;
     this.#process = undefined;
+    this.#held = 0;
     if (process === undefined) return;
     const exit = process.kill();
     this.#exits.add(exit);
@@ -625,11 +638,17 @@ class PluginSlot {
       this.#loadWaiter?.(reply);
       return;
     }
+    if (reply.type === "resync") {
+      this.#resync(reply);
+      return;
+    }
     const pending = this.#pending;
     if (pending === undefined || pending.seq !== reply.seq) return;
     this.#pending = undefined;
     clearTimeout(pending.timer);
     if (reply.type === "error") {
+      // The plugin threw: its process is kept, but what it holds is no longer taken for granted.
+      this.#held = 0;
       this.#counters.errors++;
       const error: RuleError = {
         rule: this.id,
@@ -663,6 +682,23 @@ class PluginSlot {
       return;
     }
     pending.resolve({ actions });
+  }
+
+  /**
+   * The process could not apply a delta (it holds another context than the host believes: a
+   * bug, never a plugin's doing) and evaluated nothing: it is sent the whole context for the
+   * same snapshot, within the same deadline.
+   */
+  #resync(reply: { seq: number; message: string }): void {
+    this.#held = 0;
+    const pending = this.#pending;
+    const process = this.#process;
+    log.warn("plugin {name} could not apply a context delta ({message}): sent the whole context", {
+      name: this.spec.module,
+      message: reply.message,
+    });
+    if (pending === undefined || pending.seq !== reply.seq || process === undefined) return;
+    this.#sendContext(process, pending.seq, pending.round.whole());
   }
 
   #onCrash(message: string): void {
@@ -762,6 +798,7 @@ class PluginSlot {
 export class PluginHost {
   readonly #slots: PluginSlot[];
   readonly #loadErrors: PluginLoadError[];
+  readonly #feed = new ContextFeed();
 
   private constructor(slots: PluginSlot[], loadErrors: PluginLoadError[]) {
     this.#slots = slots;
@@ -819,10 +856,10 @@ export class PluginHost {
    * failed or reached the deadline; never rejects.
    */
   async evaluate(context: RuleContext): Promise<PluginOutcome> {
-    // Stringified once for every plugin: the JSON of 200 positions is most of a round trip.
-    let json: string | undefined;
-    const contextJson = () => json ??= JSON.stringify(context);
-    const settled = await Promise.all(this.#slots.map((slot) => slot.evaluate(contextJson)));
+    // One delta (or whole context) for every plugin: the JSON of 200 positions is most of a
+    // round trip.
+    const round = this.#feed.round(context);
+    const settled = await Promise.all(this.#slots.map((slot) => slot.evaluate(round)));
     const outcome: PluginOutcome = { actions: [], errors: [], skipped: [] };
     settled.forEach((result, index) => {
       outcome.actions.push(...result.actions);
