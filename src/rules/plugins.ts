@@ -127,6 +127,10 @@ export interface PluginStatus {
   restarts: number;
   /** Snapshots skipped (busy, restarting, suspended). */
   skipped: number;
+  /** Snapshots sent as a delta from the context the process held (the others went whole). */
+  deltas: number;
+  /** Deltas the process could not apply (answered `resync`: sent the whole context again). */
+  resyncs: number;
 }
 
 /** What the plugins said about one snapshot. */
@@ -406,6 +410,8 @@ class PluginSlot {
     reloadFailures: 0,
     restarts: 0,
     skipped: 0,
+    deltas: 0,
+    resyncs: 0,
   };
   readonly #exits = new Set<Promise<void>>();
 
@@ -576,6 +582,7 @@ class PluginSlot {
   #sendContext(process: PluginProcess, seq: number, message: ContextMessage): void {
     process.sendJson("evaluate", `{"seq":${seq},${message.json}}`);
     this.#held = message.version;
+    if (message.delta) this.#counters.deltas++;
   }
 
   #isClosed(): boolean {
@@ -691,6 +698,7 @@ class PluginSlot {
    */
   #resync(reply: { seq: number; message: string }): void {
     this.#held = 0;
+    this.#counters.resyncs++;
     const pending = this.#pending;
     const process = this.#process;
     log.warn("plugin {name} could not apply a context delta ({message}): sent the whole context", {
