@@ -4,11 +4,15 @@
  * next to the targets (built-ins p99 < 1 ms; plugin round trip p99 < 0.5 ms, issue 16).
  *
  * Figures: the built-ins (synchronous, on the enforcement path: what delays a command); the
- * full round including the plugin (the whole context sent to its process as one JSON line,
- * answered, merged); the bare-echo floor (a process started like a plugin process that echoes
- * a line of the context's size: the floor of any pipe round trip; and the same with a short
- * answer, the traffic of a real round trip); and where the rest goes (the
- * JSON and the plugin's own work, timed in this process).
+ * full round including the plugin (the context sent to its process as a delta from the one
+ * before, answered, merged); the bare-echo floor (a process started like a plugin process that
+ * echoes a line of the whole context's size: the floor of any pipe round trip; and the same
+ * with a short answer, the traffic of a real round trip); and where the rest goes (the JSON,
+ * the delta and the plugin's own work, timed in this process).
+ *
+ * The synthetic snapshots move every position's price and profit each time: the worst case for
+ * a delta, and the row judged against the target. A second row ("one symbol ticks") moves the
+ * prices of one symbol only, a third of the positions, as a live account mostly does.
  *
  * Run: `deno run -A bench/rules.ts` (it runs itself again with the risk process's V8 flags).
  *
@@ -16,6 +20,12 @@
  */
 import { fileURLToPath } from "node:url";
 import { createRuleInput } from "../src/rules/helpers.ts";
+import {
+  applyDelta,
+  cloneJson,
+  diffContext,
+  type JsonObject,
+} from "../src/rules/_context_delta.ts";
 import { defaultPluginCommand, PluginHost } from "../src/rules/plugins.ts";
 import { forEachLine } from "../src/shared/lines.ts";
 import { v8FlagsArgument } from "../src/shared/v8_flags.ts";
@@ -58,23 +68,29 @@ const settings = parseRiskSettings({
 });
 const ruleCount = builtinRules(settings).length + 1;
 
-function snapshot(i: number) {
+/**
+ * Snapshot `i`: every position's price and profit move (`moving: "all"`), or only those of
+ * XAUUSD, a third of the positions (`"one symbol"`).
+ */
+function snapshot(i: number, moving: "all" | "one symbol" = "all") {
   const utc = START + i * 250;
-  const server = utc + 7_200_000;
-  const positions = Array.from({ length: POSITIONS }, (_, k) =>
-    samplePosition({
+  const opened = START + 7_200_000;
+  const positions = Array.from({ length: POSITIONS }, (_, k) => {
+    const tick = moving === "all" || k % 3 === 0 ? i : 0;
+    return samplePosition({
       ticket: 10_000 + k,
       symbol: k % 3 === 0 ? "XAUUSD" : "EURUSD",
       side: k % 2 === 0 ? "buy" : "sell",
       volume: 0.1 + (k % 5) * 0.1,
       open_price: k % 3 === 0 ? 2_000 : 1.1,
-      price: k % 3 === 0 ? 2_000 + Math.sin(i + k) : 1.1 + Math.sin(i + k) / 1_000,
+      price: k % 3 === 0 ? 2_000 + Math.sin(tick + k) : 1.1 + Math.sin(tick + k) / 1_000,
       sl: k % 3 === 0 ? (k % 2 === 0 ? 1_990 : 2_010) : (k % 2 === 0 ? 1.095 : 1.105),
-      profit: Math.sin(i + k) * 20,
+      profit: Math.sin(tick + k) * 20,
       swap: -0.5,
       commission: -1,
-      open_time: server - (POSITIONS - k) * 60_000,
-    }));
+      open_time: opened - (POSITIONS - k) * 60_000,
+    });
+  });
   return sampleSnapshot({ utc, balance: 100_000, positions, seq: i + 1 });
 }
 
@@ -156,7 +172,7 @@ for (let i = 0; i < WARMUP; i++) {
   state = evaluateSnapshot({ snapshot: inputs[i % 64]!, settings, state, now: START }).state;
 }
 const builtinSamples: number[] = [];
-let started = performance.now();
+const started = performance.now();
 for (let i = 0; i < BUILTIN_RUNS; i++) {
   const input = inputs[i % inputs.length]!;
   const t0 = performance.now();
@@ -167,33 +183,51 @@ report("built-ins (enforcement path)", builtinSamples, performance.now() - start
 
 // Full round with the plugin in its process.
 const example = fileURLToPath(new URL("../rules.example.ts", import.meta.url));
-const host = await PluginHost.start([{ module: example, options: { events: ["05:00"] } }], {
-  deadlineMs: 1_000,
-});
-if (host.loadErrors.length > 0) throw new Error(JSON.stringify(host.loadErrors));
-try {
-  for (let i = 0; i < WARMUP; i++) {
-    const evaluation = evaluateSnapshot({ snapshot: inputs[i % 64]!, settings, state, now: START });
-    await host.evaluate(evaluation.context);
+
+/** Rounds of the built-ins and the plugin on `snapshots`; reported as `name`. */
+async function roundTrip(name: string, snapshots: typeof inputs, targetP99?: number) {
+  const host = await PluginHost.start([{ module: example, options: { events: ["05:00"] } }], {
+    deadlineMs: 1_000,
+  });
+  if (host.loadErrors.length > 0) throw new Error(JSON.stringify(host.loadErrors));
+  try {
+    for (let i = 0; i < WARMUP; i++) {
+      const input = snapshots[i % snapshots.length]!;
+      const evaluation = evaluateSnapshot({ snapshot: input, settings, state, now: START });
+      await host.evaluate(evaluation.context);
+    }
+    const samples: number[] = [];
+    let timeouts = 0;
+    const started = performance.now();
+    for (let i = 0; i < PLUGIN_RUNS; i++) {
+      const input = snapshots[i % snapshots.length]!;
+      const t0 = performance.now();
+      const evaluation = evaluateSnapshot({
+        snapshot: input,
+        settings,
+        state,
+        now: input.utc_time,
+      });
+      const outcome = await host.evaluate(evaluation.context);
+      mergeLateActions(outcome.actions, evaluation.state.notified, evaluation.state.day.date);
+      samples.push(performance.now() - t0);
+      timeouts += outcome.errors.filter((error) => error.kind === "timeout").length;
+      state = evaluation.state;
+    }
+    report(name, samples, performance.now() - started, targetP99);
+    const status = host.status()[0]!;
+    console.log(
+      `  plugin timeouts: ${timeouts}; sent as a delta: ${status.deltas} of ` +
+        `${status.evaluations + status.timeouts + status.errors} (resyncs ${status.resyncs})`,
+    );
+  } finally {
+    await host.close();
   }
-  const fullSamples: number[] = [];
-  let timeouts = 0;
-  started = performance.now();
-  for (let i = 0; i < PLUGIN_RUNS; i++) {
-    const input = inputs[i % inputs.length]!;
-    const t0 = performance.now();
-    const evaluation = evaluateSnapshot({ snapshot: input, settings, state, now: input.utc_time });
-    const outcome = await host.evaluate(evaluation.context);
-    mergeLateActions(outcome.actions, evaluation.state.notified, evaluation.state.day.date);
-    fullSamples.push(performance.now() - t0);
-    timeouts += outcome.errors.filter((error) => error.kind === "timeout").length;
-    state = evaluation.state;
-  }
-  report("built-ins + plugin round trip", fullSamples, performance.now() - started, 0.5);
-  console.log(`plugin timeouts during the run: ${timeouts}`);
-} finally {
-  await host.close();
 }
+
+await roundTrip("built-ins + plugin round trip", inputs, 0.5);
+const oneSymbol = Array.from({ length: 64 }, (_, i) => snapshot(i, "one symbol"));
+await roundTrip("  the same, one symbol ticks", oneSymbol);
 
 // The floor and where the rest of a round trip goes.
 const contexts = inputs.map((input) =>
@@ -206,12 +240,46 @@ report("bare-echo floor (same line, same pipe)", floor, performance.now() - floo
 const shortStarted = performance.now();
 const short = await echoFloor(lines[0]!, PLUGIN_RUNS, true);
 report("  the line in, a short answer out", short, performance.now() - shortStarted);
-console.log(`  one evaluate line: ${lines[0]!.length.toLocaleString("en-US")} bytes of JSON`);
+/** The delta lines of `snapshots`, each from the one before (the first from the last). */
+function deltaLines(snapshots: typeof inputs): string[] {
+  const all = snapshots.map((input) =>
+    evaluateSnapshot({ snapshot: input, settings, state, now: input.utc_time }).context
+  );
+  const base = JSON.parse(JSON.stringify(all.at(-1))) as JsonObject;
+  return all.map((context, seq) => {
+    const delta = diffContext(base, context);
+    applyDelta(base, delta);
+    return `evaluate {"seq":${seq},"version":${seq + 1},"base":${seq},"delta":${
+      JSON.stringify(delta)
+    }}`;
+  });
+}
+const deltas = deltaLines(inputs);
+const average = (list: string[]) =>
+  Math.round(list.reduce((sum, line) => sum + line.length, 0) / list.length)
+    .toLocaleString("en-US");
+console.log(
+  `  one evaluate line: ${lines[0]!.length.toLocaleString("en-US")} bytes of JSON whole, ` +
+    `${average(deltas)} as a delta (every price moves), ${
+      average(deltaLines(oneSymbol))
+    } (one symbol ticks)`,
+);
 const encoder = new TextEncoder();
 console.log(
   `  host: context to a line      ${
     timeEach(PLUGIN_RUNS, (i) =>
       encoder.encode(`evaluate ${JSON.stringify({ seq: i, context: contexts[i % 64] })}\n`))
+  }`,
+);
+const hostBase = JSON.parse(JSON.stringify(contexts.at(-1))) as JsonObject;
+console.log(
+  `  host: context to a delta     ${
+    timeEach(PLUGIN_RUNS, (i) => {
+      const delta = diffContext(hostBase, contexts[i % 64]);
+      const line = encoder.encode(`evaluate {"seq":${i},"delta":${JSON.stringify(delta)}}\n`);
+      applyDelta(hostBase, delta);
+      return line;
+    })
   }`,
 );
 const decoder = new TextDecoder();
@@ -220,6 +288,18 @@ console.log(
   `  sandbox: line to a context   ${
     timeEach(PLUGIN_RUNS, (i) => JSON.parse(decoder.decode(bytes[i % 64]!).slice(9)))
   }`,
+);
+const deltaBytes = deltas.map((line) => encoder.encode(line));
+// The sandbox's copy runs through the deltas in order (timeEach calls 0, 1, ... twice over).
+let held = JSON.parse(JSON.stringify(contexts.at(-1))) as JsonObject;
+console.log(
+  `  sandbox: delta to a context  ${
+    timeEach(PLUGIN_RUNS, (i) => {
+      if (i === 0) held = JSON.parse(JSON.stringify(contexts.at(-1))) as JsonObject;
+      const message = JSON.parse(decoder.decode(deltaBytes[i % 64]!).slice(9));
+      return cloneJson(applyDelta(held, message.delta));
+    })
+  }  (parse, apply, and the plugin's own copy)`,
 );
 const options = newsWindow.parseOptions!({ events: ["05:00"] });
 const parsed = lines.map((line) => JSON.parse(line.slice(9)).context);
