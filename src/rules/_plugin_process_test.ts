@@ -35,13 +35,16 @@ Deno.test("pluginFolder: the folder of the plugin file; a file system root is re
   );
 });
 
-/** A plugin process of the fixture, driven line by line as the host drives it. */
+/**
+ * A plugin process of the fixture, driven line by line as the host drives it; resolves with its
+ * exit status once its stdin is closed.
+ */
 async function withProcess(
   run: (
     send: (line: string) => Promise<void>,
     reply: () => Promise<Record<string, unknown>>,
   ) => Promise<void>,
-): Promise<void> {
+): Promise<Deno.CommandStatus> {
   const command = defaultPluginCommand();
   const child = new Deno.Command(command.path, {
     args: command.args,
@@ -71,9 +74,10 @@ async function withProcess(
     assert.equal((await reply()).type, "loaded");
     await run(send, reply);
   } finally {
-    await writer.close();
-    await Promise.all([reading, child.status]);
+    await writer.close().catch(() => {}); // already gone after a broken line
+    await reading;
   }
+  return await child.status;
 }
 
 Deno.test("plugin process: a delta from a context it does not hold is not evaluated: resync, and nothing kept", async () => {
@@ -119,4 +123,16 @@ Deno.test("plugin process: a delta from a context it does not hold is not evalua
     assert.equal(next.type, "result");
     assert.equal((next.actions as { reason: string }[])[0]!.reason, expected(second));
   });
+});
+
+Deno.test("plugin process: a line that is no message is ignored; one whose JSON is broken ends the process", async () => {
+  const context = scenario("calm");
+  const status = await withProcess(async (send, reply) => {
+    await send("hello there");
+    await send(`evaluate {"seq":1,"version":1,"context":${JSON.stringify(context)}}`);
+    const answer = await reply();
+    assert.equal(answer.type, "result", "the line before was ignored");
+    await send(`evaluate {"seq":2,"version":2,"base":1,"delta":{"now":`);
+  });
+  assert.equal(status.success, false, "the process ended with an error (a crash to the host)");
 });
