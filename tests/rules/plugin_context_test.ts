@@ -11,6 +11,7 @@ import { sampleOrder, samplePosition, sampleSnapshot } from "../../src/rules/sam
 import { type EngineState, evaluateSnapshot } from "../../src/risk/engine.ts";
 import type { RuleContext } from "../../src/rules/rule.ts";
 import { settings } from "./_support.ts";
+import { waitFor } from "../support/risk_process.ts";
 import { canonical } from "./fixtures/echo_context.ts";
 
 const fixture = fileURLToPath(new URL("./fixtures/echo_context.ts", import.meta.url));
@@ -55,14 +56,6 @@ class Contexts {
     });
     this.#state = evaluation.state;
     return evaluation.context;
-  }
-}
-
-async function waitUntil(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -115,9 +108,9 @@ Deno.test("plugin context: a restarted plugin process gets the whole context, th
     );
     assert.ok(pid > 0, "the plugin process was found");
     Deno.kill(pid, "SIGKILL");
-    await waitUntil(
-      () => host.status()[0]!.state === "ready" && host.status()[0]!.restarts === 1,
+    await waitFor(
       "the restart",
+      () => host.status()[0]!.state === "ready" && host.status()[0]!.restarts === 1,
     );
     for (let seq = 4; seq <= 6; seq++) {
       const context = contexts.next(seq);
@@ -146,7 +139,7 @@ Deno.test("plugin context: after a timeout the restarted process gets the whole 
       if (seq === 3) {
         assert.deepEqual(outcome.errors.map((error) => error.kind), ["timeout"]);
         assert.deepEqual(reasons, [expected(context)]);
-        await waitUntil(() => host.status()[1]!.state === "ready", "the restart");
+        await waitFor("the restart", () => host.status()[1]!.state === "ready");
         continue;
       }
       assert.deepEqual(outcome.errors, [], `seq ${seq}`);
