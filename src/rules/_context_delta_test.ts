@@ -192,6 +192,8 @@ Deno.test("applyDelta refuses a delta that does not fit the context it is applie
     { positions: { a: [{ ticket: 1, v: 1 }] } },
     { positions: { o: [1, 9] } },
     { positions: { c: [[["v"], 1]] } },
+    { positions: { c: [[["ticket"], 1, 2]] } },
+    { positions: { a: [{ ticket: 5 }, { ticket: 5 }] } },
     { account: { equity: { x: 1 } } },
     { n: { x: 1 } },
     { gone: [] },
