@@ -13,7 +13,6 @@ import {
   type AgentHeartbeat,
   type ElementStatus,
   type Instance,
-  instanceSchema,
   type InstanceStatus,
   parseElement,
   parseInstance,
@@ -246,7 +245,7 @@ export function planInstance(existing: Doc[], input: NewInstance, now: number): 
       );
     }
   }
-  return instanceSchema.parse({
+  return toInstance({
     _id: newId(now),
     path: input.path,
     host: input.host,
