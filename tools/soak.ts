@@ -447,19 +447,30 @@ function mulberry32(seed: number): () => number {
   };
 }
 
+const USAGE = `Usage: deno run -A tools/soak.ts [options]   (deno task soak: 30 min, bench/SOAK.md)
+
+  --minutes <n>            how long the accounts trade (default 30)
+  --accounts <n>           accounts, each with its risk process and simulator (default 20)
+  --seed <n>               scenario seed (default random; printed, to run the same soak again)
+  --speed <n>              simulator speed factor (default 2)
+  --report <file>          also write the report as Markdown
+  --memory-series <file>   every process's memory samples as JSON lines
+  --live-heap              V8 heap after a full GC in each sample (slower)
+  --help                   this text`;
+
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      minutes: { type: "string", default: "30" },
-      accounts: { type: "string", default: "20" },
-      seed: { type: "string" },
-      speed: { type: "string", default: "2" },
-      report: { type: "string" },
-      "memory-series": { type: "string" },
-      "live-heap": { type: "boolean", default: false },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: Deno.args, options: soakFlags() });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+  if (parsed.values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const { values } = parsed;
   const seed = values.seed === undefined
     ? Math.floor(Math.random() * 2 ** 31)
     : Number(values.seed);
@@ -487,4 +498,18 @@ if (import.meta.main) {
   }
   if (values.report !== undefined) await Deno.writeTextFile(values.report, report);
   Deno.exit(result.ok ? 0 : 1);
+}
+
+/** The soak's command-line flags (node:util parseArgs). */
+function soakFlags() {
+  return {
+    minutes: { type: "string", default: "30" },
+    accounts: { type: "string", default: "20" },
+    seed: { type: "string" },
+    speed: { type: "string", default: "2" },
+    report: { type: "string" },
+    "memory-series": { type: "string" },
+    "live-heap": { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  } as const;
 }

@@ -344,15 +344,17 @@ class Slot {
     const what = killed
       ? `did not stop within ${this.#o.timing.stopTimeoutMs} ms and was killed`
       : `exited with code ${code}`;
+    // The last warning explains a failure; after a clean end it is only old news (a lock).
+    const why = code === 0 && !killed ? "" : lastError;
     this.#log[code === 0 ? "info" : "warn"]("risk process (pid {pid}) {what}{last}", {
       pid: child.pid,
       what,
-      last: lastError === "" ? "" : `: ${lastError}`,
+      last: why === "" ? "" : `: ${why}`,
     });
     await this.#event(
       code === 0 || first === "aborted" ? "lifecycle" : "error",
-      `risk process ${what}${lastError === "" ? "" : `: ${lastError}`}`,
-      { pid: child.pid, code, killed, last_error: lastError === "" ? null : lastError },
+      `risk process ${what}${why === "" ? "" : `: ${why}`}`,
+      { pid: child.pid, code, killed, last_error: why === "" ? null : why },
     );
     this.#adopted = null;
 

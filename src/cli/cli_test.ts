@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { VERSION } from "../shared/version.ts";
 import { runCli } from "./mod.ts";
 import { fakeContext } from "../../tests/support/fake_cli.ts";
+import { runModeOnly } from "./mode_only.ts";
 
 const COMMANDS = [
   [],
@@ -69,6 +70,11 @@ const BAD_INPUTS: Array<{ argv: string[]; message: RegExp }> = [
     argv: ["--mode", "admin", "--element_id", "a1"],
     message: /--element_id is only valid with --mode risk/,
   },
+  { argv: ["--mode", "admin", "--dry-run"], message: /--dry-run is only valid with --mode risk/ },
+  {
+    argv: ["--mode", "admin", "--rules", "mine.ts"],
+    message: /--rules is only valid with --mode risk/,
+  },
   {
     argv: ["--mode", "risk", "--element_id", "a1", "--store", "mongodb:/h/x"],
     message: /--store: "mongodb:\/h\/x"; expected mongodb:\/\//,
@@ -113,4 +119,17 @@ Deno.test("cli: a store URI with a password is masked in error output", async ()
   const code = await runCli(["--mode", "risk", "--element_id", "a1", "--db", "bad name"], ctx);
   assert.equal(code, 2);
   assert.doesNotMatch(ctx.err.join(""), /pa55word/);
+});
+
+Deno.test("cli: a command beside --mode is the full command line's (elements list --mode admin lists)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "riskguard-mode-only-" });
+  try {
+    const ctx = fakeContext();
+    const argv = ["elements", "list", "--mode", "admin", "--store", `sqlite:${dir}/s.db`];
+    assert.equal(await runModeOnly(argv, ctx), 0, ctx.err.join(""));
+    assert.match(ctx.out.join(""), /No elements/);
+    assert.doesNotMatch(ctx.err.join(""), /Unknown command/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -418,7 +418,7 @@ function collectValues(value: string, previous: string[] | undefined): string[] 
 
 /** Element field names a person may name in `--unset`, and every field of the schema. */
 const CONFIG_FIELDS: ReadonlySet<string> = new Set(CONFIG_ELEMENT_FIELDS);
-const SCHEMA_FIELDS: ReadonlySet<string> = new Set(Object.keys(elementSchema.shape));
+const SCHEMA_FIELDS: ReadonlySet<string> = new Set(elementSchema.keys);
 
 /**
  * Adds `--unset <field>` removals (`null`) to `changes`; returns the flag that named each field

@@ -12,8 +12,17 @@ import { registerModes } from "./modes.ts";
 import { finishProgram, newProgram, runProgram } from "./program.ts";
 
 /** Runs a mode's command line; the exit code as `runCli` would return it. */
-export function runModeOnly(argv: readonly string[], ctx: CliContext): Promise<number> {
+export async function runModeOnly(argv: readonly string[], ctx: CliContext): Promise<number> {
+  // A command word beside `--mode` (`riskguard elements list --mode admin`) is the full command
+  // line's to judge, as it would be without this shortcut: this program knows no command.
+  if (modesProgram(ctx).parseOptions([...argv]).operands.length > 0) {
+    return await (await import("./mod.ts")).runCli(argv, ctx);
+  }
+  return await runProgram(modesProgram(ctx), argv, ctx);
+}
+
+function modesProgram(ctx: CliContext) {
   const program = newProgram(ctx);
   registerModes(program, ctx);
-  return runProgram(finishProgram(program, ctx), argv, ctx);
+  return finishProgram(program, ctx);
 }

@@ -109,9 +109,13 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
           "Missing --mode or a command; run `riskguard --help` for the list",
         );
       }
-      const riskOnly = ["element_id", "pathway", "instance"].filter((name) =>
-        options[name] !== undefined
-      );
+      // Flags of one account's guard: admin's children take none of them (a dry run or extra
+      // plugins per account are for a risk process run by hand).
+      const riskOnly = [
+        ...["element_id", "pathway", "instance"].filter((name) => options[name] !== undefined),
+        ...(options.dryRun === true ? ["dry-run"] : []),
+        ...((options.rules as string[]).length > 0 ? ["rules"] : []),
+      ];
       const adminOnly = ["dashboard", "sampleRetention"].filter((name) =>
         options[name] !== undefined
       );

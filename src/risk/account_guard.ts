@@ -7,7 +7,7 @@
  * @module
  */
 import type { Logger } from "../shared/logging.ts";
-import type { Snapshot } from "../mt5/protocol.ts";
+import type { Ack, Snapshot } from "../mt5/protocol.ts";
 import { resolveLimit } from "../rules/helpers.ts";
 import type { Action, DayState, RiskSettings, RuleContext } from "../rules/rule.ts";
 import { abortableSleep } from "../shared/async.ts";
@@ -598,13 +598,19 @@ export class AccountGuard {
     const { audit, clock, sender } = this.#options;
     this.#eaUnlockSentAt = clock.monotonic();
     // Sent at once, not on a later tick: a lock decided on the same snapshot must follow it.
-    void sender.send({ type: "unlock" }).then((ack) => {
-      // Every acknowledgement is an event, as the executor's commands' are.
-      audit.record("ack", `unlock ${ack.ok ? "done" : "failed"} (retcode ${ack.retcode})`, {
-        detail: { command: "unlock", ...ack },
+    // Every acknowledgement is an event, as the executor's commands' are; one that arrives
+    // after the send gave up too (the EA did unlock), marked late.
+    const recordAck = (ack: Ack, late: boolean) => {
+      const after = late ? " after the ack timeout" : "";
+      audit.record("ack", `unlock ${ack.ok ? "done" : "failed"} (retcode ${ack.retcode})${after}`, {
+        detail: { command: "unlock", ...ack, ...(late ? { late: true } : {}) },
       });
       if (!ack.ok) audit.record("error", `unlock refused by the EA (retcode ${ack.retcode})`);
-    }, (error) => audit.record("error", `unlock command failed: ${describeError(error)}`));
+    };
+    void sender.send({ type: "unlock" }, { onLateAck: (ack) => recordAck(ack, true) }).then(
+      (ack) => recordAck(ack, false),
+      (error) => audit.record("error", `unlock command failed: ${describeError(error)}`),
+    );
   }
 
   #status(snapshot: Snapshot, dailyPnl: number): RiskStatus {

@@ -5,14 +5,15 @@ import { logger } from "../shared/logging.ts";
 import { type Lease, parseElement, type Store } from "../store/mod.ts";
 import { order, position, snapshot } from "../../tests/support/snapshots.ts";
 import { AccountGuard } from "./account_guard.ts";
-import { AuditTrail } from "./audit_trail.ts";
+import type { CommandSender } from "./executor.ts";
+import { AuditTrail, type RiskEvent } from "./audit_trail.ts";
 import { LeasedWriter } from "./leased_writer.ts";
 import { riskSettingsOf } from "./live_config.ts";
 import type { WebhookNotifier } from "./notifier.ts";
 import { RulePlugins } from "./rule_plugins.ts";
 
-Deno.test("account guard: a breach's commands leave before its events, store writes and notifications", async () => {
-  const trace: string[] = [];
+/** A guard on a daily loss limit of 100 whose commands go to `sender`; `trace` hears it all. */
+function guardOf(sender: CommandSender, trace: string[], records: RiskEvent[] = []) {
   const parsed = parseElement({
     _id: "e1",
     server: "S",
@@ -51,7 +52,10 @@ Deno.test("account guard: a breach's commands leave before its events, store wri
     clock,
     store: writer,
     notifier,
-    onEvent: (event) => trace.push(`event ${event.type}`),
+    onEvent: (event) => {
+      trace.push(`event ${event.type}`);
+      records.push(event);
+    },
     account: () => element,
     log,
   });
@@ -66,12 +70,7 @@ Deno.test("account guard: a breach's commands leave before its events, store wri
   const guard = new AccountGuard({
     element,
     settings: riskSettingsOf(element),
-    sender: {
-      send(command) {
-        trace.push(`send ${command.type}`);
-        return new Promise<Ack>(() => {});
-      },
-    },
+    sender,
     clock,
     dryRun: false,
     retryBaseMs: 1_000,
@@ -84,13 +83,28 @@ Deno.test("account guard: a breach's commands leave before its events, store wri
     signal: new AbortController().signal,
     log,
   });
+  return { guard, writer };
+}
+
+/** Equity 9,500 on a day that started at 10,000: a daily loss of 500 against a limit of 100. */
+function breaching() {
   const base = snapshot();
-  // Equity 9,500 on a day that started at 10,000: a daily loss of 500 against a limit of 100.
-  guard.onSnapshot(snapshot({
+  return snapshot({
     positions: [position({ profit: -500 })],
     orders: [order()],
     account: { ...base.account, equity: 9_500 },
-  }));
+  });
+}
+
+Deno.test("account guard: a breach's commands leave before its events, store writes and notifications", async () => {
+  const trace: string[] = [];
+  const { guard, writer } = guardOf({
+    send(command) {
+      trace.push(`send ${command.type}`);
+      return new Promise<Ack>(() => {});
+    },
+  }, trace);
+  guard.onSnapshot(breaching());
   const sends = trace.filter((line) => line.startsWith("send "));
   assert.deepEqual(sends, ["send lock", "send cancel_orders", "send close_all"]);
   const firstOther = trace.findIndex((line) => !line.startsWith("send "));
@@ -100,5 +114,33 @@ Deno.test("account guard: a breach's commands leave before its events, store wri
   assert.ok(!trace.some((line) => line.startsWith("store ")), "no store write in that turn");
   assert.equal(await writer.flush(2_000), true);
   assert.ok(trace.some((line) => line === "store updateElement"), "the lock is written after");
+  await writer.close();
+});
+
+Deno.test("account guard: an unlock acked after its send gave up is recorded, marked late", async () => {
+  const trace: string[] = [];
+  const records: RiskEvent[] = [];
+  let late: ((ack: Ack) => void) | undefined;
+  const { guard, writer } = guardOf(
+    {
+      send(command, options) {
+        if (command.type !== "unlock") return new Promise<Ack>(() => {});
+        late = options?.onLateAck;
+        return Promise.reject(new Error("no ack within 5000 ms"));
+      },
+    },
+    trace,
+    records,
+  );
+  guard.onSnapshot(breaching());
+  guard.unlock("unlocked by a person (test)", Date.UTC(2026, 10, 24, 11));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.ok(late !== undefined, "the unlock was sent with a late-ack handler");
+  assert.ok(records.some((e) => e.type === "error" && /unlock command failed/.test(e.message)));
+  late({ type: "ack", id: "u1", ok: true, retcode: 0 });
+  const ack = records.find((e) => e.type === "ack" && /^unlock done/.test(e.message));
+  assert.ok(ack !== undefined, records.map((e) => e.message).join(" | "));
+  assert.match(ack.message, /after the ack timeout/);
+  assert.equal(ack.detail.late, true);
   await writer.close();
 });

@@ -19,7 +19,7 @@ import type {
   Metrics,
   Store,
 } from "../store/mod.ts";
-// The store's zod-free file, not its mod.ts: a risk process must not load the store's schemas.
+// The store's schema-free file, not its mod.ts: a risk process must not load the store's schemas.
 import { MAX_LISTED_TRADES } from "../store/document_values.ts";
 import { serverOffsetOf } from "../rules/wall_clock.ts";
 import { round2 } from "../shared/money.ts";

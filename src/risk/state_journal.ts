@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sha256Hex } from "../shared/sha256.ts";
 import { describeValue, isCount, isRecord } from "../shared/validation.ts";
-// The store's zod-free files, not its mod.ts: a risk process must not load the store's schemas.
+// The store's schema-free files, not its mod.ts: a risk process must not load the store's schemas.
 import {
   type DayState,
   type PeakState,

@@ -17,7 +17,7 @@ import { abortableSleep } from "../shared/async.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError, RiskGuardError } from "../shared/errors.ts";
 import type { Element, Instance } from "../store/mod.ts";
-// The store's zod-free file, not its mod.ts: a risk process must not load the store's schemas.
+// The store's schema-free file, not its mod.ts: a risk process must not load the store's schemas.
 import { revealPassword } from "../store/password.ts";
 import type { AuditTrail } from "./audit_trail.ts";
 

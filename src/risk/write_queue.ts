@@ -162,12 +162,19 @@ export class WriteQueue {
   async flush(timeoutMs = 5_000): Promise<boolean> {
     if (this.#isIdle()) return true;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const idle = new Promise<boolean>((resolve) => this.#idleWaiters.push(() => resolve(true)));
+    let waiter!: () => void;
+    const idle = new Promise<boolean>((resolve) => {
+      waiter = () => resolve(true);
+      this.#idleWaiters.push(waiter);
+    });
     const timeout = new Promise<boolean>((resolve) =>
       timer = setTimeout(resolve, timeoutMs, false)
     );
     const result = await Promise.race([idle, timeout]);
     clearTimeout(timer);
+    // Timed out: the waiter goes too, or every flush of a long outage would stay behind.
+    const left = this.#idleWaiters.indexOf(waiter);
+    if (left >= 0) this.#idleWaiters.splice(left, 1);
     return result;
   }
 

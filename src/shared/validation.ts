@@ -1,8 +1,8 @@
 /**
  * The two pieces every hand-written validator shares: telling a plain object from other values,
- * and showing the value it refused in its message. Hand-written (not zod) where a risk process
- * validates: the bridge messages, the rule settings, the state journal and the configuration
- * (a schema library costs a small process several megabytes).
+ * and showing the value it refused in its message. Every validator of the project is written by
+ * hand: the bridge messages, the rule settings, the state journal, the configuration and the
+ * store's documents (a schema library costs a small process several megabytes).
  *
  * @module
  */

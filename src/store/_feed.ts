@@ -10,7 +10,7 @@
  * @module
  */
 import type { ElementChange, ElementFeed, WatchOptions } from "./types.ts";
-import { agentStateSchema, describeIssues, parseElement } from "./schemas.ts";
+import { agentStateSchema, parseElement } from "./schemas.ts";
 import { normalizeId } from "./_ids.ts";
 import { STORE_RETRY_BACKOFF } from "./_policy.ts";
 import { StoreError, StoreUnavailableError } from "./errors.ts";
@@ -254,9 +254,9 @@ export class Feed implements ElementFeed {
    */
   #resumeToken(doc: Record<string, unknown> | null): unknown {
     if (doc === null) return null;
-    const parsed = agentStateSchema.safeParse(doc, { reportInput: true });
-    if (!parsed.success) {
-      const [first] = describeIssues(parsed.error.issues);
+    const parsed = agentStateSchema.parse(doc);
+    if (!parsed.ok) {
+      const [first] = parsed.issues;
       this.#options.onWarning?.(
         `agent_state ${String(doc._id)} is invalid (${
           first === undefined ? "invalid" : `${first.field} ${first.reason}`
@@ -264,7 +264,7 @@ export class Feed implements ElementFeed {
       );
       return null;
     }
-    return parsed.data.resume_token ?? null;
+    return parsed.value.resume_token ?? null;
   }
 
   /**

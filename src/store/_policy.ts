@@ -13,7 +13,6 @@ import {
   type AgentHeartbeat,
   type ElementStatus,
   type Instance,
-  instanceSchema,
   type InstanceStatus,
   parseElement,
   parseInstance,
@@ -128,6 +127,24 @@ export function adoptsClaim(doc: Doc, instance: Doc, instanceId: string): boolea
 }
 
 /**
+ * Whether a `takeLease` repeats one that landed but whose answer was lost (admin died with the
+ * call in flight, and the child made it again on its own store): the element is held on this
+ * instance by this host and was last seen at exactly the call's time, which only that take (or
+ * its adoption of admin's claim) wrote. The repeat gets the lease that take got, instead of
+ * being refused as held by itself.
+ */
+export function repeatsTake(
+  doc: Doc,
+  instance: Doc,
+  instanceId: string,
+  host: string,
+  now: number,
+): boolean {
+  return doc.instance_id === instanceId && doc.host === host && doc.last_ping === now &&
+    holdsInstance(doc, instance, instanceId);
+}
+
+/**
  * Whether `instance` may be taken by `elementId`: not OCCUPIED, already this element's, or its
  * holder's last ping is older than `cutoff` (or it never pinged).
  */
@@ -228,7 +245,7 @@ export function planInstance(existing: Doc[], input: NewInstance, now: number): 
       );
     }
   }
-  return instanceSchema.parse({
+  return toInstance({
     _id: newId(now),
     path: input.path,
     host: input.host,

@@ -6,23 +6,26 @@
  *
  * @module
  */
-import { z } from "zod";
 import type { InsertResult, ManagedPatch } from "./types.ts";
 import {
   type AgentHeartbeat,
   agentHeartbeatSchema,
+  type DayState,
   dayStateSchema,
-  describeIssues,
   ELEMENT_STATUSES,
+  type ElementError,
   elementErrorSchema,
   type EventRecord,
   eventSchema,
   type FieldIssue,
+  FLATTEN_TARGETS,
   type Instance,
+  type Metrics,
   metricsSchema,
   newEventSchema,
   parseElement,
   parseInstance,
+  type PeakState,
   peakStateSchema,
   type Sample,
   sampleSchema,
@@ -30,31 +33,54 @@ import {
   type ValidElement,
 } from "./schemas.ts";
 import { StoreError, StoreInputError } from "./errors.ts";
+import {
+  array,
+  atLeast,
+  int,
+  nullable,
+  number,
+  object,
+  oneOf,
+  optional,
+  string,
+} from "./_check.ts";
 import { newId, normalizeId } from "./_ids.ts";
 import { logger } from "../shared/logging.ts";
 import { maskUriCredentials } from "../shared/secrets.ts";
 
-const managedPatchSchema = z.strictObject({
-  status: z.enum(ELEMENT_STATUSES).exclude(["DISABLED"]).optional(),
-  trading: z.enum(TRADING_STATES).optional(),
-  lock_reason: z.string().nullable().optional(),
-  locked_until: z.number().finite().nullable().optional(),
-  unlock_applied_at: z.number().int().nonnegative().nullable().optional(),
-  flatten_pending: z.array(z.enum(["cancel_orders", "close_all"])).optional(),
-  metrics: metricsSchema.optional(),
-  day: dayStateSchema.nullable().optional(),
-  peak: peakStateSchema.nullable().optional(),
-  error: elementErrorSchema.nullable().optional(),
-});
+/** What a manager may set on an element (every field optional; any other key is refused). */
+interface ManagedFields {
+  status?: Exclude<typeof ELEMENT_STATUSES[number], "DISABLED"> | undefined;
+  trading?: typeof TRADING_STATES[number] | undefined;
+  lock_reason?: string | null | undefined;
+  locked_until?: number | null | undefined;
+  unlock_applied_at?: number | null | undefined;
+  flatten_pending?: typeof FLATTEN_TARGETS[number][] | undefined;
+  metrics?: Metrics | undefined;
+  day?: DayState | null | undefined;
+  peak?: PeakState | null | undefined;
+  error?: ElementError | null | undefined;
+}
+
+const managedPatchSchema = object<ManagedFields>({
+  status: optional(oneOf(ELEMENT_STATUSES.filter((status) => status !== "DISABLED"))),
+  trading: optional(oneOf(TRADING_STATES)),
+  lock_reason: optional(nullable(string())),
+  locked_until: optional(nullable(number())),
+  unlock_applied_at: optional(nullable(number(int(), atLeast(0)))),
+  flatten_pending: optional(array(oneOf(FLATTEN_TARGETS))),
+  metrics: optional(metricsSchema),
+  day: optional(nullable(dayStateSchema)),
+  peak: optional(nullable(peakStateSchema)),
+  error: optional(nullable(elementErrorSchema)),
+}, { strict: true });
 
 /** Validates a manager's patch and returns the fields to set. */
 export function checkManagedPatch(patch: ManagedPatch): Record<string, unknown> {
-  const result = managedPatchSchema.safeParse(patch, { reportInput: true });
-  if (!result.success) {
-    throw new StoreInputError("element update", describeIssues(result.error.issues));
-  }
+  const result = managedPatchSchema.parse(patch);
+  if (!result.ok) throw new StoreInputError("element update", result.issues);
   const fields: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(result.data)) {
+  for (const [key, value] of Object.entries(result.value)) {
     if (value !== undefined) fields[key] = value;
   }
   return fields;
@@ -62,9 +88,11 @@ export function checkManagedPatch(patch: ManagedPatch): Record<string, unknown> 
 
 /** Validates a new event and fills its defaults. */
 export function checkNewEvent(input: unknown, id: string, now: number): EventRecord {
-  const parsed = newEventSchema.safeParse(input, { reportInput: true });
-  if (!parsed.success) throw new StoreInputError("event", describeIssues(parsed.error.issues));
-  const record = eventSchema.parse({ ...parsed.data, _id: id, at: parsed.data.at ?? now });
+  const parsed = newEventSchema.parse(input);
+  if (!parsed.ok) throw new StoreInputError("event", parsed.issues);
+  const full = eventSchema.parse({ ...parsed.value, _id: id, at: parsed.value.at ?? now });
+  if (!full.ok) throw new StoreInputError("event", full.issues);
+  const record = full.value;
   try {
     JSON.stringify(record);
   } catch (error) {
@@ -211,9 +239,9 @@ export function validInstances(docs: Record<string, unknown>[]): Instance[] {
 export function validEvents(docs: Record<string, unknown>[]): EventRecord[] {
   const out: EventRecord[] = [];
   for (const doc of docs) {
-    const parsed = eventSchema.safeParse(doc, { reportInput: true });
-    if (parsed.success) out.push(parsed.data);
-    else logSkippedDocument("event", doc._id, firstIssue(describeIssues(parsed.error.issues)));
+    const parsed = eventSchema.parse(doc);
+    if (parsed.ok) out.push(parsed.value);
+    else logSkippedDocument("event", doc._id, firstIssue(parsed.issues));
   }
   return out;
 }
@@ -231,20 +259,18 @@ export const DEFAULT_SAMPLE_LIMIT = 20_000;
 
 /** Validates a sample for {@link Store.appendSample} (id in the store's form). */
 export function checkSample(input: unknown): Sample {
-  const parsed = sampleSchema.safeParse(input, { reportInput: true });
-  if (!parsed.success) throw new StoreInputError("sample", describeIssues(parsed.error.issues));
-  return { ...parsed.data, element_id: normalizeId(parsed.data.element_id) };
+  const parsed = sampleSchema.parse(input);
+  if (!parsed.ok) throw new StoreInputError("sample", parsed.issues);
+  return { ...parsed.value, element_id: normalizeId(parsed.value.element_id) };
 }
 
 /** Samples read back, with documents that do not parse skipped (and logged). */
 export function validSamples(docs: Record<string, unknown>[]): Sample[] {
   const out: Sample[] = [];
   for (const doc of docs) {
-    const parsed = sampleSchema.safeParse(doc, { reportInput: true });
-    if (parsed.success) out.push(parsed.data);
-    else {
-      logSkippedDocument("sample", doc.element_id, firstIssue(describeIssues(parsed.error.issues)));
-    }
+    const parsed = sampleSchema.parse(doc);
+    if (parsed.ok) out.push(parsed.value);
+    else logSkippedDocument("sample", doc.element_id, firstIssue(parsed.issues));
   }
   return out;
 }
@@ -252,7 +278,7 @@ export function validSamples(docs: Record<string, unknown>[]): Sample[] {
 /** Parses stored heartbeats, skipping malformed ones, sorted by host. */
 export function validHeartbeats(docs: readonly unknown[]): AgentHeartbeat[] {
   return docs.flatMap((doc) => {
-    const parsed = agentHeartbeatSchema.safeParse(doc);
-    return parsed.success ? [parsed.data] : [];
+    const parsed = agentHeartbeatSchema.parse(doc);
+    return parsed.ok ? [parsed.value] : [];
   }).sort((a, b) => a.host < b.host ? -1 : a.host > b.host ? 1 : 0);
 }

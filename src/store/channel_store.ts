@@ -9,12 +9,13 @@
  * child goes on **directly with its own configuration**: every later call goes to the store
  * the fallback opens (with the child's own `--store`, which admin passes to its children
  * anyway), and so do the calls that were in flight when the connection dropped and are safe to
- * make twice (reads, pings, patches, samples, events: {@link SAFE_TO_REPEAT}), since not every
+ * make twice (reads, pings, patches, samples, events, and taking a lease, which the store
+ * answers the same when made again at the same time: {@link SAFE_TO_REPEAT}), since not every
  * caller has a queue to retry them (a child still claiming its account when admin dies must not
  * exit over it). An event admin had already written before it died may so appear twice, as when
- * a store outage loses a reply and the write queue retries. The others (taking or releasing a
- * lease, claiming an instance, inserting) fail as `STORE_UNAVAILABLE`: done twice, the second
- * would be refused for the first. The child stays on it until it ends; a restarted admin
+ * a store outage loses a reply and the write queue retries. The others (releasing a lease,
+ * claiming an instance, inserting) fail as `STORE_UNAVAILABLE`: done twice, the second would be
+ * refused for the first. The child stays on it until it ends; a restarted admin
  * adopts it as it is, and its next start is through admin again. Without a fallback (tests),
  * a later call connects to admin again.
  *
@@ -375,6 +376,8 @@ const SAFE_TO_REPEAT: ReadonlySet<string> = new Set([
   "listSamples",
   "listEvents",
   "ping",
+  // A repeat at the same time gets the lease the first call took (`repeatsTake`).
+  "takeLease",
   "updateElement",
   "appendSample",
   "appendEvent",

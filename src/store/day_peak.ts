@@ -1,7 +1,7 @@
 /**
  * The risk engine's persisted state: the trading day (`day` of an element) and the high-water
- * marks (`peak`), also kept in a risk process's local journal. Their readers are written by hand,
- * not with zod, so that a risk process can check its journal without loading a schema library;
+ * marks (`peak`), also kept in a risk process's local journal. Their readers stand apart from the
+ * document schemas, so that a risk process can check its journal without loading the schemas;
  * the element schema (`schemas.ts`) wraps these same readers, so both check alike.
  *
  * @module

@@ -1,7 +1,7 @@
 /**
  * The fixed values of the stored documents: lifecycle and trading states, modes, event types
- * and list caps. Kept apart from the zod schemas (`schemas.ts`) so that a risk process can use
- * them without loading a schema library; `schemas.ts` builds on them and re-exports them.
+ * and list caps. Kept apart from the schemas (`schemas.ts`) so that a risk process can use them
+ * without loading the schemas; `schemas.ts` builds on them and re-exports them.
  *
  * @module
  */

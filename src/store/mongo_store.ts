@@ -105,12 +105,14 @@ import {
   instanceUsableFields,
   isStale,
   leaseLost,
+  leaseOf,
   leaseOfDoc,
   noFreeInstance,
   notFound,
   occupiedInstanceFields,
   planInstance,
   releasedElementFields,
+  repeatsTake,
   statusOfDisabled,
   STORE_RETRY_BACKOFF,
 } from "./_policy.ts";
@@ -525,6 +527,7 @@ export class MongoStore implements Store {
       checkStoredInstance(instance);
       const current = typeof doc.instance_id === "string" ? doc.instance_id : null;
       const held0 = leaseOfDoc(doc);
+      if (repeatsTake(doc, instance, instanceId, host, now)) return leaseOf(doc, instance);
       if (adoptsClaim(doc, instance, instanceId)) {
         const adopted = await this.#elements.updateOne(
           { ...idFilter(elementId), ...leaseIs(held0), instance_id: current, last_ping: null },

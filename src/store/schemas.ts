@@ -1,28 +1,63 @@
 /**
- * zod schemas of the stored documents (`elements`, `instances`, `events`, `samples`,
- * `agent_state`) and the parsing of an element into a typed result that never throws.
+ * The schemas of the stored documents (`elements`, `instances`, `events`, `samples`,
+ * `agent_state`), one per document, and the parsing of an element into a typed result that never
+ * throws. Built from the store's own small blocks (`_check.ts`), not a schema library: admin and
+ * the dashboard load this file, and a library costs a process megabytes.
  *
  * Documents are plain JSON-compatible objects with snake_case fields. Ids are strings (`_id`);
  * times are epoch milliseconds. `docs/data-model.md` is the full reference.
  *
  * @module
  */
-import { z } from "zod";
-import { isSecretField } from "../shared/secrets.ts";
-import { describeValue, isRecord, kindOf } from "../shared/validation.ts";
+import { isRecord, kindOf } from "../shared/validation.ts";
+import type { DailyBaseline, DrawdownMode } from "../shared/risk_modes.ts";
 import {
   DAILY_BASELINES,
   DRAWDOWN_MODES,
   ELEMENT_STATUSES,
+  type ElementStatus,
   FLATTEN_TARGETS,
+  type FlattenTarget,
   INSTANCE_STATUSES,
+  type InstanceStatus,
   MAX_LISTED_TRADES,
   TRADING_STATES,
+  type TradingState,
 } from "./document_values.ts";
-import { readDayState, readPeakState, type StateIssue } from "./day_peak.ts";
+import { type DayState, type PeakState, readDayState, readPeakState } from "./day_peak.ts";
+import {
+  array,
+  atLeast,
+  atMost,
+  boolean,
+  type FieldIssue,
+  fieldProblem,
+  int,
+  lessThan,
+  matches,
+  maxLength,
+  minLength,
+  moreThan,
+  nullable,
+  number,
+  numberOrString,
+  object,
+  oneOf,
+  optional,
+  prefault,
+  read,
+  record,
+  satisfies,
+  type Schema,
+  string,
+  trim,
+  unknown,
+  withDefault,
+} from "./_check.ts";
 
 export * from "./document_values.ts";
 export type { DayState, PeakState } from "./day_peak.ts";
+export type { FieldIssue, ObjectSchema, Parsed, Schema } from "./_check.ts";
 export { isRecord };
 
 /** A parsed limit: money in the account currency, or a percent (0 < value <= 100). */
@@ -51,11 +86,10 @@ export function parseLimit(raw: unknown): Limit | undefined {
 }
 
 /** Money (a positive number) or a percent string `"N%"` with 0 < N <= 100. */
-export const limitSchema: z.ZodType<Limit, unknown> = z.unknown().transform((raw, ctx) => {
+const limitSchema: Schema<Limit> = read((raw, issues) => {
   const limit = parseLimit(raw);
-  if (limit !== undefined) return limit;
-  ctx.addIssue({ code: "custom", message: describeBadLimit(raw) });
-  return z.NEVER;
+  if (limit === undefined) issues.push({ path: [], reason: describeBadLimit(raw) });
+  return limit;
 });
 
 function describeBadLimit(raw: unknown): string {
@@ -86,95 +120,154 @@ export function isIanaTimeZone(name: string): boolean {
   }
 }
 
-const hhmmSchema = z.string().regex(HHMM, 'must be a time "HH:MM" (00:00 to 23:59)');
-const timezoneSchema = z.string().refine(
-  (value) => value === "server" || isIanaTimeZone(value),
-  { message: 'must be "server" or an IANA time zone like "Europe/Berlin"' },
-);
-const positive = z.number().positive();
-const epochMs = z.number().finite();
+const hhmm = () => string(matches(HHMM, 'must be a time "HH:MM" (00:00 to 23:59)'));
+const timezone = () =>
+  string(satisfies(
+    (value) => value === "server" || isIanaTimeZone(value),
+    'must be "server" or an IANA time zone like "Europe/Berlin"',
+  ));
+/** `"server"` when absent. */
+const serverTimezone = () => withDefault(timezone(), () => "server");
+const positive = () => number(moreThan(0));
+const epochMs = () => number();
+const count = () => number(int(), atLeast(0));
+const weekday = () => number(int(), atLeast(1), atMost(7));
+const nonEmpty = () => string(minLength(1));
+/** A trimmed string that is not empty once trimmed. */
+const trimmedName = () => string(trim(), minLength(1, "must not be empty"));
+/** `null` when absent. */
+const orNull = <T>(inner: Schema<T>) => withDefault(nullable(inner), () => null);
 
 /** Drawdown settings of an element. */
-export const maxDrawdownSchema = z.object({
+export type MaxDrawdown = {
+  limit: Limit;
+  mode: DrawdownMode;
+  stop_at_initial?: boolean | undefined;
+};
+
+const maxDrawdownSchema = object<MaxDrawdown>({
   limit: limitSchema,
-  mode: z.enum(DRAWDOWN_MODES),
-  stop_at_initial: z.boolean().optional(),
+  mode: oneOf(DRAWDOWN_MODES),
+  stop_at_initial: optional(boolean()),
 });
 
-/** Daily settings: when the day resets, in which time zone, and its baseline. */
-export const dailySchema = z.object({
-  reset: hhmmSchema.default("00:00"),
-  timezone: timezoneSchema.default("server"),
-  baseline: z.enum(DAILY_BASELINES).default("balance"),
+/** Daily settings (after defaults): when the day resets, in which time zone, and its baseline. */
+export type DailySettings = {
+  /** `HH:MM`, default `00:00`. */
+  reset: string;
+  /** `server` (default) or an IANA time zone. */
+  timezone: string;
+  /** Default `balance`. */
+  baseline: DailyBaseline;
+};
+
+const dailySchema = object<DailySettings>({
+  reset: withDefault(hhmm(), () => "00:00"),
+  timezone: serverTimezone(),
+  baseline: withDefault(oneOf(DAILY_BASELINES), () => "balance" as const),
 });
 
 /** Allowed trading window. */
-export const tradingHoursSchema = z.object({
-  start: hhmmSchema,
-  end: hhmmSchema,
-  timezone: timezoneSchema.default("server"),
-  days: z.array(z.number().int().min(1).max(7)).min(1).optional(),
+export type TradingHours = {
+  start: string;
+  end: string;
+  timezone: string;
+  /** ISO weekdays 1 (Monday) to 7. */
+  days?: number[] | undefined;
+};
+
+const tradingHoursSchema = object<TradingHours>({
+  start: hhmm(),
+  end: hhmm(),
+  timezone: serverTimezone(),
+  days: optional(array(weekday(), minLength(1))),
 });
 
 /** Flatten positions before the weekend. */
-export const closeBeforeWeekendSchema = z.object({
-  day: z.number().int().min(1).max(7).default(5),
-  time: hhmmSchema,
-  timezone: timezoneSchema.default("server"),
+export type CloseBeforeWeekend = {
+  /** ISO weekday, default 5 (Friday). */
+  day: number;
+  time: string;
+  timezone: string;
+};
+
+const closeBeforeWeekendSchema = object<CloseBeforeWeekend>({
+  day: withDefault(weekday(), () => 5),
+  time: hhmm(),
+  timezone: serverTimezone(),
 });
 
 /** A plugin rule reference. */
-export const ruleRefSchema = z.object({
-  module: z.string().min(1),
-  options: z.record(z.string(), z.unknown()).optional(),
+export type RuleRef = {
+  module: string;
+  options?: Record<string, unknown> | undefined;
+};
+
+const ruleRefSchema = object<RuleRef>({
+  module: nonEmpty(),
+  options: optional(record()),
 });
 
 /**
- * A schema that reads with a hand-written reader of `day_peak.ts`, which the risk journal uses
- * too: one definition of a valid day and peak state.
+ * Persisted daily baseline, read by the hand-written reader of `day_peak.ts` that the risk
+ * journal uses too: one definition of a valid day and peak state.
  */
-function handReadSchema<T>(
-  read: (raw: unknown, issues: StateIssue[]) => T | undefined,
-): z.ZodType<T, unknown> {
-  return z.unknown().transform((raw, ctx) => {
-    const issues: StateIssue[] = [];
-    const value = read(raw, issues);
-    for (const issue of issues) {
-      ctx.addIssue({ code: "custom", path: issue.path, message: issue.reason, input: raw });
-    }
-    return value === undefined || issues.length > 0 ? z.NEVER : value;
-  });
-}
-
-/** Persisted daily baseline (owned by the risk engine; stored as given). */
-export const dayStateSchema = handReadSchema(readDayState);
+export const dayStateSchema: Schema<DayState> = read(readDayState);
 
 /** Persisted high-water marks (owned by the risk engine; stored as given). */
-export const peakStateSchema = handReadSchema(readPeakState);
+export const peakStateSchema: Schema<PeakState> = read(readPeakState);
 
-const ticketSchema = z.number().int().min(0);
-const symbolNameSchema = z.string().min(1);
+const ticket = () => number(int(), atLeast(0));
+const price = () => number(atLeast(0));
 
 /** One open position as listed in `metrics.open_positions` (what the dashboard shows). */
-export const listedPositionSchema = z.object({
-  ticket: ticketSchema,
-  symbol: symbolNameSchema,
-  side: z.enum(["buy", "sell"]),
-  volume: z.number().min(0),
-  open_price: z.number().min(0),
+export type ListedPosition = {
+  ticket: number;
+  symbol: string;
+  side: "buy" | "sell";
+  volume: number;
+  open_price: number;
   /** Stop loss price, 0 when none (MT5's convention). */
-  sl: z.number().min(0),
+  sl: number;
   /** Take profit price, 0 when none. */
-  tp: z.number().min(0),
+  tp: number;
   /** Floating profit plus swap, in the account currency. */
-  profit: z.number(),
+  profit: number;
+};
+
+const listedPositionSchema = object<ListedPosition>({
+  ticket: ticket(),
+  symbol: nonEmpty(),
+  side: oneOf(["buy", "sell"]),
+  volume: price(),
+  open_price: price(),
+  sl: price(),
+  tp: price(),
+  profit: number(),
 });
 
 /** One pending order as listed in `metrics.pending_orders`. */
-export const listedOrderSchema = z.object({
-  ticket: ticketSchema,
-  symbol: symbolNameSchema,
-  type: z.enum([
+export type ListedOrder = {
+  ticket: number;
+  symbol: string;
+  type:
+    | "buy_limit"
+    | "sell_limit"
+    | "buy_stop"
+    | "sell_stop"
+    | "buy_stop_limit"
+    | "sell_stop_limit";
+  volume: number;
+  /** The order's price. */
+  price: number;
+  sl: number;
+  tp: number;
+};
+
+const listedOrderSchema = object<ListedOrder>({
+  ticket: ticket(),
+  symbol: nonEmpty(),
+  type: oneOf([
     "buy_limit",
     "sell_limit",
     "buy_stop",
@@ -182,221 +275,334 @@ export const listedOrderSchema = z.object({
     "buy_stop_limit",
     "sell_stop_limit",
   ]),
-  volume: z.number().min(0),
-  /** The order's price. */
-  price: z.number().min(0),
-  sl: z.number().min(0),
-  tp: z.number().min(0),
+  volume: price(),
+  price: price(),
+  sl: price(),
+  tp: price(),
 });
 
 /** A capped list: the first {@link MAX_LISTED_TRADES} items and whether more were left out. */
-function cappedList<T extends z.ZodType>(item: T) {
-  return z.object({ items: z.array(item).max(MAX_LISTED_TRADES), truncated: z.boolean() });
+export type CappedList<T> = {
+  items: T[];
+  truncated: boolean;
+};
+
+function cappedList<T>(item: Schema<T>) {
+  return object<CappedList<T>>({
+    items: array(item, maxLength(MAX_LISTED_TRADES)),
+    truncated: boolean(),
+  });
 }
 
 /** Last known account figures. */
-export const metricsSchema = z.object({
-  balance: z.number(),
-  equity: z.number(),
-  daily_pl: z.number(),
-  positions: z.number().int().min(0),
-  orders: z.number().int().min(0),
-  updated_at: epochMs,
+export type Metrics = {
+  balance: number;
+  equity: number;
+  daily_pl: number;
+  positions: number;
+  orders: number;
+  updated_at: number;
   /** The open positions (absent in documents written before they were listed). */
-  open_positions: cappedList(listedPositionSchema).optional(),
+  open_positions?: CappedList<ListedPosition> | undefined;
   /** The pending orders. */
-  pending_orders: cappedList(listedOrderSchema).optional(),
+  pending_orders?: CappedList<ListedOrder> | undefined;
   /**
    * The trade server's offset from UTC, ms (server time minus UTC, rounded to 15 minutes):
    * where the day of a `daily.timezone: "server"` account begins, for those who read the store.
    */
-  server_offset: z.number().finite().optional(),
+  server_offset?: number | undefined;
+};
+
+/** The schema of an element's `metrics`. */
+export const metricsSchema = object<Metrics>({
+  balance: number(),
+  equity: number(),
+  daily_pl: number(),
+  positions: count(),
+  orders: count(),
+  updated_at: epochMs(),
+  open_positions: optional(cappedList(listedPositionSchema)),
+  pending_orders: optional(cappedList(listedOrderSchema)),
+  server_offset: optional(number()),
 });
 
-/** Last error of an element. */
-export const elementErrorSchema = z.object({
-  code: z.string().min(1),
-  message: z.string(),
-  at: epochMs,
+/** Last error of an element (or of an instance). */
+export type ElementError = {
+  code: string;
+  message: string;
+  at: number;
+};
+
+/** The schema of an element's (or an instance's) `error`. */
+export const elementErrorSchema = object<ElementError>({
+  code: nonEmpty(),
+  message: string(),
+  at: epochMs(),
 });
 
-/** The schema of an `elements` document (after id/date normalization). */
-export const elementSchema = z.object({
-  _id: z.string().min(1),
-  name: z.string().optional(),
-  server: z.string().trim().min(1, "must not be empty"),
-  login: z.number().int().positive(),
-  password: z.string().min(1).optional(),
-  password_enc: z.string().min(1).optional(),
-  max_daily_loss: limitSchema.optional(),
-  max_position_risk: limitSchema.optional(),
-  max_profit: limitSchema.optional(),
-  max_drawdown: maxDrawdownSchema.optional(),
-  daily: dailySchema.prefault({}),
-  warn_at: z.number().gt(0).lt(1).default(0.8),
-  require_stop_loss: z.boolean().default(false),
-  position_risk_action: z.enum(["close", "notify"]).default("close"),
-  max_open_positions: z.number().int().positive().optional(),
-  max_total_lots: positive.optional(),
-  max_lots_per_symbol: positive.optional(),
-  trading_hours: tradingHoursSchema.optional(),
-  close_before_weekend: closeBeforeWeekendSchema.optional(),
-  rules: z.array(ruleRefSchema).default([]),
-  initial_balance: positive.optional(),
+/** A parsed, valid element. Limits are parsed into {@link Limit}; defaults are filled in. */
+export type Element = {
+  _id: string;
+  name?: string | undefined;
+  /** Trimmed. */
+  server: string;
+  login: number;
+  password?: string | undefined;
+  password_enc?: string | undefined;
+  max_daily_loss?: Limit | undefined;
+  max_position_risk?: Limit | undefined;
+  max_profit?: Limit | undefined;
+  max_drawdown?: MaxDrawdown | undefined;
+  daily: DailySettings;
+  /** Share of a limit at which a warning is sent, default 0.8. */
+  warn_at: number;
+  require_stop_loss: boolean;
+  position_risk_action: "close" | "notify";
+  max_open_positions?: number | undefined;
+  max_total_lots?: number | undefined;
+  max_lots_per_symbol?: number | undefined;
+  trading_hours?: TradingHours | undefined;
+  close_before_weekend?: CloseBeforeWeekend | undefined;
+  rules: RuleRef[];
+  initial_balance?: number | undefined;
   /** Only the admin of this host may claim the element (absent: any host with a FREE instance). */
-  pin_host: z.string().trim().min(1, "must not be empty").optional(),
-  status: z.enum(ELEMENT_STATUSES).default("PENDING"),
-  trading: z.enum(TRADING_STATES).default("ALLOWED"),
-  lock_reason: z.string().nullable().default(null),
-  locked_until: epochMs.nullable().default(null),
+  pin_host?: string | undefined;
+  status: ElementStatus;
+  trading: TradingState;
+  lock_reason: string | null;
+  locked_until: number | null;
   /** When a person last unlocked the account (`configureElement` with `trading: "ALLOWED"`). */
-  unlocked_at: epochMs.nullable().default(null),
+  unlocked_at: number | null;
   /**
    * The `unlocked_at` a risk process saw take effect on the EA (managed): a person's unlock
    * later than this one is still owed to the EA; without one, an EA lock is kept, not undone.
    */
-  unlock_applied_at: epochMs.nullable().default(null),
+  unlock_applied_at: number | null;
   /**
    * Account-wide closes still being enforced with the lock (managed): a restarted risk process
    * takes them up again instead of forgetting to flatten.
    */
-  flatten_pending: z.array(z.enum(FLATTEN_TARGETS)).default([]),
-  host: z.string().nullable().default(null),
-  instance_id: z.string().nullable().default(null),
-  lease: z.number().int().min(0).default(0),
-  leased_at: epochMs.nullable().default(null),
-  last_ping: epochMs.nullable().default(null),
-  day: dayStateSchema.nullable().default(null),
-  peak: peakStateSchema.nullable().default(null),
-  metrics: metricsSchema.nullable().default(null),
-  error: elementErrorSchema.nullable().default(null),
-  created_at: epochMs.optional(),
-  updated_at: epochMs.optional(),
-}).check((ctx) => {
-  const value = ctx.value;
-  if (value.password === undefined && value.password_enc === undefined) {
-    ctx.issues.push({
-      code: "custom",
-      path: ["password"],
-      message: "is required (password or password_enc)",
-      input: undefined,
-    });
-  }
+  flatten_pending: FlattenTarget[];
+  host: string | null;
+  instance_id: string | null;
+  lease: number;
+  leased_at: number | null;
+  last_ping: number | null;
+  day: DayState | null;
+  peak: PeakState | null;
+  metrics: Metrics | null;
+  error: ElementError | null;
+  created_at?: number | undefined;
+  updated_at?: number | undefined;
+};
+
+/**
+ * The schema of an `elements` document (after id/date normalization). A password is required,
+ * in clear or encrypted; it is checked once every field has its type.
+ */
+export const elementSchema = object<Element>({
+  _id: nonEmpty(),
+  name: optional(string()),
+  server: trimmedName(),
+  login: number(int(), moreThan(0)),
+  password: optional(nonEmpty()),
+  password_enc: optional(nonEmpty()),
+  max_daily_loss: optional(limitSchema),
+  max_position_risk: optional(limitSchema),
+  max_profit: optional(limitSchema),
+  max_drawdown: optional(maxDrawdownSchema),
+  daily: prefault(dailySchema, () => ({})),
+  warn_at: withDefault(number(moreThan(0), lessThan(1)), () => 0.8),
+  require_stop_loss: withDefault(boolean(), () => false),
+  position_risk_action: withDefault(oneOf(["close", "notify"]), () => "close" as const),
+  max_open_positions: optional(number(int(), moreThan(0))),
+  max_total_lots: optional(positive()),
+  max_lots_per_symbol: optional(positive()),
+  trading_hours: optional(tradingHoursSchema),
+  close_before_weekend: optional(closeBeforeWeekendSchema),
+  rules: withDefault(array(ruleRefSchema), () => []),
+  initial_balance: optional(positive()),
+  pin_host: optional(trimmedName()),
+  status: withDefault(oneOf(ELEMENT_STATUSES), () => "PENDING" as const),
+  trading: withDefault(oneOf(TRADING_STATES), () => "ALLOWED" as const),
+  lock_reason: orNull(string()),
+  locked_until: orNull(epochMs()),
+  unlocked_at: orNull(epochMs()),
+  unlock_applied_at: orNull(epochMs()),
+  flatten_pending: withDefault(array(oneOf(FLATTEN_TARGETS)), () => []),
+  host: orNull(string()),
+  instance_id: orNull(string()),
+  lease: withDefault(count(), () => 0),
+  leased_at: orNull(epochMs()),
+  last_ping: orNull(epochMs()),
+  day: orNull(dayStateSchema),
+  peak: orNull(peakStateSchema),
+  metrics: orNull(metricsSchema),
+  error: orNull(elementErrorSchema),
+  created_at: optional(epochMs()),
+  updated_at: optional(epochMs()),
+}, {
+  refine(element, problems) {
+    if (element.password === undefined && element.password_enc === undefined) {
+      problems.push(fieldProblem(["password"], "is required (password or password_enc)"));
+    }
+  },
 });
-
-/** A parsed, valid element. Limits are parsed into {@link Limit}; defaults are filled in. */
-export type Element = z.output<typeof elementSchema>;
-
-/** Daily settings after defaults. */
-export type DailySettings = z.output<typeof dailySchema>;
-/** Last known account figures. */
-export type Metrics = z.output<typeof metricsSchema>;
-/** One open position as listed in the metrics. */
-export type ListedPosition = z.output<typeof listedPositionSchema>;
-/** One pending order as listed in the metrics. */
-export type ListedOrder = z.output<typeof listedOrderSchema>;
-/** Last error of an element. */
-export type ElementError = z.output<typeof elementErrorSchema>;
-/** A plugin rule reference. */
-export type RuleRef = z.output<typeof ruleRefSchema>;
 
 /** A chart symbol as MT5 names it: no spaces, no `=` (it goes into the startup ini). */
 const CHART_SYMBOL = /^[^\s=]{1,64}$/;
 
-/** The schema of an `instances` document. */
-export const instanceSchema = z.object({
-  _id: z.string().min(1),
-  path: z.string().min(1),
-  host: z.string().min(1),
-  port: z.number().int().min(1).max(65_534),
-  /** Chart symbol the EA is attached to at startup (default EURUSD): brokers name it EURUSD.m. */
-  symbol: z.string().regex(CHART_SYMBOL, "must be a symbol name without spaces").optional(),
-  status: z.enum(INSTANCE_STATUSES).default("FREE"),
-  element_id: z.string().nullable().default(null),
-  lease: z.number().int().min(0).nullable().default(null),
-  last_ping: epochMs.nullable().default(null),
-  pid: z.number().int().positive().nullable().default(null),
-  /** Why an `UNUSABLE` instance cannot run a terminal (set by admin). */
-  error: elementErrorSchema.nullable().default(null),
-  created_at: epochMs.optional(),
-});
-
 /** A parsed instance (MT5 terminal folder on one host). */
-export type Instance = z.output<typeof instanceSchema>;
+export type Instance = {
+  _id: string;
+  path: string;
+  host: string;
+  port: number;
+  /** Chart symbol the EA is attached to at startup (default EURUSD): brokers name it EURUSD.m. */
+  symbol?: string | undefined;
+  status: InstanceStatus;
+  element_id: string | null;
+  lease: number | null;
+  last_ping: number | null;
+  pid: number | null;
+  /** Why an `UNUSABLE` instance cannot run a terminal (set by admin). */
+  error: ElementError | null;
+  created_at?: number | undefined;
+};
 
-/** The schema of an `events` document. */
-export const eventSchema = z.object({
-  _id: z.string().min(1),
-  element_id: z.string().min(1),
-  at: epochMs,
-  type: z.string().min(1),
-  server_time: z.union([z.number(), z.string()]).nullable().default(null),
-  rule: z.string().nullable().default(null),
-  message: z.string().default(""),
-  detail: z.record(z.string(), z.unknown()).default({}),
-  host: z.string().nullable().default(null),
+/** The schema of an `instances` document. */
+export const instanceSchema = object<Instance>({
+  _id: nonEmpty(),
+  path: nonEmpty(),
+  host: nonEmpty(),
+  port: number(int(), atLeast(1), atMost(65_534)),
+  symbol: optional(string(matches(CHART_SYMBOL, "must be a symbol name without spaces"))),
+  status: withDefault(oneOf(INSTANCE_STATUSES), () => "FREE" as const),
+  element_id: orNull(string()),
+  lease: orNull(count()),
+  last_ping: orNull(epochMs()),
+  pid: orNull(number(int(), moreThan(0))),
+  error: orNull(elementErrorSchema),
+  created_at: optional(epochMs()),
 });
 
 /** One audit-trail record. */
-export type EventRecord = z.output<typeof eventSchema>;
+export type EventRecord = {
+  _id: string;
+  element_id: string;
+  at: number;
+  type: string;
+  server_time: number | string | null;
+  rule: string | null;
+  message: string;
+  detail: Record<string, unknown>;
+  host: string | null;
+};
 
-/** What {@link Store.appendEvent} takes: an event without its id (and `at` optional). */
-export const newEventSchema = eventSchema.omit({ _id: true }).extend({ at: epochMs.optional() });
+/** The event fields after its id and time, with their defaults. */
+const eventFields = {
+  type: nonEmpty(),
+  server_time: orNull(numberOrString()),
+  rule: orNull(string()),
+  message: withDefault(string(), () => ""),
+  detail: withDefault(record(), () => ({})),
+  host: orNull(string()),
+};
 
-/** Input of {@link Store.appendEvent}. */
-export type NewEvent = z.input<typeof newEventSchema>;
+/** The schema of an `events` document. */
+export const eventSchema = object<EventRecord>({
+  _id: nonEmpty(),
+  element_id: nonEmpty(),
+  at: epochMs(),
+  ...eventFields,
+});
 
-/** The schema of a `samples` document: one point of an element's equity curve. */
-export const sampleSchema = z.object({
-  element_id: z.string().min(1),
-  at: epochMs,
-  balance: z.number().finite(),
-  equity: z.number().finite(),
-  daily_pl: z.number().finite(),
-  positions: z.number().int().min(0),
+/** Input of {@link Store.appendEvent}: an event without its id (and `at` optional). */
+export type NewEvent = {
+  element_id: string;
+  at?: number | undefined;
+  type: string;
+  server_time?: number | string | null | undefined;
+  rule?: string | null | undefined;
+  message?: string | undefined;
+  detail?: Record<string, unknown> | undefined;
+  host?: string | null | undefined;
+};
+
+/** What {@link Store.appendEvent} takes (its output has the defaults filled in). */
+export const newEventSchema = object<NewEvent>({
+  element_id: nonEmpty(),
+  at: optional(epochMs()),
+  ...eventFields,
 });
 
 /** One point of an element's equity history (for the dashboard's curves). */
-export type Sample = z.output<typeof sampleSchema>;
+export type Sample = {
+  element_id: string;
+  at: number;
+  balance: number;
+  equity: number;
+  daily_pl: number;
+  positions: number;
+};
 
-/** The schema of an `agent_state` document: one per admin host (its `_id`). */
-export const agentStateSchema = z.object({
-  _id: z.string().min(1),
-  resume_token: z.unknown(),
-  updated_at: epochMs,
+/** The schema of a `samples` document: one point of an element's equity curve. */
+export const sampleSchema = object<Sample>({
+  element_id: nonEmpty(),
+  at: epochMs(),
+  balance: number(),
+  equity: number(),
+  daily_pl: number(),
+  positions: count(),
 });
 
 /** Durable state of one admin host's change feed. */
-export type AgentState = z.output<typeof agentStateSchema>;
+export type AgentState = {
+  _id: string;
+  /** Required as a key; any value. */
+  resume_token: unknown;
+  updated_at: number;
+};
 
-/** An admin's heartbeat, stored in `agent_state` as `agent:<host>`. */
-export const agentHeartbeatSchema = z.object({
-  host: z.string().min(1),
-  /** One id per admin run: a restart is another run. */
-  run_id: z.string().min(1),
-  pid: z.number().int(),
-  /** The machine's own name (the host name may differ). */
-  machine: z.string(),
-  version: z.string(),
-  started_at: epochMs,
-  last_seen: epochMs,
-  children: z.number().int().min(0),
-  instances_free: z.number().int().min(0),
-  instances_total: z.number().int().min(0),
-  /** Set by a clean shutdown. */
-  stopped_at: epochMs.nullable().default(null),
+/** The schema of an `agent_state` document: one per admin host (its `_id`). */
+export const agentStateSchema = object<AgentState>({
+  _id: nonEmpty(),
+  resume_token: unknown(),
+  updated_at: epochMs(),
 });
 
-/** An admin host's heartbeat. */
-export type AgentHeartbeat = z.output<typeof agentHeartbeatSchema>;
+/** An admin host's heartbeat, stored in `agent_state` as `agent:<host>`. */
+export type AgentHeartbeat = {
+  host: string;
+  /** One id per admin run: a restart is another run. */
+  run_id: string;
+  pid: number;
+  /** The machine's own name (the host name may differ). */
+  machine: string;
+  version: string;
+  started_at: number;
+  last_seen: number;
+  children: number;
+  instances_free: number;
+  instances_total: number;
+  /** Set by a clean shutdown. */
+  stopped_at: number | null;
+};
 
-/** One reason why a document is invalid. */
-export interface FieldIssue {
-  /** Dotted path of the field, e.g. `max_drawdown.limit` (`(document)` for the whole). */
-  field: string;
-  /** Why the value is wrong, with the value seen (never for secret fields). */
-  reason: string;
-}
+/** The schema of an admin's heartbeat. */
+export const agentHeartbeatSchema = object<AgentHeartbeat>({
+  host: nonEmpty(),
+  run_id: nonEmpty(),
+  pid: number(int()),
+  machine: string(),
+  version: string(),
+  started_at: epochMs(),
+  last_seen: epochMs(),
+  children: count(),
+  instances_free: count(),
+  instances_total: count(),
+  stopped_at: orNull(epochMs()),
+});
 
 /** A valid element read from the store. */
 export interface ValidElement {
@@ -437,70 +643,21 @@ export function parseElement(raw: unknown): ParsedElement {
   }
   let result;
   try {
-    result = elementSchema.safeParse(raw, { reportInput: true });
+    result = elementSchema.parse(raw);
   } catch (error) {
     const issue = { field: "(document)", reason: `cannot be parsed: ${String(error)}` };
     return { valid: false, id, ...issue, issues: [issue], raw: doc };
   }
-  if (result.success) return { valid: true, id: result.data._id, element: result.data };
-  const issues = describeIssues(result.error.issues);
+  if (result.ok) return { valid: true, id: result.value._id, element: result.value };
+  const issues = result.issues;
   const first = issues[0] ?? { field: "(document)", reason: "is invalid" };
   return { valid: false, id, field: first.field, reason: first.reason, issues, raw: doc };
-}
-
-/** Turns zod issues into {@link FieldIssue}s; secret values are never shown. */
-export function describeIssues(issues: readonly z.core.$ZodIssue[]): FieldIssue[] {
-  return issues.map((issue) => {
-    const field = issue.path.length === 0 ? "(document)" : issue.path.map(String).join(".");
-    return { field, reason: describeIssue(issue) };
-  });
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const input = (issue as { input?: unknown }).input;
-  const secret = issue.path.some((part) => typeof part === "string" && isSecretField(part));
-  const seen = secret ? "" : `, got ${describeValue(input)}`;
-  switch (issue.code) {
-    case "invalid_type":
-      if (input === undefined) return "is required";
-      return `must be ${article(issue.expected)}${seen}`;
-    case "invalid_value":
-      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}${seen}`;
-    case "too_small":
-    case "too_big":
-    case "invalid_format":
-    case "not_multiple_of":
-      return `${
-        issue.message.replace(/^Too (small|big): expected \w+ to (have |be )?/, "must be ")
-          .replace(/must be >=\s*/, "must be at least ").replace(
-            /must be <=\s*/,
-            "must be at most ",
-          )
-          .replace(/must be >\s*/, "must be more than ").replace(
-            /must be <\s*/,
-            "must be less than ",
-          )
-      }${seen}`;
-    case "unrecognized_keys":
-      return `has unknown keys ${issue.keys.join(", ")}`;
-    case "custom":
-      // Our own messages already name the value seen where it helps.
-      return issue.message;
-    default:
-      return `${issue.message}${seen}`;
-  }
-}
-
-function article(expected: string): string {
-  if (expected === "int") return "an integer";
-  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
 }
 
 /** Parses an instance document; returns `undefined` with issues when invalid. */
 export function parseInstance(
   raw: unknown,
 ): { ok: true; instance: Instance } | { ok: false; issues: FieldIssue[] } {
-  const result = instanceSchema.safeParse(raw, { reportInput: true });
-  if (result.success) return { ok: true, instance: result.data };
-  return { ok: false, issues: describeIssues(result.error.issues) };
+  const result = instanceSchema.parse(raw);
+  return result.ok ? { ok: true, instance: result.value } : result;
 }

@@ -98,6 +98,7 @@ import {
   occupiedInstanceFields,
   planInstance,
   releasedElementFields,
+  repeatsTake,
   statusOfDisabled,
 } from "./_policy.ts";
 import { type Feed, type FeedSource, HistoryLostError, openFeed, type RawChange } from "./_feed.ts";
@@ -460,6 +461,7 @@ export class SqliteStore implements Store {
         const instance = this.#get("instances", instanceId);
         if (instance === null) throw notFound("instance", instanceId);
         checkStoredInstance(instance);
+        if (repeatsTake(doc, instance, instanceId, host, now)) return leaseOf(doc, instance);
         const current = typeof doc.instance_id === "string" ? doc.instance_id : null;
         if (adoptsClaim(doc, instance, instanceId)) {
           // Freshly claimed by the admin, never pinged: the child adopts the admin's lease.

@@ -278,6 +278,27 @@ export async function eventsMatching(
   return (await store.listEvents(id, { limit: 500 })).filter((e) => pattern.test(e.message));
 }
 
+/**
+ * What a wait that timed out saw of an account: its element, whether its process runs and its
+ * latest events (a failed drill says why, not only that it timed out).
+ */
+export async function describeAccount(store: Store, id: string, pid?: number): Promise<string> {
+  const parsed = await store.getElement(id).catch((error) => error as Error);
+  const doc = parsed instanceof Error
+    ? `element unreadable (${parsed.message})`
+    : parsed === null || !parsed.valid
+    ? "element missing or invalid"
+    : `status ${parsed.element.status}, trading ${parsed.element.trading}, last ping ${
+      parsed.element.last_ping === null
+        ? "never"
+        : `${Date.now() - parsed.element.last_ping} ms ago`
+    }, lease ${parsed.element.lease}`;
+  const running = pid === undefined ? "" : `; process ${pid} ${alive(pid) ? "runs" : "is gone"}`;
+  const events = await store.listEvents(id, { limit: 500 }).catch(() => []);
+  const latest = events.slice(-6).map((e) => `${e.type}: ${e.message}`).join(" | ");
+  return `${doc}${running}; latest events: ${latest || "none"}`;
+}
+
 /** The adapters of the suite: SQLite always, MongoDB when its test server starts. */
 export async function adapters(): Promise<{ list: Adapter[]; skipped: string | undefined }> {
   const list: Adapter[] = [sqliteAdapter()];

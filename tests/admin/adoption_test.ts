@@ -11,6 +11,7 @@ import {
   addSimInstances,
   alive,
   childPid,
+  describeAccount,
   element,
   eventsMatching,
   insertSimElement,
@@ -55,7 +56,8 @@ for (const adapter of list) {
           for (const id of ids) {
             const locked = await waitFor(`${id} locked`, async () => {
               const e = await element(store, id);
-              return e.trading !== "ALLOWED" ? e : undefined;
+              if (e.trading !== "ALLOWED") return e;
+              throw new Error(await describeAccount(store, id, pids.get(id)));
             }, 40_000);
             assert.ok(locked.last_ping! > killedAt, "still pinging after admin died");
             const locks = (await store.listEvents(id, { limit: 500 })).filter((e) =>
@@ -71,7 +73,8 @@ for (const adapter of list) {
           for (const id of ids) {
             await waitFor(`adoption of ${id}`, async () => {
               const adopted = await eventsMatching(store, id, /adopted the running risk process/);
-              return adopted.length === 1 ? adopted : undefined;
+              if (adopted.length === 1) return adopted;
+              throw new Error(await describeAccount(store, id, pids.get(id)));
             });
           }
           await new Promise((resolve) => setTimeout(resolve, 2_000)); // a sweep and a reap

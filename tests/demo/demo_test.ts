@@ -96,6 +96,9 @@ Deno.test({
       // Plain lines: one per event, the table every 10 s.
       assert.match(stdout, /LOCK +\[max_daily_loss\] LOCKED_DAY/);
       assert.match(stdout, /-- accounts after \d+ s --/);
+      // A clean end is not explained by the child's last warning (the lock).
+      assert.match(stdout, /risk process exited with code 0$/m);
+      assert.doesNotMatch(stdout, /exited with code 0:/);
       // The summary tells the story.
       assert.match(stdout, /^5000001 calm: no breach, untouched; trading ALLOWED/m);
       assert.match(stdout, /^5000002 losing_day: 1 breach \(max_daily_loss\); trading LOCKED_DAY/m);

@@ -139,8 +139,6 @@ async function life(world: World, login: number, reset: number): Promise<void> {
     output,
   );
   // The EA answered the unlock command (truth log), and the store records the person's unlock.
-  // (The risk process records no `ack` event for an unlock: it sends it outside the executor,
-  // `src/risk/account_guard.ts` #sendUnlock; reported, not this suite's to change.)
   const lines = await truthLines(account.truthPath);
   const command = lines.find((l) =>
     l.type === "command" && (l.command as { type?: string }).type === "unlock" &&
@@ -161,6 +159,15 @@ async function life(world: World, login: number, reset: number): Promise<void> {
   );
 
   await world.stopAdmin();
+  const events = await store.listEvents(account.elementId, { limit: 1_000 });
+  assert.ok(
+    events.some((e) => e.type === "ack" && /^unlock done/.test(e.message) && e.at > unlockedAt),
+    "the EA's answer to the unlock is recorded",
+  );
+  // A clean end is not explained by the child's last warning (here: its lock).
+  const exits = events.filter((e) => /^risk process exited with code 0/.test(e.message));
+  assert.ok(exits.length > 0, "admin recorded its child's clean end");
+  for (const exit of exits) assert.equal(exit.message, "risk process exited with code 0");
   const { verdict, summary } = await world.verdict(account);
   assert.ok(verdict.ok, `${world.fixture.spec.split(":")[0]}: ${summary}`);
   assert.ok(verdict.enforced >= 1, summary);

@@ -1,7 +1,7 @@
 /**
  * A risk child started by admin must stay small (issue 16: <= 45 MB RSS), and the first npm
- * package a Deno process loads costs it about 5 MB (npm resolution), zod about 8-10 MB more. So
- * what such a child runs (the program's entry on its lean path, the risk mode, the channel
+ * package a Deno process loads costs it about 5 MB (npm resolution), a library more. So what
+ * such a child runs (the program's entry on its lean path, the risk mode, the channel
  * store, the configuration) must not import npm packages when it loads. Checked on the module
  * graph `deno info` reports: imports that run when a module loads are followed; `import type`
  * (erased) and dynamic `import()` (loaded only when used: the full command line, the JSONC
@@ -87,10 +87,15 @@ Deno.test("child graph: the entry, the risk mode, the channel store and the conf
 });
 
 Deno.test("child graph: the check sees an npm package where there is one", async () => {
-  // The store's schemas load zod; the JSONC reader loads its parser.
-  const found = await npmImportsAtLoad(["src/store/schemas.ts", "src/shared/config_file.ts"]);
+  // The command line's program loads its parser; the JSONC reader loads its parser.
+  const found = await npmImportsAtLoad(["src/cli/program.ts", "src/shared/config_file.ts"]);
   const names = [...found.keys()].join(", ");
-  assert.match(names, /zod@/);
+  assert.match(names, /commander@/);
   assert.match(names, /jsonc-parser@/);
-  assert.equal([...found].find(([name]) => name.includes("zod@"))?.[1], "src/store/schemas.ts");
+  assert.equal([...found].find(([name]) => name.includes("commander@"))?.[1], "src/cli/program.ts");
+});
+
+Deno.test("child graph: the store with its schemas loads no npm package (admin, issue 16)", async () => {
+  const found = [...await npmImportsAtLoad(["src/store/mod.ts"])];
+  assert.deepEqual(found, [], `npm packages imported at load (by): ${JSON.stringify(found)}`);
 });

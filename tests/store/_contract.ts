@@ -532,6 +532,12 @@ export const CASES: Record<string, Case> = {
       staleAfterMs: 5 * MIN,
     });
     assert.equal(child.lease, admin.lease, "the admin's child adopts its lease");
+    const repeated = await store.takeLease(id, i1._id, {
+      host: "h1",
+      now: T0 + 10,
+      staleAfterMs: 5 * MIN,
+    });
+    assert.equal(repeated.lease, child.lease, "an adoption made again at its time gets it again");
     await rejectsWith(
       store.takeLease(id, i1._id, { host: "h1", now: T0 + 20, staleAfterMs: 5 * MIN }),
       "ELEMENT_HELD",
@@ -547,6 +553,16 @@ export const CASES: Record<string, Case> = {
       staleAfterMs: 5 * MIN,
     });
     assert.equal(byHand.lease, admin.lease + 1);
+    const again = await store.takeLease(id, i2._id, {
+      host: "h1",
+      now: later,
+      staleAfterMs: 5 * MIN,
+    });
+    assert.equal(again.lease, byHand.lease, "a take made again at its time gets the same lease");
+    await rejectsWith(
+      store.takeLease(id, i2._id, { host: "h2", now: later, staleAfterMs: 5 * MIN }),
+      "ELEMENT_HELD",
+    );
     assert.equal(byHand.instance_id, i2._id);
     assert.equal((await store.getInstance(i1._id))?.status, "FREE", "the old instance is freed");
     assert.equal((await store.getInstance(i2._id))?.element_id, id);

@@ -17,16 +17,27 @@ import {
 
 const TOKEN = "a-token-of-sixteen-or-more";
 
-/** `store` whose `method` never answers (admin dies first). */
-function holding(store: Store, method: keyof Store = "getElement") {
+/**
+ * `store` whose `method` never answers (admin dies first); with `landFirst`, the call is made
+ * on the store first, and only its answer is lost.
+ */
+function holding(
+  store: Store,
+  method: keyof Store = "getElement",
+  options: { landFirst?: boolean } = {},
+) {
   let reached!: () => void;
   const arrived = new Promise<void>((resolve) => reached = resolve);
   const held = new Proxy(store, {
     get(target, key, receiver) {
-      if (key !== method) return Reflect.get(target, key, receiver);
-      return () => {
+      const real = Reflect.get(target, key, receiver);
+      if (key !== method) return real;
+      return async (...args: unknown[]) => {
+        if (options.landFirst) {
+          await (real as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        }
         reached();
-        return new Promise(() => {}); // never answers: admin dies first
+        return await new Promise(() => {}); // never answers: admin dies first
       };
     },
   });
@@ -97,34 +108,48 @@ Deno.test("channel store: without a fallback, a call in flight when admin goes a
   }
 });
 
-Deno.test("channel store: a lease taken in flight when admin goes away is not taken twice", async () => {
+Deno.test("channel store: a lease taken in flight when admin goes away is taken once, on the fallback", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "riskguard-channel-fallback-" });
   const { spec, store, id } = await seeded(dir);
   const instance = await store.addInstance({ path: "sim:calm", host: "h" });
-  const { held, arrived } = holding(store, "takeLease");
-  const server = StoreChannelServer.listen(held, { token: TOKEN });
-  const child = await ChannelStore.connect({
-    address: server.address,
-    token: TOKEN,
-    fallback: () => openStore(spec),
-  });
-  try {
-    const call = child.takeLease(id, instance._id, {
-      host: "h",
-      now: Date.now(),
-      staleAfterMs: 60_000,
+  /** Takes the lease at `now` through an admin that dies with the call in flight. */
+  const takeAsAdminDies = async (now: number, options: { landFirst?: boolean }) => {
+    const { held, arrived } = holding(store, "takeLease", options);
+    const server = StoreChannelServer.listen(held, { token: TOKEN });
+    const child = await ChannelStore.connect({
+      address: server.address,
+      token: TOKEN,
+      fallback: () => openStore(spec),
     });
-    await arrived;
-    await server.close();
-    // Admin may have taken it before it died: made again, the second would be refused as held.
-    await assert.rejects(call, StoreUnavailableError);
-    // Every later call goes to the child's own store.
-    const parsed = await child.getElement(id);
-    assert.equal(parsed?.valid, true);
-    assert.equal(child.throughAdmin, false);
+    try {
+      const call = child.takeLease(id, instance._id, { host: "h", now, staleAfterMs: 60_000 });
+      await arrived;
+      await server.close();
+      const lease = await call;
+      assert.equal(child.throughAdmin, false);
+      await child.ping(lease, now + 1); // the lease is valid
+      return lease;
+    } finally {
+      await child.close();
+      await server.close();
+    }
+  };
+  try {
+    await t.step("admin died before taking it: taken on the child's own store", async () => {
+      assert.equal((await takeAsAdminDies(1_000, {})).lease, 1);
+    });
+    await t.step(
+      "admin took it and died before answering: the repeat gets that lease",
+      async () => {
+        // Stale by now (the first step's holder stopped pinging at 1 001).
+        const lease = await takeAsAdminDies(100_000, { landFirst: true });
+        assert.equal(lease.lease, 2, "taken once: the repeat did not take it again");
+        const parsed = await store.getElement(id);
+        assert.ok(parsed?.valid);
+        assert.equal(parsed.element.lease, 2);
+      },
+    );
   } finally {
-    await child.close();
-    await server.close();
     await store.close();
     await Deno.remove(dir, { recursive: true });
   }
