@@ -155,3 +155,30 @@ Deno.test("plugin context: after a timeout the restarted process gets the whole 
     await host.close();
   }
 });
+
+Deno.test("plugin context: a process that cannot apply a delta gets the whole context for the same snapshot", async () => {
+  const host = await PluginHost.start([{ module: fixture }], {
+    deadlineMs: 5_000,
+    command: {
+      path: Deno.execPath(),
+      args: ["run", "-A", fileURLToPath(new URL("./fixtures/resync_process.ts", import.meta.url))],
+    },
+  });
+  try {
+    assert.deepEqual(host.loadErrors, []);
+    const contexts = new Contexts();
+    for (let seq = 1; seq <= 3; seq++) {
+      const outcome = await host.evaluate(contexts.next(seq));
+      assert.deepEqual(outcome.errors, [], `seq ${seq}`);
+      assert.deepEqual(outcome.actions.map((action) => action.reason), [
+        `whole context, version ${seq}`,
+      ]);
+    }
+    const status = host.status()[0]!;
+    assert.equal(status.deltas, 2, "seq 2 and 3 went as deltas first");
+    assert.equal(status.resyncs, 2);
+    assert.equal(status.evaluations, 3);
+  } finally {
+    await host.close();
+  }
+});
