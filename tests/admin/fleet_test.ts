@@ -17,6 +17,7 @@ import {
   addSimInstances,
   alive,
   childPid,
+  describeAccount,
   element,
   eventsMatching,
   insertSimElement,
@@ -76,9 +77,8 @@ Deno.test({
         const moved = await waitFor(`${id} moved`, async () => {
           const e = await element(store, id);
           const fresh = e.last_ping !== null && Date.now() - e.last_ping < 3_000;
-          return e.host !== "b" && e.host !== null && e.status === "ACTIVE" && fresh
-            ? e
-            : undefined;
+          if (e.host !== "b" && e.host !== null && e.status === "ACTIVE" && fresh) return e;
+          throw new Error(await describeAccount(store, id));
         }, (STALE_S + 45) * 1_000);
         assert.ok(["a", "c"].includes(moved.host!));
       }
