@@ -286,10 +286,19 @@ class Slot {
         pid: adopted.pid,
         instance: lease.instance_id,
       });
-      await this.#event("lifecycle", `admin adopted the running risk process (pid ${child.pid})`, {
-        pid: child.pid,
-        instance_id: lease.instance_id,
-      });
+      // What the child logged while no admin read its output is in the control folder.
+      const orphanLog = this.#o.control.orphanLog(this.#target.elementId);
+      const logged = await Deno.stat(orphanLog).then(() => true, () => false);
+      await this.#event(
+        "lifecycle",
+        `admin adopted the running risk process (pid ${child.pid})` +
+          (logged ? `; its log while no admin read it: ${orphanLog}` : ""),
+        {
+          pid: child.pid,
+          instance_id: lease.instance_id,
+          ...(logged ? { log: orphanLog } : {}),
+        },
+      );
     } else {
       await this.#o.control.clearStop(this.#target.elementId);
       const spawned = spawnRiskChild(this.#o, this.#target.elementId, lease, (line) => {

@@ -11,7 +11,7 @@ import {
   type ConfigKey,
   loadConfigLazily,
 } from "../shared/config.ts";
-import { logExitReason, setupLogging } from "../shared/logging.ts";
+import { logExitReason, type LoggingOptions, setupLogging } from "../shared/logging.ts";
 import { ConfigError, describeError, exitCodeOf } from "../shared/errors.ts";
 import { maskUriCredentials } from "../shared/secrets.ts";
 
@@ -59,16 +59,18 @@ export async function startCommand(ctx: CliContext, command: Command): Promise<C
 }
 
 /**
- * Resolves the configuration from `inputs` and the environment, then sets up logging with it:
- * the start of every command, and of a risk child started by admin (which has no flags).
+ * Resolves the configuration from `inputs` and the environment, then sets up logging with it
+ * (and `logging`): the start of every command, and of a risk child started by admin (which has
+ * no flags).
  */
 export async function startWithConfig(
   ctx: CliContext,
   inputs: Omit<ConfigInputs, "env">,
+  logging: Pick<LoggingOptions, "orphanFile"> = {},
 ): Promise<Config> {
   const config = await loadConfigLazily({ ...inputs, env: ctx.env });
   try {
-    await setupLogging({ level: config.log_level, file: config.log_file });
+    await setupLogging({ level: config.log_level, file: config.log_file, ...logging });
   } catch (error) {
     throw new ConfigError(
       `Cannot write the log file ${config.log_file} (--log-file or RISKGUARD_LOG_FILE): ${

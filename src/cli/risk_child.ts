@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { CONTROL_DIR_ENV, ControlDir } from "../shared/control_dir.ts";
 import { ExitCode } from "../shared/errors.ts";
 import { shutdownLogging } from "../shared/logging.ts";
 import { CHANNEL_ADDRESS_ENV } from "../store/channel_store.ts";
@@ -54,7 +55,13 @@ export function adminChildOptions(
  */
 export async function runRiskChild(risk: RiskModeOptions, ctx: CliContext): Promise<number> {
   try {
-    const config = await startWithConfig(ctx, {});
+    // Once admin is gone, nothing reads this child's stderr: its lines go to a file in admin's
+    // control folder instead, which the next admin names when it adopts the child.
+    const controlDir = ctx.env[CONTROL_DIR_ENV];
+    const orphanFile = controlDir
+      ? new ControlDir(controlDir).orphanLog(risk.elementId)
+      : undefined;
+    const config = await startWithConfig(ctx, {}, { orphanFile });
     // Imported here, not at the top: main.ts imports this file in every process, and admin
     // (and every other command) must not load the risk runtime it never runs.
     const { runRiskMode } = await import("./risk_mode.ts");

@@ -224,6 +224,14 @@ export class ControlDir {
     }
   }
 
+  /**
+   * Where the child of `elementId` writes its console lines once admin is gone (its stderr has
+   * no reader then): `<element_id>.log`, kept for the next admin and for people.
+   */
+  orphanLog(elementId: string): string {
+    return join(this.path, `${fileSafe(elementId)}.log`);
+  }
+
   #stopFile(elementId: string): string {
     return join(this.path, `${fileSafe(elementId)}.stop`);
   }

@@ -42,6 +42,11 @@ export interface LoggingOptions {
   file?: string | undefined;
   /** Where console lines go; defaults to stderr. Tests pass a collector. */
   writeConsole?: ((line: string) => void) | undefined;
+  /**
+   * Where the console lines go once stderr is gone (a risk child whose admin died has no reader
+   * on it): a file rotated at 5 MiB, one rotated file kept. Without it they are dropped.
+   */
+  orphanFile?: string | undefined;
 }
 
 /** What {@link shutdownLogging} closes. */
@@ -53,6 +58,7 @@ let openFile: RotatingFile | undefined;
  */
 export async function setupLogging(options: LoggingOptions): Promise<void> {
   await shutdownLogging();
+  orphanPath = options.orphanFile;
   const writeConsole = options.writeConsole ?? writeStderr;
   const console: Sink = (record) => writeConsole(formatConsoleLine(record));
   const routes: Route[] = [];
@@ -123,12 +129,16 @@ export function logExitReason(code: number, message: string): void {
 /** Stops logging (records are dropped again) and closes the log file. */
 export function shutdownLogging(): Promise<void> {
   setRoutes([]);
-  const file = openFile;
+  const files = [openFile, orphan];
   openFile = undefined;
-  try {
-    file?.close(); // nothing to flush: writes are not buffered
-  } catch {
-    // a file that cannot be closed must not turn an orderly exit into a crash
+  orphan = undefined;
+  orphanPath = undefined;
+  for (const file of files) {
+    try {
+      file?.close(); // nothing to flush: writes are not buffered
+    } catch {
+      // a file that cannot be closed must not turn an orderly exit into a crash
+    }
   }
   return Promise.resolve();
 }
@@ -169,18 +179,37 @@ export function collectLogs(
 
 const encoder = new TextEncoder();
 
-/** Set once stderr is gone (admin died and the pipe to it broke): logging goes on silently. */
+/**
+ * Set once stderr is gone (admin died and the pipe to it broke): console lines go to the orphan
+ * file if there is one, else nowhere.
+ */
 let stderrBroken = false;
+/** {@link LoggingOptions.orphanFile}, and the file once opened. */
+let orphanPath: string | undefined;
+let orphan: RotatingFile | undefined;
+const ORPHAN_MAX_BYTES = 5 * 1024 * 1024;
 
 function writeStderr(line: string): void {
-  if (stderrBroken) return;
+  if (stderrBroken) return writeOrphan(line);
   const bytes = encoder.encode(line);
   let written = 0;
   try {
     while (written < bytes.length) written += Deno.stderr.writeSync(bytes.subarray(written));
   } catch {
     // A risk child whose admin died has no reader on its stderr (broken pipe): it must keep
-    // guarding, so the console sink goes quiet instead of throwing into the caller.
+    // guarding, so the console sink moves to the orphan file instead of throwing into the caller.
     stderrBroken = true;
+    writeOrphan(line);
+  }
+}
+
+function writeOrphan(line: string): void {
+  if (orphanPath === undefined) return;
+  try {
+    orphan ??= new RotatingFile(orphanPath, { maxBytes: ORPHAN_MAX_BYTES, maxFiles: 1 });
+    orphan.write(line);
+  } catch {
+    // Nowhere to write: quiet, as without the file (guarding must not stop over a log line).
+    orphanPath = undefined;
   }
 }

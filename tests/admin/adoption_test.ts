@@ -65,17 +65,21 @@ for (const adapter of list) {
             );
             assert.ok(locks.length > 0, "the lock was recorded after admin died");
             assert.ok(alive(pids.get(id)!));
+            // Its console lines, which no admin read, went to its file in the control folder.
+            const orphanLog = await Deno.readTextFile(`${control}/${id}.log`);
+            assert.match(orphanLog, /account locked/);
           }
         });
 
         await t.step("a restarted admin adopts them: no duplicate, same processes", async () => {
           admin = startAdmin({ fixture, host, controlDir: control });
           for (const id of ids) {
-            await waitFor(`adoption of ${id}`, async () => {
+            const [adopted] = await waitFor(`adoption of ${id}`, async () => {
               const adopted = await eventsMatching(store, id, /adopted the running risk process/);
               if (adopted.length === 1) return adopted;
               throw new Error(await describeAccount(store, id, pids.get(id)));
             });
+            assert.match(adopted!.message, /its log while no admin read it: .*\.log$/);
           }
           await new Promise((resolve) => setTimeout(resolve, 2_000)); // a sweep and a reap
           for (const id of ids) {
