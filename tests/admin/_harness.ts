@@ -279,10 +279,16 @@ export async function eventsMatching(
 }
 
 /**
- * What a wait that timed out saw of an account: its element, whether its process runs and its
- * latest events (a failed drill says why, not only that it timed out).
+ * What a wait that timed out saw of an account: its element, whether its process runs, its
+ * latest events and, given admin's control folder, the child's last lines written there once no
+ * admin read them (a failed drill says why, not only that it timed out).
  */
-export async function describeAccount(store: Store, id: string, pid?: number): Promise<string> {
+export async function describeAccount(
+  store: Store,
+  id: string,
+  pid?: number,
+  controlDir?: string,
+): Promise<string> {
   const parsed = await store.getElement(id).catch((error) => error as Error);
   const doc = parsed instanceof Error
     ? `element unreadable (${parsed.message})`
@@ -296,7 +302,14 @@ export async function describeAccount(store: Store, id: string, pid?: number): P
   const running = pid === undefined ? "" : `; process ${pid} ${alive(pid) ? "runs" : "is gone"}`;
   const events = await store.listEvents(id, { limit: 500 }).catch(() => []);
   const latest = events.slice(-6).map((e) => `${e.type}: ${e.message}`).join(" | ");
-  return `${doc}${running}; latest events: ${latest || "none"}`;
+  // The child's own lines once no admin read them (`<element>.log` in the control folder).
+  const orphan = controlDir === undefined
+    ? ""
+    : await Deno.readTextFile(`${controlDir}/${id}.log`).then(
+      (text) => `; its last lines:\n${text.trimEnd().split("\n").slice(-15).join("\n")}`,
+      () => "",
+    );
+  return `${doc}${running}; latest events: ${latest || "none"}${orphan}`;
 }
 
 /** The adapters of the suite: SQLite always, MongoDB when its test server starts. */

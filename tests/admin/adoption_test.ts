@@ -57,7 +57,7 @@ for (const adapter of list) {
             const locked = await waitFor(`${id} locked`, async () => {
               const e = await element(store, id);
               if (e.trading !== "ALLOWED") return e;
-              throw new Error(await describeAccount(store, id, pids.get(id)));
+              throw new Error(await describeAccount(store, id, pids.get(id), control));
             }, 40_000);
             assert.ok(locked.last_ping! > killedAt, "still pinging after admin died");
             const locks = (await store.listEvents(id, { limit: 500 })).filter((e) =>
@@ -77,7 +77,7 @@ for (const adapter of list) {
             const [adopted] = await waitFor(`adoption of ${id}`, async () => {
               const adopted = await eventsMatching(store, id, /adopted the running risk process/);
               if (adopted.length === 1) return adopted;
-              throw new Error(await describeAccount(store, id, pids.get(id)));
+              throw new Error(await describeAccount(store, id, pids.get(id), control));
             });
             assert.match(adopted!.message, /its log while no admin read it: .*\.log$/);
           }
