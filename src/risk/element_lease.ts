@@ -106,6 +106,9 @@ async function takeLease(options: ClaimOptions, instance: Instance): Promise<Lea
       host,
       now,
       staleAfterMs: leaseStaleMs,
+      // This take's own id: made again after its answer was lost (admin died with it in
+      // flight), it gets the lease it took; no other take or ping can match it.
+      takeId: crypto.randomUUID(),
     });
   } catch (error) {
     if (error instanceof RiskGuardError && error.code === "ELEMENT_HELD") {

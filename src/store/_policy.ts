@@ -129,18 +129,17 @@ export function adoptsClaim(doc: Doc, instance: Doc, instanceId: string): boolea
 /**
  * Whether a `takeLease` repeats one that landed but whose answer was lost (admin died with the
  * call in flight, and the child made it again on its own store): the element is held on this
- * instance by this host and was last seen at exactly the call's time, which only that take (or
- * its adoption of admin's claim) wrote. The repeat gets the lease that take got, instead of
- * being refused as held by itself.
+ * instance under the take id the caller gave, which only that take wrote (a ping or another
+ * process's take cannot match it). The repeat gets the lease that take got, instead of being
+ * refused as held by itself.
  */
 export function repeatsTake(
   doc: Doc,
   instance: Doc,
   instanceId: string,
-  host: string,
-  now: number,
+  takeId: string | undefined,
 ): boolean {
-  return doc.instance_id === instanceId && doc.host === host && doc.last_ping === now &&
+  return takeId !== undefined && doc.take_id === takeId && doc.instance_id === instanceId &&
     holdsInstance(doc, instance, instanceId);
 }
 
@@ -166,12 +165,14 @@ export function claimedElementFields(
   lease: number,
   now: number,
   lastPing: number | null,
+  takeId: string | null = null,
 ): Doc {
   return {
     instance_id: instanceId,
     host,
     lease,
     leased_at: now,
+    take_id: takeId,
     last_ping: lastPing,
     status: "ACTIVE",
     updated_at: now,
@@ -196,7 +197,7 @@ export const FREED_INSTANCE_FIELDS: Readonly<Doc> = Object.freeze({
  * holder off) and the status: no instance, no host.
  */
 export function releasedElementFields(now: number): Doc {
-  return { instance_id: null, host: null, leased_at: null, updated_at: now };
+  return { instance_id: null, host: null, leased_at: null, take_id: null, updated_at: now };
 }
 
 /** The lease just taken or adopted, as returned to the caller. */

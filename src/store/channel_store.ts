@@ -10,7 +10,7 @@
  * the fallback opens (with the child's own `--store`, which admin passes to its children
  * anyway), and so do the calls that were in flight when the connection dropped and are safe to
  * make twice (reads, pings, patches, samples, events, and taking a lease, which the store
- * answers the same when made again at the same time: {@link SAFE_TO_REPEAT}), since not every
+ * answers the same when made again with the same take id: {@link SAFE_TO_REPEAT}), since not every
  * caller has a queue to retry them (a child still claiming its account when admin dies must not
  * exit over it). An event admin had already written before it died may so appear twice, as when
  * a store outage loses a reply and the write queue retries. The others (releasing a lease,
@@ -376,7 +376,7 @@ const SAFE_TO_REPEAT: ReadonlySet<string> = new Set([
   "listSamples",
   "listEvents",
   "ping",
-  // A repeat at the same time gets the lease the first call took (`repeatsTake`).
+  // Made again with the same take id, it gets the lease the first call took (`repeatsTake`).
   "takeLease",
   "updateElement",
   "appendSample",

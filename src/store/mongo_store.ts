@@ -518,7 +518,7 @@ export class MongoStore implements Store {
     elementId = normalizeId(elementId);
     instanceId = normalizeId(instanceId);
     return this.#run(async () => {
-      const { now, host } = options;
+      const { now, host, takeId } = options;
       const cutoff = now - options.staleAfterMs;
       const doc = claimableElement(await this.#rawElement(elementId), elementId);
       const instanceRaw = await this.#instances.findOne(idFilter(instanceId));
@@ -527,11 +527,11 @@ export class MongoStore implements Store {
       checkStoredInstance(instance);
       const current = typeof doc.instance_id === "string" ? doc.instance_id : null;
       const held0 = leaseOfDoc(doc);
-      if (repeatsTake(doc, instance, instanceId, host, now)) return leaseOf(doc, instance);
+      if (repeatsTake(doc, instance, instanceId, takeId)) return leaseOf(doc, instance);
       if (adoptsClaim(doc, instance, instanceId)) {
         const adopted = await this.#elements.updateOne(
           { ...idFilter(elementId), ...leaseIs(held0), instance_id: current, last_ping: null },
-          { $set: { last_ping: now, updated_at: now } },
+          { $set: { last_ping: now, take_id: takeId ?? null, updated_at: now } },
         );
         if (adopted.matchedCount === 0) throw elementHeld(elementId, doc);
         await this.#instances.updateOne(
@@ -571,7 +571,7 @@ export class MongoStore implements Store {
         elementId,
         { lease: held0, instanceId: current },
         instanceRaw._id,
-        claimedElementFields(String(instance._id), host, lease, now, now),
+        claimedElementFields(String(instance._id), host, lease, now, now, takeId ?? null),
       );
       if (!won) {
         throw elementHeld(elementId, (await this.#rawElement(elementId)) ?? doc);

@@ -387,6 +387,11 @@ export type Element = {
   instance_id: string | null;
   lease: number;
   leased_at: number | null;
+  /**
+   * The id its holder gave the take of this lease (managed): a take made again with the same id
+   * (its answer was lost) gets this lease instead of being refused as held.
+   */
+  take_id: string | null;
   last_ping: number | null;
   day: DayState | null;
   peak: PeakState | null;
@@ -434,6 +439,7 @@ export const elementSchema = object<Element>({
   instance_id: orNull(string()),
   lease: withDefault(count(), () => 0),
   leased_at: orNull(epochMs()),
+  take_id: orNull(string()),
   last_ping: orNull(epochMs()),
   day: orNull(dayStateSchema),
   peak: orNull(peakStateSchema),

@@ -455,17 +455,18 @@ export class SqliteStore implements Store {
     instanceId = normalizeId(instanceId);
     return this.#run(() =>
       this.#tx(() => {
-        const { now, staleAfterMs, host } = options;
+        const { now, staleAfterMs, host, takeId } = options;
         const cutoff = now - staleAfterMs;
         const doc = claimableElement(this.#get("elements", elementId), elementId);
         const instance = this.#get("instances", instanceId);
         if (instance === null) throw notFound("instance", instanceId);
         checkStoredInstance(instance);
-        if (repeatsTake(doc, instance, instanceId, host, now)) return leaseOf(doc, instance);
+        if (repeatsTake(doc, instance, instanceId, takeId)) return leaseOf(doc, instance);
         const current = typeof doc.instance_id === "string" ? doc.instance_id : null;
         if (adoptsClaim(doc, instance, instanceId)) {
           // Freshly claimed by the admin, never pinged: the child adopts the admin's lease.
           doc.last_ping = now;
+          doc.take_id = takeId ?? null;
           doc.updated_at = now;
           instance.last_ping = now;
           this.#put("elements", elementId, doc);
@@ -478,7 +479,7 @@ export class SqliteStore implements Store {
         }
         if (current !== null && current !== instanceId) this.#freeInstance(current, elementId);
         this.#releaseOthers(instanceId, elementId, now);
-        return this.#assign(doc, instance, host, now, now);
+        return this.#assign(doc, instance, host, now, now, takeId ?? null);
       })
     );
   }
@@ -783,9 +784,19 @@ export class SqliteStore implements Store {
   }
 
   /** Gives `instance` to the element with a new lease; writes both. */
-  #assign(doc: Doc, instance: Doc, host: string, now: number, lastPing: number | null): Lease {
+  #assign(
+    doc: Doc,
+    instance: Doc,
+    host: string,
+    now: number,
+    lastPing: number | null,
+    takeId: string | null = null,
+  ): Lease {
     const lease = leaseOfDoc(doc) + 1;
-    Object.assign(doc, claimedElementFields(String(instance._id), host, lease, now, lastPing));
+    Object.assign(
+      doc,
+      claimedElementFields(String(instance._id), host, lease, now, lastPing, takeId),
+    );
     Object.assign(instance, occupiedInstanceFields(String(doc._id), lease, now));
     this.#put("elements", String(doc._id), doc);
     this.#put("instances", String(instance._id), instance);

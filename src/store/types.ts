@@ -121,6 +121,11 @@ export interface TakeLeaseOptions {
   now: number;
   /** A holder whose last ping is older than this is stale and may be replaced. */
   staleAfterMs: number;
+  /**
+   * Identifies this take (unique per attempt, e.g. a random UUID): made again with the same id
+   * after its answer was lost, the take gets the lease it took instead of `ELEMENT_HELD`.
+   */
+  takeId?: string | undefined;
 }
 
 /** Options of {@link Store.release}. */

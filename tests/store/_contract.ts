@@ -526,18 +526,15 @@ export const CASES: Record<string, Case> = {
     const i1 = await store.addInstance({ path: "C:/mt5/1", host: "h1" });
     const i2 = await store.addInstance({ path: "C:/mt5/2", host: "h1" });
     const admin = await store.claimFreeInstance(id, "h1", T0);
-    const child = await store.takeLease(id, i1._id, {
-      host: "h1",
-      now: T0 + 10,
-      staleAfterMs: 5 * MIN,
-    });
+    const adopt = { host: "h1", now: T0 + 10, staleAfterMs: 5 * MIN, takeId: "take-1" };
+    const child = await store.takeLease(id, i1._id, adopt);
     assert.equal(child.lease, admin.lease, "the admin's child adopts its lease");
-    const repeated = await store.takeLease(id, i1._id, {
-      host: "h1",
-      now: T0 + 10,
-      staleAfterMs: 5 * MIN,
-    });
-    assert.equal(repeated.lease, child.lease, "an adoption made again at its time gets it again");
+    const repeated = await store.takeLease(id, i1._id, adopt);
+    assert.equal(repeated.lease, child.lease, "an adoption made again with its id gets it again");
+    await rejectsWith(
+      store.takeLease(id, i1._id, { ...adopt, takeId: "take-2" }),
+      "ELEMENT_HELD",
+    );
     await rejectsWith(
       store.takeLease(id, i1._id, { host: "h1", now: T0 + 20, staleAfterMs: 5 * MIN }),
       "ELEMENT_HELD",
@@ -547,22 +544,17 @@ export const CASES: Record<string, Case> = {
       "ELEMENT_HELD",
     );
     const later = T0 + 10 * MIN;
-    const byHand = await store.takeLease(id, i2._id, {
-      host: "h1",
-      now: later,
-      staleAfterMs: 5 * MIN,
-    });
+    const take = { host: "h1", now: later, staleAfterMs: 5 * MIN, takeId: "take-3" };
+    const byHand = await store.takeLease(id, i2._id, take);
     assert.equal(byHand.lease, admin.lease + 1);
-    const again = await store.takeLease(id, i2._id, {
-      host: "h1",
-      now: later,
-      staleAfterMs: 5 * MIN,
-    });
-    assert.equal(again.lease, byHand.lease, "a take made again at its time gets the same lease");
-    await rejectsWith(
-      store.takeLease(id, i2._id, { host: "h2", now: later, staleAfterMs: 5 * MIN }),
-      "ELEMENT_HELD",
-    );
+    const again = await store.takeLease(id, i2._id, take);
+    assert.equal(again.lease, byHand.lease, "a take made again with its id gets the same lease");
+    // Another process taking it at the very millisecond of the holder's ping (or of its take)
+    // is refused: only the id makes a repeat.
+    await store.ping(byHand, later);
+    for (const other of [{ ...take, takeId: "take-4" }, { ...take, takeId: undefined }]) {
+      await rejectsWith(store.takeLease(id, i2._id, other), "ELEMENT_HELD");
+    }
     assert.equal(byHand.instance_id, i2._id);
     assert.equal((await store.getInstance(i1._id))?.status, "FREE", "the old instance is freed");
     assert.equal((await store.getInstance(i2._id))?.element_id, id);

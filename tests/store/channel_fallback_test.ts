@@ -122,7 +122,12 @@ Deno.test("channel store: a lease taken in flight when admin goes away is taken 
       fallback: () => openStore(spec),
     });
     try {
-      const call = child.takeLease(id, instance._id, { host: "h", now, staleAfterMs: 60_000 });
+      const call = child.takeLease(id, instance._id, {
+        host: "h",
+        now,
+        staleAfterMs: 60_000,
+        takeId: crypto.randomUUID(),
+      });
       await arrived;
       await server.close();
       const lease = await call;
