@@ -286,18 +286,13 @@ class Slot {
         pid: adopted.pid,
         instance: lease.instance_id,
       });
-      // What the child logged while no admin read its output is in the control folder.
+      // The child's lines since no admin read its output go to a file in the control folder
+      // (it keeps writing there: its stderr pipe died with the admin that started it).
       const orphanLog = this.#o.control.orphanLog(this.#target.elementId);
-      const logged = await Deno.stat(orphanLog).then(() => true, () => false);
       await this.#event(
         "lifecycle",
-        `admin adopted the running risk process (pid ${child.pid})` +
-          (logged ? `; its log while no admin read it: ${orphanLog}` : ""),
-        {
-          pid: child.pid,
-          instance_id: lease.instance_id,
-          ...(logged ? { log: orphanLog } : {}),
-        },
+        `admin adopted the running risk process (pid ${child.pid}); its log: ${orphanLog}`,
+        { pid: child.pid, instance_id: lease.instance_id, log: orphanLog },
       );
     } else {
       await this.#o.control.clearStop(this.#target.elementId);

@@ -72,6 +72,10 @@ const BAD_INPUTS: Array<{ argv: string[]; message: RegExp }> = [
   },
   { argv: ["--mode", "admin", "--dry-run"], message: /--dry-run is only valid with --mode risk/ },
   {
+    argv: ["--mode", "risk", "--element_id", "a1", "--rules", "a.ts", "b.ts"],
+    message: /Unexpected argument 'b.ts' with --mode risk: .*repeat --rules for each plugin file/,
+  },
+  {
     argv: ["--mode", "admin", "--rules", "mine.ts"],
     message: /--rules is only valid with --mode risk/,
   },

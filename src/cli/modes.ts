@@ -93,6 +93,13 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
     .allowExcessArguments(true)
     .action(async (options: Record<string, unknown>, command: Command) => {
       const [unknown] = command.args;
+      if (unknown !== undefined && options.mode !== undefined) {
+        // `--rules a.ts b.ts`: a second value is no command, though it stands where one would.
+        throw new ConfigError(
+          `Unexpected argument '${unknown}' with --mode ${options.mode}: each option takes one ` +
+            "value (repeat --rules for each plugin file); see riskguard --help",
+        );
+      }
       if (unknown !== undefined) {
         const commands = program.commands.map((c) => c.name());
         const near = commands.find((name) => name.startsWith(unknown.slice(0, 3)));

@@ -135,7 +135,7 @@ function isPlainScalar(value: unknown): boolean {
  * A copy of a value as `JSON.parse(JSON.stringify(value))` would give it, without the text
  * (`undefined` at the top gives `null`).
  */
-export function copyJson(value: unknown): Json {
+function copyJson(value: unknown): Json {
   const prepared = prepare(value);
   return prepared === OMIT ? null : copyPrepared(prepared);
 }

@@ -233,6 +233,8 @@ const log = logger("rules", "plugin");
 export const MAX_REPLY_CHARS = 1024 * 1024;
 /** Plugin output lines (console, stderr) logged per window; the rest are counted. */
 const LOG_LINES_PER_WINDOW = 20;
+/** Resyncs of one plugin after which it is sent whole contexts only (see `#wholeOnly`). */
+const MAX_RESYNCS = 3;
 /** The window of {@link LOG_LINES_PER_WINDOW}, ms. */
 const LOG_WINDOW_MS = 10_000;
 /** Longest plugin output line logged, characters (the rest is cut). */
@@ -395,6 +397,11 @@ class PluginSlot {
    * 0 when it holds none or its state is unknown (new process, error): the whole context next.
    */
   #held = 0;
+  /**
+   * Set after {@link MAX_RESYNCS} resyncs: deltas keep failing for this plugin (a bug), so it
+   * gets the whole context from then on instead of a warning and a second send per snapshot.
+   */
+  #wholeOnly = false;
   #pending: Pending | undefined;
   #loadWaiter: ((reply: Reply | { type: "crash"; message: string }) => void) | undefined;
   #failuresInRow = 0;
@@ -567,7 +574,7 @@ class PluginSlot {
         this.#failed();
       }, this.#options.deadlineMs);
       this.#pending = { seq, timer, resolve, round };
-      this.#sendContext(process, seq, round.message(this.#held));
+      this.#sendContext(process, seq, round.message(this.#wholeOnly ? 0 : this.#held));
     });
   }
 
@@ -705,6 +712,13 @@ class PluginSlot {
       name: this.spec.module,
       message: reply.message,
     });
+    if (this.#counters.resyncs >= MAX_RESYNCS && !this.#wholeOnly) {
+      this.#wholeOnly = true;
+      log.warn("plugin {name}: {count} deltas could not be applied: whole contexts from now on", {
+        name: this.spec.module,
+        count: this.#counters.resyncs,
+      });
+    }
     if (pending === undefined || pending.seq !== reply.seq || process === undefined) return;
     this.#sendContext(process, pending.seq, pending.round.whole());
   }

@@ -209,7 +209,13 @@ function writeOrphan(line: string): void {
     orphan ??= new RotatingFile(orphanPath, { maxBytes: ORPHAN_MAX_BYTES, maxFiles: 1 });
     orphan.write(line);
   } catch {
-    // Nowhere to write: quiet, as without the file (guarding must not stop over a log line).
-    orphanPath = undefined;
+    // Not written (a full disk, a file held during rotation): this line is lost, the next one
+    // opens the file again; guarding never stops over a log line.
+    try {
+      orphan?.close();
+    } catch {
+      // already unusable
+    }
+    orphan = undefined;
   }
 }

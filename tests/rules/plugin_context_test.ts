@@ -156,7 +156,7 @@ Deno.test("plugin context: after a timeout the restarted process gets the whole 
   }
 });
 
-Deno.test("plugin context: a process that cannot apply a delta gets the whole context for the same snapshot", async () => {
+Deno.test("plugin context: a process that cannot apply a delta gets the whole context for the same snapshot, and after 3 resyncs only whole contexts", async () => {
   const host = await PluginHost.start([{ module: fixture }], {
     deadlineMs: 5_000,
     command: {
@@ -167,7 +167,7 @@ Deno.test("plugin context: a process that cannot apply a delta gets the whole co
   try {
     assert.deepEqual(host.loadErrors, []);
     const contexts = new Contexts();
-    for (let seq = 1; seq <= 3; seq++) {
+    for (let seq = 1; seq <= 6; seq++) {
       const outcome = await host.evaluate(contexts.next(seq));
       assert.deepEqual(outcome.errors, [], `seq ${seq}`);
       assert.deepEqual(outcome.actions.map((action) => action.reason), [
@@ -175,9 +175,10 @@ Deno.test("plugin context: a process that cannot apply a delta gets the whole co
       ]);
     }
     const status = host.status()[0]!;
-    assert.equal(status.deltas, 2, "seq 2 and 3 went as deltas first");
-    assert.equal(status.resyncs, 2);
-    assert.equal(status.evaluations, 3);
+    // Seq 2, 3 and 4 went as deltas first; after 3 resyncs only whole contexts are sent.
+    assert.equal(status.deltas, 3);
+    assert.equal(status.resyncs, 3);
+    assert.equal(status.evaluations, 6);
   } finally {
     await host.close();
   }
