@@ -14,6 +14,7 @@ import {
   StoreChannelServer,
   StoreUnavailableError,
 } from "../../src/store/mod.ts";
+import { addElement } from "./_contract.ts";
 
 const TOKEN = "a-token-of-sixteen-or-more";
 
@@ -47,14 +48,7 @@ function holding(
 async function seeded(dir: string) {
   const spec = `sqlite:${dir}/store.db`;
   const store = await openStore(spec);
-  const inserted = await store.insertElement({
-    server: "S",
-    login: 4_242,
-    password: "p",
-    max_daily_loss: 100,
-  });
-  assert.ok(inserted.ok);
-  return { spec, store, id: inserted.element.id };
+  return { spec, store, id: await addElement(store, 4_242, { max_daily_loss: 100 }) };
 }
 
 Deno.test("channel store: a call in flight when admin goes away is made on the fallback store", async () => {

@@ -13,6 +13,7 @@ import {
   type Store,
   StoreChannelServer,
 } from "../../src/store/mod.ts";
+import { addElement } from "./_contract.ts";
 
 const TOKEN = "a-token-of-sixteen-or-more";
 /** Only a guard against a hang (the old code never delivered): not a timing figure. */
@@ -52,14 +53,7 @@ async function withChildFeed(
   const server = StoreChannelServer.listen(store, { token: TOKEN, hinted: true, recheckMs });
   const child = await ChannelStore.connect({ address: server.address, token: TOKEN });
   try {
-    const inserted = await store.insertElement({
-      server: "S",
-      login: 4_242,
-      password: "p",
-      max_daily_loss: 100,
-    });
-    assert.ok(inserted.ok);
-    const id = inserted.element.id;
+    const id = await addElement(store, 4_242, { max_daily_loss: 100 });
     const watched = child.watchElements({ elementId: id });
     const feed = watched[Symbol.asyncIterator]();
     try {
