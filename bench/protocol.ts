@@ -13,6 +13,7 @@
  * @module
  */
 import { decodeEaMessage, encodeMessage, readEaMessage } from "../src/mt5/protocol.ts";
+import { timeEach } from "./_timing.ts";
 import { sampleOrder, samplePosition, sampleSnapshot } from "../src/rules/samples.ts";
 
 const POSITIONS = 200;
@@ -49,21 +50,7 @@ function frame(variant: number): Uint8Array {
   return encodeMessage({ ...snapshot, orders, symbols });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
-
-function measure(run: (i: number) => unknown): { p50: number; p99: number } {
-  for (let i = 0; i < WARMUP; i++) run(i);
-  const samples: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    run(i);
-    samples.push(performance.now() - t0);
-  }
-  samples.sort((a, b) => a - b);
-  return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
-}
+const measure = (run: (i: number) => unknown) => timeEach(WARMUP, RUNS, run);
 
 function line(name: string, figures: { p50: number; p99: number }, target?: number): string {
   const judged = target === undefined

@@ -34,6 +34,7 @@ import { samplePosition, sampleSnapshot } from "../src/rules/samples.ts";
 import { parseRiskSettings } from "../src/rules/settings.ts";
 import { type EngineState, evaluateSnapshot, mergeLateActions } from "../src/risk/engine.ts";
 import { builtinRules } from "../src/rules/builtin/mod.ts";
+import { percentile, timeEach } from "./_timing.ts";
 
 const AS_RISK_PROCESS = "--as-risk-process";
 // The host side of the round trip is a risk process's work: measured under the V8 flags a risk
@@ -94,10 +95,6 @@ function snapshot(i: number, moving: "all" | "one symbol" = "all") {
   return sampleSnapshot({ utc, balance: 100_000, positions, seq: i + 1 });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-}
-
 function report(name: string, samples: number[], wallMs: number, targetP99?: number) {
   const sorted = [...samples].sort((a, b) => a - b);
   const p50 = percentile(sorted, 0.5);
@@ -113,18 +110,9 @@ function report(name: string, samples: number[], wallMs: number, targetP99?: num
 }
 
 /** p50 and p99 of `run` called `count` times (after as many warm-up calls), in ms. */
-function timeEach(count: number, run: (i: number) => unknown): string {
-  for (let i = 0; i < count; i++) run(i);
-  const samples: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const t0 = performance.now();
-    run(i);
-    samples.push(performance.now() - t0);
-  }
-  samples.sort((a, b) => a - b);
-  return `p50 ${percentile(samples, 0.5).toFixed(3)} ms  p99 ${
-    percentile(samples, 0.99).toFixed(3)
-  } ms`;
+function timed(count: number, run: (i: number) => unknown): string {
+  const { p50, p99 } = timeEach(count, count, run);
+  return `p50 ${p50.toFixed(3)} ms  p99 ${p99.toFixed(3)} ms`;
 }
 
 /**
@@ -267,14 +255,14 @@ console.log(
 const encoder = new TextEncoder();
 console.log(
   `  host: context to a line      ${
-    timeEach(PLUGIN_RUNS, (i) =>
+    timed(PLUGIN_RUNS, (i) =>
       encoder.encode(`evaluate ${JSON.stringify({ seq: i, context: contexts[i % 64] })}\n`))
   }`,
 );
 const hostBase = JSON.parse(JSON.stringify(contexts.at(-1))) as JsonObject;
 console.log(
   `  host: context to a delta     ${
-    timeEach(PLUGIN_RUNS, (i) => {
+    timed(PLUGIN_RUNS, (i) => {
       const delta = diffContext(hostBase, contexts[i % 64]);
       const line = encoder.encode(`evaluate {"seq":${i},"delta":${JSON.stringify(delta)}}\n`);
       applyDelta(hostBase, delta);
@@ -286,7 +274,7 @@ const decoder = new TextDecoder();
 const bytes = lines.map((line) => encoder.encode(line));
 console.log(
   `  sandbox: line to a context   ${
-    timeEach(PLUGIN_RUNS, (i) => JSON.parse(decoder.decode(bytes[i % 64]!).slice(9)))
+    timed(PLUGIN_RUNS, (i) => JSON.parse(decoder.decode(bytes[i % 64]!).slice(9)))
   }`,
 );
 const deltaBytes = deltas.map((line) => encoder.encode(line));
@@ -294,7 +282,7 @@ const deltaBytes = deltas.map((line) => encoder.encode(line));
 let held = JSON.parse(JSON.stringify(contexts.at(-1))) as JsonObject;
 console.log(
   `  sandbox: delta to a context  ${
-    timeEach(PLUGIN_RUNS, (i) => {
+    timed(PLUGIN_RUNS, (i) => {
       if (i === 0) held = JSON.parse(JSON.stringify(contexts.at(-1))) as JsonObject;
       const message = JSON.parse(decoder.decode(deltaBytes[i % 64]!).slice(9));
       return cloneJson(applyDelta(held, message.delta));
@@ -305,6 +293,6 @@ const options = newsWindow.parseOptions!({ events: ["05:00"] });
 const parsed = lines.map((line) => JSON.parse(line.slice(9)).context);
 console.log(
   `  sandbox: the plugin itself   ${
-    timeEach(PLUGIN_RUNS, (i) => newsWindow.evaluate(createRuleInput(parsed[i % 64], options)))
+    timed(PLUGIN_RUNS, (i) => newsWindow.evaluate(createRuleInput(parsed[i % 64], options)))
   }`,
 );
