@@ -601,10 +601,7 @@ export class AccountGuard {
     // Every acknowledgement is an event, as the executor's commands' are; one that arrives
     // after the send gave up too (the EA did unlock), marked late.
     const recordAck = (ack: Ack, late: boolean) => {
-      const after = late ? " after the ack timeout" : "";
-      audit.record("ack", `unlock ${ack.ok ? "done" : "failed"} (retcode ${ack.retcode})${after}`, {
-        detail: { command: "unlock", ...ack, ...(late ? { late: true } : {}) },
-      });
+      audit.recordAck("unlock", ack, { late });
       if (!ack.ok) audit.record("error", `unlock refused by the EA (retcode ${ack.retcode})`);
     };
     void sender.send({ type: "unlock" }, { onLateAck: (ack) => recordAck(ack, true) }).then(

@@ -8,6 +8,7 @@
  */
 import type { Logger } from "../shared/logging.ts";
 import type { BridgeEvent } from "../mt5/bridge.ts";
+import type { Ack } from "../mt5/protocol.ts";
 import type { Clock } from "../shared/clock.ts";
 import { describeError } from "../shared/errors.ts";
 import type { EventType } from "../store/mod.ts";
@@ -116,6 +117,28 @@ export class AuditTrail {
     }
   }
 
+  /**
+   * Records the EA's answer to a command (the executor's, or the guard's unlock); `late`: it came
+   * after the send had given up waiting.
+   */
+  recordAck(
+    command: string,
+    ack: Ack,
+    options: { rule?: string; late?: boolean | undefined } = {},
+  ): void {
+    const late = options.late === true;
+    this.record(
+      "ack",
+      `${command} ${ack.ok ? "done" : "failed"} (retcode ${ack.retcode})${
+        late ? " after the ack timeout" : ""
+      }`,
+      {
+        ...(options.rule === undefined ? {} : { rule: options.rule }),
+        detail: { command, ...ack, ...(late ? { late: true } : {}) },
+      },
+    );
+  }
+
   /** Records what the executor did or saw. */
   recordExecutorEvent(event: ExecutorEvent): void {
     switch (event.type) {
@@ -136,20 +159,7 @@ export class AuditTrail {
         );
         break;
       case "command_acked":
-        this.record(
-          "ack",
-          `${event.command.type} ${
-            event.ack.ok ? "done" : "failed"
-          } (retcode ${event.ack.retcode})${event.late === true ? " after the ack timeout" : ""}`,
-          {
-            rule: event.rule,
-            detail: {
-              command: event.command.type,
-              ...event.ack,
-              ...(event.late === true ? { late: true } : {}),
-            },
-          },
-        );
+        this.recordAck(event.command.type, event.ack, { rule: event.rule, late: event.late });
         break;
       case "command_failed":
         this.record("error", `${event.command.type} failed: ${event.error}`, {
