@@ -103,11 +103,10 @@ Exit codes: 0 ok, 1 crash (a supervisor may restart), 2 configuration or input e
       if (unknown !== undefined) {
         const commands = program.commands.map((c) => c.name());
         const near = commands.find((name) => name.startsWith(unknown.slice(0, 3)));
-        // The modes' command line alone (mode_only.ts) has no commands to list.
+        // Never in the modes' command line alone: it sends a command word to the full one.
         throw new ConfigError(
           `Unknown command '${unknown}'${near === undefined ? "" : ` (did you mean ${near}?)`}; ` +
-            `${commands.length === 0 ? "" : `commands: ${commands.join(", ")}; `}` +
-            "see riskguard --help",
+            `commands: ${commands.join(", ")}; see riskguard --help`,
         );
       }
       const mode = options.mode as "admin" | "risk" | undefined;
