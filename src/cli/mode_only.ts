@@ -14,7 +14,8 @@ import { finishProgram, newProgram, runProgram } from "./program.ts";
 /** Runs a mode's command line; the exit code as `runCli` would return it. */
 export async function runModeOnly(argv: readonly string[], ctx: CliContext): Promise<number> {
   // A command word beside `--mode` (`riskguard elements list --mode admin`) is the full command
-  // line's to judge, as it would be without this shortcut: this program knows no command.
+  // line's to judge, as it would be without this shortcut: this program knows no command. (A
+  // program of its own for that look: parsing leaves the options' values on the program.)
   if (modesProgram(ctx).parseOptions([...argv]).operands.length > 0) {
     return await (await import("./mod.ts")).runCli(argv, ctx);
   }
