@@ -71,6 +71,9 @@ export async function addDrillAccount(
 ): Promise<DrillAccount> {
   const login = options.login ?? DRILL_LOGIN;
   const truthPath = `${options.dir}/truth-${login}.jsonl`;
+  const host = options.host ?? "drill-host";
+  // Not yet bound by the processes of the accounts added before, their pairs are in the store.
+  const registered = (await store.listInstances({ host })).map((instance) => instance.port);
   const instance = await store.addInstance({
     path: formatSimPathway(options.scenario, {
       seed: options.seed ?? 7,
@@ -78,8 +81,8 @@ export async function addDrillAccount(
       truthLog: truthPath,
       ...options.sim,
     }),
-    host: options.host ?? "drill-host",
-    port: options.port ?? drillPortPair(),
+    host,
+    port: options.port ?? drillPortPair(registered),
   });
   const inserted = await store.insertElement({
     server: "RiskGuard-Sim",
@@ -99,11 +102,13 @@ export async function addDrillAccount(
 /**
  * A free port pair below the kernel's ephemeral range (32768 and up on Linux): an instance's
  * ports are stored now and bound later, perhaps again after a restart, and meanwhile an outgoing
- * connection (MongoDB clients keep pools of them) can take an ephemeral port and keep it.
+ * connection (MongoDB clients keep pools of them) can take an ephemeral port and keep it. Pairs
+ * overlapping one of `registered` (base ports of instances stored, not bound yet) are skipped.
  */
-export function drillPortPair(): number {
+export function drillPortPair(registered: readonly number[] = []): number {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (registered.some((used) => Math.abs(used - port) <= 1)) continue;
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
       Deno.listen({ hostname: "127.0.0.1", port: port + 1 }).close();
