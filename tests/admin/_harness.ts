@@ -6,11 +6,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { freePortPair } from "../../src/shared/net.ts";
 import { childEnv } from "../../src/shared/process.ts";
 import { selfCommand } from "../../src/shared/self_command.ts";
 import type { Element, EventRecord, Instance, Store } from "../../src/store/mod.ts";
 import { type Adapter, type Fixture, mongoAdapter, sqliteAdapter } from "../store/_harness.ts";
+import { instancePortPair } from "../support/ports.ts";
 
 export { SIM_LOGIN } from "../support/risk_harness.ts";
 
@@ -214,18 +214,8 @@ export async function addSimInstances(
 ): Promise<Instance[]> {
   const instances: Instance[] = [];
   for (let i = 0; i < count; i++) {
-    // Every "host" of a test is this machine: ports must differ across hosts and test files.
-    // Two random free pairs can overlap (p and p + 1); the store refuses that: draw again.
-    for (let attempt = 1;; attempt++) {
-      try {
-        instances.push(
-          await store.addInstance({ path: `sim:${scenario}`, host, port: freePortPair() }),
-        );
-        break;
-      } catch (error) {
-        if (attempt >= 5 || !/overlaps ports/.test(String(error))) throw error;
-      }
-    }
+    const port = await instancePortPair(store);
+    instances.push(await store.addInstance({ path: `sim:${scenario}`, host, port }));
   }
   return instances;
 }

@@ -11,7 +11,6 @@ import { MAIN_MODULE } from "../../src/shared/self_command.ts";
 import { formatSimPathway, type SimPathwayOptions } from "../../src/mt5/sim/pathway.ts";
 import type { ScenarioName } from "../../src/mt5/sim/scenarios.ts";
 import type { RiskTiming } from "../../src/risk/runner.ts";
-import { freePortPair } from "../../src/shared/net.ts";
 import type { EventRecord, Store } from "../../src/store/mod.ts";
 import {
   type AccountVerdict,
@@ -22,6 +21,7 @@ import {
   readTruthLog,
   type TruthLine,
 } from "./oracle.ts";
+import { instancePortPair } from "./ports.ts";
 
 /** The login of drill accounts. */
 export const DRILL_LOGIN = 5_000_001;
@@ -58,7 +58,7 @@ export interface DrillAccountOptions {
   speed?: number;
   login?: number;
   host?: string;
-  /** The instance's bridge base port (default {@link drillPortPair}). */
+  /** The instance's bridge base port (default {@link instancePortPair}). */
   port?: number;
   /** More simulator options of the pathway (fault file, separate process). */
   sim?: Pick<SimPathwayOptions, "faultFile" | "process" | "timerMs" | "heartbeatMs">;
@@ -72,8 +72,6 @@ export async function addDrillAccount(
   const login = options.login ?? DRILL_LOGIN;
   const truthPath = `${options.dir}/truth-${login}.jsonl`;
   const host = options.host ?? "drill-host";
-  // Not yet bound by the processes of the accounts added before, their pairs are in the store.
-  const registered = (await store.listInstances({ host })).map((instance) => instance.port);
   const instance = await store.addInstance({
     path: formatSimPathway(options.scenario, {
       seed: options.seed ?? 7,
@@ -82,7 +80,7 @@ export async function addDrillAccount(
       ...options.sim,
     }),
     host,
-    port: options.port ?? drillPortPair(registered),
+    port: options.port ?? await instancePortPair(store),
   });
   const inserted = await store.insertElement({
     server: "RiskGuard-Sim",
@@ -97,27 +95,6 @@ export async function addDrillAccount(
     truthPath,
     settings: options.element,
   };
-}
-
-/**
- * A free port pair below the kernel's ephemeral range (32768 and up on Linux): an instance's
- * ports are stored now and bound later, perhaps again after a restart, and meanwhile an outgoing
- * connection (MongoDB clients keep pools of them) can take an ephemeral port and keep it. Pairs
- * overlapping one of `registered` (base ports of instances stored, not bound yet) are skipped.
- */
-export function drillPortPair(registered: readonly number[] = []): number {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (registered.some((used) => Math.abs(used - port) <= 1)) continue;
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      Deno.listen({ hostname: "127.0.0.1", port: port + 1 }).close();
-      return port;
-    } catch {
-      // taken: try another
-    }
-  }
-  return freePortPair();
 }
 
 /** A running risk process. */
