@@ -9,7 +9,8 @@
 import type { Command } from "commander";
 import { ConfigError } from "../shared/errors.ts";
 import { logger } from "../shared/logging.ts";
-import { createTerminal, SIM_TOKEN_ENV } from "../mt5/sim/launch.ts";
+import { createTerminal } from "../mt5/sim/in_process.ts";
+import { SIM_TOKEN_ENV } from "../mt5/sim/launch.ts";
 import { SimEa } from "../mt5/sim/ea.ts";
 import { isScenarioName, SCENARIO_NAMES } from "../mt5/sim/scenarios.ts";
 import { type CliContext, startCommand } from "./context.ts";

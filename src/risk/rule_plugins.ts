@@ -6,12 +6,7 @@
  * @module
  */
 import type { Logger } from "../shared/logging.ts";
-import {
-  formatLoadError,
-  PluginHost,
-  type PluginSpec,
-  type ProtectedPath,
-} from "../rules/plugins.ts";
+import type { PluginHost, PluginSpec, ProtectedPath } from "../rules/plugins.ts";
 import type { RiskSettings } from "../rules/rule.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { AuditTrail } from "./audit_trail.ts";
@@ -64,6 +59,9 @@ export class RulePlugins {
     this.#host = undefined;
     await previous?.close();
     if (specs.length === 0) return;
+    // Imported here, not at the top: an account without plugins never loads the plugin host
+    // (its process management and context deltas are a fifth of the risk process's code).
+    const { formatLoadError, PluginHost } = await import("../rules/plugins.ts");
     this.#host = await PluginHost.start(specs, {
       clock,
       protectedPaths: this.#options.protectedPaths,

@@ -132,14 +132,9 @@ function isPlainScalar(value: unknown): boolean {
 // literals or JSON.parse), which inherits no enumerable property.
 
 /**
- * A copy of a value as `JSON.parse(JSON.stringify(value))` would give it, without the text
- * (`undefined` at the top gives `null`).
+ * A copy of a value `prepare` gave, as `JSON.parse(JSON.stringify(value))` would give it,
+ * without the text.
  */
-function copyJson(value: unknown): Json {
-  const prepared = prepare(value);
-  return prepared === OMIT ? null : copyPrepared(prepared);
-}
-
 function copyPrepared(value: unknown): Json {
   if (value === null || typeof value !== "object") return value as Json;
   if (Array.isArray(value)) {
@@ -421,8 +416,8 @@ function diffList(
 }
 
 /**
- * What changed from `base` (a JSON copy of the context sent before, as {@link copyJson} or
- * {@link applyDelta} left it) to `next`: an empty object when nothing did. Values put into the
+ * What changed from `base` (a JSON copy of the context sent before, parsed from its text or
+ * as {@link applyDelta} left it) to `next`: an empty object when nothing did. Values put into the
  * delta are fresh copies, never `next`'s own objects, so `base` brought up to date with it owns
  * all of its parts. Throws when `next` is no object.
  */

@@ -5,7 +5,8 @@
  * store, the configuration) must not import npm packages when it loads. Checked on the module
  * graph `deno info` reports: imports that run when a module loads are followed; `import type`
  * (erased) and dynamic `import()` (loaded only when used: the full command line, the JSONC
- * config reader) are not.
+ * config reader) are not. Nor does it load the simulator's code (a child's simulator is a
+ * process of its own, as a real terminal is) or the plugin host's (an account without plugins).
  *
  * @module
  */
@@ -33,8 +34,21 @@ interface InfoModule {
   dependencies?: InfoDependency[];
 }
 
+/** What imports that run at load reach from `roots`. */
+interface LoadGraph {
+  /** Every npm package, with the module importing it. */
+  npm: Map<string, string>;
+  /** Every module of this repository, as a path from its root. */
+  files: Set<string>;
+}
+
 /** Every npm package reached by imports that run at load, with the module importing it. */
 async function npmImportsAtLoad(roots: string[]): Promise<Map<string, string>> {
+  return (await graphAtLoad(roots)).npm;
+}
+
+/** The modules and npm packages imports that run at load reach from `roots`. */
+async function graphAtLoad(roots: string[]): Promise<LoadGraph> {
   const probe = await Deno.makeTempFile({ suffix: ".ts" });
   try {
     await Deno.writeTextFile(
@@ -75,7 +89,12 @@ async function npmImportsAtLoad(roots: string[]): Promise<Map<string, string>> {
         });
       }
     }
-    return found;
+    const files = new Set(
+      [...seen].filter((specifier) => specifier.startsWith(ROOT.href)).map((specifier) =>
+        specifier.replace(ROOT.href, "")
+      ),
+    );
+    return { npm: found, files };
   } finally {
     await Deno.remove(probe);
   }
@@ -98,4 +117,28 @@ Deno.test("child graph: the check sees an npm package where there is one", async
 Deno.test("child graph: the store with its schemas loads no npm package (admin, issue 16)", async () => {
   const found = [...await npmImportsAtLoad(["src/store/mod.ts"])];
   assert.deepEqual(found, [], `npm packages imported at load (by): ${JSON.stringify(found)}`);
+});
+
+/** The simulator's and the plugin host's code: loaded only by an account that uses them. */
+const LOADED_WHEN_USED =
+  /^src\/(mt5\/sim\/(simulator|ea|in_process|market)|rules\/(plugins|_context_feed|_context_delta))\.ts$/;
+
+Deno.test("child graph: a child loads the simulator and the plugin host only when it uses them", async () => {
+  const loaded = [...(await graphAtLoad(CHILD_MODULES)).files];
+  assert.ok(loaded.includes("src/risk/runner.ts"), `the graph was not followed: ${loaded}`);
+  assert.deepEqual(loaded.filter((path) => LOADED_WHEN_USED.test(path)), []);
+  // And the check sees them where they load: the in-process simulator, the plugin command.
+  const used = [...(await graphAtLoad(["src/mt5/sim/in_process.ts", "src/cli/rules.ts"])).files];
+  assert.deepEqual(
+    used.filter((path) => LOADED_WHEN_USED.test(path)).sort(),
+    [
+      "src/mt5/sim/ea.ts",
+      "src/mt5/sim/in_process.ts",
+      "src/mt5/sim/market.ts",
+      "src/mt5/sim/simulator.ts",
+      "src/rules/_context_delta.ts",
+      "src/rules/_context_feed.ts",
+      "src/rules/plugins.ts",
+    ],
+  );
 });

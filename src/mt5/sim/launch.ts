@@ -2,7 +2,8 @@
  * Starts the simulator for a `sim:<scenario>` pathway, in this process or as a child process.
  *
  * - `in_process` (default; tests and the demo): a {@link SimTerminal} + {@link SimEa} in this
- *   process; the handle gives access to the terminal's history.
+ *   process (`in_process.ts`, imported only then); the handle gives access to the terminal's
+ *   history.
  * - `child_process`: runs `riskguard sim --scenario ... --port ...` as a separate process, like
  *   a real terminal would be (the program itself, see `shared/self_command.ts`). Like a real
  *   terminal it starts with a cleared environment (`shared/process.ts`): the token is passed in
@@ -13,13 +14,11 @@
  *
  * @module
  */
-import { systemClock } from "../../shared/clock.ts";
 import { childEnv, spawnProcess } from "../../shared/process.ts";
 import { selfCommand } from "../../shared/self_command.ts";
-import { SimEa } from "./ea.ts";
-import { scenario as scenarioOf, type ScenarioName } from "./scenarios.ts";
-import { SimTerminal } from "./simulator.ts";
-import { TruthLog } from "./truth_log.ts";
+import type { SimEa } from "./ea.ts";
+import type { ScenarioName } from "./scenarios.ts";
+import type { SimTerminal } from "./simulator.ts";
 
 /** Where the simulator runs. */
 export type SimLaunchMode = "in_process" | "child_process";
@@ -72,99 +71,12 @@ export interface SimHandle {
 export const SIM_TOKEN_ENV = "RISKGUARD_SIM_TOKEN";
 
 /** Starts a simulator. */
-export function startSimulator(options: SimLaunchOptions): Promise<SimHandle> {
-  return Promise.resolve(
-    (options.mode ?? "in_process") === "in_process" ? startInProcess(options) : startChild(options),
-  );
+export async function startSimulator(options: SimLaunchOptions): Promise<SimHandle> {
+  if ((options.mode ?? "in_process") !== "in_process") return startChild(options);
+  // Imported here: a risk process whose simulator is a process of its own never loads it.
+  const { startInProcess } = await import("./in_process.ts");
+  return startInProcess(options);
 }
-
-function startInProcess(options: SimLaunchOptions): SimHandle {
-  const { terminal, truth } = createTerminal({
-    scenario: options.scenario,
-    seed: options.seed ?? 1,
-    execDelayMs: options.execDelayMs ?? 150,
-    speed: options.speed ?? 1,
-    ...(options.login === undefined ? {} : { login: options.login }),
-    ...(options.truthLog === undefined ? {} : { truthLog: options.truthLog }),
-  });
-  const ea = new SimEa({
-    ...(truth === undefined ? {} : {
-      onSend: (message) => truth.sent(message),
-      onFault: (fault) => truth.fault(terminal.time, fault),
-      onLink: (up) => truth.link(terminal.time, up),
-    }),
-    ...(options.faultFile === undefined ? {} : { faultFile: options.faultFile }),
-    terminal,
-    port: options.port,
-    token: options.token,
-    ...(options.commandPort === undefined ? {} : { commandPort: options.commandPort }),
-    ...(options.speed === undefined ? {} : { speed: options.speed }),
-    ...(options.timerMs === undefined ? {} : { timerMs: options.timerMs }),
-    ...(options.heartbeatMs === undefined ? {} : { heartbeatMs: options.heartbeatMs }),
-  });
-  ea.start();
-  let resolveDone!: () => void;
-  const done = new Promise<void>((resolve) => resolveDone = resolve);
-  return {
-    pid: undefined,
-    terminal,
-    ea,
-    stop: async () => {
-      await ea.stop();
-      truth?.close(terminal.time);
-      resolveDone();
-    },
-    done,
-  };
-}
-
-/** What {@link createTerminal} needs. */
-export interface CreateTerminalOptions {
-  scenario: ScenarioName;
-  seed: number;
-  execDelayMs: number;
-  /** Simulated ms per real ms (recorded in the truth log). */
-  speed: number;
-  login?: number;
-  truthLog?: string;
-}
-
-/**
- * A simulated terminal starting now, with its truth log when one is asked for (the caller
- * passes `truth.sent` to the EA and closes the log when it stops).
- */
-export function createTerminal(
-  options: CreateTerminalOptions,
-): { terminal: SimTerminal; truth: TruthLog | undefined } {
-  const startUtc = Date.now();
-  const login = options.login ?? 5_000_001;
-  const truth = options.truthLog === undefined ? undefined : new TruthLog(options.truthLog, {
-    start_utc: startUtc,
-    server_offset: SIM_SERVER_OFFSET_MS,
-    login,
-    server: SIM_SERVER,
-    scenario: options.scenario,
-    seed: options.seed,
-    speed: options.speed,
-    balance: scenarioBalance(options.scenario),
-  });
-  const terminal = new SimTerminal({
-    scenario: options.scenario,
-    seed: options.seed,
-    execDelayMs: options.execDelayMs,
-    login,
-    server: SIM_SERVER,
-    serverOffsetMs: SIM_SERVER_OFFSET_MS,
-    startUtc,
-    ...(truth === undefined ? {} : { observer: truth, clock: systemClock }),
-  });
-  return { terminal, truth };
-}
-
-/** Trade server name of launched simulators. */
-const SIM_SERVER = "RiskGuard-Sim";
-/** Trade server clock of launched simulators: UTC + 2 h, as most brokers. */
-const SIM_SERVER_OFFSET_MS = 2 * 3_600_000;
 
 /** Seconds without an agent after which a child simulator stops (`docs/protocol.md`, section 10). */
 export const CHILD_EXIT_WITHOUT_AGENT_S = 30;
@@ -207,8 +119,4 @@ function startChild(options: SimLaunchOptions): SimHandle {
     },
     done,
   };
-}
-
-function scenarioBalance(name: ScenarioName): number {
-  return scenarioOf(name).balance;
 }
