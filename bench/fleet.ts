@@ -269,7 +269,9 @@ try {
     plugin ?? "n/a",
     "< 0.5",
     // The figure counts only when the plugin answered every snapshot (bench/rules.ts says so).
-    plugin === undefined || /NOT A ROUND TRIP/.test(rules) ? false : Number(plugin) < 0.5,
+    plugin === undefined || /plugin round trip[^\n]*\n  NOT A ROUND TRIP/.test(rules)
+      ? false
+      : Number(plugin) < 0.5,
   );
   const pipeFloor = /bare-echo floor[^\n]*?p99 ([\d.]+) ms/.exec(rules)?.[1];
   row("  floor: bare echo of the same line p99 (ms)", pipeFloor ?? "n/a");

@@ -129,9 +129,14 @@ function timed(count: number, run: (i: number) => unknown): string {
 
 /**
  * The floor: round trips of `line` through a process started like a plugin process that echoes
- * it (`_echo_process.ts`), written and read as the plugin host does.
+ * it (`_echo_process.ts`), written and read as the plugin host does. Returns the timed rounds
+ * and their wall time (from the first timed round: not the start or the warm-up).
  */
-async function echoFloor(line: string, runs: number, short: boolean): Promise<number[]> {
+async function echoFloor(
+  line: string,
+  runs: number,
+  short: boolean,
+): Promise<{ samples: number[]; wallMs: number }> {
   const plugin = defaultPluginCommand();
   const args = plugin.args.map((arg) =>
     arg.endsWith("_plugin_process.ts")
@@ -145,19 +150,23 @@ async function echoFloor(line: string, runs: number, short: boolean): Promise<nu
   const reading = forEachLine(child.stdout, () => echoed(), { maxLineChars: 1 << 20 });
   const encoder = new TextEncoder();
   const samples: number[] = [];
+  let timedFrom = 0;
+  let timedTo = 0;
   try {
     for (let i = 0; i < WARMUP + runs; i++) {
       const t0 = performance.now();
+      if (i === WARMUP) timedFrom = t0;
       const back = new Promise<void>((resolve) => echoed = resolve);
       await writer.write(encoder.encode(`${line}\n`));
       await back;
       if (i >= WARMUP) samples.push(performance.now() - t0);
     }
+    timedTo = performance.now();
   } finally {
     await writer.close();
     await Promise.all([reading, child.status]);
   }
-  return samples;
+  return { samples, wallMs: timedTo - timedFrom };
 }
 
 const inputs = Array.from({ length: 64 }, (_, i) => snapshot(i));
@@ -243,12 +252,10 @@ const contexts = inputs.map((input) =>
   evaluateSnapshot({ snapshot: input, settings, state, now: input.utc_time }).context
 );
 const lines = contexts.map((context, seq) => `evaluate ${JSON.stringify({ seq, context })}`);
-const floorStarted = performance.now();
 const floor = await echoFloor(lines[0]!, PLUGIN_RUNS, false);
-report("bare-echo floor (same line, same pipe)", floor, performance.now() - floorStarted);
-const shortStarted = performance.now();
+report("bare-echo floor (same line, same pipe)", floor.samples, floor.wallMs);
 const short = await echoFloor(lines[0]!, PLUGIN_RUNS, true);
-report("  the line in, a short answer out", short, performance.now() - shortStarted);
+report("  the line in, a short answer out", short.samples, short.wallMs);
 /** The delta lines of `snapshots`, each from the one before (the first from the last). */
 function deltaLines(snapshots: typeof inputs): string[] {
   const all = snapshots.map((input) =>

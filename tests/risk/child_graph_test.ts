@@ -5,8 +5,9 @@
  * store, the configuration) must not import npm packages when it loads. Checked on the module
  * graph `deno info` reports: imports that run when a module loads are followed; `import type`
  * (erased) and dynamic `import()` (loaded only when used: the full command line, the JSONC
- * config reader) are not. Nor does it load the simulator's code (a child's simulator is a
- * process of its own, as a real terminal is) or the plugin host's (an account without plugins).
+ * config reader) are not. Nor does it load the simulator's code (loaded when the simulator runs
+ * in the risk process, not for a terminal of its own: a real one, or a simulator with
+ * `process=child`) or the plugin host's (an account without plugins).
  *
  * @module
  */
@@ -119,9 +120,13 @@ Deno.test("child graph: the store with its schemas loads no npm package (admin, 
   assert.deepEqual(found, [], `npm packages imported at load (by): ${JSON.stringify(found)}`);
 });
 
-/** The simulator's and the plugin host's code: loaded only by an account that uses them. */
+/**
+ * The simulator's and the plugin host's code: loaded only by an account that uses them. All of
+ * `src/mt5/sim/` but the launcher and the pathway parser (with the scenario names it checks), and
+ * every file of the plugin host.
+ */
 const LOADED_WHEN_USED =
-  /^src\/(mt5\/sim\/(simulator|ea|in_process|market)|rules\/(plugins|_context_feed|_context_delta))\.ts$/;
+  /^src\/(mt5\/sim\/(?!(launch|pathway|scenarios)\.ts$)[\w]+|rules\/(plugins|_plugin_\w+|_context_\w+))\.ts$/;
 
 Deno.test("child graph: a child loads the simulator and the plugin host only when it uses them", async () => {
   const loaded = [...(await graphAtLoad(CHILD_MODULES)).files];
@@ -129,16 +134,20 @@ Deno.test("child graph: a child loads the simulator and the plugin host only whe
   assert.deepEqual(loaded.filter((path) => LOADED_WHEN_USED.test(path)), []);
   // And the check sees them where they load: the in-process simulator, the plugin command.
   const used = [...(await graphAtLoad(["src/mt5/sim/in_process.ts", "src/cli/rules.ts"])).files];
-  assert.deepEqual(
-    used.filter((path) => LOADED_WHEN_USED.test(path)).sort(),
-    [
-      "src/mt5/sim/ea.ts",
-      "src/mt5/sim/in_process.ts",
-      "src/mt5/sim/market.ts",
-      "src/mt5/sim/simulator.ts",
-      "src/rules/_context_delta.ts",
-      "src/rules/_context_feed.ts",
-      "src/rules/plugins.ts",
-    ],
-  );
+  const expected = [
+    "src/mt5/sim/_prng.ts",
+    "src/mt5/sim/_raw_link.ts",
+    "src/mt5/sim/close_order.ts",
+    "src/mt5/sim/ea.ts",
+    "src/mt5/sim/filling.ts",
+    "src/mt5/sim/in_process.ts",
+    "src/mt5/sim/market.ts",
+    "src/mt5/sim/simulator.ts",
+    "src/mt5/sim/truth_log.ts",
+    "src/rules/_context_delta.ts",
+    "src/rules/_context_feed.ts",
+    "src/rules/_plugin_process.ts",
+    "src/rules/plugins.ts",
+  ];
+  assert.deepEqual(used.filter((path) => LOADED_WHEN_USED.test(path)).sort(), expected);
 });

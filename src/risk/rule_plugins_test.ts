@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { ManualClock } from "../shared/clock.ts";
+import { logger } from "../shared/logging.ts";
+import { type Lease, parseElement, type Store } from "../store/mod.ts";
+import { AuditTrail, type RiskEvent } from "./audit_trail.ts";
+import { LeasedWriter } from "./leased_writer.ts";
+import { riskSettingsOf } from "./live_config.ts";
+import { RulePlugins } from "./rule_plugins.ts";
+
+const PLUGIN = fileURLToPath(
+  new URL("../../tests/rules/fixtures/close_biggest.ts", import.meta.url),
+);
+
+/** The plugins of one account running `ruleFiles`; what they record goes to `events`. */
+function pluginsOf(ruleFiles: string[], events: RiskEvent[]) {
+  const parsed = parseElement({ _id: "e1", server: "S", login: 1, password: "p" });
+  assert.ok(parsed.valid);
+  const clock = new ManualClock(Date.UTC(2026, 10, 24, 10));
+  const log = logger("test", "rule_plugins");
+  const store = new Proxy({}, { get: () => () => Promise.resolve(undefined) }) as Store;
+  const writer = new LeasedWriter({
+    store,
+    lease: { element_id: "e1", instance_id: "i1", lease: 1, host: "h" } as Lease,
+    clock,
+    dryRun: false,
+    metricsIntervalMs: 5_000,
+    pingIntervalMs: 10_000,
+    onFatal: () => {},
+    log,
+  });
+  const audit = new AuditTrail({
+    elementId: "e1",
+    host: "h",
+    clock,
+    store: writer,
+    onEvent: (event) => events.push(event),
+    account: () => parsed.element,
+    log,
+  });
+  const plugins = new RulePlugins({ ruleFiles, clock, audit, writer, log, protectedPaths: [] });
+  return { plugins, settings: riskSettingsOf(parsed.element) };
+}
+
+Deno.test("rule plugins: a plugin list that cannot even start is reported as a load failure", async () => {
+  const events: RiskEvent[] = [];
+  const { plugins, settings } = pluginsOf(["file://[no-such-url"], events);
+  await plugins.load(settings);
+  assert.equal(plugins.host, undefined);
+  const error = events.find((event) => event.type === "error");
+  assert.match(error?.message ?? "(none)", /rule plugins could not be started: .*URL/i);
+  assert.deepEqual(error?.detail, { modules: ["file://[no-such-url"] });
+  await plugins.close();
+});
+
+Deno.test("rule plugins: closed while they start, the plugin process started is stopped", async () => {
+  const events: RiskEvent[] = [];
+  const { plugins, settings } = pluginsOf([PLUGIN], events);
+  const loading = plugins.load(settings);
+  await plugins.close();
+  await loading;
+  // The test's sanitizers also fail it if the plugin's process were left running.
+  assert.equal(plugins.host, undefined);
+  assert.deepEqual(events.filter((event) => event.type === "error"), []);
+});
+
+Deno.test("rule plugins: a load overtaken by another keeps only the newer one's host", async () => {
+  const events: RiskEvent[] = [];
+  const { plugins, settings } = pluginsOf([PLUGIN], events);
+  const first = plugins.load({ ...settings, rules: [{ module: PLUGIN, options: { a: 1 } }] });
+  await plugins.load(settings);
+  await first;
+  assert.deepEqual(plugins.host?.status().map((status) => status.state), ["ready"]);
+  await plugins.close();
+});
