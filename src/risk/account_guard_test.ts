@@ -12,14 +12,26 @@ import { riskSettingsOf } from "./live_config.ts";
 import type { WebhookNotifier } from "./notifier.ts";
 import { RulePlugins } from "./rule_plugins.ts";
 
-/** A guard on a daily loss limit of 100 whose commands go to `sender`; `trace` hears it all. */
-function guardOf(sender: CommandSender, trace: string[], records: RiskEvent[] = []) {
+/** What the guard's writer asked of the store: each element update's patch. */
+type Updates = Record<string, unknown>[];
+
+/**
+ * A guard on a daily loss limit of 100 (and the element fields of `more`) whose commands go to
+ * `sender`; `trace` hears it all, `updates` gets the element updates' patches.
+ */
+function guardOf(
+  sender: CommandSender,
+  trace: string[],
+  records: RiskEvent[] = [],
+  more: { element?: Record<string, unknown>; updates?: Updates } = {},
+) {
   const parsed = parseElement({
     _id: "e1",
     server: "S",
     login: 1,
     password: "p",
     max_daily_loss: 100,
+    ...more.element,
   });
   assert.ok(parsed.valid);
   const element = parsed.element;
@@ -27,8 +39,9 @@ function guardOf(sender: CommandSender, trace: string[], records: RiskEvent[] = 
   const log = logger("test", "account_guard");
   // Every store call is traced; none may come before the commands.
   const store = new Proxy({}, {
-    get: (_, name) => () => {
+    get: (_, name) => (...args: unknown[]) => {
       trace.push(`store ${String(name)}`);
+      if (name === "updateElement") more.updates?.push(args[1] as Record<string, unknown>);
       return Promise.resolve(undefined);
     },
   }) as Store;
@@ -83,7 +96,7 @@ function guardOf(sender: CommandSender, trace: string[], records: RiskEvent[] = 
     signal: new AbortController().signal,
     log,
   });
-  return { guard, writer };
+  return { guard, writer, clock };
 }
 
 /** Equity 9,500 on a day that started at 10,000: a daily loss of 500 against a limit of 100. */
@@ -142,5 +155,39 @@ Deno.test("account guard: an unlock acked after its send gave up is recorded, ma
   assert.ok(ack !== undefined, records.map((e) => e.message).join(" | "));
   assert.match(ack.message, /after the ack timeout/);
   assert.equal(ack.detail.late, true);
+  await writer.close();
+});
+
+Deno.test("account guard: new warnings within a second write the day's warnings once, the rest with the next write", async () => {
+  const updates: Updates = [];
+  const { guard, writer, clock } = guardOf(
+    { send: () => new Promise<Ack>(() => {}) },
+    [],
+    [],
+    { element: { max_position_risk: 10 }, updates },
+  );
+  // Each position without a stop loss is warned about once a day (max_position_risk).
+  const open = (count: number) =>
+    snapshot({
+      positions: Array.from({ length: count }, (_, i) => position({ ticket: 1001 + i, sl: 0 })),
+    });
+  const warnedWrites = async () => {
+    assert.equal(await writer.flush(2_000), true);
+    return updates.filter((patch) => "day" in patch && !("peak" in patch)).map((patch) =>
+      (patch.day as { notified?: string[] }).notified?.length
+    );
+  };
+  guard.onSnapshot(open(1)); // the day's first snapshot: the day is written, with its warning
+  guard.onSnapshot(open(2)); // a new warning: written
+  assert.deepEqual(await warnedWrites(), [2]);
+  guard.onSnapshot(open(3)); // two more within the second: kept for the next write
+  guard.onSnapshot(open(4));
+  assert.deepEqual(await warnedWrites(), [2]);
+  clock.advance(1_000);
+  guard.onSnapshot(open(4)); // nothing new, but the second is over: the two go now
+  assert.deepEqual(await warnedWrites(), [2, 4]);
+  guard.onSnapshot(open(4));
+  assert.deepEqual(await warnedWrites(), [2, 4]);
+  assert.deepEqual(guard.durableState().day?.notified?.length, 4);
   await writer.close();
 });
