@@ -227,8 +227,20 @@ export class AccountGuard {
     const tick = Math.max(10, Math.min(250, this.#options.retryBaseMs / 4));
     while (!signal.aborted) {
       await abortableSleep(tick, signal);
-      if (!signal.aborted) this.#executor.resendDue();
+      if (signal.aborted) break;
+      this.#executor.resendDue();
+      // A warning kept back by the once-a-second write (a plugin's, arriving after its snapshot
+      // was written) goes out without waiting for a snapshot a quiet market may not send.
+      this.flushNotified();
     }
+  }
+
+  /** Writes the day's warnings kept back by {@link #writeNotified} once its second is over. */
+  flushNotified(force = false): void {
+    const day = this.#engine.day;
+    if (!this.#notifiedUnwritten || day === undefined) return;
+    if (force) this.#notifiedWrittenAt = Number.NEGATIVE_INFINITY;
+    this.#writeNotified(day);
   }
 
   /** Waits until every command sent so far has been answered or has failed. */
@@ -350,11 +362,12 @@ export class AccountGuard {
    * {@link NOTIFIED_WRITE_MS}: each write carries every key of the day (one per warned ticket), so
    * a burst of warnings would rewrite a growing list on every snapshot (measured: 2,000 tickets
    * warned back to back took the tick-to-command p99 from 0.7-1.0 ms to 2.2-2.8 ms). Keys not yet
-   * written go with the next write: a later warning or snapshot, a day change, the state kept at
-   * a stop. A crash in between can only repeat a warning.
+   * written go with the next write: a later warning or snapshot, a day change, the resend timer
+   * once the second is over ({@link flushNotified}), or the stop. A crash in between can only
+   * repeat a warning.
    */
   #writeNotified(day: DayState): void {
-    const now = this.#options.clock.now();
+    const now = this.#options.clock.monotonic();
     if (now - this.#notifiedWrittenAt < NOTIFIED_WRITE_MS) {
       this.#notifiedUnwritten = true;
       return;

@@ -183,11 +183,25 @@ Deno.test("account guard: new warnings within a second write the day's warnings 
   guard.onSnapshot(open(3)); // two more within the second: kept for the next write
   guard.onSnapshot(open(4));
   assert.deepEqual(await warnedWrites(), [2]);
+  guard.flushNotified(); // the resend timer's call: still within the second
+  assert.deepEqual(await warnedWrites(), [2]);
   clock.advance(1_000);
   guard.onSnapshot(open(4)); // nothing new, but the second is over: the two go now
   assert.deepEqual(await warnedWrites(), [2, 4]);
   guard.onSnapshot(open(4));
   assert.deepEqual(await warnedWrites(), [2, 4]);
-  assert.deepEqual(guard.durableState().day?.notified?.length, 4);
+  // Kept back again, then no snapshot (a quiet market): the timer writes it once the second ends.
+  guard.onSnapshot(open(5));
+  assert.deepEqual(await warnedWrites(), [2, 4]);
+  clock.advance(1_000);
+  guard.flushNotified();
+  assert.deepEqual(await warnedWrites(), [2, 4, 5]);
+  // Kept back, then the stop: written at once.
+  guard.onSnapshot(open(6));
+  assert.deepEqual(await warnedWrites(), [2, 4, 5]);
+  guard.flushNotified(true);
+  assert.deepEqual(await warnedWrites(), [2, 4, 5, 6]);
+  guard.flushNotified(true); // nothing kept back: nothing written
+  assert.deepEqual(await warnedWrites(), [2, 4, 5, 6]);
   await writer.close();
 });

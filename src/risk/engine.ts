@@ -274,21 +274,38 @@ export function applyNotifyMemory(
   date: string,
 ): { actions: Action[]; memory: NotifyMemory } {
   const current = memory !== undefined && memory.date === date ? memory : { date, keys: [] };
+  const known = keySet(current.keys);
+  /** The keys of the new list, made at the first new key (the known set is never changed). */
   let keys: Set<string> | undefined;
   const out: Action[] = [];
   const added: string[] = [];
   for (const action of actions) {
     if (action.type === "notify" && action.once !== undefined) {
-      keys ??= new Set(current.keys);
       const key = `${action.rule}|${action.once}`;
-      if (keys.has(key)) continue;
-      keys.add(key);
+      if ((keys ?? known).has(key)) continue;
+      (keys ??= new Set(known)).add(key);
       added.push(key);
     }
     out.push(action);
   }
-  return {
-    actions: out,
-    memory: added.length === 0 ? current : { date, keys: [...current.keys, ...added] },
-  };
+  if (keys === undefined) return { actions: out, memory: current };
+  const next = [...current.keys, ...added];
+  keySets.set(next, keys);
+  return { actions: out, memory: { date, keys: next } };
+}
+
+/**
+ * The set of each day's key list, made once per list: a rule that warns on every snapshot (a
+ * position over its risk, until it is closed) looks its key up each time, and a day can hold
+ * one key per warned ticket. Lists are never changed in place (a new key makes a new list).
+ */
+const keySets = new WeakMap<readonly string[], Set<string>>();
+
+function keySet(keys: readonly string[]): Set<string> {
+  let set = keySets.get(keys);
+  if (set === undefined) {
+    set = new Set(keys);
+    keySets.set(keys, set);
+  }
+  return set;
 }

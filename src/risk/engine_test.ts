@@ -47,6 +47,20 @@ Deno.test("notify memory: once per key per day", () => {
   assert.deepEqual(mergeLateActions([note, note], undefined, "d").actions, [note]);
 });
 
+Deno.test("notify memory: a memory given twice answers the same both times (never changed)", () => {
+  const a: Action = { ...base, type: "notify", level: "warning", once: "a" };
+  const b: Action = { ...base, type: "notify", level: "warning", once: "b" };
+  const day = "2026-11-24";
+  const first = applyNotifyMemory([a], undefined, day).memory;
+  const second = applyNotifyMemory([b], first, day).memory;
+  assert.equal(second.keys.length, 2);
+  // From the first memory again, b is still new; the first memory still holds a only.
+  assert.deepEqual(applyNotifyMemory([b], first, day).actions, [b]);
+  assert.equal(first.keys.length, 1);
+  assert.deepEqual(applyNotifyMemory([a, b], second, day).actions, []);
+  assert.deepEqual(applyNotifyMemory([a, b, b], first, day).actions, [b]);
+});
+
 Deno.test("a throwing in-process rule is reported and does not stop the others", () => {
   const boom = defineRule({
     id: "boom",

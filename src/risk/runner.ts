@@ -386,7 +386,9 @@ async function shutdown(
   await guard.settle();
   await session.stopTerminal();
   if (leaseHeld) {
-    // The latest day and peak state must survive the stop, even after a quiet market.
+    // The latest day and peak state must survive the stop, even after a quiet market, with the
+    // warnings of the last second.
+    guard.flushNotified(true);
     writer.flushMetrics();
     audit.record("lifecycle", "risk process stopped");
     // Kept locally first, so that a stop cut short (admin kills a child that overruns its stop
