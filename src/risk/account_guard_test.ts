@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import type { Ack } from "../mt5/protocol.ts";
-import { ManualClock } from "../shared/clock.ts";
-import { logger } from "../shared/logging.ts";
-import { type Lease, parseElement, type Store } from "../store/mod.ts";
+import type { Store } from "../store/mod.ts";
 import { order, position, snapshot } from "../../tests/support/snapshots.ts";
+import { testAccount } from "../../tests/support/test_account.ts";
 import { AccountGuard } from "./account_guard.ts";
 import type { CommandSender } from "./executor.ts";
-import { AuditTrail, type RiskEvent } from "./audit_trail.ts";
-import { LeasedWriter } from "./leased_writer.ts";
+import type { RiskEvent } from "./audit_trail.ts";
 import { riskSettingsOf } from "./live_config.ts";
 import type { WebhookNotifier } from "./notifier.ts";
 import { RulePlugins } from "./rule_plugins.ts";
@@ -25,18 +23,6 @@ function guardOf(
   records: RiskEvent[] = [],
   more: { element?: Record<string, unknown>; updates?: Updates } = {},
 ) {
-  const parsed = parseElement({
-    _id: "e1",
-    server: "S",
-    login: 1,
-    password: "p",
-    max_daily_loss: 100,
-    ...more.element,
-  });
-  assert.ok(parsed.valid);
-  const element = parsed.element;
-  const clock = new ManualClock(Date.UTC(2026, 10, 24, 10));
-  const log = logger("test", "account_guard");
   // Every store call is traced; none may come before the commands.
   const store = new Proxy({}, {
     get: (_, name) => (...args: unknown[]) => {
@@ -45,32 +31,18 @@ function guardOf(
       return Promise.resolve(undefined);
     },
   }) as Store;
-  const lease = { element_id: "e1", instance_id: "i1", lease: 1, host: "h" } as Lease;
-  const writer = new LeasedWriter({
-    store,
-    lease,
-    clock,
-    dryRun: false,
-    metricsIntervalMs: 5_000,
-    pingIntervalMs: 10_000,
-    onFatal: () => {},
-    log,
-  });
   const notifier = {
     notify: (n: { kind: string }) => trace.push(`notify ${n.kind}`),
   } as unknown as WebhookNotifier;
-  const audit = new AuditTrail({
-    elementId: "e1",
-    host: "h",
-    clock,
-    store: writer,
+  const { element, clock, log, writer, audit } = testAccount({
+    store,
+    fields: { max_daily_loss: 100, ...more.element },
     notifier,
     onEvent: (event) => {
       trace.push(`event ${event.type}`);
       records.push(event);
     },
-    account: () => element,
-    log,
+    name: "account_guard",
   });
   const plugins = new RulePlugins({
     ruleFiles: [],

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { ManualClock } from "../shared/clock.ts";
-import { logger } from "../shared/logging.ts";
-import { type Lease, parseElement, type Store } from "../store/mod.ts";
-import { AuditTrail, type RiskEvent } from "./audit_trail.ts";
-import { LeasedWriter } from "./leased_writer.ts";
+import type { Store } from "../store/mod.ts";
+import { testAccount } from "../../tests/support/test_account.ts";
+import type { RiskEvent } from "./audit_trail.ts";
 import { riskSettingsOf } from "./live_config.ts";
 import { RulePlugins } from "./rule_plugins.ts";
 
@@ -14,32 +12,14 @@ const PLUGIN = fileURLToPath(
 
 /** The plugins of one account running `ruleFiles`; what they record goes to `events`. */
 function pluginsOf(ruleFiles: string[], events: RiskEvent[]) {
-  const parsed = parseElement({ _id: "e1", server: "S", login: 1, password: "p" });
-  assert.ok(parsed.valid);
-  const clock = new ManualClock(Date.UTC(2026, 10, 24, 10));
-  const log = logger("test", "rule_plugins");
   const store = new Proxy({}, { get: () => () => Promise.resolve(undefined) }) as Store;
-  const writer = new LeasedWriter({
+  const { element, clock, log, writer, audit } = testAccount({
     store,
-    lease: { element_id: "e1", instance_id: "i1", lease: 1, host: "h" } as Lease,
-    clock,
-    dryRun: false,
-    metricsIntervalMs: 5_000,
-    pingIntervalMs: 10_000,
-    onFatal: () => {},
-    log,
-  });
-  const audit = new AuditTrail({
-    elementId: "e1",
-    host: "h",
-    clock,
-    store: writer,
     onEvent: (event) => events.push(event),
-    account: () => parsed.element,
-    log,
+    name: "rule_plugins",
   });
   const plugins = new RulePlugins({ ruleFiles, clock, audit, writer, log, protectedPaths: [] });
-  return { plugins, settings: riskSettingsOf(parsed.element) };
+  return { plugins, settings: riskSettingsOf(element) };
 }
 
 Deno.test("rule plugins: a plugin list that cannot even start is reported as a load failure", async () => {
