@@ -235,12 +235,13 @@ export class AccountGuard {
     }
   }
 
-  /** Writes the day's warnings kept back by {@link #writeNotified} once its second is over. */
+  /**
+   * Writes the day's warnings kept back by {@link #writeNotified} once its second is over, or at
+   * once with `force` (the stop).
+   */
   flushNotified(force = false): void {
     const day = this.#engine.day;
-    if (!this.#notifiedUnwritten || day === undefined) return;
-    if (force) this.#notifiedWrittenAt = Number.NEGATIVE_INFINITY;
-    this.#writeNotified(day);
+    if (this.#notifiedUnwritten && day !== undefined) this.#writeNotified(day, force);
   }
 
   /** Waits until every command sent so far has been answered or has failed. */
@@ -366,9 +367,9 @@ export class AccountGuard {
    * once the second is over ({@link flushNotified}), or the stop. A crash in between can only
    * repeat a warning.
    */
-  #writeNotified(day: DayState): void {
+  #writeNotified(day: DayState, force = false): void {
     const now = this.#options.clock.monotonic();
-    if (now - this.#notifiedWrittenAt < NOTIFIED_WRITE_MS) {
+    if (!force && now - this.#notifiedWrittenAt < NOTIFIED_WRITE_MS) {
       this.#notifiedUnwritten = true;
       return;
     }

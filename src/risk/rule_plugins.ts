@@ -75,6 +75,8 @@ export class RulePlugins {
         protectedPaths: this.#options.protectedPaths,
       });
     } catch (error) {
+      // Overtaken by a newer load or by the end: that one decides what runs.
+      if (this.#closed || generation !== this.#generation) return;
       // Reported as a plugin that failed to load (the built-in rules enforce without it), and
       // tried again at the next change of the configuration.
       this.#runningSpecs = "";

@@ -53,3 +53,20 @@ Deno.test("rule plugins: a load overtaken by another keeps only the newer one's 
   assert.deepEqual(plugins.host?.status().map((status) => status.state), ["ready"]);
   await plugins.close();
 });
+
+Deno.test("rule plugins: a failed start overtaken by a newer load leaves the newer one alone", async () => {
+  const events: RiskEvent[] = [];
+  const { plugins, settings } = pluginsOf([PLUGIN], events);
+  const bad = plugins.load({
+    ...settings,
+    rules: [{ module: "file://[no-such-url", options: {} }],
+  });
+  await plugins.load(settings);
+  await bad;
+  const host = plugins.host;
+  assert.deepEqual(host?.status().map((status) => status.state), ["ready"]);
+  assert.deepEqual(events.filter((event) => event.type === "error"), []);
+  await plugins.load(settings); // the same list: nothing restarts
+  assert.equal(plugins.host, host);
+  await plugins.close();
+});
