@@ -9,8 +9,9 @@
  *    `close_position` command for that ticket arrives; it acks every command and starts the
  *    next round at once, or `BENCH_RISK_PACE_MS` after the last one started (a real EA sends
  *    at most one snapshot per timer period, 250 ms by default, 10 ms at the least). p50/p99
- *    over 1,000 breaches (after 1,000 warm-up rounds, back to back). Target: p99 < 2 ms with 50 accounts running
- *    (issue 16; `bench/fleet.ts` runs this file beside a fleet, back to back and paced).
+ *    over 1,000 breaches (after 1,000 warm-up rounds, back to back). Target: p99 < 2 ms with
+ *    50 accounts running (issue 16; `bench/fleet.ts` runs this file beside a fleet, back to
+ *    back and paced).
  * 2. RSS of one risk process: `riskguard --mode risk` really spawned on a `sim:calm` instance,
  *    its resident set read from /proc after 8 s.
  *

@@ -250,8 +250,8 @@ Deno.test("riskguard sim --exit-without-agent: stops when no agent comes, or goe
     assert.equal((await stopLine(`${dir}/a.jsonl`))?.reason, "no agent");
 
     // Connected, then the agent closes: the link goes down and the simulator stops 3 s later.
-    // (3 s, not 1: under a loaded CI box the first handshake itself once took over 1 s, and the
-    // simulator gave up before it had an agent to lose.)
+    // (3 s, not 1: this once failed on a loaded CI box with no hello at all, most likely the
+    // simulator giving up before its first handshake; the wait below says what it printed.)
     const token = makeToken();
     const bridge = await bindPair(token);
     const rec = new Recorder(bridge);

@@ -126,7 +126,7 @@ Deno.test("child graph: the store with its schemas loads no npm package (admin, 
  * every file of the plugin host.
  */
 const LOADED_WHEN_USED =
-  /^src\/(mt5\/sim\/(?!(launch|pathway|scenarios)\.ts$)[\w]+|rules\/(plugins|_plugin_\w+|_context_\w+))\.ts$/;
+  /^src\/(mt5\/sim\/(?!(launch|pathway|scenarios)\.ts$)\w+|rules\/(plugins|_plugin_\w+|_context_\w+))\.ts$/;
 
 Deno.test("child graph: a child loads the simulator and the plugin host only when it uses them", async () => {
   const loaded = [...(await graphAtLoad(CHILD_MODULES)).files];

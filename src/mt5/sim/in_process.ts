@@ -13,6 +13,7 @@ import { scenario as scenarioOf, type ScenarioName } from "./scenarios.ts";
 import { SimTerminal } from "./simulator.ts";
 import { TruthLog } from "./truth_log.ts";
 
+/** Starts a simulated terminal and its EA in this process (`startSimulator`'s `in_process`). */
 export function startInProcess(options: SimLaunchOptions): SimHandle {
   const { terminal, truth } = createTerminal({
     scenario: options.scenario,
